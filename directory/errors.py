@@ -1,0 +1,92 @@
+"""The one domain error tree.
+
+Owns: every error the core raises on purpose. Each face maps this tree once (HTTP status and the JSON error shape,
+LDAP resultCode, SMTP reply, CLI exit code); nothing else decides how an error looks to a user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One bad value: where it is (row/column for files, field for forms) and why (zh-CN for users)."""
+
+    field: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+    value: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"第{self.row}行")
+        if self.column:
+            where.append(f"“{self.column}”列")
+        prefix = "".join(where) or self.field
+        shown = f"（值：{self.value!r}）" if self.value not in (None, "") else ""
+        return f"{prefix}：{self.message}{shown}"
+
+
+class BohaiError(Exception):
+    """Base of every deliberate error. ``status`` is the HTTP status a web face answers with."""
+
+    status = 500
+    code = "error"
+
+
+class SettingsError(BohaiError):
+    """A bad configuration value; the message names the option and where it came from."""
+
+    code = "settings"
+
+
+class NotFound(BohaiError):
+    status = 404
+    code = "not_found"
+
+
+class ValidationFailed(BohaiError):
+    """One or more bad values; nothing was written."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, errors: list[FieldError], message: str = "数据校验未通过") -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class Conflict(BohaiError):
+    """Someone else saved in between (optimistic locking)."""
+
+    status = 409
+    code = "conflict"
+
+    def __init__(self, message: str, current: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.current = current or {}
+
+
+class AuthenticationFailed(BohaiError):
+    status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(BohaiError):
+    status = 403
+    code = "forbidden"
+
+
+class TooLarge(BohaiError):
+    status = 413
+    code = "too_large"
+
+
+class StorageError(BohaiError):
+    """The database cannot be written or read (disk full, read-only, connection lost)."""
+
+    status = 503
+    code = "storage"

@@ -1,0 +1,102 @@
+"""SQLModel tables of the directory: Region, Office, Contact, Account, Change, Meta.
+
+Owns: the shape of the stored directory. Only ``store.py`` queries these tables; the schema itself is created and
+migrated by Alembic (``directory/migrations``), never by ``create_all`` at run time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Field, SQLModel
+
+LEVELS = ("province", "city", "county", "township")
+LEVEL_NAMES = {"province": "省级", "city": "地级", "county": "县级", "township": "乡级"}
+ROLES = ("admin", "editor", "reader")
+
+# The eight fields of the agreement, in the order of the standard template, with their Chinese names.
+OFFICE_FIELDS: tuple[tuple[str, str], ...] = (
+    ("unit_name", "单位名称"),
+    ("contact_name", "联系人"),
+    ("position", "职务"),
+    ("phone", "联系电话"),
+    ("fax", "传真号码"),
+    ("email", "电子邮箱"),
+    ("address", "工作地址"),
+    ("postal_code", "邮政编码"),
+)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Region(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=12)
+    name: str = Field(max_length=64)
+    level: str = Field(max_length=10)
+    parent_code: str | None = Field(default=None, max_length=12, index=True)
+    province_code: str = Field(max_length=12, index=True)
+
+
+class Office(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    region_code: str = Field(foreign_key="region.code", unique=True, max_length=12)
+    unit_name: str = Field(max_length=200)
+    contact_name: str = Field(default="", max_length=100)
+    position: str = Field(default="", max_length=100)
+    phone: str = Field(default="", max_length=40)  # E.164, extension as ";ext=123"
+    fax: str = Field(default="", max_length=40)
+    email: str = Field(default="", max_length=254)
+    address: str = Field(default="", max_length=300)
+    postal_code: str = Field(default="", max_length=6)
+    liaison: bool = False  # this office's contact person is the province's liaison officer (联络员)
+    email_status: str = Field(default="ok", max_length=20)  # ok | bouncing
+    email_status_note: str = Field(default="", max_length=1000)
+    verified_at: dt.datetime | None = None
+    demo: bool = False
+    version: int = 1
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+    updated_by: str = Field(default="", max_length=100)
+
+
+class Contact(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    office_id: int = Field(foreign_key="office.id", index=True)
+    name: str = Field(max_length=100)
+    position: str = Field(default="", max_length=100)
+    phone: str = Field(default="", max_length=40)
+    email: str = Field(default="", max_length=254)
+    is_liaison: bool = False
+    demo: bool = False
+
+
+class Account(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, max_length=64)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(max_length=10)
+    province_code: str | None = Field(default=None, max_length=12)
+    disabled: bool = False
+    failed_logins: int = 0
+    locked_until: dt.datetime | None = None
+    api_token_hash: str | None = Field(default=None, max_length=200)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Change(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    at: dt.datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=100)
+    entity: str = Field(max_length=20)  # office | contact | account | ...
+    entity_key: str = Field(max_length=64, index=True)
+    action: str = Field(max_length=20)  # create | update | delete | verify | ...
+    before: str | None = None  # JSON
+    after: str | None = None  # JSON
+
+
+class Meta(SQLModel, table=True):
+    """Small key/value state: ``generation`` (bumped on every directory write), secrets, data versions."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(default="")

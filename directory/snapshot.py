@@ -1,0 +1,230 @@
+"""The immutable in-memory read model of the directory.
+
+Owns: ``Snapshot`` (regions with paths and children, offices with their contacts, and derived indexes that faces
+register, e.g. search indexes or pre-encoded LDAP entries) and ``SnapshotHolder``, which rebuilds the Snapshot when
+the store's change counter moves and swaps it in atomically. Readers never touch the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from directory.store import Store
+from directory.validate import display_phone
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Builder = Callable[["Snapshot"], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RegionView:
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    province_code: str
+    path: tuple[str, ...]  # names from the province down to this region
+    children: tuple[str, ...]
+
+    @property
+    def path_text(self) -> str:
+        return " ".join(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactView:
+    id: int
+    name: str
+    position: str
+    phone: str
+    email: str
+    is_liaison: bool
+    demo: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeView:
+    id: int
+    region_code: str
+    unit_name: str
+    contact_name: str
+    position: str
+    phone: str
+    fax: str
+    email: str
+    address: str
+    postal_code: str
+    liaison: bool
+    email_status: str
+    email_status_note: str
+    verified_at: dt.datetime | None
+    demo: bool
+    version: int
+    updated_at: dt.datetime
+    updated_by: str
+    contacts: tuple[ContactView, ...] = ()
+
+    @property
+    def phone_display(self) -> str:
+        return display_phone(self.phone)
+
+    @property
+    def fax_display(self) -> str:
+        return display_phone(self.fax)
+
+    def routing_address(self, domain: str) -> str:
+        """The stable role address of this office: ``<region code>@<liaison domain>``."""
+        return f"{self.region_code}@{domain}"
+
+
+@dataclass
+class Snapshot:
+    generation: int
+    regions: Mapping[str, RegionView]
+    offices: Mapping[str, OfficeView]  # by region code
+    built_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def derived(self, key: str, builder: Callable[[Snapshot], T]) -> T:
+        """A value computed once per Snapshot (indexes, encoded entries); registered builders run before swap."""
+        try:
+            return self._derived[key]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        with self._lock:
+            if key not in self._derived:
+                self._derived[key] = builder(self)
+            return self._derived[key]  # type: ignore[no-any-return]
+
+    def region(self, code: str) -> RegionView | None:
+        return self.regions.get(code)
+
+    def office(self, code: str) -> OfficeView | None:
+        return self.offices.get(code)
+
+    def ancestors(self, code: str) -> list[RegionView]:
+        """The region's ancestors from the province down, without the region itself."""
+        out: list[RegionView] = []
+        current = self.regions.get(code)
+        while current is not None and current.parent_code:
+            current = self.regions.get(current.parent_code)
+            if current is not None:
+                out.append(current)
+        return out[::-1]
+
+    def descendants(self, code: str) -> Iterator[RegionView]:
+        """The region and everything below it, depth first."""
+        stack = [code]
+        while stack:
+            region = self.regions.get(stack.pop())
+            if region is None:
+                continue
+            yield region
+            stack.extend(reversed(region.children))
+
+    def provinces(self) -> list[RegionView]:
+        return [r for r in self.regions.values() if r.level == "province"]
+
+    def liaison_officer(self, province_code: str) -> OfficeView | None:
+        prefix = province_code[:2]
+        for office in self.offices.values():
+            if office.liaison and office.region_code.startswith(prefix):
+                return office
+        return None
+
+
+def build(
+    regions: list[dict[str, Any]], offices: list[dict[str, Any]], contacts: list[dict[str, Any]], generation: int
+) -> Snapshot:
+    children: dict[str, list[str]] = {}
+    for r in regions:
+        if r["parent_code"]:
+            children.setdefault(r["parent_code"], []).append(r["code"])
+    by_code = {r["code"]: r for r in regions}
+    paths: dict[str, tuple[str, ...]] = {}
+    for r in regions:  # sorted by code: parents come first
+        parent = r["parent_code"]
+        paths[r["code"]] = (*paths.get(parent, ()), r["name"]) if parent and parent in by_code else (r["name"],)
+    region_views = {
+        r["code"]: RegionView(
+            r["code"],
+            r["name"],
+            r["level"],
+            r["parent_code"],
+            r["province_code"],
+            paths[r["code"]],
+            tuple(children.get(r["code"], ())),
+        )
+        for r in regions
+    }
+    by_office: dict[int, list[ContactView]] = {}
+    for c in contacts:
+        by_office.setdefault(c["office_id"], []).append(
+            ContactView(c["id"], c["name"], c["position"], c["phone"], c["email"], c["is_liaison"], c["demo"])
+        )
+    office_views = {}
+    for o in offices:
+        values = {k: o[k] for k in OfficeView.__slots__ if k in o and k != "contacts"}
+        office_views[o["region_code"]] = OfficeView(**values, contacts=tuple(by_office.get(o["id"], ())))
+    return Snapshot(generation, region_views, office_views)
+
+
+class SnapshotHolder:
+    """Holds the current Snapshot; ``refresh`` rebuilds it when the store's generation moved."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._builders: dict[str, Builder] = {}
+        self._refresh_lock = asyncio.Lock()
+        self.changed = asyncio.Event()
+        self.current = self._load()
+
+    def register(self, key: str, builder: Builder) -> None:
+        """Have ``builder`` computed for every new Snapshot before it is swapped in (and now)."""
+        self._builders[key] = builder
+        self.current.derived(key, builder)
+
+    def _load(self) -> Snapshot:
+        snap = build(*self.store.load_all())
+        for key, builder in self._builders.items():
+            snap.derived(key, builder)
+        return snap
+
+    def refresh_sync(self) -> bool:
+        """Blocking refresh (CLI use)."""
+        if self.store.generation() == self.current.generation:
+            return False
+        self.current = self._load()
+        return True
+
+    async def refresh(self, *, force: bool = False) -> bool:
+        """Rebuild off the event loop if the directory changed; True if a new Snapshot was swapped in."""
+        async with self._refresh_lock:
+            generation = await self.store.run(self.store.generation)
+            if not force and generation == self.current.generation:
+                return False
+            snap = await asyncio.to_thread(self._load)
+            self.current = snap
+            self.changed.set()
+            self.changed = asyncio.Event()
+            log.info("snapshot generation %d: %d offices", snap.generation, len(snap.offices))
+            return True
+
+    async def watch(self, interval: float, stop: asyncio.Event) -> None:
+        """Poll the change counter until ``stop`` is set (PostgreSQL instances may add LISTEN/NOTIFY on top)."""
+        while not stop.is_set():
+            try:
+                await self.refresh()
+            except Exception:  # a lost database must not kill the watcher; readers keep the last Snapshot
+                log.exception("snapshot refresh failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)

@@ -1,0 +1,1 @@
+"""The web face of the directory: aiohttp application, pages, JSON API, sessions and CSRF."""

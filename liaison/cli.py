@@ -1,0 +1,153 @@
+"""The ``bohai`` command.
+
+Owns: argument parsing, help texts and exit codes only. Each sub-command is one small ``cmd_<name>`` function that
+calls directory or liaison functions; there is no business logic here. Errors of the domain tree are printed as
+``错误：…`` on stderr with exit code 1 (2 for a bad setting or usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from directory import settings as settings_mod
+from directory.errors import BohaiError, FieldError, SettingsError, ValidationFailed
+from directory.settings import Settings
+from directory.store import Store, open_store
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _open(settings: Settings) -> Store:
+    return open_store(settings.database.url, pool_size=settings.database.pool_size)
+
+
+# -- serve ----------------------------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from liaison.service import serve
+
+    asyncio.run(serve(settings, with_demo=args.demo))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from liaison.service import load_demo
+
+    store = _open(settings)
+    try:
+        created = load_demo(store)
+    finally:
+        store.close()
+    print(f"已生成演示单位 {created} 个" if created else "数据库中已有单位，未生成演示数据")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    import dataclasses
+
+    data = dataclasses.asdict(settings)
+    for section in data.values():
+        for key in section:
+            if "password" in key or "secret" in key:
+                section[key] = "***" if section[key] else ""
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _add_core(sub: Any) -> None:
+    p = sub.add_parser("serve", help="启动服务（网页、LDAP、SMTP 等全部接口）")
+    p.add_argument("--demo", action="store_true", help="数据库为空时生成演示单位（虚构联系人，标记为演示数据）")
+    p.set_defaults(handler=cmd_serve)
+    p = sub.add_parser("demo", help="数据库为空时生成演示单位")
+    p.set_defaults(handler=cmd_demo)
+    p = sub.add_parser("config", help="显示生效的配置（密码隐藏）")
+    p.set_defaults(handler=cmd_config)
+
+
+# -- directory: import, export, search (issue 2) ----------------------------------------------------------------
+
+
+def _add_directory(sub: Any) -> None:
+    pass
+
+
+# -- accounts: user add|passwd|list|disable (issue 3) -----------------------------------------------------------
+
+
+def _add_accounts(sub: Any) -> None:
+    pass
+
+
+# -- liaison: letters and working days (issue 4) ------------------------------------------------------------------
+
+
+def _add_letters(sub: Any) -> None:
+    pass
+
+
+# -- liaison: joint meetings (issue 5) ----------------------------------------------------------------------------
+
+
+def _add_meetings(sub: Any) -> None:
+    pass
+
+
+# -- main -----------------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bohai",
+        description="环渤海通讯联络服务：流动人口服务管理单位通讯录与联络函件服务",
+        epilog="配置：--config 文件或 BOHAI_CONFIG；"
+        "任一选项可用环境变量 BOHAI_<节>_<选项> 覆盖，如 BOHAI_HTTP_PORT=0。",
+    )
+    parser.add_argument("--config", metavar="FILE", help="TOML 配置文件（默认值见 config/default.toml）")
+    parser.add_argument("-v", "--verbose", action="store_true", help="输出调试日志")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_add_core, _add_directory, _add_accounts, _add_letters, _add_meetings):
+        add(sub)
+    return parser
+
+
+def _print_field_errors(errors: Sequence[FieldError]) -> None:
+    for err in errors:
+        print(f"  {err}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = settings_mod.load(args.config)
+        handler: Handler = args.handler
+        return handler(args, settings)
+    except SettingsError as exc:
+        print(f"配置错误：{exc}", file=sys.stderr)
+        return 2
+    except ValidationFailed as exc:
+        print(f"错误：{exc}（共 {len(exc.errors)} 处）", file=sys.stderr)
+        _print_field_errors(exc.errors)
+        return 1
+    except BohaiError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""`bohai serve` as a user runs it: ports chosen by the OS, one line per face, clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from directory.settings import Settings
+from liaison import service
+from tests.servers import serve_process
+
+
+async def test_serve_demo_prints_urls_and_answers(tmp_path: object, sqlite_demo_url: str) -> None:
+    env = {
+        "BOHAI_DATABASE_URL": sqlite_demo_url,
+        "BOHAI_HTTP_PORT": "0",
+        "BOHAI_LDAP_PORT": "0",
+        "BOHAI_SMTP_PORT": "0",
+    }
+    async with serve_process(env, "--demo") as sp:
+        url = sp.urls["http"]
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
+        async with aiohttp.ClientSession() as http, http.get(url + "/healthz") as resp:
+            assert resp.status == 200
+            body = await resp.json()
+        assert body["ok"] is True and body["offices"] == 15404
+    assert sp.proc.returncode == 0, "".join(sp.output)
+
+
+async def test_bad_setting_stops_start_with_the_option_named(tmp_path: object) -> None:
+    import asyncio
+    import os
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "liaison.cli",
+        "serve",
+        env={**os.environ, "BOHAI_HTTP_PORT": "http"},
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await proc.communicate()
+    assert proc.returncode == 2
+    assert "http.port" in err.decode() and "BOHAI_HTTP_PORT" in err.decode()
+
+
+async def test_start_in_process_and_close(db_url: str) -> None:
+    settings = Settings().replace(database={"url": db_url}, http={"port": 0}, ldap={"port": 0}, smtp={"port": 0})
+    lines: list[str] = []
+    running = await service.start(settings, with_demo=False, report=lines.append)
+    try:
+        assert any(line.startswith("http listening on http://127.0.0.1:") for line in lines)
+        assert len(running.holder.current.regions) == 15404
+    finally:
+        await running.aclose()

@@ -1,0 +1,67 @@
+"""Test helpers that run the real service: ``bohai serve`` as a subprocess, or ``service.start`` in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+LINE = re.compile(r"^(\w+) listening on (\S+)$")
+
+
+@dataclass
+class ServeProcess:
+    proc: asyncio.subprocess.Process
+    urls: dict[str, str] = field(default_factory=dict)
+    output: list[str] = field(default_factory=list)
+
+
+@asynccontextmanager
+async def serve_process(
+    env: Mapping[str, str], *args: str, ready_timeout: float = 120.0
+) -> AsyncIterator[ServeProcess]:
+    """Start ``bohai serve`` with ``env`` added; yield once it printed ``ready``; SIGTERM and reap on exit."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "liaison.cli",
+        "serve",
+        *args,
+        env=full_env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    sp = ServeProcess(proc)
+    assert proc.stdout is not None
+
+    async def read_until_ready() -> None:
+        assert proc.stdout is not None
+        while True:
+            raw = await proc.stdout.readline()
+            if not raw:
+                raise AssertionError("bohai serve exited before ready:\n" + "".join(sp.output))
+            line = raw.decode("utf-8", "replace")
+            sp.output.append(line)
+            m = LINE.match(line.strip())
+            if m:
+                sp.urls[m[1]] = m[2]
+            if line.startswith("ready"):
+                return
+
+    try:
+        await asyncio.wait_for(read_until_ready(), ready_timeout)
+        yield sp
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 30)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
