@@ -71,7 +71,47 @@ def _add_core(sub: Any) -> None:
     p.set_defaults(handler=cmd_config)
 
 
-# -- directory: import, export, search (issue 2) ----------------------------------------------------------------
+# -- directory: search -------------------------------------------------------------------------------------------
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from directory.search import search
+    from directory.snapshot import SnapshotHolder
+
+    store = _open(settings)
+    try:
+        result = search(SnapshotHolder(store).current, args.query, args.limit)
+    finally:
+        store.close()
+    if args.json:
+        hits = [h.as_dict() for h in result.hits]
+        print(json.dumps({"query": args.query, "total": result.total, "hits": hits}, ensure_ascii=False, indent=2))
+        return 0 if result.hits else 1
+    if not result.hits:
+        print(f"没有找到与“{args.query}”匹配的单位", file=sys.stderr)
+        return 1
+    for hit in result.hits:
+        o = hit.office
+        print(f"{o.unit_name}  [{hit.region.code}] {' '.join(hit.region.path)}")
+        print(
+            f"    联系人：{o.contact_name or '—'}（{o.position or '—'}）  电话：{o.phone_display or '—'}"
+            f"  传真：{o.fax_display or '—'}  邮箱：{o.email or '—'}"
+        )
+        print(f"    地址：{o.address or '—'}  邮编：{o.postal_code or '—'}")
+    shown = len(result.hits)
+    print(f"共 {result.total} 个结果" + (f"，显示前 {shown} 个" if shown < result.total else ""))
+    return 0
+
+
+def _add_search(sub: Any) -> None:
+    p = sub.add_parser("search", help="查找单位：名称、地区、联系人、拼音或首字母、电话、邮箱、邮编、区划代码")
+    p.add_argument("query", help="查询词，多个词用空格分开（如：石家庄 长安、changan、zw、0311-8765）")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出")
+    p.add_argument("--limit", type=int, default=20, help="最多显示的结果数（默认 20）")
+    p.set_defaults(handler=cmd_search)
+
+
+# -- directory: import, export (issue 2) ----------------------------------------------------------------
 
 
 def _add_directory(sub: Any) -> None:
@@ -112,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="TOML 配置文件（默认值见 config/default.toml）")
     parser.add_argument("-v", "--verbose", action="store_true", help="输出调试日志")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_core, _add_directory, _add_accounts, _add_letters, _add_meetings):
+    for add in (_add_core, _add_search, _add_directory, _add_accounts, _add_letters, _add_meetings):
         add(sub)
     return parser
 

@@ -41,3 +41,4 @@ def test_demo_is_deterministic_valid_and_marked() -> None:
     num = parse_phone(sjz.phone.replace("+86", "0"))
     assert num is not None and str(num.national_number).startswith("311")
     assert sum(1 for o in first if not o.email) > 100  # some townships lack e-mail, as in real life
+    assert all(o.phone.startswith("+86") for o in first)  # every demo office has a valid phone

@@ -1,0 +1,105 @@
+"""Search over the full demo directory (SQLite and PostgreSQL) and `bohai search`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from directory.search import parse_terms, search
+from directory.snapshot import SnapshotHolder
+from directory.store import Store
+from directory.validate import OfficeData
+
+CHANGAN = "130102000000"
+
+
+@pytest.fixture
+def snap(demo_store: Store):  # type: ignore[no-untyped-def]
+    return SnapshotHolder(demo_store).current
+
+
+def codes(result: object) -> list[str]:
+    return [h.office.region_code for h in result.hits]  # type: ignore[attr-defined]
+
+
+def test_terms() -> None:
+    assert parse_terms(" 石家庄  长安 ") == ("石家庄", "长安")
+    assert parse_terms("0311-8765 4321") == ("031187654321",)
+    assert parse_terms("+86 311 8765 4321") == ("8631187654321",)
+    assert parse_terms("ＣＨＡＮＧＡＮ") == ("changan",)
+    assert parse_terms("\x00\x01") == ()
+
+
+def test_chinese_name_path_and_pinyin(snap) -> None:  # type: ignore[no-untyped-def]
+    for query in ("长安区", "石家庄 长安", "changan", "caq", "CHANGAN"):
+        result = search(snap, query)
+        assert CHANGAN in codes(result), query
+        assert all(
+            "长安" in " ".join(h.region.path) or h.region.name.startswith("常安") or "changan" in query.lower()
+            for h in result.hits
+        )
+    # exact region name first; ties go to the higher level
+    assert codes(search(snap, "长安区"))[0] == CHANGAN
+    assert codes(search(snap, "caq"))[0] == CHANGAN
+    two = search(snap, "石家庄 长安")
+    assert codes(two)[0] == CHANGAN
+    assert all(h.region.path[1] == "石家庄市" for h in two.hits)
+    levels = [h.region.level for h in search(snap, "石家庄 长安").hits]
+    assert levels[0] == "county" and set(levels[1:]) == {"township"}
+
+
+def test_contact_phone_email_postal_code(snap) -> None:  # type: ignore[no-untyped-def]
+    office = snap.offices[CHANGAN]
+    assert CHANGAN in codes(search(snap, office.contact_name))
+    from directory.search import pinyin_keys
+
+    full, initials = pinyin_keys(office.contact_name)
+    assert CHANGAN in codes(search(snap, full, limit=500))
+    assert CHANGAN in codes(search(snap, initials, limit=5000))
+    national = office.phone_display
+    for form in (national, national.replace("-", ""), "+86 " + national[1:], national[-8:-3]):
+        assert CHANGAN in codes(search(snap, form, limit=500)), form
+    assert codes(search(snap, office.email)) == [CHANGAN]
+    assert codes(search(snap, office.email.upper())) == [CHANGAN]
+    assert CHANGAN in codes(search(snap, "050000", limit=1000))
+    assert codes(search(snap, "130102"))[0] == CHANGAN
+
+
+def test_nothing_found_and_limits(snap) -> None:  # type: ignore[no-untyped-def]
+    assert search(snap, "zzzzqqq").hits == ()
+    assert search(snap, "").total == 0
+    many = search(snap, "街道", limit=5)
+    assert len(many.hits) == 5 and many.total > 1000
+    assert search(snap, "长" * 5000).total == 0  # long input is cut, not an error
+
+
+async def test_edit_is_found_after_refresh(demo_store: Store) -> None:
+    holder = SnapshotHolder(demo_store)
+    data = OfficeData(CHANGAN, "长安区流动人口服务管理中心", "欧阳修远", "主任", "+8631187654321")
+    await demo_store.run(demo_store.upsert_offices, [data], "t")
+    assert search(holder.current, "欧阳修远").hits == ()
+    await holder.refresh()
+    assert codes(search(holder.current, "欧阳修远")) == [CHANGAN]
+    assert CHANGAN in codes(search(holder.current, "oyxy"))
+
+
+def test_cli_search(sqlite_demo_url: str) -> None:
+    env = {"BOHAI_DATABASE_URL": sqlite_demo_url, "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-m", "liaison.cli", "search", "石家庄 长安", "--json", "--limit", "3"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    data = json.loads(out.stdout)
+    assert data["total"] == 17 and len(data["hits"]) == 3
+    assert data["hits"][0]["region_code"] == CHANGAN
+    assert data["hits"][0]["phone"].startswith("0311-")
+    missing = subprocess.run(
+        [sys.executable, "-m", "liaison.cli", "search", "zzzzqqq"], capture_output=True, text=True, env=env
+    )
+    assert missing.returncode == 1 and "没有找到" in missing.stderr
