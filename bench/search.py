@@ -58,7 +58,7 @@ def query_mix(snap: Snapshot, n: int = 1000) -> list[str]:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def peak_rss_of_serve(db_url: str, queries: list[str]) -> float:
