@@ -8,7 +8,6 @@ the store's change counter moves and swaps it in atomically. Readers never touch
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import threading
@@ -16,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from directory.store import Store
+from directory.store import ChangeListener, Store
 from directory.validate import display_phone
 
 log = logging.getLogger(__name__)
@@ -186,6 +185,7 @@ class SnapshotHolder:
         self._builders: dict[str, Builder] = {}
         self._refresh_lock = asyncio.Lock()
         self.changed = asyncio.Event()
+        self.listener: ChangeListener | None = None  # set by watch()
         self.current = self._load()
 
     def register(self, key: str, builder: Builder) -> None:
@@ -220,11 +220,19 @@ class SnapshotHolder:
             return True
 
     async def watch(self, interval: float, stop: asyncio.Event) -> None:
-        """Poll the change counter until ``stop`` is set (PostgreSQL instances may add LISTEN/NOTIFY on top)."""
-        while not stop.is_set():
-            try:
-                await self.refresh()
-            except Exception:  # a lost database must not kill the watcher; readers keep the last Snapshot
-                log.exception("snapshot refresh failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+        """Refresh on every change until ``stop`` is set: woken by PostgreSQL NOTIFY, else by polling the counter."""
+        listener = self.listener = ChangeListener(self.store)
+        listener.start()
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                try:
+                    await self.refresh()
+                except Exception as exc:  # a lost database must not kill the watcher; readers keep the last one
+                    log.warning("snapshot refresh failed: %s", exc)
+                notified = asyncio.create_task(listener.wait(interval))
+                await asyncio.wait({notified, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                notified.cancel()
+        finally:
+            stopping.cancel()
+            await listener.aclose()

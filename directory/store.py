@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,7 @@ from directory.errors import Conflict, NotFound, StorageError, ValidationFailed
 from directory.models import OFFICE_FIELDS, Account, Change, Contact, Meta, Office, Region, utcnow
 from directory.validate import OfficeData
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -103,7 +105,7 @@ class Store:
 
     def _check_sqlite_path(self) -> None:
         url = sa.make_url(self.url)
-        if url.database and url.database != ":memory:":
+        if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
             parent = Path(url.database).expanduser().resolve().parent
             if not parent.is_dir():
                 raise StorageError(f"database.url: the folder {parent} does not exist")
@@ -464,6 +466,59 @@ class Store:
             if audit:
                 shown = {k: ("***" if "hash" in k else v) for k, v in changes.items()}
                 self.audit(conn, actor, "account", username, "update", None, shown)
+
+
+class ChangeListener:
+    """Wakes Snapshot holders at once when another instance changes the directory (PostgreSQL LISTEN/NOTIFY).
+
+    ``store.bump_generation`` NOTIFYs ``bohai_directory`` in the writing transaction. On SQLite, or while the
+    listening connection is down, nothing wakes early and the holder's poll of the change counter does the work.
+    """
+
+    CHANNEL = "bohai_directory"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.event = asyncio.Event()
+        self.connected = asyncio.Event()  # set while LISTEN is in force
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if not self.store.is_sqlite and self._task is None:
+            self._task = asyncio.create_task(self._listen())
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _listen(self) -> None:
+        import psycopg
+
+        dsn = sa.make_url(self.store.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {self.CHANNEL}")
+                    self.connected.set()
+                    self.event.set()  # (re)connected: changes may have been missed, check once
+                    async for _ in conn.notifies():
+                        self.event.set()
+            except (psycopg.Error, OSError) as exc:
+                log.warning("LISTEN %s lost (%s); polling until it is back", self.CHANNEL, exc)
+            self.connected.clear()
+            await asyncio.sleep(1.0)  # back off before reconnecting; the poll covers the gap
+
+    async def wait(self, timeout: float) -> bool:
+        """True if a change was announced within ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(self.event.wait(), timeout)
+        except TimeoutError:
+            return False
+        self.event.clear()
+        return True
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -8,6 +8,7 @@ Phones are stored as E.164 (``+8631187654321``, extension as ``;ext=8001``) and 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -107,6 +108,7 @@ def area_code_of(num: phonenumbers.PhoneNumber) -> str | None:
     return "0" + n[:length] if length else None
 
 
+@functools.lru_cache(maxsize=262144)
 def display_phone(stored: str) -> str:
     """The familiar national form: ``0311-87654321``, ``13800138000``, ``0311-87654321-8001``."""
     num = from_stored(stored)
@@ -120,16 +122,14 @@ def display_phone(stored: str) -> str:
     return f"{text}-{num.extension}" if num.extension else text
 
 
-def phone_digits(stored: str) -> list[str]:
-    """Digit strings a user may type for this number: national (with 0), without 0, and with 86."""
+@functools.lru_cache(maxsize=262144)
+def phone_digits(stored: str) -> tuple[str, ...]:
+    """Digit strings a user may type for this number: national (with 0), without 0, and with 86 (cached)."""
     num = from_stored(stored)
     if num is None:
-        return []
+        return ()
     n = str(num.national_number)
-    forms = [n, f"86{n}"]
-    if area_code_of(num):
-        forms.insert(0, "0" + n)
-    return forms
+    return ("0" + n, n, f"86{n}") if area_code_of(num) else (n, f"86{n}")
 
 
 def _clean_text(raw: Mapping[str, object], name: str, errors: list[FieldError], where: dict[str, object]) -> str:

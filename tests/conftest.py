@@ -159,6 +159,15 @@ def demo_store(demo_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture
+def pg_demo_url(templates: _Templates, tmp_path: Path) -> Iterator[str]:
+    """PostgreSQL only, for what only PostgreSQL does (several instances, LISTEN/NOTIFY, lost connections)."""
+    url, name = templates.copy("postgres", True, tmp_path)
+    yield url
+    if name:
+        templates.drop(name)
+
+
+@pytest.fixture
 def sqlite_demo_url(templates: _Templates, tmp_path: Path) -> str:
     """SQLite only, for tests whose subject is not the database (faces, protocols)."""
     url, _ = templates.copy("sqlite", True, tmp_path)

@@ -37,7 +37,7 @@ def test_bad_phones(text: str) -> None:
 
 
 def test_phone_digits_forms() -> None:
-    assert phone_digits("+8631187654321") == ["031187654321", "31187654321", "8631187654321"]
+    assert phone_digits("+8631187654321") == ("031187654321", "31187654321", "8631187654321")
 
 
 def _raw(**kw: str) -> dict[str, str]:
