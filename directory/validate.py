@@ -173,6 +173,17 @@ def _clean_phone(
     return to_e164(num), num
 
 
+def _first_per_field(errors: list[FieldError]) -> list[FieldError]:
+    """One error per cell: the first found (e.g. "too long" wins over "not 6 digits" for the same value)."""
+    seen: set[str] = set()
+    out = []
+    for err in errors:
+        if err.field not in seen:
+            seen.add(err.field)
+            out.append(err)
+    return out
+
+
 def parse_liaison(text: str) -> bool | None:
     t = text.strip().lower()
     if t in {"是", "y", "yes", "1", "true", "√"}:
@@ -231,7 +242,7 @@ def clean_office(
             if got and got != expected:
                 warnings.append(_err(name, f"区号 {got} 与所在城市区号 {expected} 不一致", texts[name], where))
     if errors:
-        return Cleaned(None, errors, warnings)
+        return Cleaned(None, _first_per_field(errors), warnings)
     assert code is not None
     data = OfficeData(
         region_code=code,
