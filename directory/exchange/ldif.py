@@ -1,8 +1,10 @@
 """LDIF export (RFC 2849) of the DIT entries built by ``directory.dit``.
 
-Owns: the LDIF text form only — ``version: 1``, ``dn``/attribute lines with base64 (``::``) for values that are not
+Owns: the LDIF text form only — ``dn``/attribute lines with base64 (``::``) for values that are not
 SAFE-STRINGs (non-ASCII, leading space/colon/``<``, trailing space, CR/LF/NUL), lines folded at 76 octets, one blank
-line between entries. OpenLDAP's ``slapadd`` loads the result.
+line between entries. OpenLDAP's ``slapadd`` loads the result. There is no ``version: 1`` line: slapadd (2.5) rejects
+it in either position RFC 2849 allows ("entry -1 has no dn" / "str2ad(version): attribute type undefined"), and
+slapcat does not write one; ldapadd, python-ldap and ldap3 read LDIF without it.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def entry_lines(entry: Entry) -> Iterator[str]:
 
 
 def render(entries: Iterable[Entry]) -> Iterator[str]:
-    """The LDIF text in chunks (one per entry), starting with the version line."""
-    yield "version: 1\n"
+    """The LDIF text in chunks, one per entry, separated by blank lines."""
+    separator = ""
     for entry in entries:
-        yield "\n" + "\n".join(entry_lines(entry)) + "\n"
+        yield separator + "\n".join(entry_lines(entry)) + "\n"
+        separator = "\n"
