@@ -322,6 +322,27 @@ class Store:
                 self.bump_generation(conn)
         return UpsertResult(created, updated, unchanged, tuple(changed))
 
+    def preview_upsert(self, items: Sequence[OfficeData]) -> UpsertResult:
+        """What :meth:`upsert_offices` would do with ``items``, computed read-only (import ``--dry-run``)."""
+        created = updated = unchanged = 0
+        changed: list[str] = []
+        with self.read() as conn:
+            existing = {r["region_code"]: dict(r) for r in conn.execute(sa.select(office_t)).mappings()}
+        for data in items:
+            old = existing.get(data.region_code)
+            values = _office_values(data)
+            if data.liaison is not None:
+                values["liaison"] = data.liaison
+            if old is None:
+                created += 1
+            elif any(old.get(k) != v for k, v in values.items()):
+                updated += 1
+            else:
+                unchanged += 1
+                continue
+            changed.append(data.region_code)
+        return UpsertResult(created, updated, unchanged, tuple(changed))
+
     def _single_liaison(self, conn: Connection, marked: Iterable[OfficeData], actor: str) -> None:
         """One liaison officer per province: marking one clears the flag on the province's other offices."""
         for data in marked:

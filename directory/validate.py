@@ -156,14 +156,32 @@ def _err(name: str, message: str, value: str, where: Mapping[str, object]) -> Fi
 
 
 def clean_phone(name: str, text: str, errors: list[FieldError], where: Mapping[str, object]) -> str:
+    return _clean_phone(name, text, errors, where)[0]
+
+
+def _clean_phone(
+    name: str, text: str, errors: list[FieldError], where: Mapping[str, object]
+) -> tuple[str, phonenumbers.PhoneNumber | None]:
+    """The stored (E.164) form and the parsed number, so callers need not parse it again."""
     if not text:
-        return ""
+        return "", None
     num = parse_phone(text)
     if num is None:
         label = FIELD_LABELS[name]
         errors.append(_err(name, f"{label}无法识别，应为带区号的固定电话（如 0311-87654321）或手机号码", text, where))
-        return ""
-    return to_e164(num)
+        return "", None
+    return to_e164(num), num
+
+
+def _first_per_field(errors: list[FieldError]) -> list[FieldError]:
+    """One error per cell: the first found (e.g. "too long" wins over "not 6 digits" for the same value)."""
+    seen: set[str] = set()
+    out = []
+    for err in errors:
+        if err.field not in seen:
+            seen.add(err.field)
+            out.append(err)
+    return out
 
 
 def parse_liaison(text: str) -> bool | None:
@@ -203,8 +221,8 @@ def clean_office(
     texts = {name: _clean_text(raw, name, errors, where) for name, _ in OFFICE_FIELDS}
     if not texts["unit_name"]:
         errors.append(_err("unit_name", "单位名称不能为空", "", where))
-    phone = clean_phone("phone", texts["phone"], errors, where)
-    fax = clean_phone("fax", texts["fax"], errors, where)
+    phone, phone_num = _clean_phone("phone", texts["phone"], errors, where)
+    fax, fax_num = _clean_phone("fax", texts["fax"], errors, where)
     email = texts["email"]
     if email and not _EMAIL_RE.match(email):
         errors.append(_err("email", "电子邮箱格式不正确", email, where))
@@ -219,13 +237,12 @@ def clean_office(
             errors.append(_err("liaison", "联络员一列只能填“是”或“否”", str(raw.get("liaison")), where))
     if code and area_code_for is not None and code in area_code_for:
         expected = area_code_for[code]
-        for name, stored in (("phone", phone), ("fax", fax)):
-            num = from_stored(stored)
+        for name, num in (("phone", phone_num), ("fax", fax_num)):
             got = area_code_of(num) if num is not None else None
             if got and got != expected:
                 warnings.append(_err(name, f"区号 {got} 与所在城市区号 {expected} 不一致", texts[name], where))
     if errors:
-        return Cleaned(None, errors, warnings)
+        return Cleaned(None, _first_per_field(errors), warnings)
     assert code is not None
     data = OfficeData(
         region_code=code,

@@ -114,8 +114,81 @@ def _add_search(sub: Any) -> None:
 # -- directory: import, export (issue 2) ----------------------------------------------------------------
 
 
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from directory.exchange import apply, check_rows, preview, read_rows
+    from directory.exchange.importer import scope_code
+    from directory.exchange.progress import ProgressBar
+
+    scope = scope_code(args.province) if args.province else None
+    table = read_rows(args.file)
+    bar = ProgressBar(sys.stderr, "校验")
+    try:
+        plan = check_rows(table, scope=scope, progress=bar)
+    finally:
+        bar.close()
+    for warning in plan.warnings:
+        print(f"警告：{warning}", file=sys.stderr)
+    if not plan.ok:
+        raise ValidationFailed(plan.errors, "文件中有错误，未写入任何数据")
+    store = _open(settings)
+    try:
+        result = preview(store, plan) if args.dry_run else apply(store, plan, "import")
+    finally:
+        store.close()
+    prefix = "试运行（未写入任何数据）：" if args.dry_run else ""
+    print(f"{prefix}新增 {result.created}，更新 {result.updated}，未变 {result.unchanged}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from directory.exchange.export import BINARY, render, resolve_region
+    from directory.snapshot import build
+
+    if args.format in BINARY and not args.output:
+        raise BohaiError(f"{args.format} 是二进制格式，请用 -o 指定输出文件")
+    store = _open(settings)
+    try:
+        snap = build(*store.load_all())
+    finally:
+        store.close()
+    data = render(snap, args.format, root=resolve_region(snap, args.region), base_dn=settings.ldap.base_dn)
+    if args.output:
+        _write_atomically(args.output, data)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    return 0
+
+
+def _write_atomically(path: str, data: bytes) -> None:
+    import os
+    import tempfile
+    from pathlib import Path
+
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise BohaiError(f"无法写入 {path}：{exc.strerror}") from exc
+
+
 def _add_directory(sub: Any) -> None:
-    pass
+    from directory.exchange.export import FORMATS
+
+    p = sub.add_parser("import", help="导入标准模板的 CSV 或 XLSX 文件（按区划代码新增或更新单位）")
+    p.add_argument("file", metavar="FILE", help="CSV（UTF-8 或 GB18030）或 XLSX 文件，第一行为标准表头")
+    p.add_argument("--dry-run", action="store_true", help="只校验并显示将新增/更新的数量，不写入")
+    p.add_argument("--province", metavar="CODE", help="只允许该区划（如 13 或 12 位代码）之下的单位")
+    p.set_defaults(handler=cmd_import)
+    p = sub.add_parser("export", help="导出通讯录（CSV、XLSX、vCard、Outlook vCard、LDIF）")
+    p.add_argument("--format", required=True, choices=list(FORMATS), help="导出格式")
+    p.add_argument("--region", metavar="CODE", help="只导出该区划及其下级")
+    p.add_argument("-o", "--output", metavar="FILE", help="输出文件（文本格式默认写到标准输出）")
+    p.set_defaults(handler=cmd_export)
 
 
 # -- accounts: user add|passwd|list|disable (issue 3) -----------------------------------------------------------

@@ -89,3 +89,15 @@ def test_liaison_column() -> None:
     assert clean_office(_raw(liaison="是"), known_region=KNOWN).data.liaison is True  # type: ignore[union-attr]
     assert clean_office(_raw(liaison="否"), known_region=KNOWN).data.liaison is False  # type: ignore[union-attr]
     assert clean_office(_raw(liaison="也许"), known_region=KNOWN).errors
+
+
+def test_one_error_per_cell() -> None:
+    from directory.validate import clean_office
+
+    cleaned = clean_office(
+        {"region_code": "130102000000", "unit_name": "x", "postal_code": "0500001", "phone": "1" * 70}, row=7
+    )
+    assert [(e.row, e.column, e.message) for e in cleaned.errors] == [
+        (7, "联系电话", "过长（最多60个字符）"),
+        (7, "邮政编码", "过长（最多6个字符）"),
+    ]

@@ -1,0 +1,61 @@
+"""The standard template shared by CSV and XLSX: header, column keys, and protection against formula injection.
+
+Owns: ``HEADER`` (区划代码 and the eight fields, in the agreed order) plus the optional 联络员 column, ``Table`` (the
+header and the data rows of a file with the row numbers a user sees in Excel), how an office becomes a row for
+export, and ``protect``/``unprotect``: a cell that a spreadsheet would run as a formula (starting with ``= + - @``,
+tab or CR) gets a leading ``'`` on export, and import strips exactly that again so a round trip is lossless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from directory.models import OFFICE_FIELDS
+from directory.snapshot import OfficeView
+from directory.validate import display_phone
+
+LIAISON_COLUMN = "联络员"
+COLUMN_KEYS: dict[str, str] = {"区划代码": "region_code", **{label: name for name, label in OFFICE_FIELDS}}
+HEADER: tuple[str, ...] = tuple(COLUMN_KEYS)
+EXPORT_HEADER: tuple[str, ...] = (*HEADER, LIAISON_COLUMN)
+ALL_KEYS: dict[str, str] = {**COLUMN_KEYS, LIAISON_COLUMN: "liaison"}
+
+_DANGER = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class Table:
+    """What a file holds: the header cells and each data row with its number as shown in Excel (header = 1)."""
+
+    header: list[str]
+    rows: list[tuple[int, list[str]]] = field(default_factory=list)
+
+
+def protect(value: str) -> str:
+    """Make a cell inert in spreadsheets: a leading ``'`` before formula-starting text (and before a ``'``)."""
+    if value.startswith(_DANGER) or value.startswith("'"):
+        return "'" + value
+    return value
+
+
+def unprotect(value: str) -> str:
+    """Undo exactly :func:`protect`; a ``'`` that protects nothing is left alone."""
+    if value.startswith("'") and value[1:].startswith((*_DANGER, "'")):
+        return value[1:]
+    return value
+
+
+def office_row(office: OfficeView) -> list[str]:
+    """One office as the cells of the export template (phones in the national form), not yet protected."""
+    return [
+        office.region_code,
+        office.unit_name,
+        office.contact_name,
+        office.position,
+        display_phone(office.phone),
+        display_phone(office.fax),
+        office.email,
+        office.address,
+        office.postal_code,
+        "是" if office.liaison else "否",
+    ]
