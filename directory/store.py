@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from directory import regions as bundled
 from directory.errors import Conflict, NotFound, StorageError, ValidationFailed
@@ -130,6 +130,8 @@ class Store:
                 yield conn
         except OperationalError as exc:
             raise StorageError(f"数据库写入失败：{_short(exc)}") from exc
+        except IntegrityError as exc:  # e.g. two instances creating the same office at once
+            raise Conflict(f"数据已被他人同时修改，请重试：{_short(exc)}") from exc
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
