@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from directory import regions as bundled
-from directory.errors import Conflict, NotFound, StorageError, ValidationFailed
+from directory.errors import Conflict, FieldError, NotFound, StorageError, ValidationFailed
 from directory.models import OFFICE_FIELDS, Account, Change, Contact, Meta, Office, Region, utcnow
 from directory.validate import OfficeData
 
@@ -265,63 +265,79 @@ class Store:
             )
         )
 
-    def upsert_offices(self, items: Sequence[OfficeData], actor: str, *, demo: bool = False) -> UpsertResult:
-        """Create or update offices by region code in one transaction; unchanged rows write nothing."""
+    def upsert_offices(
+        self, items: Sequence[OfficeData], actor: str, *, demo: bool = False, expected_version: int | None = None
+    ) -> UpsertResult:
+        """Create or update offices by region code in one transaction; unchanged rows write nothing.
+
+        Every UPDATE is guarded by the version read in the same transaction, so a concurrent writer (another
+        instance, another import) makes this one fail with Conflict instead of being silently overwritten.
+        ``expected_version`` (forms, one office) must also match the version the editor saw.
+        """
+        with self.begin() as conn:
+            return self._upsert(conn, items, actor, demo, expected_version)
+
+    def _upsert(
+        self, conn: Connection, items: Sequence[OfficeData], actor: str, demo: bool, expected_version: int | None
+    ) -> UpsertResult:
         created = updated = unchanged = 0
         changed: list[str] = []
-        with self.begin() as conn:
-            known = {r[0] for r in conn.execute(sa.select(region_t.c.code))}
-            missing = sorted({d.region_code for d in items} - known)
-            if missing:
-                from directory.errors import FieldError
-
-                raise ValidationFailed([FieldError("region_code", "区划代码不存在", value=c) for c in missing[:50]])
-            query = sa.select(office_t)
-            if len(items) <= 500:
-                query = query.where(office_t.c.region_code.in_([d.region_code for d in items]))
-            existing = {r["region_code"]: dict(r) for r in conn.execute(query).mappings()}
-            now = utcnow()
-            inserts: list[dict[str, Any]] = []
-            audits: list[dict[str, Any]] = []
-            for data in items:
-                values = _office_values(data)
-                old = existing.get(data.region_code)
-                if old is None:
-                    values.update(
-                        region_code=data.region_code,
-                        liaison=bool(data.liaison),
-                        demo=demo,
-                        version=1,
-                        updated_at=now,
-                        updated_by=actor,
-                        verified_at=now,
-                    )
-                    inserts.append(values)
-                    audits.append(_audit_row(actor, data.region_code, "create", None, values, now))
-                    existing[data.region_code] = values
-                    created += 1
-                    changed.append(data.region_code)
-                    continue
-                if data.liaison is not None:
-                    values["liaison"] = data.liaison
-                diff = {k: v for k, v in values.items() if old.get(k) != v}
-                if not diff:
-                    unchanged += 1
-                    continue
-                diff.update(version=old["version"] + 1, updated_at=now, updated_by=actor)
-                conn.execute(sa.update(office_t).where(office_t.c.id == old["id"]).values(**diff))
-                new = {**old, **diff}
-                audits.append(_audit_row(actor, data.region_code, "update", old, new, now))
-                existing[data.region_code] = new
-                updated += 1
+        known = {r[0] for r in conn.execute(sa.select(region_t.c.code))}
+        missing = sorted({d.region_code for d in items} - known)
+        if missing:
+            raise ValidationFailed([FieldError("region_code", "区划代码不存在", value=c) for c in missing[:50]])
+        query = sa.select(office_t)
+        if len(items) <= 500:
+            query = query.where(office_t.c.region_code.in_([d.region_code for d in items]))
+        existing = {r["region_code"]: dict(r) for r in conn.execute(query).mappings()}
+        if expected_version is not None:
+            _check_expected(items, existing, expected_version)
+        now = utcnow()
+        inserts: list[dict[str, Any]] = []
+        audits: list[dict[str, Any]] = []
+        for data in items:
+            values = _office_values(data)
+            old = existing.get(data.region_code)
+            if old is None:
+                values.update(
+                    region_code=data.region_code,
+                    liaison=bool(data.liaison),
+                    demo=demo,
+                    version=1,
+                    updated_at=now,
+                    updated_by=actor,
+                    verified_at=now,
+                )
+                inserts.append(values)
+                audits.append(_audit_row(actor, data.region_code, "create", None, values, now))
+                existing[data.region_code] = values
+                created += 1
                 changed.append(data.region_code)
-            for start in range(0, len(inserts), 2000):
-                conn.execute(sa.insert(office_t), inserts[start : start + 2000])
-            for start in range(0, len(audits), 2000):
-                conn.execute(sa.insert(change_t), audits[start : start + 2000])
-            self._single_liaison(conn, [d for d in items if d.liaison], actor)
-            if changed:
-                self.bump_generation(conn)
+                continue
+            if data.liaison is not None:
+                values["liaison"] = data.liaison
+            diff = {k: v for k, v in values.items() if old.get(k) != v}
+            if not diff:
+                unchanged += 1
+                continue
+            diff.update(version=old["version"] + 1, updated_at=now, updated_by=actor)
+            guarded = sa.update(office_t).where(office_t.c.id == old["id"], office_t.c.version == old["version"])
+            if conn.execute(guarded.values(**diff)).rowcount != 1:
+                raise Conflict(f"{data.region_code} 已被他人同时修改，本次未写入任何数据，请重试")
+            new = {**old, **diff}
+            audits.append(_audit_row(actor, data.region_code, "update", old, new, now))
+            existing[data.region_code] = new
+            updated += 1
+            changed.append(data.region_code)
+        for start in range(0, len(inserts), 2000):
+            conn.execute(sa.insert(office_t), inserts[start : start + 2000])
+        for start in range(0, len(audits), 2000):
+            conn.execute(sa.insert(change_t), audits[start : start + 2000])
+        cleared = self._single_liaison(conn, [d for d in items if d.liaison], actor)
+        updated += len(cleared)
+        changed += cleared
+        if changed:
+            self.bump_generation(conn)
         return UpsertResult(created, updated, unchanged, tuple(changed))
 
     def preview_upsert(self, items: Sequence[OfficeData]) -> UpsertResult:
@@ -343,10 +359,18 @@ class Store:
                 unchanged += 1
                 continue
             changed.append(data.region_code)
+        in_items = {d.region_code for d in items}
+        liaison_now = {c for c, row in existing.items() if row.get("liaison") and c not in in_items}
+        for data in items:
+            if data.liaison:
+                cleared = {c for c in liaison_now if c[:2] == data.region_code[:2] and c != data.region_code}
+                updated += len(cleared)
+                changed += sorted(cleared)
         return UpsertResult(created, updated, unchanged, tuple(changed))
 
-    def _single_liaison(self, conn: Connection, marked: Iterable[OfficeData], actor: str) -> None:
+    def _single_liaison(self, conn: Connection, marked: Iterable[OfficeData], actor: str) -> list[str]:
         """One liaison officer per province: marking one clears the flag on the province's other offices."""
+        cleared: list[str] = []
         for data in marked:
             others = (
                 conn.execute(
@@ -366,23 +390,19 @@ class Store:
                     .values(liaison=False, version=office_t.c.version + 1, updated_at=utcnow(), updated_by=actor)
                 )
                 self.audit(conn, actor, "office", code, "update", {"liaison": True}, {"liaison": False})
+                cleared.append(code)
+        return cleared
 
     def save_office(self, data: OfficeData, actor: str, *, expected_version: int | None) -> dict[str, Any]:
-        """Save one office from a form; ``expected_version`` guards against someone else's save in between."""
+        """Save one office from a form; ``expected_version`` (the version the editor saw) guards against someone
+        else's save in between: check and write happen in one transaction, the row locked on PostgreSQL."""
         with self.begin() as conn:
-            old = (
-                conn.execute(sa.select(office_t).where(office_t.c.region_code == data.region_code).with_for_update())
-                .mappings()
-                .first()
-            )
-            if old is not None and expected_version is not None and old["version"] != expected_version:
-                raise Conflict("该单位已被他人修改，请核对后再保存", current=dict(old))
-            if old is None and expected_version:
-                raise Conflict("该单位已被他人删除", current={})
-        result = self.upsert_offices([data], actor)
-        office = self.get_office(data.region_code)
-        if office is None:  # pragma: no cover - just written
-            raise NotFound(data.region_code)
+            conn.execute(
+                sa.select(office_t.c.id).where(office_t.c.region_code == data.region_code).with_for_update()
+            ).first()
+            result = self._upsert(conn, [data], actor, False, expected_version)
+            row = conn.execute(sa.select(office_t).where(office_t.c.region_code == data.region_code)).mappings().one()
+        office = dict(row)
         office["_changed"] = bool(result.changed_codes)
         return office
 
@@ -542,6 +562,15 @@ class ChangeListener:
             return False
         self.event.clear()
         return True
+
+
+def _check_expected(items: Sequence[OfficeData], existing: Mapping[str, Mapping[str, Any]], expected: int) -> None:
+    for data in items:
+        old = existing.get(data.region_code)
+        if old is None and expected:
+            raise Conflict("该单位已被他人删除", current={})
+        if old is not None and old["version"] != expected:
+            raise Conflict("该单位已被他人修改，请核对后再保存", current=dict(old))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -157,6 +157,7 @@ def check_rows(
     if plan.errors:
         return plan
     known = known_regions if known_regions is not None else bundled.by_code()
+    _cell_rules(table, columns, plan)
     seen: dict[str, int] = {}
     liaison_rows: dict[str, int] = {}
     total = len(table.rows)
@@ -177,6 +178,24 @@ def check_rows(
     if plan.errors:
         plan.items = []
     return plan
+
+
+def _cell_rules(table: Table, columns: dict[str, int], plan: ImportPlan) -> None:
+    """Errors no value check can see: formula cells (never evaluated, never stored) and rows cut short.
+
+    A short row is refused rather than read as empty cells, because an upsert would blank the office's other fields.
+    """
+    labels = {i: table.header[i] for i in columns.values() if i < len(table.header)}
+    for number, index in table.formulas:
+        if index in labels:
+            message = "单元格是公式（公式不会被计算，也不会作为数据保存）；请复制后“粘贴为数值”再导入"
+            plan.errors.append(FieldError("cell", message, row=number, column=labels[index]))
+    needed = max(i for key, i in columns.items() if key != "liaison") + 1
+    for number, cells in table.rows:
+        if len(cells) < needed:
+            missing = [labels[i] for i in sorted(labels) if i >= len(cells) and i < needed]
+            message = f"本行只有 {len(cells)} 列，缺少：{'、'.join(missing)}（整行补齐后再导入；空值请留空单元格）"
+            plan.errors.append(FieldError("row", message, row=number, column=missing[0] if missing else None))
 
 
 def _file_rules(

@@ -29,6 +29,7 @@ class Table:
 
     header: list[str]
     rows: list[tuple[int, list[str]]] = field(default_factory=list)
+    formulas: list[tuple[int, int]] = field(default_factory=list)  # (row number, column index) of formula cells
 
 
 def protect(value: str) -> str:

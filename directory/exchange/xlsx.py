@@ -1,7 +1,8 @@
 """XLSX workbooks in the standard template (openpyxl).
 
 Owns: reading the first sheet of a workbook into a ``Table`` — read-only, values as stored: a formula is never
-evaluated, its text (``=…``) is taken as a plain value — with checks against zip bombs and files that are not
+evaluated; a formula cell is recorded in ``Table.formulas`` and reported as an error of that cell (its text must
+never become office data) — with checks against zip bombs and files that are not
 workbooks, and writing rows as a one-sheet workbook whose cells are all text (protected against formula injection).
 """
 
@@ -69,8 +70,10 @@ def read(data: bytes, *, max_rows: int) -> Table:
 
 def _read_sheet(ws: Any, max_rows: int) -> Table:
     table: Table | None = None
-    for number, values in enumerate(ws.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
-        cells = [cell_text(v) for v in values]
+    for number, row in enumerate(ws.iter_rows(max_col=MAX_COLUMNS), start=1):
+        cells = [cell_text(getattr(c, "value", None)) for c in row]
+        if table is not None:
+            table.formulas.extend((number, i) for i, c in enumerate(row) if getattr(c, "data_type", None) == "f")
         if table is None:
             table = Table([c.strip() for c in cells])
             while table.header and not table.header[-1]:

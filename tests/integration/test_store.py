@@ -113,3 +113,39 @@ async def test_snapshot_follows_the_store(demo_store: Store) -> None:
     assert await holder.refresh()
     assert holder.current.offices[CHANGAN].contact_name == "赵敏"
     assert holder.current.generation > snap.generation
+
+
+def test_concurrent_saves_one_wins_the_other_conflicts(store: Store) -> None:
+    import threading
+
+    store.upsert_offices([office()], "a")
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, object] = {}
+
+    def save(name: str) -> None:
+        barrier.wait()
+        try:
+            outcomes[name] = store.save_office(office(contact_name=name), name, expected_version=1)["version"]
+        except Conflict as exc:
+            outcomes[name] = exc
+
+    threads = [threading.Thread(target=save, args=(n,)) for n in ("甲", "乙")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    wins = [n for n, v in outcomes.items() if v == 2]
+    conflicts = [n for n, v in outcomes.items() if isinstance(v, Conflict)]
+    assert len(wins) == 1 and len(conflicts) == 1, outcomes
+    row = store.get_office(CHANGAN)
+    assert row is not None and row["contact_name"] == wins[0] and row["version"] == 2
+    assert [h["action"] for h in store.history("office", CHANGAN)] == ["update", "create"]
+
+
+def test_clearing_the_old_liaison_counts_as_an_update(store: Store) -> None:
+    store.upsert_offices([office(liaison=True), office("130104000000", unit_name="桥西区中心")], "a")
+    moved = [office("130104000000", unit_name="桥西区中心", liaison=True)]
+    preview = store.preview_upsert(moved)
+    result = store.upsert_offices(moved, "a")
+    assert (preview.updated, result.updated) == (2, 2)
+    assert set(result.changed_codes) == {CHANGAN, "130104000000"}

@@ -199,15 +199,22 @@ def test_control_characters_in_csv_are_errors() -> None:
 # -- XLSX values --------------------------------------------------------------------------------------------------
 
 
-def test_xlsx_formula_cells_are_text_never_evaluated() -> None:
+def test_xlsx_formula_cells_are_errors_never_evaluated_nor_stored() -> None:
     row: list[object] = CHANGAN.split(",")
     row[1] = '=HYPERLINK("http://evil.example","点我")'
     row[3] = "=1+1"
     table = read_rows(xlsx_bytes(list(HEADER), row), "f.xlsx")
     plan = check_rows(table)
-    assert plan.ok, plan.errors
-    assert plan.items[0].unit_name == '=HYPERLINK("http://evil.example","点我")'
-    assert plan.items[0].position == "=1+1"
+    assert [(e.row, e.column) for e in plan.errors] == [(2, "单位名称"), (2, "职务")]
+    assert all("公式" in e.message for e in plan.errors)
+    assert plan.items == []
+
+
+def test_short_csv_row_is_an_error_not_blanks() -> None:
+    plan = check_rows(read_rows(csv_bytes(HEAD, "130102000000,桥"), "short.csv"))
+    assert len(plan.errors) == 1 and plan.errors[0].row == 2
+    assert "缺少" in plan.errors[0].message and "联系人" in plan.errors[0].message
+    assert plan.items == []
 
 
 def test_xlsx_numbers_and_blank_rows() -> None:
