@@ -11,6 +11,7 @@ Each section is its own dataclass; add options to the section that owns them and
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
@@ -179,11 +180,24 @@ def _coerce(value: Any, typ: Any, option: str, source: str) -> Any:
 _PORT_OPTIONS = {"port", "ldaps_port"}
 
 
+_POSITIVE = {"database.pool_size", "database.poll_interval", "relay.timeout"}
+_DB_SCHEMES = ("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")
+
+
 def _check(option: str, name: str, value: Any, source: str) -> None:
+    def fail(why: str) -> SettingsError:
+        return SettingsError(f"{option}: {why}, got {value!r} (from {source})")
+
     if name in _PORT_OPTIONS and not 0 <= value <= 65535:
-        raise SettingsError(f"{option}: expected a port 0-65535 (0 picks a free port), got {value!r} (from {source})")
+        raise fail("expected a port 0-65535 (0 picks a free port)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise fail("expected a finite number")
     if isinstance(value, int | float) and not isinstance(value, bool) and name not in _PORT_OPTIONS and value < 0:
-        raise SettingsError(f"{option}: must not be negative, got {value!r} (from {source})")
+        raise fail("must not be negative")
+    if option in _POSITIVE and value <= 0:
+        raise fail("must be greater than 0")
+    if option == "database.url" and not value.startswith(_DB_SCHEMES):
+        raise fail("expected sqlite:///PATH or postgresql://USER@HOST/DB")
 
 
 def _build(base: Settings, raw: Mapping[str, Any], source: str, sources: Mapping[str, str] | None = None) -> Settings:
@@ -234,6 +248,10 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise SettingsError(f"config file {p} does not exist") from None
+        except UnicodeDecodeError:
+            raise SettingsError(f"config file {p}: not UTF-8 text (save it as UTF-8)") from None
+        except OSError as exc:
+            raise SettingsError(f"config file {p}: cannot be read: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"config file {p}: not valid TOML: {exc}") from None
         settings = _build(settings, data, f"config file {p}")

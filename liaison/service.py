@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from directory import demo
+from directory.errors import SettingsError
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
@@ -24,6 +25,7 @@ from directory.web.app import WebContext, make_app
 
 log = logging.getLogger(__name__)
 Closer = Callable[[], Awaitable[None]]
+Face = Callable[["Running"], Awaitable[tuple[str, str] | None]]
 
 
 @dataclass
@@ -77,7 +79,7 @@ async def start(settings: Settings, *, with_demo: bool = False, report: Callable
         watcher = asyncio.create_task(holder.watch(settings.database.poll_interval, running.stop))
         running.on_close(lambda: _cancel(watcher))
         for face in FACES:
-            result = await face(running)
+            result = await _start_face(face, running)
             if result is not None:
                 name, url = result
                 running.urls[name] = url
@@ -86,6 +88,18 @@ async def start(settings: Settings, *, with_demo: bool = False, report: Callable
         await running.aclose()
         raise
     return running
+
+
+async def _start_face(face: Face, running: Running) -> tuple[str, str] | None:
+    """Start one face; a socket that cannot be bound is a settings error naming the face's host and port."""
+    section = face.__name__.removeprefix("_start_")
+    try:
+        return await face(running)
+    except OSError as exc:
+        raise SettingsError(
+            f"{section}.host/{section}.port: 无法在该地址和端口上监听（{exc.strerror or exc}）；"
+            f"请换一个端口（0 表示自动选择）或停止占用该端口的程序"
+        ) from exc
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
@@ -121,7 +135,7 @@ def _bound(site: web.TCPSite) -> tuple[str, int]:
     return (f"[{host}]" if ":" in host else host), int(sockname[1])
 
 
-FACES: list[Callable[[Running], Awaitable[tuple[str, str] | None]]] = [
+FACES: list[Face] = [
     _start_http,
     # --- ldap face (issue 7) ---
     # --- inbound smtp face and outbox worker (issue 4) ---

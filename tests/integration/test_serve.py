@@ -53,3 +53,19 @@ async def test_start_in_process_and_close(db_url: str) -> None:
         assert len(running.holder.current.regions) == 15404
     finally:
         await running.aclose()
+
+
+async def test_busy_port_is_a_settings_error_naming_the_face(db_url: str) -> None:
+    import socket
+
+    import pytest
+
+    from directory.errors import SettingsError
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        settings = Settings().replace(database={"url": db_url}, http={"port": port}, ldap={"port": 0}, smtp={"port": 0})
+        with pytest.raises(SettingsError, match=r"http\.host/http\.port"):
+            await service.start(settings, report=lambda _line: None)

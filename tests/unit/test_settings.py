@@ -88,3 +88,29 @@ def test_replace_validates() -> None:
     with pytest.raises(SettingsError, match=r"smtp\.max_message_size: must not be negative"):
         s.replace(smtp={"max_message_size": -1})
     assert dataclasses.is_dataclass(s)
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "message"),
+    [
+        ("BOHAI_DATABASE_URL", "", "database.url: expected sqlite"),
+        ("BOHAI_DATABASE_URL", "mysql://x/y", "database.url: expected sqlite"),
+        ("BOHAI_DATABASE_POOL_SIZE", "0", "database.pool_size: must be greater than 0"),
+        ("BOHAI_DATABASE_POLL_INTERVAL", "nan", "database.poll_interval: expected a finite number"),
+        ("BOHAI_DATABASE_POLL_INTERVAL", "inf", "database.poll_interval: expected a finite number"),
+        ("BOHAI_DATABASE_POLL_INTERVAL", "0", "database.poll_interval: must be greater than 0"),
+    ],
+)
+def test_values_that_would_break_start_up_are_refused(var: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as info:
+        settings.load(env={var: value})
+    assert var in str(info.value)
+
+
+def test_unreadable_config_files(tmp_path: Path) -> None:
+    gbk = tmp_path / "gbk.toml"
+    gbk.write_bytes('[liaison]\ndomain = "联络"\n'.encode("gbk"))
+    with pytest.raises(SettingsError, match="not UTF-8"):
+        settings.load(gbk, env={})
+    with pytest.raises(SettingsError, match="cannot be read"):
+        settings.load(tmp_path, env={})
