@@ -88,8 +88,79 @@ def _add_accounts(sub: Any) -> None:
 # -- liaison: letters and working days (issue 4) ------------------------------------------------------------------
 
 
+def _calendar(settings: Settings) -> Any:
+    from liaison.workdays_store import load_calendar
+
+    store = _open(settings)
+    try:
+        return load_calendar(store)
+    finally:
+        store.close()
+
+
+def cmd_workdays_add(args: argparse.Namespace, settings: Settings) -> int:
+    from liaison.workdays import parse_date
+
+    cal = _calendar(settings)
+    start = parse_date(args.date, "DATE")
+    if args.provisional:
+        marked = cal.add_workdays_marked(start, args.n)
+        print(f"{marked.date.isoformat()}{'（暂定：部分年份尚无官方放假安排）' if marked.provisional else ''}")
+    else:
+        print(cal.add_workdays(start, args.n).isoformat())
+    return 0
+
+
+def cmd_workdays_between(args: argparse.Namespace, settings: Settings) -> int:
+    from liaison.workdays import parse_date
+
+    print(_calendar(settings).workdays_between(parse_date(args.a, "A"), parse_date(args.b, "B")))
+    return 0
+
+
+def cmd_workdays_load(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from liaison.workdays import parse_overrides
+    from liaison.workdays_store import save_overrides
+
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"错误：无法读取 {path}：{exc.strerror}", file=sys.stderr)
+        return 1
+    overrides = parse_overrides(text, name=str(path))
+    store = _open(settings)
+    try:
+        save_overrides(store, overrides, "cli")
+    finally:
+        store.close()
+    print(
+        f"已载入 {overrides.year} 年放假安排：假日 {len(overrides.holidays)} 天，调休上班 {len(overrides.workdays)} 天"
+    )
+    return 0
+
+
+def _add_workdays(sub: Any) -> None:
+    p = sub.add_parser("workdays", help="工作日计算（含法定节假日与调休）")
+    wsub = p.add_subparsers(dest="workdays_command", metavar="ACTION", required=True)
+    q = wsub.add_parser("add", help="DATE 之后第 N 个工作日")
+    q.add_argument("date", metavar="DATE", help="起始日期 YYYY-MM-DD（不计当天）")
+    q.add_argument("n", metavar="N", type=int, help="工作日数")
+    q.add_argument("--provisional", action="store_true", help="无官方放假安排的年份按周末估算并标明“暂定”")
+    q.set_defaults(handler=cmd_workdays_add)
+    q = wsub.add_parser("between", help="A 之后到 B（含）之间的工作日数")
+    q.add_argument("a", metavar="A", help="YYYY-MM-DD")
+    q.add_argument("b", metavar="B", help="YYYY-MM-DD")
+    q.set_defaults(handler=cmd_workdays_between)
+    q = wsub.add_parser("load", help="载入某年国务院放假安排（TOML：year, source, holidays, workdays）")
+    q.add_argument("file", metavar="FILE")
+    q.set_defaults(handler=cmd_workdays_load)
+
+
 def _add_letters(sub: Any) -> None:
-    pass
+    _add_workdays(sub)
 
 
 # -- liaison: joint meetings (issue 5) ----------------------------------------------------------------------------
