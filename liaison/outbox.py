@@ -148,6 +148,7 @@ class OutboxWorker:
         self._idle_round = -1
         self._task: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
+        self._stopping = False
         self.sent = 0
 
     # -- lifecycle ------------------------------------------------------------------------------------------
@@ -175,11 +176,17 @@ class OutboxWorker:
             raise RuntimeError("outbox worker failed") from self._error
 
     async def aclose(self) -> None:
+        """Let the batch in hand finish and be recorded (bounded by the relay timeout), then stop."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self._stopping = True
+            self.wake()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), self.settings.relay.timeout + 5)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for t in {id(x): x for x in (self._transport, self._fax) if x is not None}.values():
             await t.aclose()
 
@@ -188,12 +195,12 @@ class OutboxWorker:
     async def _loop(self) -> None:
         interval = self.settings.liaison.outbox_poll_interval
         try:
-            while True:
+            while not self._stopping:
                 self._round += 1
                 current = self._round
                 self._wake.clear()
                 done = await self.run_once()
-                if done:
+                if done or self._stopping:
                     continue
                 async with self._idle:
                     self._idle_round = current
