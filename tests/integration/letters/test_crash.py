@@ -62,6 +62,7 @@ async def test_sigkill_mid_send_loses_nothing(store: Store, sink: Sink) -> None:
         seen[str(got.message["Message-ID"])] += 1
 
     async with serve_process(env) as first:
+        assert first.urls["smtp"].startswith("smtp://127.0.0.1:") and not first.urls["smtp"].endswith(":0")
         for _ in range(300):
             await receive()
         first.proc.kill()
