@@ -205,7 +205,8 @@ def build_message(
     msg.set_content(text)
     for a in ctx.attachments:
         maintype, _, subtype = a.content_type.partition("/")
-        msg.add_attachment(a.data, maintype=maintype, subtype=subtype or "octet-stream", filename=a.filename)
+        params = {"charset": "utf-8"} if maintype == "text" else {}
+        msg.add_attachment(a.data, maintype, subtype or "octet-stream", filename=a.filename, params=params)
     return msg
 
 
@@ -226,16 +227,24 @@ def _routes(snap: Snapshot, draft: Draft, settings: Settings) -> list[tuple[Rout
     return out
 
 
-def _thread(conn: Connection, in_reply_to: str) -> tuple[str, ...]:
+def _thread(conn: Connection, in_reply_to: str, from_code: str, now: dt.datetime) -> tuple[str, ...]:
+    """References of an answer letter (root first, the message answered last); the answered delivery is replied."""
     if not in_reply_to:
         return ()
     query = sa.select(letter_t).where(sa.or_(letter_t.c.number == in_reply_to, letter_t.c.message_id == in_reply_to))
     parent = conn.execute(query).mappings().first()
     if parent is None:
         raise NotFound(f"被回复的函 {in_reply_to} 不存在")
-    chain = [parent["message_id"]]
-    if parent["thread"] != parent["message_id"]:
-        chain.insert(0, parent["thread"])
+    chain = list(dict.fromkeys([parent["thread"], parent["message_id"]]))
+    received = sa.select(delivery_t.c.message_id).where(
+        delivery_t.c.letter_id == parent["id"],
+        delivery_t.c.region_code == from_code,
+        delivery_t.c.is_copy == sa.false(),
+    )
+    answered = conn.execute(received).scalars().first()
+    if answered:
+        chain.append(answered)
+        mark_replied(conn, [answered], now)
     return tuple(chain)
 
 
@@ -273,7 +282,7 @@ def _insert_letter(
     conn: Connection, store: Store, settings: Settings, snap: Snapshot, draft: Draft, now: dt.datetime, sent_on: dt.date
 ) -> tuple[int, Context]:
     domain = settings.liaison.domain
-    thread_ids = _thread(conn, draft.in_reply_to)
+    thread_ids = _thread(conn, draft.in_reply_to, draft.from_code, now)
     message_id = email.utils.make_msgid(domain=domain)
     values = {
         "from_code": draft.from_code,
@@ -302,7 +311,7 @@ def _insert_letter(
         sender.region_code,
         sender.address,
         domain,
-        (*thread_ids, message_id),
+        thread_ids,
         tuple(draft.attachments),
         sent_on,
         settings.liaison.fax_font,

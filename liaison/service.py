@@ -23,7 +23,6 @@ from directory.store import Store, open_store
 from directory.web.app import WebContext, make_app
 from liaison.inbound import Inbound, InboundServer
 from liaison.outbox import OutboxWorker
-from liaison.workdays import Calendar
 
 log = logging.getLogger(__name__)
 Closer = Callable[[], Awaitable[None]]
@@ -41,7 +40,6 @@ class Running:
     # --- issue 4: the outbox worker and the inbound SMTP core (meetings adds jobs, hooks and local parts) ---
     outbox: OutboxWorker | None = None
     inbound: Inbound | None = None
-    calendar: Calendar | None = None
     _closers: list[Closer] = field(default_factory=list)
 
     def on_close(self, closer: Closer) -> None:
@@ -109,7 +107,7 @@ def web_extensions(running: Running) -> list[Callable[[web.Application], None]]:
         if running.outbox is not None:
             running.outbox.wake()
 
-    return [letters_web.extension(lambda: running.calendar, wake)]
+    return [letters_web.extension(wake)]
 
 
 async def _start_http(running: Running) -> tuple[str, str] | None:
@@ -140,13 +138,10 @@ def _bound(site: web.TCPSite) -> tuple[str, int]:
 async def _start_outbox(running: Running) -> tuple[str, str] | None:
     """The outbox worker (always on: letters queued by `bohai letter send` are sent by a running service)."""
     from liaison import deadlines
-    from liaison.workdays_store import load_calendar
 
     worker = OutboxWorker(running.store, running.settings)
     worker.add_job(deadlines.job(running.settings, lambda: running.holder.current))
-    calendar = await running.store.run(load_calendar, running.store)
     running.outbox = worker
-    running.calendar = calendar
     worker.start()
     running.on_close(worker.aclose)
     return None

@@ -20,15 +20,17 @@ import jinja2
 from aiohttp import web
 
 from directory.errors import BohaiError, FieldError, Forbidden, ValidationFailed
+from directory.settings import Settings
+from directory.snapshot import Snapshot
+from directory.store import Store
 from directory.web.app import CTX
 from liaison import deadlines, letters, routing
-from liaison.workdays import Calendar
+from liaison.workdays_store import load_calendar
 
 ACCOUNT_KEY = "account"
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(letters.TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
 )
-CalendarSource = Callable[[], Calendar | None]
 
 
 def _account(request: web.Request, *, write: bool = False) -> Mapping[str, Any]:
@@ -81,13 +83,17 @@ async def compose_post(request: web.Request) -> web.Response:
         snap = ctx.holder.current
         if form.get("under"):
             draft.to = [*draft.to, *routing.offices_under(snap, form["under"].strip(), form.get("level", "township"))]
-        cal = request.app[LETTERS].calendar()
-        sent = await ctx.store.run(letters.send_letter, ctx.store, ctx.settings, snap, draft, calendar=cal)
+        sent = await ctx.store.run(_send, ctx.store, ctx.settings, snap, draft)
     except ValidationFailed as exc:
         errors = [str(e) for e in exc.errors]
         return _page("compose", status=400, form=form, errors=errors, templates=letters.LETTER_TEMPLATES)
     request.app[LETTERS].wake()
     raise web.HTTPSeeOther(f"/letters/{sent.id}")
+
+
+def _send(store: Store, settings: Settings, snap: Snapshot, draft: letters.Draft) -> letters.Sent:
+    """Runs in the store's thread: the calendar is read fresh, so a newly loaded notice counts at once."""
+    return letters.send_letter(store, settings, snap, draft, calendar=load_calendar(store))
 
 
 async def letter_detail(request: web.Request) -> web.Response:
@@ -133,18 +139,17 @@ async def _errors(request: web.Request, handler: Callable[[web.Request], Any]) -
 
 @dataclass(frozen=True)
 class LettersWeb:
-    calendar: CalendarSource
     wake: Callable[[], None]
 
 
 LETTERS = web.AppKey("letters", LettersWeb)
 
 
-def extension(calendar: CalendarSource, wake: Callable[[], None]) -> Callable[[web.Application], None]:
+def extension(wake: Callable[[], None]) -> Callable[[web.Application], None]:
     """The web extension: routes under /letters; ``wake`` nudges the outbox worker after a letter was queued."""
 
     def extend(app: web.Application) -> None:
-        app[LETTERS] = LettersWeb(calendar, wake)
+        app[LETTERS] = LettersWeb(wake)
         app.middlewares.append(_errors)
         app.router.add_get("/letters/new", compose_form)
         app.router.add_post("/letters/new", compose_post)

@@ -209,3 +209,8 @@ def test_deadline_dates_around_national_day_2026() -> None:
     assert d.remind_on == dt.date(2026, 9, 30)  # two working days before: 10-8, 9-30
     assert d.overdue_on == dt.date(2026, 10, 10)  # the Saturday make-up working day
     assert not d.provisional
+
+
+def test_deadline_in_a_year_without_official_data_is_provisional() -> None:
+    d = letters.deadline_for(default_calendar(), dt.date(2026, 12, 24), 10, 2)
+    assert d.deadline.year == 2027 and d.provisional

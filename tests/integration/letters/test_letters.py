@@ -6,6 +6,7 @@ sender the working day after the deadline; unknown addresses and other domains a
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import aiosmtplib
 import pytest
 import sqlalchemy as sa
 
+from directory.errors import NotFound
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
@@ -290,3 +292,30 @@ async def test_hook_handles_before_default(world: World) -> None:
     assert seen == ["Accepted: 联席会议"]
     with world.store.read() as conn:
         assert conn.execute(sa.select(inbound_t.c.kind)).scalars().all() == ["hook"]
+
+
+async def test_answer_letter_is_threaded_and_carries_attachments(world: World) -> None:
+    first = world.send(EMAIL_ONLY)
+    (original,) = await world.drain()
+    answer = letters.Draft(
+        EMAIL_ONLY,
+        [SENDER],
+        "关于核查结果的复函",
+        "经核查，情况属实。",
+        attachments=[letters.Attachment("核查结果.csv", "text/csv", "姓名,结果\n张三,属实\n".encode())],
+        in_reply_to=first.number,
+    )
+    letters.send_letter(world.store, world.settings, world.holder.current, answer, now=world.clock())
+    (reply_mail,) = await world.drain()
+    msg = reply_mail.message
+    letter_root = deadlines.get_letter(world.store, str(first.id))["message_id"]
+    received = original.message["Message-ID"]
+    assert msg["In-Reply-To"] == received  # the answering office's mail client threads it under what it got
+    assert msg["References"].split() == [letter_root, received]
+    assert world.delivery(first.deliveries[0]["id"])["state"] == "replied"  # answered through the service
+    (part,) = list(msg.iter_attachments())
+    assert part.get_filename() == "核查结果.csv" and "张三" in part.get_content()
+    with pytest.raises(NotFound):
+        letters.send_letter(
+            world.store, world.settings, world.holder.current, dataclasses.replace(answer, in_reply_to="nope")
+        )

@@ -52,7 +52,7 @@ async def client(store: Store) -> AsyncIterator[tuple[TestClient[Any, Any], list
 
     settings = Settings().replace(database={"url": store.url})
     ctx = WebContext(settings, store, SnapshotHolder(store))
-    ext = letters_web.extension(lambda: None, lambda: woken.append(1))
+    ext = letters_web.extension(lambda: woken.append(1))
     app = make_app(ctx, [lambda a: a.middlewares.append(fake_login), ext])
     async with TestClient(TestServer(app)) as c:
         yield c, woken
