@@ -72,7 +72,8 @@ def _ctx(row: RowMapping, snap: Snapshot, settings: Settings) -> letters.Context
 def _notice(
     conn: Connection, ctx: letters.Context, r: Route, name: str, template: str, kind: str, **extra: Any
 ) -> None:
-    text = letters._env.get_template(f"letters/{template}.txt.j2").render(
+    text = letters.render_text(
+        template,
         recipient_name=name,
         sender_name=ctx.sender_name,
         sent_on=ctx.sent_on.isoformat(),

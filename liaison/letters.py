@@ -79,6 +79,11 @@ def today_in_china(now: dt.datetime) -> dt.date:
     return now.astimezone(SHANGHAI).date()
 
 
+def render_text(template: str, **context: Any) -> str:
+    """A mail or fax text from ``templates/letters/<template>.txt.j2`` (letter, reminder, overdue, ...)."""
+    return _env.get_template(f"letters/{template}.txt.j2").render(**context)
+
+
 def render_template(name: str, context: Mapping[str, Any]) -> str:
     """Body text from ``templates/letters/<name>.txt.j2`` (tongbao 通报, hecha 核查, fankui 反馈)."""
     if name not in LETTER_TEMPLATES:
@@ -168,7 +173,8 @@ class Context:
 
 
 def _letter_text(ctx: Context, recipient_name: str, r: Route, dl: Deadline | None, reply_within: int | None) -> str:
-    return _env.get_template("letters/letter.txt.j2").render(
+    return render_text(
+        "letter",
         recipient_name=recipient_name,
         body=ctx.body,
         reply_by=dl.deadline.isoformat() if dl else "",

@@ -214,3 +214,32 @@ def test_deadline_dates_around_national_day_2026() -> None:
 def test_deadline_in_a_year_without_official_data_is_provisional() -> None:
     d = letters.deadline_for(default_calendar(), dt.date(2026, 12, 24), 10, 2)
     assert d.deadline.year == 2027 and d.provisional
+
+
+def test_transports_by_name() -> None:
+    from directory.settings import Settings
+    from liaison import transports
+
+    settings = Settings().replace(fax={"gateway": GW})
+    assert type(transports.load("null", settings)).__name__ == "NullTransport"
+    assert type(transports.load("fax", settings)).__name__ == "FaxTransport"
+    with pytest.raises(SettingsError, match=r"liaison\.transport.*'carrier-pigeon'.*smtp, fax, null"):
+        transports.load("carrier-pigeon", settings)
+
+
+async def test_null_and_fax_transport_outcomes() -> None:
+    from directory.settings import Settings
+    from liaison import transports
+    from liaison.transports import Envelope
+
+    settings = Settings().replace(fax={"gateway": GW}, relay={"port": 1})
+    null = transports.load("null", settings)
+    assert (await null.send(Envelope("b@x", "a@y", b"x", "t"))).status == "sent"
+    fax = transports.load("fax", settings)
+    refused = await fax.send(Envelope("b@x", "someone@example.org", b"x", "t"))
+    assert refused.status == "permanent" and "RFC 3192" in refused.text
+    other_gateway = await fax.send(Envelope("b@x", "FAX=+8631187654321@other.example", b"x", "t"))
+    assert other_gateway.status == "permanent"
+    unreachable = await fax.send(Envelope("b@x", f"FAX=+8631187654321@{GW}", b"x", "t"))
+    assert unreachable.status == "temporary" and unreachable.code == 421  # nothing listens on port 1
+    await fax.aclose()
