@@ -22,6 +22,8 @@ from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
 from directory.web.app import WebContext, make_app
+from liaison.inbound import Inbound, InboundServer
+from liaison.outbox import OutboxWorker
 
 log = logging.getLogger(__name__)
 Closer = Callable[[], Awaitable[None]]
@@ -37,6 +39,9 @@ class Running:
     holder: SnapshotHolder
     urls: dict[str, str] = field(default_factory=dict)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    # --- issue 4: the outbox worker and the inbound SMTP core (meetings adds jobs, hooks and local parts) ---
+    outbox: OutboxWorker | None = None
+    inbound: Inbound | None = None
     _closers: list[Closer] = field(default_factory=list)
 
     def on_close(self, closer: Closer) -> None:
@@ -110,7 +115,13 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 
 def web_extensions(running: Running) -> list[Callable[[web.Application], None]]:
     """Pages that the liaison layer adds to the directory's web app."""
-    return []
+    from liaison import web as letters_web  # --- issue 4: letters pages ---
+
+    def wake() -> None:
+        if running.outbox is not None:
+            running.outbox.wake()
+
+    return [letters_web.extension(wake)]
 
 
 async def _start_http(running: Running) -> tuple[str, str] | None:
@@ -135,10 +146,42 @@ def _bound(site: web.TCPSite) -> tuple[str, int]:
     return (f"[{host}]" if ":" in host else host), int(sockname[1])
 
 
+# --- inbound smtp face and outbox worker (issue 4) ---
+
+
+async def _start_outbox(running: Running) -> tuple[str, str] | None:
+    """The outbox worker (always on: letters queued by `bohai letter send` are sent by a running service)."""
+    from liaison import deadlines
+
+    worker = OutboxWorker(running.store, running.settings)
+    worker.add_job(deadlines.job(running.settings, lambda: running.holder.current))
+    running.outbox = worker
+    worker.start()
+    running.on_close(worker.aclose)
+    return None
+
+
+async def _start_smtp(running: Running) -> tuple[str, str] | None:
+    """Inbound SMTP on [smtp] host/port; it wakes the outbox worker when it queued a forward."""
+    core = Inbound(running.store, running.settings, lambda: running.holder.current)
+    if running.outbox is not None:
+        core.on_queued = running.outbox.wake
+    running.inbound = core
+    if not running.settings.smtp.enabled:
+        return None
+    server = InboundServer(core)
+    host, port = await server.start()
+    running.on_close(server.aclose)
+    shown = f"[{host}]" if ":" in host else host
+    return "smtp", f"smtp://{shown}:{port}"
+
+
 FACES: list[Face] = [
     _start_http,
     # --- ldap face (issue 7) ---
     # --- inbound smtp face and outbox worker (issue 4) ---
+    _start_outbox,
+    _start_smtp,
     # --- meetings scheduler (issue 5) ---
 ]
 
