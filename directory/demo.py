@@ -132,3 +132,19 @@ def office_for(division: bundled.Division) -> OfficeData:
 def demo_offices() -> Iterator[OfficeData]:
     for division in bundled.divisions():
         yield office_for(division)
+
+
+def demo_contacts() -> Iterator[dict[str, str]]:
+    """A second person (副主任) with an own e-mail at every office above township level."""
+    parents = bundled.parent_map()
+    for division in bundled.divisions():
+        if division.level == "township":
+            continue
+        city = bundled.phone_city(division.code, parents)
+        yield {
+            "region_code": division.code,
+            "name": person_name(division.code, "deputy"),
+            "position": f"副主任（{DEMO_NOTE}）",
+            "phone": _phone(division.code, city.area_code if city else "010", "deputy"),
+            "email": f"c{division.code}@{DEMO_DOMAIN}",
+        }

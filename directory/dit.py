@@ -105,8 +105,8 @@ def office_entry(snap: Snapshot, office: OfficeView, base_dn: str) -> Entry:
         "mail": [office.email] if office.email and office.email.isascii() else [],
         "telephoneNumber": _phone(office.phone),
         "facsimileTelephoneNumber": _phone(office.fax),
-        "street": [office.address] if office.address else [],
-        "postalAddress": [postal_address(office.address)] if office.address else [],
+        "street": [" ".join(office.address.split())] if office.address else [],
+        "postalAddress": [postal_address(*office.address.splitlines())] if office.address else [],
         "postalCode": [office.postal_code] if office.postal_code else [],
         "l": [_locality(snap, region)],
         "st": [region.path[0]],
@@ -128,13 +128,13 @@ def contact_entry(snap: Snapshot, office: OfficeView, contact: ContactView, base
         "title": [contact.position] if contact.position else [],
         "mail": [contact.email],
         "telephoneNumber": _phone(contact.phone),
-        "street": [office.address] if office.address else [],
+        "street": [" ".join(office.address.split())] if office.address else [],
         "postalCode": [office.postal_code] if office.postal_code else [],
         "l": [_locality(snap, region)],
         "st": [region.path[0]],
         "o": ["".join(region.path)],
         "ou": [office.unit_name],
-        "description": [f"{office.unit_name}{'（联络员）' if contact.is_liaison else ''}"],
+        "description": [office.unit_name],
     }
     dn = f"uid={contact_uid(office, contact)},{region_dn(snap, office.region_code, base_dn)}"
     return Entry(dn, {k: v for k, v in attrs.items() if v})

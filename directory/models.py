@@ -61,13 +61,18 @@ class Office(SQLModel, table=True):
 
 
 class Contact(SQLModel, table=True):
+    """Another named person at an office, beside the office's contact person (联系人).
+
+    The province's liaison officer (联络员) is always an office's contact person, flagged by ``Office.liaison``;
+    that flag is the only place the role is kept.
+    """
+
     id: int | None = Field(default=None, primary_key=True)
     office_id: int = Field(foreign_key="office.id", index=True)
     name: str = Field(max_length=100)
     position: str = Field(default="", max_length=100)
     phone: str = Field(default="", max_length=40)
     email: str = Field(default="", max_length=254)
-    is_liaison: bool = False
     demo: bool = False
 
 

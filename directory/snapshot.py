@@ -45,7 +45,6 @@ class ContactView:
     position: str
     phone: str
     email: str
-    is_liaison: bool
     demo: bool
 
 
@@ -168,7 +167,7 @@ def build(
     by_office: dict[int, list[ContactView]] = {}
     for c in contacts:
         by_office.setdefault(c["office_id"], []).append(
-            ContactView(c["id"], c["name"], c["position"], c["phone"], c["email"], c["is_liaison"], c["demo"])
+            ContactView(c["id"], c["name"], c["position"], c["phone"], c["email"], c["demo"])
         )
     office_views = {}
     for o in offices:

@@ -23,6 +23,17 @@ from directory.store import Store, open_store
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
+def _cli_actor(what: str) -> str:
+    """Who did it, for the audit trail: the operating-system user who ran the command."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{what}:{user}"
+
+
 def _open(settings: Settings) -> Store:
     return open_store(settings.database.url, pool_size=settings.database.pool_size)
 
@@ -142,7 +153,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         raise ValidationFailed(plan.errors, "文件中有错误，未写入任何数据")
     store = _open(settings)
     try:
-        result = preview(store, plan) if args.dry_run else apply(store, plan, "import")
+        result = preview(store, plan) if args.dry_run else apply(store, plan, _cli_actor("import"))
     finally:
         store.close()
     prefix = "试运行（未写入任何数据）：" if args.dry_run else ""
@@ -177,13 +188,23 @@ def _write_atomically(path: str, data: bytes) -> None:
     from pathlib import Path
 
     target = Path(path)
+    if target.is_dir():
+        raise BohaiError(f"无法写入 {path}：这是一个文件夹，请给出文件名")
+    tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; an export is an ordinary file
         os.replace(tmp, target)
+        tmp = None
     except OSError as exc:
         raise BohaiError(f"无法写入 {path}：{exc.strerror}") from exc
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def _add_directory(sub: Any) -> None:

@@ -64,6 +64,7 @@ def load_demo(store: Store) -> int:
     if store.count_offices():
         return 0
     result = store.upsert_offices(list(demo.demo_offices()), "demo", demo=True)
+    store.replace_demo_contacts(list(demo.demo_contacts()))
     return result.created
 
 

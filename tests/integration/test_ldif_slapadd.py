@@ -45,7 +45,7 @@ def test_demo_ldif_loads_into_slapd(
     assert main(["export", "--format", "ldif", "-o", str(ldif)]) == 0
     text = ldif.read_text(encoding="ascii")
     exported = sum(1 for line in text.splitlines() if line.startswith("dn:"))
-    assert exported == 1 + 15404 + 15404  # base, every region, every demo office
+    assert exported == 1 + 15404 + 15404 + 1191  # base, every region, every demo office, demo deputies
     conf = slapd_conf(tmp_path)
     # -q skips the database consistency work, not the schema checks (see the test below)
     added = subprocess.run(

@@ -57,7 +57,6 @@ def _snap() -> object:
         "position": "科员",
         "phone": "",
         "email": "ln@example.org",
-        "is_liaison": True,
         "demo": False,
     }
     return build(regions, [office], [contact], 1)
@@ -86,9 +85,20 @@ def test_entries_shape() -> None:
     assert card.first("l") == "石家庄市" and card.first("st") == "河北省"
     assert card.first("o") == "河北省石家庄市长安区"
     assert all_entries[3].attrs["ou"] == ["130102000000", "长安区"]
-    assert all_entries[5].first("description") == "长安区流动人口服务管理中心（联络员）"
+    assert all_entries[5].first("description") == "长安区流动人口服务管理中心"
 
 
 def test_escape_dn_value() -> None:
     assert dit.escape_dn_value("a,b+c") == "a\\,b\\+c"
     assert dit.escape_dn_value(" #x ") == "\\ #x\\ "
+
+
+def test_multi_line_address_uses_dollar_lines_and_one_line_street() -> None:
+    snap = _snap()
+    office = snap.offices["130102000000"]  # type: ignore[attr-defined]
+    import dataclasses
+
+    two_lines = dataclasses.replace(office, address="中山东路1号\n东楼 302室")
+    entry = dit.office_entry(snap, two_lines, "dc=bohai,dc=example")  # type: ignore[arg-type]
+    assert entry.first("postalAddress") == "中山东路1号$东楼 302室"
+    assert entry.first("street") == "中山东路1号 东楼 302室"

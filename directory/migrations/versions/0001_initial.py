@@ -53,7 +53,6 @@ def _directory() -> None:
         sa.Column("position", sa.String(100), nullable=False, server_default=""),
         sa.Column("phone", sa.String(40), nullable=False, server_default=""),
         sa.Column("email", sa.String(254), nullable=False, server_default=""),
-        sa.Column("is_liaison", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("demo", sa.Boolean, nullable=False, server_default=sa.false()),
     )
     op.create_table(
