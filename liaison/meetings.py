@@ -1,0 +1,565 @@
+"""Joint meetings (联席会议): create, update, cancel, replies, reminders.
+
+Owns: the rules of a meeting's life. Creating one stores it with a fresh UID and SEQUENCE 0, lists the ten
+provinces' liaison officers (from the Snapshot) unless attendees are given, queues one iMIP REQUEST per attendee and
+schedules the reminders. A change of time, place, title, agenda or list raises SEQUENCE by one and queues an update
+to everyone on the list and a CANCEL to anyone removed; cancelling sends METHOD:CANCEL to everyone ever invited.
+Replies (iMIP REPLY or the signed web link) change only the answering attendee's PARTSTAT.
+
+Every notice is a ``mail`` job of :mod:`liaison.scheduler` written in the same transaction as the change, so a
+change is never stored without its notices nor the other way round. Misfire policy: notices (requests, updates,
+cancellations) are always sent, however late; a reminder whose time passed while no scheduler ran is sent late only
+while the meeting has not started, otherwise it is skipped (outcome ``skipped``). A reminder of an older SEQUENCE or
+of a cancelled meeting is ``superseded``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from directory.errors import FieldError, NotFound, ValidationFailed
+from directory.models import utcnow
+from directory.regions import PROVINCES
+from directory.settings import Settings
+from directory.snapshot import Snapshot
+from directory.store import Store
+from liaison import meeting_mail, scheduler
+from liaison.ical import SHANGHAI
+from liaison.meeting_days import is_workday, subtract_workdays
+from liaison.meeting_models import PARTSTATS, AttendeeView, Meeting, MeetingAttendee, MeetingView
+
+meeting_t = Meeting.__table__  # type: ignore[attr-defined]
+attendee_t = MeetingAttendee.__table__  # type: ignore[attr-defined]
+
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+)
+LIMITS = {"title": 200, "place": 300, "agenda": 20000, "notes": 5000}
+_OFFSET = re.compile(r"^\s*(\d{1,3})\s*(workdays?|days?|hours?)\s*$")
+
+
+@dataclass(frozen=True)
+class MeetingInput:
+    """What a user gives to create or change a meeting; ``None`` leaves a field as it is (on update)."""
+
+    title: str | None = None
+    host: str | None = None
+    place: str | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    agenda: str | None = None
+    notes: str | None = None
+    attendees: Sequence[str] | None = None  # replaces the list (create: None = the ten liaison officers)
+    add: Sequence[str] = ()
+    remove: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    meeting: MeetingView
+    warnings: list[str] = field(default_factory=list)
+    notices: int = 0
+
+
+# -- parsing and validation -------------------------------------------------------------------------------------
+
+
+def parse_local(text: str, name: str) -> dt.datetime:
+    """``2026-12-17T09:00`` in Asia/Shanghai (or with an explicit offset) → aware UTC; errors name the option."""
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationFailed([FieldError(name, "时间格式应为 2026-12-17T09:00（北京时间）", value=text)]) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=SHANGHAI)
+    return value.astimezone(dt.UTC)
+
+
+def normalize_host(text: str) -> str:
+    code = text.strip()[:2]
+    if not code.isdigit() or code not in PROVINCES or (len(text.strip()) > 2 and not text.strip().isdigit()):
+        known = "、".join(f"{k}{v}" for k, v in PROVINCES.items())
+        raise ValidationFailed([FieldError("host", f"不是十省区市之一（可选：{known}）", value=text)])
+    return code
+
+
+def clean_email(text: str, name: str = "attendee") -> str:
+    address = text.strip().lower()
+    if len(address) > 254 or not _EMAIL.match(address):
+        raise ValidationFailed([FieldError(name, "电子邮箱格式不正确", value=text)])
+    return address
+
+
+def _check_text(values: dict[str, Any]) -> None:
+    errors = []
+    for name, limit in LIMITS.items():
+        value = values.get(name)
+        if value is not None and len(value) > limit:
+            errors.append(FieldError(name, f"过长（最多 {limit} 字，现有 {len(value)} 字）"))
+    if values.get("title") is not None and not values["title"].strip():
+        errors.append(FieldError("title", "会议名称不能为空"))
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _check_times(start: dt.datetime, end: dt.datetime) -> None:
+    if end <= start:
+        raise ValidationFailed([FieldError("end", "结束时间必须晚于开始时间", value=end.isoformat())])
+    if end - start > dt.timedelta(days=14):
+        raise ValidationFailed([FieldError("end", "会议不能超过 14 天", value=end.isoformat())])
+
+
+def date_warnings(start: dt.datetime, end: dt.datetime) -> list[str]:
+    """A warning for each local date of the meeting that is not a working day (or has no official data)."""
+    out = []
+    day = start.astimezone(SHANGHAI).date()
+    last = (end - dt.timedelta(seconds=1)).astimezone(SHANGHAI).date()
+    while day <= last:
+        working, official = is_workday(day)
+        if not working:
+            out.append(f"{day.isoformat()} 不是工作日（周末或法定节假日）")
+        elif not official:
+            out.append(f"{day.isoformat()} 所在年份尚无国务院放假安排数据，是否工作日仅按周末推定")
+        day += dt.timedelta(days=1)
+    return out
+
+
+def parse_offsets(text: str) -> list[tuple[str, int, str]]:
+    """``"10 workdays, 1 day"`` → [(label, n, unit)], unit one of workday/day/hour; errors name the option."""
+    out = []
+    for part in (p for p in text.split(",") if p.strip()):
+        m = _OFFSET.match(part)
+        if not m:
+            raise ValidationFailed(
+                [FieldError("meetings.reminder_offsets", "应为“N workdays / N days / N hours”", value=part)]
+            )
+        out.append((part.strip(), int(m[1]), m[2].rstrip("s")))
+    return out
+
+
+def reminder_time(start: dt.datetime, n: int, unit: str) -> dt.datetime:
+    if unit == "hour":
+        return start - dt.timedelta(hours=n)
+    if unit == "day":
+        return start - dt.timedelta(days=n)
+    local = start.astimezone(SHANGHAI)
+    day = subtract_workdays(local.date(), n)
+    return dt.datetime.combine(day, local.time(), SHANGHAI).astimezone(dt.UTC)
+
+
+# -- attendees --------------------------------------------------------------------------------------------------
+
+
+def default_attendees(snap: Snapshot) -> tuple[list[AttendeeView], list[str]]:
+    """The ten provinces' liaison officers with an e-mail address, and warnings for those missing."""
+    people: list[AttendeeView] = []
+    warnings: list[str] = []
+    for code, name in PROVINCES.items():
+        office = snap.liaison_officer(code)
+        if office is None or not office.email:
+            warnings.append(f"{name}没有登记联络员电子邮箱，未列入参会人员")
+            continue
+        people.append(AttendeeView(office.email.lower(), office.contact_name, office.region_code))
+    return people, warnings
+
+
+def _person(snap: Snapshot | None, address: str) -> AttendeeView:
+    email = clean_email(address)
+    if snap is not None:
+        for office in snap.offices.values():
+            if office.email.lower() == email:
+                return AttendeeView(email, office.contact_name, office.region_code)
+    return AttendeeView(email)
+
+
+# -- reads ------------------------------------------------------------------------------------------------------
+
+
+def _view(row: Any, attendees: Sequence[Any]) -> MeetingView:
+    people = tuple(
+        AttendeeView(a["email"], a["name"], a["region_code"], a["partstat"], a["active"], _aware(a["responded_at"]))
+        for a in attendees
+    )
+    return MeetingView(
+        row["id"], row["uid"], row["sequence"], row["status"], row["title"], row["host_province"], row["place"],
+        _aware(row["start_at"]), _aware(row["end_at"]), row["agenda"], row["notes"], row["organiser"],
+        _aware(row["updated_at"]), people,
+    )  # fmt: skip
+
+
+def _aware(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)  # SQLite hands back naive UTC
+    return value
+
+
+def load(conn: Connection, meeting_id: int) -> MeetingView:
+    row = conn.execute(sa.select(meeting_t).where(meeting_t.c.id == meeting_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"会议 {meeting_id} 不存在")
+    people = conn.execute(
+        sa.select(attendee_t).where(attendee_t.c.meeting_id == meeting_id).order_by(attendee_t.c.id)
+    ).mappings()
+    return _view(row, list(people))
+
+
+def get_meeting(store: Store, meeting_id: int) -> MeetingView:
+    with store.read() as conn:
+        return load(conn, meeting_id)
+
+
+def find_by_uid(store: Store, uid: str) -> MeetingView | None:
+    with store.read() as conn:
+        mid = conn.execute(sa.select(meeting_t.c.id).where(meeting_t.c.uid == uid)).scalar_one_or_none()
+        return load(conn, mid) if mid is not None else None
+
+
+def list_meetings(store: Store, province: str | None = None) -> list[MeetingView]:
+    """Every meeting by start time; with ``province``, those it hosts or whose attendees include its offices."""
+    with store.read() as conn:
+        ids = [r[0] for r in conn.execute(sa.select(meeting_t.c.id).order_by(meeting_t.c.start_at, meeting_t.c.id))]
+        views = [load(conn, i) for i in ids]
+    if province is None:
+        return views
+    return [m for m in views if m.host_province == province or any(_in(a, province) for a in m.active_attendees)]
+
+
+def _in(a: AttendeeView, province: str) -> bool:
+    return bool(a.region_code and a.region_code.startswith(province))
+
+
+# -- writes -----------------------------------------------------------------------------------------------------
+
+
+def organiser_address(settings: Settings) -> str:
+    return f"{settings.meetings.organiser_local_part}@{settings.liaison.domain}".lower()
+
+
+def create_meeting(
+    store: Store,
+    snap: Snapshot | None,
+    settings: Settings,
+    data: MeetingInput,
+    actor: str,
+    *,
+    now: dt.datetime | None = None,
+) -> Outcome:
+    """Store a new meeting, queue one invitation per attendee and schedule its reminders."""
+    now = now or utcnow()
+    missing = [n for n in ("title", "host", "start", "end") if getattr(data, n) in (None, "")]
+    if missing:
+        raise ValidationFailed([FieldError(n, "必填") for n in missing])
+    assert data.title is not None and data.host is not None and data.start and data.end
+    values = {"title": data.title.strip(), "place": (data.place or "").strip(), "agenda": data.agenda or ""}
+    values["notes"] = data.notes or ""
+    _check_text(values)
+    host = normalize_host(data.host)
+    _check_times(data.start, data.end)
+    warnings = date_warnings(data.start, data.end)
+    if data.attendees is None and snap is not None:
+        people, missing_officers = default_attendees(snap)
+        warnings += missing_officers
+    else:
+        people = _unique([_person(snap, a) for a in data.attendees or ()])
+    people = _unique(people + [_person(snap, a) for a in data.add])
+    removed = {clean_email(a, "remove") for a in data.remove}
+    people = [p for p in people if p.email not in removed]
+    _check_count(settings, people)
+    row = {
+        **values,
+        "uid": f"{uuid.uuid4()}@{settings.liaison.domain}",
+        "sequence": 0,
+        "status": "scheduled",
+        "host_province": host,
+        "start_at": data.start,
+        "end_at": data.end,
+        "organiser": organiser_address(settings),
+        "created_at": now,
+        "updated_at": now,
+        "updated_by": actor,
+    }
+    with store.begin() as conn:
+        mid = int(conn.execute(sa.insert(meeting_t).values(**row)).inserted_primary_key[0])  # type: ignore[index]
+        if people:
+            conn.execute(sa.insert(attendee_t), [_attendee_row(mid, p) for p in people])
+        meeting = load(conn, mid)
+        sent = _queue_notices(conn, store, settings, meeting, "REQUEST", meeting.active_attendees, now)
+        _schedule_reminders(conn, settings, meeting, now)
+        store.audit(conn, actor, "meeting", str(mid), "create", None, _audit(meeting))
+    return Outcome(meeting, warnings, sent)
+
+
+def _unique(people: list[AttendeeView]) -> list[AttendeeView]:
+    seen: dict[str, AttendeeView] = {}
+    for p in people:
+        seen.setdefault(p.email, p)
+    return list(seen.values())
+
+
+def _check_count(settings: Settings, people: Sequence[AttendeeView]) -> None:
+    limit = settings.meetings.max_attendees
+    if len(people) > limit:
+        raise ValidationFailed([FieldError("attendee", f"参会人员过多（最多 {limit} 人，现有 {len(people)} 人）")])
+
+
+def _attendee_row(mid: int, p: AttendeeView) -> dict[str, Any]:
+    return {"meeting_id": mid, "email": p.email, "name": p.name, "region_code": p.region_code, "active": True}
+
+
+def _audit(m: MeetingView) -> dict[str, Any]:
+    keys = ("uid", "sequence", "status", "title", "host_province", "place", "start_at", "end_at")
+    out: dict[str, Any] = {k: getattr(m, k) for k in keys}
+    out["attendees"] = [a.email for a in m.active_attendees]
+    return out
+
+
+def update_meeting(
+    store: Store,
+    snap: Snapshot | None,
+    settings: Settings,
+    meeting_id: int,
+    data: MeetingInput,
+    actor: str,
+    *,
+    now: dt.datetime | None = None,
+) -> Outcome:
+    """Change a meeting: SEQUENCE+1, an update to everyone on the list, a CANCEL to anyone removed."""
+    now = now or utcnow()
+    changes = {k: getattr(data, k) for k in ("title", "place", "agenda", "notes") if getattr(data, k) is not None}
+    _check_text(changes)
+    with store.begin() as conn:
+        before = load(conn, meeting_id)
+        if before.cancelled:
+            raise ValidationFailed([FieldError("status", "会议已取消，不能再修改")])
+        if data.host is not None:
+            changes["host_province"] = normalize_host(data.host)
+        start, end = data.start or before.start_at, data.end or before.end_at
+        _check_times(start, end)
+        changes.update(start_at=start, end_at=end)
+        dropped = _apply_list(conn, snap, settings, before, data)
+        changed = {k: v for k, v in changes.items() if getattr(before, k) != v}
+        if not changed and not dropped[0] and not dropped[1]:
+            return Outcome(before, ["没有任何改动，未发送更新"], 0)
+        conn.execute(
+            sa.update(meeting_t)
+            .where(meeting_t.c.id == meeting_id)
+            .values(**changed, sequence=before.sequence + 1, updated_at=now, updated_by=actor)
+        )
+        meeting = load(conn, meeting_id)
+        sent = _queue_notices(conn, store, settings, meeting, "REQUEST", meeting.active_attendees, now)
+        sent += _queue_notices(conn, store, settings, meeting, "CANCEL", dropped[1], now)
+        _supersede_reminders(conn, meeting_id, now)
+        _schedule_reminders(conn, settings, meeting, now)
+        store.audit(conn, actor, "meeting", str(meeting_id), "update", _audit(before), _audit(meeting))
+    return Outcome(meeting, date_warnings(start, end) if {"start_at", "end_at"} & changed.keys() else [], sent)
+
+
+def _apply_list(
+    conn: Connection, snap: Snapshot | None, settings: Settings, before: MeetingView, data: MeetingInput
+) -> tuple[list[AttendeeView], list[AttendeeView]]:
+    """Add and remove attendees; returns (added, removed)."""
+    current = {a.email: a for a in before.active_attendees}
+    listed = None if data.attendees is None else [_person(snap, a) for a in data.attendees]
+    wanted = dict(current) if listed is None else {p.email: p for p in listed}
+    for address in data.add:
+        p = _person(snap, address)
+        wanted.setdefault(p.email, p)
+    for address in data.remove:
+        wanted.pop(clean_email(address, "remove"), None)
+    _check_count(settings, list(wanted.values()))
+    added = [p for e, p in wanted.items() if e not in current]
+    removed = [p for e, p in current.items() if e not in wanted]
+    mid = before.id
+    for p in removed:
+        conn.execute(sa.update(attendee_t).where(_who(mid, p.email)).values(active=False))
+    known = {a.email for a in before.attendees}
+    for p in added:
+        if p.email in known:
+            conn.execute(sa.update(attendee_t).where(_who(mid, p.email)).values(active=True, partstat="NEEDS-ACTION"))
+        else:
+            conn.execute(sa.insert(attendee_t).values(**_attendee_row(mid, p)))
+    return added, removed
+
+
+def _who(mid: int, email: str) -> Any:
+    return sa.and_(attendee_t.c.meeting_id == mid, attendee_t.c.email == email)
+
+
+def cancel_meeting(
+    store: Store, settings: Settings, meeting_id: int, actor: str, *, now: dt.datetime | None = None
+) -> Outcome:
+    """Cancel: STATUS:CANCELLED, SEQUENCE+1, METHOD:CANCEL to everyone ever on the list; reminders dropped."""
+    now = now or utcnow()
+    with store.begin() as conn:
+        before = load(conn, meeting_id)
+        if before.cancelled:
+            raise ValidationFailed([FieldError("status", "会议已经取消")])
+        conn.execute(
+            sa.update(meeting_t)
+            .where(meeting_t.c.id == meeting_id)
+            .values(status="cancelled", sequence=before.sequence + 1, updated_at=now, updated_by=actor)
+        )
+        meeting = load(conn, meeting_id)
+        sent = _queue_notices(conn, store, settings, meeting, "CANCEL", meeting.attendees, now)
+        _supersede_reminders(conn, meeting_id, now)
+        store.audit(conn, actor, "meeting", str(meeting_id), "cancel", _audit(before), _audit(meeting))
+    return Outcome(meeting, [], sent)
+
+
+# -- notices and reminders --------------------------------------------------------------------------------------
+
+
+def link_secret(store: Store, settings: Settings) -> bytes:
+    """The HMAC key of reply links: the setting, else one generated once and kept in ``meta``."""
+    if settings.meetings.link_secret:
+        return settings.meetings.link_secret.encode()
+    return store.set_meta_default("meetings.link_secret", secrets.token_urlsafe(32)).encode()
+
+
+def sign(secret: bytes, meeting_id: int, email: str) -> str:
+    """A link token ``<meeting id>.<hex address>.<hmac>`` naming one attendee of one meeting."""
+    body = f"{meeting_id}.{email.encode().hex()}"
+    mac = hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{body}.{mac}"
+
+
+def verify(secret: bytes, token: str) -> tuple[int, str] | None:
+    parts = token.split(".")
+    if len(token) > 1200 or len(parts) != 3 or not parts[0].isdigit():
+        return None
+    body = f"{parts[0]}.{parts[1]}"
+    mac = hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()[:32]
+    if not hmac.compare_digest(mac, parts[2]):
+        return None
+    try:
+        return int(parts[0]), bytes.fromhex(parts[1]).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def base_url(settings: Settings) -> str:
+    if settings.meetings.base_url:
+        return settings.meetings.base_url.rstrip("/")
+    return f"http://{settings.http.host}:{settings.http.port}"
+
+
+def _queue_notices(
+    conn: Connection,
+    store: Store,
+    settings: Settings,
+    meeting: MeetingView,
+    method: str,
+    people: Sequence[AttendeeView],
+    now: dt.datetime,
+) -> int:
+    secret = link_secret_in(conn, store, settings)
+    for person in people:
+        link = f"{base_url(settings)}/meetings/answer/{sign(secret, meeting.id, person.email)}"
+        msg = meeting_mail.notice(meeting, person, method, settings, link, now)
+        scheduler.add_job(
+            conn, "mail", ref=str(meeting.id), recipient=person.email, label=f"{method} #{meeting.sequence}",
+            payload=msg.as_string(), due_at=now,
+        )  # fmt: skip
+    return len(people)
+
+
+def link_secret_in(conn: Connection, store: Store, settings: Settings) -> bytes:
+    """Like :func:`link_secret` but inside an open write transaction."""
+    if settings.meetings.link_secret:
+        return settings.meetings.link_secret.encode()
+    meta_t = sa.table("meta", sa.column("key"), sa.column("value"))
+    value = conn.execute(sa.select(meta_t.c.value).where(meta_t.c.key == "meetings.link_secret")).scalar_one_or_none()
+    if value is None:
+        value = secrets.token_urlsafe(32)
+        conn.execute(sa.insert(meta_t).values(key="meetings.link_secret", value=value))
+    return str(value).encode()
+
+
+def _schedule_reminders(conn: Connection, settings: Settings, meeting: MeetingView, now: dt.datetime) -> None:
+    for label, n, unit in parse_offsets(settings.meetings.reminder_offsets):
+        due = reminder_time(meeting.start_at, n, unit)
+        if due <= now or due >= meeting.start_at:
+            continue  # a reminder time already past when the meeting is (re)scheduled is not a misfire: none
+        payload = json.dumps({"meeting": meeting.id, "sequence": meeting.sequence, "offset": label})
+        for person in meeting.active_attendees:
+            scheduler.add_job(
+                conn, "reminder", ref=str(meeting.id), recipient=person.email, label=label, payload=payload,
+                due_at=due,
+            )  # fmt: skip
+
+
+def _supersede_reminders(conn: Connection, meeting_id: int, now: dt.datetime) -> None:
+    scheduler.close_pending(conn, kind="reminder", ref=str(meeting_id), outcome="superseded", now=now)
+
+
+async def run_reminder(store: Store, settings: Settings, job: scheduler.JobRow, now: dt.datetime) -> str:
+    """Scheduler handler of ``reminder`` jobs: queue the reminder mail, or skip it per the misfire policy."""
+    return await store.run(_remind, store, settings, job, now)
+
+
+def _remind(store: Store, settings: Settings, job: scheduler.JobRow, now: dt.datetime) -> str:
+    info = json.loads(job.payload)
+    with store.begin() as conn:
+        meeting = load(conn, int(info["meeting"]))
+        person = next((a for a in meeting.active_attendees if a.email == job.recipient), None)
+        outcome = "sent"
+        if meeting.cancelled or meeting.sequence != info["sequence"]:
+            outcome = "superseded"
+        elif now >= meeting.start_at:
+            outcome = "skipped"  # misfire: the meeting has started, a late reminder is pointless
+        elif person is None or person.partstat == "DECLINED":
+            outcome = "skipped"
+        if outcome == "sent" and person is not None:
+            secret = link_secret_in(conn, store, settings)
+            link = f"{base_url(settings)}/meetings/answer/{sign(secret, meeting.id, person.email)}"
+            msg = meeting_mail.reminder(meeting, person, settings, link, str(info["offset"]), now)
+            scheduler.add_job(
+                conn, "mail", ref=str(meeting.id), recipient=person.email, label=f"提醒 {info['offset']}",
+                payload=msg.as_string(), due_at=now,
+            )  # fmt: skip
+        if not scheduler.finish(conn, job, outcome, now):
+            raise scheduler.LeaseLost(job.id)  # another scheduler took the job over: roll back
+    return outcome
+
+
+def notices(store: Store, meeting_id: int) -> list[scheduler.JobRow]:
+    return scheduler.jobs_for(store, str(meeting_id))
+
+
+# -- replies ----------------------------------------------------------------------------------------------------
+
+
+def set_partstat(
+    store: Store, meeting_id: int, email: str, partstat: str, *, now: dt.datetime | None = None, via: str = "web"
+) -> bool:
+    """Record one attendee's answer; False when the meeting is cancelled or the person is not (or no longer) on it."""
+    if partstat not in PARTSTATS or partstat == "NEEDS-ACTION":
+        raise ValidationFailed([FieldError("partstat", "答复应为 ACCEPTED、DECLINED 或 TENTATIVE", value=partstat)])
+    now = now or utcnow()
+    with store.begin() as conn:
+        meeting = load(conn, meeting_id)
+        person = next((a for a in meeting.active_attendees if a.email == email.lower()), None)
+        if person is None or meeting.cancelled:
+            return False
+        conn.execute(
+            sa.update(attendee_t).where(_who(meeting_id, person.email)).values(partstat=partstat, responded_at=now)
+        )
+        store.audit(conn, f"{via}:{person.email}", "meeting", str(meeting_id), "reply", None, {"partstat": partstat})
+    return True
+
+
+def with_partstat(meeting: MeetingView, email: str, partstat: str) -> MeetingView:
+    people = tuple(replace(a, partstat=partstat) if a.email == email else a for a in meeting.attendees)
+    return replace(meeting, attendees=people)
