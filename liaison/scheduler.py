@@ -198,7 +198,7 @@ class Scheduler:
     # -- running ------------------------------------------------------------------------------------------------
 
     async def run_due(self) -> int:
-        """Claim and run every job due now, batch after batch; returns how many were run."""
+        """Claim and run every job due now, batch after batch, including jobs queued by them; returns the count."""
         total = 0
         for _ in range(1000):  # bounded: at most 1000 batches per pass
             now = self.clock()
@@ -206,7 +206,7 @@ class Scheduler:
             for job in jobs:
                 await self._run(job)
             total += len(jobs)
-            if len(jobs) < self.batch:
+            if not jobs:  # jobs may queue new due jobs (a reminder queues its mail): look again until none
                 break
         return total
 
