@@ -75,6 +75,7 @@ def calendar(
     organiser_name: str,
     attendees: dict[int, tuple[AttendeeView, ...]] | None = None,
     stamp: dt.datetime | None = None,
+    name: str | None = None,
 ) -> bytes:
     """A VCALENDAR with one VEVENT per meeting; ``attendees`` overrides whom each event lists (e.g. for CANCEL)."""
     if method not in METHODS:
@@ -84,6 +85,8 @@ def calendar(
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", method)
+    if name:
+        cal.add("x-wr-calname", name)
     if meetings:
         cal.add_component(_vtimezone())
     now = stamp or dt.datetime.now(dt.UTC)

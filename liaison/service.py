@@ -96,7 +96,12 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 
 def web_extensions(running: Running) -> list[Callable[[web.Application], None]]:
     """Pages that the liaison layer adds to the directory's web app."""
-    return []
+    extensions: list[Callable[[web.Application], None]] = []
+    # --- meetings pages (issue 5) ---
+    from liaison import meetings_web
+
+    extensions.append(meetings_web.extension)
+    return extensions
 
 
 async def _start_http(running: Running) -> tuple[str, str] | None:
@@ -121,11 +126,26 @@ def _bound(site: web.TCPSite) -> tuple[str, int]:
     return (f"[{host}]" if ":" in host else host), int(sockname[1])
 
 
+# --- meetings scheduler (issue 5) ---
+async def _start_meetings_scheduler(running: Running) -> tuple[str, str] | None:
+    """Run the durable scheduler (meeting notices and reminders) until the service stops; no listening socket."""
+    from liaison import meetings_service
+
+    s = running.settings.meetings
+    if not s.scheduler_enabled:
+        return None
+    sched = meetings_service.build_scheduler(running.store, running.settings)
+    task = asyncio.create_task(sched.loop(s.scheduler_interval, running.stop))
+    running.on_close(lambda: _cancel(task))
+    return None
+
+
 FACES: list[Callable[[Running], Awaitable[tuple[str, str] | None]]] = [
     _start_http,
     # --- ldap face (issue 7) ---
     # --- inbound smtp face and outbox worker (issue 4) ---
     # --- meetings scheduler (issue 5) ---
+    _start_meetings_scheduler,
 ]
 
 

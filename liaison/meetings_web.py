@@ -1,0 +1,109 @@
+"""Web pages of joint meetings, plugged into the directory's aiohttp app as an extension.
+
+Owns: the list of past and coming meetings (``/meetings``), one meeting with its roster and its notices
+(``/meetings/<id>``), the answer page behind each notice's signed link (``/meetings/answer/<token>``: GET shows the
+three choices, POST records one — a GET never changes anything, so link scanners cannot answer for anyone), and the
+per-province subscription feed ``/calendar/<province code>.ics`` (METHOD:PUBLISH). Reading pages follows
+``web.anonymous_read``; the answer page needs no login because its link is signed (HMAC-SHA256).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from directory.models import utcnow
+from directory.regions import PROVINCES
+from directory.web.app import CTX, WebContext
+from liaison import ical, meeting_mail, meetings
+from liaison.meeting_models import MeetingView
+
+ANSWERS = {"ACCEPTED": "参加", "TENTATIVE": "待定", "DECLINED": "不参加"}
+HTML = "text/html"
+
+
+def extension(app: web.Application) -> None:
+    app.router.add_get("/meetings", list_page)
+    app.router.add_get(r"/meetings/{id:\d{1,9}}", detail_page)
+    app.router.add_get("/meetings/answer/{token}", answer_page)
+    app.router.add_post("/meetings/answer/{token}", answer_post)
+    app.router.add_get(r"/calendar/{code:\d{2}|\d{12}}.ics", calendar_feed)
+
+
+def _render(name: str, status: int = 200, **ctx: Any) -> web.Response:
+    body = meeting_mail.environment().get_template(name).render(**ctx)
+    return web.Response(text=body, content_type=HTML, charset="utf-8", status=status)
+
+
+def _readable(ctx: WebContext) -> None:
+    if not ctx.settings.web.anonymous_read:
+        raise web.HTTPForbidden(text="需要登录后查看（web.anonymous_read = false）")
+
+
+async def list_page(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    _readable(ctx)
+    everything = await ctx.store.run(meetings.list_meetings, ctx.store)
+    now = utcnow()
+    coming = [m for m in everything if m.end_at >= now]
+    past = [m for m in reversed(everything) if m.end_at < now]
+    return _render("meetings/list.html", coming=coming, past=past)
+
+
+async def detail_page(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    _readable(ctx)
+    meeting = await ctx.store.run(meetings.get_meeting, ctx.store, int(request.match_info["id"]))
+    notices = await ctx.store.run(meetings.notices, ctx.store, meeting.id)
+    return _render("meetings/detail.html", m=meeting, notices=notices, warnings=_warnings(meeting))
+
+
+def _warnings(m: MeetingView) -> list[str]:
+    return meetings.date_warnings(m.start_at, m.end_at)
+
+
+async def _answering(request: web.Request) -> tuple[MeetingView, str]:
+    ctx = request.app[CTX]
+    secret = await ctx.store.run(meetings.link_secret, ctx.store, ctx.settings)
+    found = meetings.verify(secret, request.match_info["token"])
+    if found is None:
+        raise web.HTTPForbidden(text="链接无效或已被改动")
+    meeting = await ctx.store.run(meetings.get_meeting, ctx.store, found[0])
+    return meeting, found[1]
+
+
+async def answer_page(request: web.Request) -> web.Response:
+    meeting, email = await _answering(request)
+    person = next((a for a in meeting.attendees if a.email == email), None)
+    return _render("meetings/answer.html", m=meeting, person=person, email=email, answers=ANSWERS, done=None)
+
+
+async def answer_post(request: web.Request) -> web.Response:
+    meeting, email = await _answering(request)
+    form = await request.post()
+    choice = str(form.get("partstat", ""))
+    if choice not in ANSWERS:
+        return _render("meetings/answer.html", 400, m=meeting, person=None, email=email, answers=ANSWERS, done=None,
+                       error="请选择：参加、待定或不参加")  # fmt: skip
+    ctx = request.app[CTX]
+    ok = await ctx.store.run(meetings.set_partstat, ctx.store, meeting.id, email, choice)
+    if not ok:
+        return _render("meetings/answer.html", 409, m=meeting, person=None, email=email, answers=ANSWERS, done=None,
+                       error="会议已取消，或您已不在参会名单中")  # fmt: skip
+    meeting = await ctx.store.run(meetings.get_meeting, ctx.store, meeting.id)
+    person = next((a for a in meeting.attendees if a.email == email), None)
+    return _render("meetings/answer.html", m=meeting, person=person, email=email, answers=ANSWERS, done=choice)
+
+
+async def calendar_feed(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    _readable(ctx)
+    code = request.match_info["code"][:2]
+    if code not in PROVINCES:
+        raise web.HTTPNotFound(text=f"没有省级区划 {code}")
+    chosen = await ctx.store.run(meetings.list_meetings, ctx.store, code)
+    organiser = ctx.settings.meetings.organiser_name
+    data = ical.calendar(chosen, "PUBLISH", organiser_name=organiser, stamp=utcnow(), name=f"{PROVINCES[code]}联席会议")
+    headers = {"Content-Disposition": f"inline; filename={code}.ics", "Cache-Control": "no-cache"}
+    return web.Response(body=data, content_type="text/calendar", charset="utf-8", headers=headers)
