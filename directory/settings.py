@@ -99,6 +99,15 @@ class LiaisonSettings:
     transport: str = "smtp"
     copy_liaison_officer: bool = False
     reminder_days_before: int = 2
+    # --- outbox, fax rendering, letters (issue 4) ---
+    retry_first_seconds: int = 300
+    retry_max_seconds: int = 4000
+    give_up_seconds: int = 5 * 24 * 3600
+    outbox_lease_seconds: int = 120
+    outbox_batch: int = 50
+    outbox_poll_interval: float = 5.0
+    fax_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+    max_attachment_size: int = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -88,8 +88,227 @@ def _add_accounts(sub: Any) -> None:
 # -- liaison: letters and working days (issue 4) ------------------------------------------------------------------
 
 
+def _calendar(settings: Settings) -> Any:
+    from liaison.workdays_store import load_calendar
+
+    store = _open(settings)
+    try:
+        return load_calendar(store)
+    finally:
+        store.close()
+
+
+def cmd_workdays_add(args: argparse.Namespace, settings: Settings) -> int:
+    from liaison.workdays import parse_date
+
+    cal = _calendar(settings)
+    start = parse_date(args.date, "DATE")
+    if args.provisional:
+        marked = cal.add_workdays_marked(start, args.n)
+        print(f"{marked.date.isoformat()}{'（暂定：部分年份尚无官方放假安排）' if marked.provisional else ''}")
+    else:
+        print(cal.add_workdays(start, args.n).isoformat())
+    return 0
+
+
+def cmd_workdays_between(args: argparse.Namespace, settings: Settings) -> int:
+    from liaison.workdays import parse_date
+
+    print(_calendar(settings).workdays_between(parse_date(args.a, "A"), parse_date(args.b, "B")))
+    return 0
+
+
+def cmd_workdays_load(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from liaison.workdays import parse_overrides
+    from liaison.workdays_store import save_overrides
+
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"错误：无法读取 {path}：{exc.strerror}", file=sys.stderr)
+        return 1
+    overrides = parse_overrides(text, name=str(path))
+    store = _open(settings)
+    try:
+        save_overrides(store, overrides, "cli")
+    finally:
+        store.close()
+    print(
+        f"已载入 {overrides.year} 年放假安排：假日 {len(overrides.holidays)} 天，调休上班 {len(overrides.workdays)} 天"
+    )
+    return 0
+
+
+def _add_workdays(sub: Any) -> None:
+    p = sub.add_parser("workdays", help="工作日计算（含法定节假日与调休）")
+    wsub = p.add_subparsers(dest="workdays_command", metavar="ACTION", required=True)
+    q = wsub.add_parser("add", help="DATE 之后第 N 个工作日")
+    q.add_argument("date", metavar="DATE", help="起始日期 YYYY-MM-DD（不计当天）")
+    q.add_argument("n", metavar="N", type=int, help="工作日数")
+    q.add_argument("--provisional", action="store_true", help="无官方放假安排的年份按周末估算并标明“暂定”")
+    q.set_defaults(handler=cmd_workdays_add)
+    q = wsub.add_parser("between", help="A 之后到 B（含）之间的工作日数")
+    q.add_argument("a", metavar="A", help="YYYY-MM-DD")
+    q.add_argument("b", metavar="B", help="YYYY-MM-DD")
+    q.set_defaults(handler=cmd_workdays_between)
+    q = wsub.add_parser("load", help="载入某年国务院放假安排（TOML：year, source, holidays, workdays）")
+    q.add_argument("file", metavar="FILE")
+    q.set_defaults(handler=cmd_workdays_load)
+
+
+def _read_attachment(path: str) -> Any:
+    import mimetypes
+    from pathlib import Path
+
+    from liaison.letters import Attachment
+
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ValidationFailed([FieldError("attach", f"无法读取附件：{exc.strerror}", value=path)]) from None
+    ctype = mimetypes.guess_type(p.name)[0] or "application/octet-stream"
+    return Attachment(p.name, ctype, data)
+
+
+def _body(args: argparse.Namespace) -> str:
+    from pathlib import Path
+
+    from liaison.letters import render_template
+
+    if args.template:
+        pairs = dict(v.split("=", 1) for v in args.var if "=" in v)
+        bad = [v for v in args.var if "=" not in v]
+        if bad:
+            raise ValidationFailed([FieldError("var", "应为 名称=值", value=v) for v in bad])
+        return render_template(args.template, pairs)
+    if not args.body_file:
+        raise ValidationFailed([FieldError("body-file", "需要 --body-file 或 --template")])
+    try:
+        return Path(args.body_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(
+            [FieldError("body-file", f"无法读取正文（需 UTF-8 文本）：{exc}", value=args.body_file)]
+        ) from None
+
+
+def cmd_letter_send(args: argparse.Namespace, settings: Settings) -> int:
+    from directory.snapshot import SnapshotHolder
+    from liaison import letters, routing
+    from liaison.workdays_store import load_calendar
+
+    body = _body(args)
+    attachments = [_read_attachment(p) for p in args.attach]
+    store = _open(settings)
+    try:
+        snap = SnapshotHolder(store).current
+        to = list(args.to)
+        if args.under:
+            to += routing.offices_under(snap, args.under, args.level)
+        draft = letters.Draft(
+            from_code=args.sender,
+            to=to,
+            subject=args.subject,
+            body=body,
+            reply_within=args.reply_within,
+            attachments=attachments,
+            in_reply_to=args.in_reply_to or "",
+            template=args.template or "",
+        )
+        sent = letters.send_letter(store, settings, snap, draft, calendar=load_calendar(store))
+    finally:
+        store.close()
+    print(sent.number)
+    routed = [d for d in sent.deliveries if d["note"] and not d["is_copy"]]
+    for d in routed:
+        print(f"  {d['region_code']}：{d['note']}")
+    print(f"已排队 {len(sent.deliveries)} 份（由运行中的 bohai serve 发送）", file=sys.stderr)
+    return 0
+
+
+STATE_NAMES = {
+    "queued": "待发",
+    "sent": "已发",
+    "deferred": "重试中",
+    "failed": "失败",
+    "bounced": "退信",
+    "replied": "已回复",
+    "overdue": "逾期",
+}
+
+
+def cmd_letter_show(args: argparse.Namespace, settings: Settings) -> int:
+    from liaison.deadlines import get_letter
+
+    store = _open(settings)
+    try:
+        letter = get_letter(store, args.key)
+    finally:
+        store.close()
+    print(f"{letter['number']}　{letter['subject']}")
+    within = letter["reply_within"] or "无"
+    print(f"发函：{letter['from_code']}　时间：{letter['created_at']:%Y-%m-%d %H:%M}　回复期限：{within} 个工作日")
+    for d in letter["deliveries"]:
+        state = STATE_NAMES.get(d["effective_state"], d["effective_state"])
+        due = f"　期限 {d['deadline']}{'（暂定）' if d['deadline_provisional'] else ''}" if d["deadline"] else ""
+        extra = (
+            f"　{d['last_error'] or d['state_note']}"
+            if d["effective_state"] in ("failed", "bounced", "deferred")
+            else ""
+        )
+        copy = "[抄送] " if d["is_copy"] else ""
+        print(f"  {copy}{d['region_code']} → {d['channel']} {d['address']}　{state}{due}{extra}")
+        if d["note"] and not d["is_copy"]:
+            print(f"    {d['note']}")
+    return 0
+
+
+def cmd_letter_list(args: argparse.Namespace, settings: Settings) -> int:
+    from liaison.deadlines import list_letters
+
+    store = _open(settings)
+    try:
+        rows = list_letters(store, from_code=args.sender, limit=args.limit)
+    finally:
+        store.close()
+    for r in rows:
+        print(f"{r['id']}\t{r['number']}\t{r['from_code']}\t{r['created_at']:%Y-%m-%d}\t{r['subject']}")
+    if not rows:
+        print("（没有联络函）", file=sys.stderr)
+    return 0
+
+
+def _add_letter(sub: Any) -> None:
+    p = sub.add_parser("letter", help="联络函：发函（仅排队，由 bohai serve 发送）、查看、列表")
+    lsub = p.add_subparsers(dest="letter_command", metavar="ACTION", required=True)
+    q = lsub.add_parser("send", help="发函并打印函号")
+    q.add_argument("--from", dest="sender", required=True, metavar="CODE", help="发函单位的区划代码")
+    q.add_argument("--to", nargs="*", default=[], metavar="CODE", help="收函单位的区划代码（可多个）")
+    q.add_argument("--under", metavar="CODE", help="另发给该区划下某一级的全部单位（与 --level 同用）")
+    q.add_argument("--level", default="township", choices=["province", "city", "county", "township"])
+    q.add_argument("--subject", required=True, help="标题")
+    q.add_argument("--body-file", metavar="F", help="正文文件（UTF-8）")
+    q.add_argument("--template", choices=["tongbao", "hecha", "fankui"], help="用模板生成正文（通报、核查、反馈）")
+    q.add_argument("--var", action="append", default=[], metavar="名称=值", help="模板字段，如 details=...")
+    q.add_argument("--attach", action="append", default=[], metavar="F", help="附件（可多次）")
+    q.add_argument("--reply-within", type=int, metavar="N", help="要求 N 个工作日内回复")
+    q.add_argument("--in-reply-to", metavar="函号", help="回复哪一份函（函号或编号），用于串联")
+    q.set_defaults(handler=cmd_letter_send)
+    q = lsub.add_parser("show", help="查看一份函及各收函单位的投递状态")
+    q.add_argument("key", metavar="函号或编号")
+    q.set_defaults(handler=cmd_letter_show)
+    q = lsub.add_parser("list", help="最近的联络函")
+    q.add_argument("--from", dest="sender", metavar="CODE")
+    q.add_argument("--limit", type=int, default=50)
+    q.set_defaults(handler=cmd_letter_list)
+
+
 def _add_letters(sub: Any) -> None:
-    pass
+    _add_workdays(sub)
+    _add_letter(sub)
 
 
 # -- liaison: joint meetings (issue 5) ----------------------------------------------------------------------------

@@ -21,6 +21,9 @@ from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
 from directory.web.app import WebContext, make_app
+from liaison.inbound import Inbound, InboundServer
+from liaison.outbox import OutboxWorker
+from liaison.workdays import Calendar
 
 log = logging.getLogger(__name__)
 Closer = Callable[[], Awaitable[None]]
@@ -35,6 +38,10 @@ class Running:
     holder: SnapshotHolder
     urls: dict[str, str] = field(default_factory=dict)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    # --- issue 4: the outbox worker and the inbound SMTP core (meetings adds jobs, hooks and local parts) ---
+    outbox: OutboxWorker | None = None
+    inbound: Inbound | None = None
+    calendar: Calendar | None = None
     _closers: list[Closer] = field(default_factory=list)
 
     def on_close(self, closer: Closer) -> None:
@@ -126,6 +133,39 @@ def _bound(site: web.TCPSite) -> tuple[str, int]:
     return (f"[{host}]" if ":" in host else host), int(sockname[1])
 
 
+# --- inbound smtp face and outbox worker (issue 4) ---
+
+
+async def _start_outbox(running: Running) -> tuple[str, str] | None:
+    """The outbox worker (always on: letters queued by `bohai letter send` are sent by a running service)."""
+    from liaison import deadlines
+    from liaison.workdays_store import load_calendar
+
+    worker = OutboxWorker(running.store, running.settings)
+    worker.add_job(deadlines.job(running.settings, lambda: running.holder.current))
+    calendar = await running.store.run(load_calendar, running.store)
+    running.outbox = worker
+    running.calendar = calendar
+    worker.start()
+    running.on_close(worker.aclose)
+    return None
+
+
+async def _start_smtp(running: Running) -> tuple[str, str] | None:
+    """Inbound SMTP on [smtp] host/port; it wakes the outbox worker when it queued a forward."""
+    core = Inbound(running.store, running.settings, lambda: running.holder.current)
+    if running.outbox is not None:
+        core.on_queued = running.outbox.wake
+    running.inbound = core
+    if not running.settings.smtp.enabled:
+        return None
+    server = InboundServer(core)
+    host, port = await server.start()
+    running.on_close(server.aclose)
+    shown = f"[{host}]" if ":" in host else host
+    return "smtp", f"smtp://{shown}:{port}"
+
+
 # --- meetings scheduler (issue 5) ---
 async def _start_meetings_scheduler(running: Running) -> tuple[str, str] | None:
     """Run the durable scheduler (meeting notices and reminders) until the service stops; no listening socket."""
@@ -144,6 +184,8 @@ FACES: list[Callable[[Running], Awaitable[tuple[str, str] | None]]] = [
     _start_http,
     # --- ldap face (issue 7) ---
     # --- inbound smtp face and outbox worker (issue 4) ---
+    _start_outbox,
+    _start_smtp,
     # --- meetings scheduler (issue 5) ---
     _start_meetings_scheduler,
 ]

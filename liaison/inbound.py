@@ -1,0 +1,255 @@
+"""Inbound SMTP face (aiosmtpd): role addresses, replies to letters, bounces, and addresses other parts register.
+
+Owns: the RCPT policy — only ``<region code>@<domain>`` of an office with e-mail, ``bounces+<token>@<domain>`` of a
+message we sent, and the extra local parts the composition root passes in (``postmaster``, the meetings organiser
+address); everything else, other domains included, is refused at RCPT, so this is never an open relay — and the DATA
+handling: hooks first (``async (store, message, mail_from, rcpt_tos) -> bool``, e.g. meetings' iMIP REPLY), then
+bounces (RFC 3464 → delivery bounced, office e-mail flagged), replies (In-Reply-To/References → delivery replied;
+``Auto-Submitted`` mail is not a reply) and forwarding of role mail through the outbox to the office's current
+e-mail. The message is stored (and anything it causes committed) before the 250 answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.policy
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import EmailMessage, Message
+
+import sqlalchemy as sa
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy.engine import Connection
+
+from directory.models import utcnow
+from directory.settings import Settings
+from directory.snapshot import Snapshot
+from directory.store import Store
+from liaison import letters, outbox
+from liaison.models import inbound_t, outbox_t
+
+log = logging.getLogger(__name__)
+Hook = Callable[[Store, EmailMessage, str, list[str]], Awaitable[bool]]
+REGION_CODE = re.compile(r"^[0-9]{12}$")
+MAX_RECIPIENTS = 50
+MSGID = re.compile(r"<[^<>\s]{1,250}>")
+
+
+@dataclass
+class Bounce:
+    failed: bool
+    text: str
+    recipient: str = ""
+
+
+def parse_dsn(msg: Message) -> Bounce | None:
+    """RFC 3464: the first per-recipient block's Action/Status/Diagnostic-Code; None if not a delivery report."""
+    if msg.get_content_type() != "multipart/report":
+        return None
+    for part in msg.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        blocks = part.get_payload()
+        if not isinstance(blocks, list):
+            return None
+        for block in blocks[1:] or blocks:
+            if not isinstance(block, Message):
+                continue
+            action = str(block.get("Action", "")).strip().lower()
+            if not action:
+                continue
+            status = str(block.get("Status", "")).strip()
+            diag = " ".join(str(block.get("Diagnostic-Code", "")).split())
+            rcpt = str(block.get("Final-Recipient", "")).partition(";")[2].strip()
+            failed = action == "failed" or status.startswith("5")
+            return Bounce(failed, f"{status} {diag}".strip() or action, rcpt)
+    return None
+
+
+def referenced_ids(msg: Message) -> list[str]:
+    text = f"{msg.get('In-Reply-To', '')} {msg.get('References', '')}"
+    return MSGID.findall(text)[:100]
+
+
+def is_auto(msg: Message) -> bool:
+    auto = str(msg.get("Auto-Submitted", "no")).strip().lower()
+    return auto not in ("", "no")
+
+
+@dataclass
+class Inbound:
+    """The protocol-free core: decides, stores and acts; the aiosmtpd handler only maps its answers to SMTP."""
+
+    store: Store
+    settings: Settings
+    snapshot: Callable[[], Snapshot]
+    local_parts: set[str] = field(default_factory=lambda: {"postmaster"})  # add more, e.g. "meetings"
+    hooks: list[Hook] = field(default_factory=list)
+    on_queued: Callable[[], None] = lambda: None
+
+    @property
+    def domain(self) -> str:
+        return self.settings.liaison.domain.lower()
+
+    def check_recipient(self, address: str) -> str | None:
+        """None if ``address`` is ours and live, else the SMTP refusal (ASCII)."""
+        local, _, domain = address.rpartition("@")
+        if domain.lower() != self.domain or not local:
+            return "550 5.7.1 Relaying denied: this server accepts mail only for its own domain"
+        if local.lower() in self.local_parts:
+            return None
+        if REGION_CODE.match(local):
+            office = self.snapshot().office(local)
+            return None if office is not None and office.email else "550 5.1.1 No such office mailbox"
+        token = outbox.parse_bounce_address(local)
+        if token is not None and self._token_known(token):
+            return None
+        return "550 5.1.1 No such user here"
+
+    def _token_known(self, token: str) -> bool:
+        with self.store.read() as conn:
+            return conn.execute(sa.select(outbox_t.c.id).where(outbox_t.c.token == token)).first() is not None
+
+    async def deliver(self, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> str:
+        parsed = message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        for hook in self.hooks:
+            if await hook(self.store, parsed, mail_from, rcpt_tos):
+                await self.store.run(self._record, raw, mail_from, rcpt_tos, parsed, "hook", "由扩展处理")
+                return "250 2.0.0 OK: handled"
+        flagged = await self.store.run(self._process, raw, mail_from, rcpt_tos, parsed)
+        for code, note in flagged:
+            await self.store.run(self.store.set_email_status, code, "bouncing", note, "退信")
+        self.on_queued()
+        return "250 2.0.0 OK: stored"
+
+    def _record(self, raw: bytes, mail_from: str, rcpt: Sequence[str], msg: Message, kind: str, note: str) -> None:
+        with self.store.begin() as conn:
+            self._insert(conn, raw, mail_from, rcpt, msg, kind, note)
+
+    def _insert(
+        self, conn: Connection, raw: bytes, mail_from: str, rcpt: Sequence[str], msg: Message, kind: str, note: str
+    ) -> None:
+        values = {
+            "received_at": utcnow(),
+            "mail_from": mail_from[:300],
+            "rcpt_tos": ",".join(rcpt)[:3000],
+            "message_id": str(msg.get("Message-ID", ""))[:300],
+            "kind": kind,
+            "note": note[:1000],
+            "raw": raw,
+        }
+        conn.execute(sa.insert(inbound_t).values(**values))
+
+    def _process(self, raw: bytes, mail_from: str, rcpt_tos: list[str], msg: EmailMessage) -> list[tuple[str, str]]:
+        """Store the message and act on it in one transaction; returns offices whose e-mail must be flagged."""
+        flagged: list[tuple[str, str]] = []
+        notes: list[str] = []
+        kinds: list[str] = []
+        with self.store.begin() as conn:
+            for rcpt in dict.fromkeys(r.lower() for r in rcpt_tos):
+                local = rcpt.rpartition("@")[0]
+                token = outbox.parse_bounce_address(local)
+                if token is not None:
+                    kinds.append("bounce")
+                    notes.append(self._bounce(conn, token, msg, mail_from, flagged))
+                elif REGION_CODE.match(local):
+                    kinds.append("role")
+                    notes.append(self._role(conn, local, msg))
+                else:
+                    kinds.append("local")
+            self._insert(
+                conn, raw, mail_from, rcpt_tos, msg, kinds[0] if len(set(kinds)) == 1 else "mixed", "；".join(notes)
+            )
+        return flagged
+
+    def _bounce(
+        self, conn: Connection, token: str, msg: Message, mail_from: str, flagged: list[tuple[str, str]]
+    ) -> str:
+        report = parse_dsn(msg)
+        if report is None and mail_from in ("", "<>"):
+            report = Bounce(True, str(msg.get("Subject", "退信"))[:300])
+        if report is None or not report.failed:
+            return "延迟通知或自动回复，仅存档" if report else "非退信报告，仅存档"
+        row = outbox.mark_bounced(conn, token, report.text)
+        if row is None:
+            return "退信对应的邮件不存在"
+        letters.mark_delivery_bounced(conn, int(row["id"]), report.text)
+        recipient = str(row["recipient"]).lower()
+        for office in self.snapshot().offices.values():
+            if office.email and office.email.lower() == recipient:
+                flagged.append((office.region_code, f"退信：{report.text}"[:1000]))
+        return f"退信：{report.text}"
+
+    def _role(self, conn: Connection, code: str, msg: EmailMessage) -> str:
+        note = ""
+        if not is_auto(msg):
+            replied = letters.mark_replied(conn, referenced_ids(msg), utcnow())
+            note = f"回复了投递 {replied}；" if replied else ""
+        office = self.snapshot().office(code)
+        role = f"{code}@{self.domain}"
+        if office is None or not office.email or office.email.lower().endswith("@" + self.domain):
+            return note + "单位无可转发的邮箱"
+        if any(str(v).strip().lower() == role for v in msg.get_all("Delivered-To", [])):
+            return note + "检测到邮件回环，未转发"
+        forward = message_from_bytes(msg.as_bytes(policy=email.policy.SMTP), policy=email.policy.default)
+        assert isinstance(forward, EmailMessage)
+        forward["Delivered-To"] = role
+        outbox.enqueue(conn, forward, recipient=office.email, kind="forward", ref=code)
+        return note + f"已转发至 {office.email}"
+
+
+class Handler:
+    """aiosmtpd hooks over :class:`Inbound` (one small method per SMTP command)."""
+
+    def __init__(self, core: Inbound) -> None:
+        self.core = core
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return "452 4.5.3 Too many recipients"
+        refusal = await self.core.store.run(self.core.check_recipient, address)
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        try:
+            return await self.core.deliver(raw, str(envelope.mail_from or ""), list(envelope.rcpt_tos))
+        except Exception:
+            log.exception("inbound message not stored")
+            return "451 4.3.0 Temporary failure storing the message, try again later"
+
+
+class InboundServer:
+    """aiosmtpd's SMTP protocol on ``[smtp] host/port`` in the service's event loop."""
+
+    def __init__(self, core: Inbound) -> None:
+        self.core = core
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> tuple[str, int]:
+        s = self.core.settings.smtp
+        handler = Handler(self.core)
+        loop = asyncio.get_running_loop()
+
+        def factory() -> SMTP:
+            return SMTP(handler, data_size_limit=s.max_message_size, hostname=self.core.domain, ident="Bohai Liaison")
+
+        self._server = await loop.create_server(factory, s.host, s.port)
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return str(host), int(port)
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None

@@ -1,0 +1,385 @@
+"""Letters (联络函): compose, route, thread, queue, and keep the reply deadlines.
+
+Owns: validating a :class:`Draft`, rendering its text (free text or a jinja2 template of ``templates/letters``),
+numbering, threading (Message-ID / In-Reply-To / References), one delivery per recipient (e-mail, or fax as an A4
+PDF, or the parent office) queued in the outbox in the same transaction, the deadline in working days with its
+reminder and overdue dates, and the state changes coming back: replied, bounced, overdue.
+
+Entry points: :func:`send_letter`, :func:`render_template`, :func:`due_notices` (an outbox worker job),
+:func:`mark_replied` / :func:`mark_delivery_bounced` (inbound), :func:`get_letter` / :func:`list_letters`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from directory.errors import FieldError, NotFound, ValidationFailed
+from directory.models import utcnow
+from directory.settings import PROJECT_ROOT, Settings
+from directory.snapshot import Snapshot
+from directory.store import Store
+from liaison import faxpdf, outbox
+from liaison.models import attachment_t, delivery_t, letter_t
+from liaison.routing import Route, liaison_copy, route
+from liaison.workdays import Calendar, default_calendar
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TEMPLATES = PROJECT_ROOT / "templates"
+LETTER_TEMPLATES = {"tongbao": "通报", "hecha": "核查", "fankui": "反馈"}
+MAX_RECIPIENTS = 20000
+MAX_BODY = 100_000
+OPEN_STATES = ("queued", "sent", "deferred")
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    undefined=jinja2.StrictUndefined,
+    autoescape=jinja2.select_autoescape(["html"]),
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Draft:
+    from_code: str
+    to: Sequence[str]
+    subject: str
+    body: str
+    reply_within: int | None = None
+    attachments: Sequence[Attachment] = ()
+    in_reply_to: str = ""  # number or Message-ID of the letter this one answers
+    template: str = ""
+    actor: str = "cli"
+
+
+@dataclass(frozen=True)
+class Sent:
+    id: int
+    number: str
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+
+def today_in_china(now: dt.datetime) -> dt.date:
+    return now.astimezone(SHANGHAI).date()
+
+
+def render_template(name: str, context: Mapping[str, Any]) -> str:
+    """Body text from ``templates/letters/<name>.txt.j2`` (tongbao 通报, hecha 核查, fankui 反馈)."""
+    if name not in LETTER_TEMPLATES:
+        raise ValidationFailed([FieldError("template", f"模板应为 {'、'.join(LETTER_TEMPLATES)} 之一", value=name)])
+    try:
+        return _env.get_template(f"letters/{name}.txt.j2").render(**context).strip()
+    except jinja2.UndefinedError as exc:
+        raise ValidationFailed([FieldError("template", f"模板缺少字段：{exc.message}", value=name)]) from None
+
+
+# -- validation -------------------------------------------------------------------------------------------------
+
+
+def _validate(draft: Draft, snap: Snapshot, settings: Settings) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if snap.office(draft.from_code) is None:
+        errors.append(FieldError("from", "发函单位不存在", value=draft.from_code))
+    if not draft.to:
+        errors.append(FieldError("to", "至少需要一个收函单位"))
+    if len(draft.to) > MAX_RECIPIENTS:
+        errors.append(FieldError("to", f"收函单位不得超过 {MAX_RECIPIENTS} 个", value=str(len(draft.to))))
+    errors += [FieldError("to", "区划代码不存在", value=c) for c in draft.to if snap.region(c) is None]
+    if not draft.subject.strip() or len(draft.subject) > 200 or "\n" in draft.subject:
+        errors.append(FieldError("subject", "标题不能为空、不能换行，且不超过 200 字", value=draft.subject[:50]))
+    if not draft.body.strip() or len(draft.body) > MAX_BODY:
+        errors.append(FieldError("body", f"正文不能为空，且不超过 {MAX_BODY} 字", value=str(len(draft.body))))
+    if draft.reply_within is not None and not 1 <= draft.reply_within <= 60:
+        errors.append(FieldError("reply_within", "回复期限应为 1 至 60 个工作日", value=str(draft.reply_within)))
+    for a in draft.attachments:
+        if len(a.data) > settings.liaison.max_attachment_size:
+            errors.append(
+                FieldError("attach", f"附件超过 {settings.liaison.max_attachment_size} 字节", value=a.filename)
+            )
+        if not a.filename or "/" in a.filename or "\\" in a.filename or len(a.filename) > 200:
+            errors.append(FieldError("attach", "附件文件名无效", value=a.filename))
+    return errors
+
+
+# -- deadlines ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deadline:
+    deadline: dt.date
+    provisional: bool
+    remind_on: dt.date
+    overdue_on: dt.date
+
+
+def deadline_for(calendar: Calendar, sent_on: dt.date, reply_within: int, remind_before: int) -> Deadline:
+    """Reply-by date (n-th working day after sending), the reminder date and the day the letter turns overdue."""
+    due = calendar.add_workdays_marked(sent_on, reply_within)
+    remind_on = _workdays_before(calendar, due.date, remind_before, floor=sent_on)
+    overdue = calendar.add_workdays_marked(due.date, 1)
+    return Deadline(due.date, due.provisional or overdue.provisional, remind_on, overdue.date)
+
+
+def _workdays_before(calendar: Calendar, day: dt.date, n: int, *, floor: dt.date) -> dt.date:
+    count = 0
+    for _ in range(400):
+        if count >= n or day <= floor:
+            break
+        day -= dt.timedelta(days=1)
+        if calendar.is_workday(day):
+            count += 1
+    return max(day, floor)
+
+
+# -- messages -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every message of one letter shares."""
+
+    number: str
+    subject: str
+    body: str
+    sender_name: str
+    sender_code: str
+    sender_address: str
+    domain: str
+    thread_ids: tuple[str, ...]
+    attachments: Sequence[Attachment]
+    sent_on: dt.date
+    font: str
+
+
+def _letter_text(ctx: Context, recipient_name: str, r: Route, dl: Deadline | None, reply_within: int | None) -> str:
+    return _env.get_template("letters/letter.txt.j2").render(
+        recipient_name=recipient_name,
+        body=ctx.body,
+        reply_by=dl.deadline.isoformat() if dl else "",
+        reply_within=reply_within,
+        provisional=dl.provisional if dl else False,
+        note=r.note,
+        attachments=[a.filename for a in ctx.attachments],
+        sender_name=ctx.sender_name,
+        date=ctx.sent_on.isoformat(),
+        number=ctx.number,
+        sender_address=ctx.sender_address,
+    )
+
+
+def build_message(
+    ctx: Context, r: Route, *, recipient_name: str, subject: str, text: str, reply_by: str, message_id: str
+) -> EmailMessage:
+    """An e-mail (channel email) or a fax (PDF for the RFC 3192 gateway) of one delivery."""
+    msg = EmailMessage()
+    msg["From"] = email.utils.formataddr((ctx.sender_name, f"{ctx.sender_code}@{ctx.domain}"))
+    msg["To"] = r.address
+    msg["Subject"] = subject
+    msg["Date"] = email.utils.formatdate(localtime=False)
+    msg["Message-ID"] = message_id
+    if ctx.thread_ids:
+        msg["In-Reply-To"] = ctx.thread_ids[-1]
+        msg["References"] = " ".join(ctx.thread_ids)
+    msg["X-Bohai-Letter"] = ctx.number
+    if r.channel == "fax":
+        msg.set_content(f"传真：{subject}（共附 PDF 一份）\n")
+        page = faxpdf.FaxPage(ctx.sender_name, recipient_name, subject, text, reply_by)
+        msg.add_attachment(faxpdf.render(page, ctx.font), maintype="application", subtype="pdf", filename="letter.pdf")
+        return msg
+    msg.set_content(text)
+    for a in ctx.attachments:
+        maintype, _, subtype = a.content_type.partition("/")
+        msg.add_attachment(a.data, maintype=maintype, subtype=subtype or "octet-stream", filename=a.filename)
+    return msg
+
+
+# -- sending ------------------------------------------------------------------------------------------------------
+
+
+def _routes(snap: Snapshot, draft: Draft, settings: Settings) -> list[tuple[Route, bool]]:
+    gateway = settings.fax.gateway
+    out: list[tuple[Route, bool]] = []
+    copied: set[str] = set()
+    for code in dict.fromkeys(draft.to):
+        out.append((route(snap, code, fax_gateway=gateway), False))
+        if settings.liaison.copy_liaison_officer:
+            copy = liaison_copy(snap, code, fax_gateway=gateway)
+            if copy is not None and copy.via_code not in copied and copy.via_code not in draft.to:
+                copied.add(copy.via_code)
+                out.append((copy, True))
+    return out
+
+
+def _thread(conn: Connection, in_reply_to: str) -> tuple[str, ...]:
+    if not in_reply_to:
+        return ()
+    query = sa.select(letter_t).where(sa.or_(letter_t.c.number == in_reply_to, letter_t.c.message_id == in_reply_to))
+    parent = conn.execute(query).mappings().first()
+    if parent is None:
+        raise NotFound(f"被回复的函 {in_reply_to} 不存在")
+    chain = [parent["message_id"]]
+    if parent["thread"] != parent["message_id"]:
+        chain.insert(0, parent["thread"])
+    return tuple(chain)
+
+
+def send_letter(
+    store: Store,
+    settings: Settings,
+    snap: Snapshot,
+    draft: Draft,
+    *,
+    calendar: Calendar | None = None,
+    now: dt.datetime | None = None,
+) -> Sent:
+    """Validate, route and queue a letter and all its deliveries in one transaction; returns its number."""
+    errors = _validate(draft, snap, settings)
+    if errors:
+        raise ValidationFailed(errors)
+    now = now or utcnow()
+    calendar = calendar or default_calendar()
+    routes = _routes(snap, draft, settings)
+    if any(r.channel == "fax" for r, _ in routes):
+        faxpdf.check_font(settings.liaison.fax_font)
+    sent_on = today_in_china(now)
+    dl = None
+    if draft.reply_within:
+        dl = deadline_for(calendar, sent_on, draft.reply_within, settings.liaison.reminder_days_before)
+    with store.begin() as conn:
+        letter_id, ctx = _insert_letter(conn, store, settings, snap, draft, now, sent_on)
+        rows = [
+            _queue_delivery(conn, ctx, snap, r, is_copy, dl, draft.reply_within, letter_id) for r, is_copy in routes
+        ]
+    return Sent(letter_id, ctx.number, rows)
+
+
+def _insert_letter(
+    conn: Connection, store: Store, settings: Settings, snap: Snapshot, draft: Draft, now: dt.datetime, sent_on: dt.date
+) -> tuple[int, Context]:
+    domain = settings.liaison.domain
+    thread_ids = _thread(conn, draft.in_reply_to)
+    message_id = email.utils.make_msgid(domain=domain)
+    values = {
+        "from_code": draft.from_code,
+        "subject": draft.subject.strip(),
+        "body": draft.body,
+        "template": draft.template,
+        "message_id": message_id,
+        "in_reply_to": thread_ids[-1] if thread_ids else "",
+        "thread": thread_ids[0] if thread_ids else message_id,
+        "reply_within": draft.reply_within,
+        "created_at": now,
+        "created_by": draft.actor,
+    }
+    letter_id = int(conn.execute(sa.insert(letter_t).values(**values).returning(letter_t.c.id)).scalar_one())
+    number = f"渤联〔{sent_on.year}〕{letter_id:05d}号"
+    conn.execute(sa.update(letter_t).where(letter_t.c.id == letter_id).values(number=number))
+    for a in draft.attachments:
+        conn.execute(sa.insert(attachment_t).values(letter_id=letter_id, **a.__dict__))
+    store.audit(conn, draft.actor, "letter", number, "send", None, {"to": list(draft.to), "subject": draft.subject})
+    sender = snap.offices[draft.from_code]
+    ctx = Context(
+        number,
+        draft.subject.strip(),
+        draft.body,
+        sender.unit_name,
+        sender.region_code,
+        sender.address,
+        domain,
+        (*thread_ids, message_id),
+        tuple(draft.attachments),
+        sent_on,
+        settings.liaison.fax_font,
+    )
+    return letter_id, ctx
+
+
+def _queue_delivery(
+    conn: Connection,
+    ctx: Context,
+    snap: Snapshot,
+    r: Route,
+    is_copy: bool,
+    dl: Deadline | None,
+    reply_within: int | None,
+    letter_id: int,
+) -> dict[str, Any]:
+    region = snap.regions[r.region_code]
+    office = snap.office(r.region_code)
+    name = office.unit_name if office is not None else region.name
+    if is_copy:
+        name = snap.offices[r.via_code].unit_name
+        dl = None
+    message_id = email.utils.make_msgid(domain=ctx.domain)
+    text = _letter_text(ctx, name, r, dl, reply_within)
+    subject = f"{'[抄送] ' if is_copy else ''}{ctx.subject}（{ctx.number}）"
+    reply_by = dl.deadline.isoformat() if dl else ""
+    msg = build_message(
+        ctx, r, recipient_name=name, subject=subject, text=text, reply_by=reply_by, message_id=message_id
+    )
+    values: dict[str, Any] = {
+        "letter_id": letter_id,
+        "region_code": r.region_code,
+        "via_code": r.via_code,
+        "channel": r.channel,
+        "address": r.address,
+        "is_copy": is_copy,
+        "note": r.note,
+        "state": "queued",
+        "message_id": message_id,
+        "deadline": dl.deadline if dl else None,
+        "deadline_provisional": dl.provisional if dl else False,
+        "remind_on": dl.remind_on if dl else None,
+        "overdue_on": dl.overdue_on if dl else None,
+    }
+    did = int(conn.execute(sa.insert(delivery_t).values(**values).returning(delivery_t.c.id)).scalar_one())
+    kind = "fax" if r.channel == "fax" else "letter"
+    oid = outbox.enqueue(conn, msg, recipient=r.address, kind=kind, ref=f"delivery:{did}")
+    conn.execute(sa.update(delivery_t).where(delivery_t.c.id == did).values(outbox_id=oid))
+    return {**values, "id": did, "outbox_id": oid}
+
+
+# -- state coming back --------------------------------------------------------------------------------------------
+
+
+def mark_replied(conn: Connection, message_ids: Sequence[str], at: dt.datetime) -> list[int]:
+    """Deliveries answered by a message referring to ``message_ids``: state replied, reminders stop."""
+    ids = [m.strip() for m in message_ids if m.strip()][:100]
+    if not ids:
+        return []
+    query = sa.select(delivery_t.c.id).where(delivery_t.c.message_id.in_(ids), delivery_t.c.replied_at.is_(None))
+    found = [int(i) for i in conn.execute(query).scalars()]
+    if found:
+        conn.execute(
+            sa.update(delivery_t)
+            .where(delivery_t.c.id.in_(found))
+            .values(state="replied", replied_at=at, state_note="")
+        )
+    return found
+
+
+def mark_delivery_bounced(conn: Connection, outbox_id: int, text: str) -> list[int]:
+    """The delivery sent as outbox row ``outbox_id`` bounced (reminders stop; the editors see the text)."""
+    query = sa.select(delivery_t.c.id).where(delivery_t.c.outbox_id == outbox_id, delivery_t.c.replied_at.is_(None))
+    found = [int(i) for i in conn.execute(query).scalars()]
+    if found:
+        conn.execute(
+            sa.update(delivery_t).where(delivery_t.c.id.in_(found)).values(state="bounced", state_note=text[:1000])
+        )
+    return found

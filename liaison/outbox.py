@@ -1,0 +1,301 @@
+"""The durable outbox: every outgoing message is committed before any send, then delivered by a worker.
+
+Owns: :func:`enqueue` (inside the caller's transaction: Message-ID fixed, a bounce token per message), the
+:class:`OutboxWorker` (claims due rows with a lease — ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the single-writer
+transaction on SQLite —, sends them through a transport, retries 4xx with Postfix-like backoff, fails 5xx with the
+server's text, gives up after ``give_up_seconds``), periodic jobs run by the same loop (reminders, meetings), and
+:func:`mark_bounced` for the inbound face.
+
+Delivery is at least once: a message whose send was in flight when the process died is sent again once its lease
+ran out (same Message-ID); nothing committed is ever lost.
+
+API for other modules (stable)::
+
+    enqueue(conn, message, *, recipient, kind, ref=None) -> int   # inside store.begin()
+    worker = OutboxWorker(store, settings, clock=...)              # clock() -> aware UTC datetime
+    worker.add_job(fn)        # fn(store, now) -> int, run in the store's executor every round
+    worker.start(); worker.wake(); await worker.wait_idle(); await worker.aclose()
+    bounce_address(token, domain) / parse_bounce_address(local_part) -> token | None
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import email.policy
+import email.utils
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from directory.models import utcnow
+from directory.settings import Settings
+from directory.store import Store
+from liaison import transports
+from liaison.models import outbox_t
+from liaison.transports import Envelope, Outcome, Transport
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], dt.datetime]
+Job = Callable[[Store, dt.datetime], int]
+BOUNCE_PREFIX = "bounces+"
+DUE_STATES = ("queued", "deferred")
+
+
+def bounce_address(token: str, domain: str) -> str:
+    return f"{BOUNCE_PREFIX}{token}@{domain}"
+
+
+def parse_bounce_address(local_part: str) -> str | None:
+    """The token of ``bounces+<token>``, or None."""
+    if not local_part.lower().startswith(BOUNCE_PREFIX):
+        return None
+    token = local_part[len(BOUNCE_PREFIX) :]
+    return token if token.isalnum() and len(token) <= 40 else None
+
+
+def aware(value: dt.datetime) -> dt.datetime:
+    """SQLite gives naive datetimes back; every stored time is UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _msgid_domain(message: EmailMessage) -> str:
+    _, addr = email.utils.parseaddr(str(message.get("From", "")))
+    return addr.rpartition("@")[2] or "localhost"
+
+
+def enqueue(conn: Connection, message: EmailMessage, *, recipient: str, kind: str, ref: str | None = None) -> int:
+    """Queue ``message`` for ``recipient`` in the caller's transaction; returns the outbox id.
+
+    Sets a Message-ID (domain of the From address) if the message has none. The envelope sender is
+    ``bounces+<token>@<liaison domain>``, with the token stored here and the domain taken from the settings of the
+    worker that sends it.
+    """
+    if "Message-ID" not in message:
+        message["Message-ID"] = email.utils.make_msgid(domain=_msgid_domain(message))
+    token = secrets.token_hex(10)
+    now = utcnow()
+    values = {
+        "kind": kind,
+        "ref": ref,
+        "recipient": recipient,
+        "token": token,
+        "message_id": str(message["Message-ID"]).strip(),
+        "body": message.as_bytes(policy=email.policy.SMTP),
+        "state": "queued",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    return int(conn.execute(sa.insert(outbox_t).values(**values).returning(outbox_t.c.id)).scalar_one())
+
+
+def backoff(attempts: int, first: int, maximum: int) -> int:
+    """Seconds to wait after the ``attempts``-th temporary failure: first, doubling, capped at maximum."""
+    doublings: int = max(0, min(attempts - 1, 30))
+    return min(maximum, first << doublings)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    recipient: str
+    token: str
+    body: bytes
+    attempts: int
+    created_at: dt.datetime
+
+
+def mark_bounced(conn: Connection, token: str, text: str) -> dict[str, Any] | None:
+    """Mark the message with this bounce token bounced (inside the caller's transaction); returns its row."""
+    row = conn.execute(sa.select(outbox_t).where(outbox_t.c.token == token)).mappings().first()
+    if row is None:
+        return None
+    conn.execute(sa.update(outbox_t).where(outbox_t.c.id == row["id"]).values(state="bounced", last_error=text[:2000]))
+    return dict(row)
+
+
+class OutboxWorker:
+    """Delivers due outbox rows; one per process. Await :meth:`wait_idle` instead of sleeping in tests."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Clock = utcnow,
+        *,
+        transport: Transport | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self._transport = transport
+        self._fax: Transport | None = None
+        self._jobs: list[Job] = []
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Condition()
+        self._round = 0
+        self._idle_round = -1
+        self._task: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+        self.sent = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def add_job(self, job: Job) -> None:
+        """Run ``job(store, now)`` at the start of every round (in the store's executor); it returns work done."""
+        self._jobs.append(job)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name=f"outbox-{self.id}")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def wait_idle(self, timeout: float = 60.0) -> None:
+        """Return once a round that began after this call found nothing due and nothing is in flight."""
+        if self._task is None:
+            raise RuntimeError("outbox worker not started")
+        want = self._round + 1
+        self.wake()
+        async with asyncio.timeout(timeout), self._idle:
+            await self._idle.wait_for(lambda: self._idle_round >= want or self._error is not None)
+        if self._error is not None:
+            raise RuntimeError("outbox worker failed") from self._error
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for t in {id(x): x for x in (self._transport, self._fax) if x is not None}.values():
+            await t.aclose()
+
+    # -- the loop -------------------------------------------------------------------------------------------
+
+    async def _loop(self) -> None:
+        interval = self.settings.liaison.outbox_poll_interval
+        try:
+            while True:
+                self._round += 1
+                current = self._round
+                self._wake.clear()
+                done = await self.run_once()
+                if done:
+                    continue
+                async with self._idle:
+                    self._idle_round = current
+                    self._idle.notify_all()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), interval)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            log.exception("outbox worker stopped")
+            self._error = exc
+            async with self._idle:
+                self._idle.notify_all()
+
+    async def run_once(self) -> int:
+        """One round: periodic jobs, then claim and send one batch. Returns how much work was done."""
+        now = self.clock()
+        work = 0
+        for job in self._jobs:
+            work += await self.store.run(job, self.store, now)
+        batch = await self.store.run(self._claim, now)
+        if not batch:
+            return work
+        results = [(row, await self._send(row)) for row in batch]
+        await self.store.run(self._record, results, self.clock())
+        return work + len(batch)
+
+    # -- claim, send, record --------------------------------------------------------------------------------
+
+    def _claim(self, now: dt.datetime) -> list[Claimed]:
+        s = self.settings.liaison
+        c = outbox_t.c
+        due = sa.or_(
+            sa.and_(c.state.in_(DUE_STATES), c.next_attempt_at <= now),
+            sa.and_(c.state == "sending", c.lease_until < now),
+        )
+        query = (
+            sa.select(c.id, c.recipient, c.token, c.body, c.attempts, c.created_at)
+            .where(due)
+            .order_by(c.next_attempt_at, c.id)
+            .limit(s.outbox_batch)
+        )
+        if not self.store.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        with self.store.begin() as conn:
+            rows = conn.execute(query).all()
+            if rows:
+                lease = now + dt.timedelta(seconds=s.outbox_lease_seconds)
+                ids = [r.id for r in rows]
+                conn.execute(
+                    sa.update(outbox_t)
+                    .where(c.id.in_(ids))
+                    .values(state="sending", lease_until=lease, leased_by=self.id)
+                )
+        return [Claimed(r.id, r.recipient, r.token, r.body, r.attempts, aware(r.created_at)) for r in rows]
+
+    def _transport_for(self, recipient: str) -> Transport:
+        name = self.settings.liaison.transport
+        if self._transport is None:
+            self._transport = transports.load(name, self.settings)
+        if name != "null" and recipient.upper().startswith("FAX="):
+            if self._fax is None:
+                self._fax = transports.load("fax", self.settings)
+            return self._fax
+        return self._transport
+
+    async def _send(self, row: Claimed) -> Outcome:
+        envelope = Envelope(bounce_address(row.token, self.settings.liaison.domain), row.recipient, row.body, row.token)
+        try:
+            return await self._transport_for(row.recipient).send(envelope)
+        except Exception as exc:  # a transport bug must not stop the queue
+            log.exception("transport error for outbox %s", row.id)
+            return Outcome("temporary", 451, f"发送出错：{exc!r}"[:500])
+
+    def _record(self, results: Sequence[tuple[Claimed, Outcome]], now: dt.datetime) -> None:
+        with self.store.begin() as conn:
+            for row, outcome in results:
+                conn.execute(
+                    sa.update(outbox_t).where(outbox_t.c.id == row.id).values(**self._after(row, outcome, now))
+                )
+        self.sent += sum(1 for _, o in results if o.status == "sent")
+
+    def _after(self, row: Claimed, outcome: Outcome, now: dt.datetime) -> dict[str, Any]:
+        s = self.settings.liaison
+        base: dict[str, Any] = {"lease_until": None, "leased_by": "", "attempts": row.attempts + 1}
+        if outcome.status == "sent":
+            return {**base, "state": "sent", "sent_at": now, "last_error": ""}
+        if outcome.status == "permanent":
+            return {**base, "state": "failed", "last_error": outcome.text[:2000]}
+        if (now - row.created_at).total_seconds() >= s.give_up_seconds:
+            return {**base, "state": "failed", "last_error": f"超过重试期限，放弃投递；最后一次：{outcome.text}"[:2000]}
+        wait = backoff(row.attempts + 1, s.retry_first_seconds, s.retry_max_seconds)
+        return {
+            **base,
+            "state": "deferred",
+            "next_attempt_at": now + dt.timedelta(seconds=wait),
+            "last_error": outcome.text[:2000],
+        }
+
+
+def counts(store: Store) -> dict[str, int]:
+    """Outbox rows per state (for the CLI and the web face)."""
+    with store.read() as conn:
+        rows = conn.execute(sa.select(outbox_t.c.state, sa.func.count()).group_by(outbox_t.c.state)).all()
+    return {str(state): int(n) for state, n in rows}

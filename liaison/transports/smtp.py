@@ -1,0 +1,96 @@
+"""The ``smtp`` transport: hands each message to the configured relay with aiosmtplib over one kept connection.
+
+Owns: connecting (optional STARTTLS and login), reusing the connection, DSN options only when the relay
+advertises DSN (RFC 3461: ``RET=HDRS ENVID=<token>``, ``NOTIFY=FAILURE,DELAY ORCPT``), and mapping the relay's
+answers to an :class:`Outcome` (2xx sent, 4xx and network trouble temporary, 5xx permanent with the text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiosmtplib
+
+from directory.settings import RelaySettings, Settings
+from liaison.transports import Envelope, Outcome
+
+_TEMPORARY_NETWORK = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError)
+
+
+def _outcome(code: int, text: str) -> Outcome:
+    if 200 <= code < 300:
+        return Outcome("sent", code, text)
+    return Outcome("temporary" if code < 500 else "permanent", code, f"{code} {text}".strip())
+
+
+class SmtpTransport:
+    def __init__(self, relay: RelaySettings) -> None:
+        self.relay = relay
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._lock = asyncio.Lock()
+
+    async def _connection(self) -> aiosmtplib.SMTP:
+        if self._smtp is not None and self._smtp.is_connected:
+            return self._smtp
+        r = self.relay
+        smtp = aiosmtplib.SMTP(hostname=r.host, port=r.port, timeout=r.timeout, start_tls=r.starttls)
+        await smtp.connect()
+        if smtp.last_ehlo_response is None:
+            await smtp.ehlo()  # learn the extensions (DSN) before the first MAIL
+        if r.username:
+            await smtp.login(r.username, r.password)
+        self._smtp = smtp
+        return smtp
+
+    def offers_dsn(self) -> bool:
+        return self._smtp is not None and self._smtp.supports_extension("dsn")
+
+    async def send(self, envelope: Envelope) -> Outcome:
+        async with self._lock:
+            try:
+                return await self._send(envelope)
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                first = exc.recipients[0]
+                return _outcome(first.code, first.message)
+            except aiosmtplib.SMTPResponseException as exc:
+                if exc.code in (-1, 0):
+                    await self._drop()
+                    return Outcome("temporary", 421, f"中继连接失败：{exc.message}")
+                return _outcome(exc.code, exc.message)
+            except (*_TEMPORARY_NETWORK, OSError) as exc:
+                await self._drop()
+                return Outcome("temporary", 421, f"中继连接失败：{exc}")
+
+    async def _send(self, envelope: Envelope) -> Outcome:
+        smtp = await self._connection()
+        mail_options: list[str] = []
+        rcpt_options: list[str] = []
+        if smtp.supports_extension("dsn"):
+            mail_options = ["RET=HDRS", f"ENVID={envelope.token}"]
+            rcpt_options = ["NOTIFY=FAILURE,DELAY", f"ORCPT=rfc822;{envelope.recipient}"]
+        _, response = await smtp.sendmail(
+            envelope.mail_from,
+            [envelope.recipient],
+            envelope.data,
+            mail_options=mail_options,
+            rcpt_options=rcpt_options,
+        )
+        return Outcome("sent", 250, response)
+
+    async def _drop(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            smtp.close()
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            smtp, self._smtp = self._smtp, None
+            if smtp is not None and smtp.is_connected:
+                try:
+                    await smtp.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    smtp.close()
+
+
+def create(settings: Settings) -> SmtpTransport:
+    return SmtpTransport(settings.relay)

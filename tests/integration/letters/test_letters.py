@@ -1,0 +1,286 @@
+"""Letters end to end against a real aiosmtpd sink and the real inbound SMTP face, on SQLite and PostgreSQL.
+
+A letter to three offices (e-mail / fax only / neither → parent office) gives the right three messages; a bounce
+report marks the delivery and flags the office; a reply stops the reminders and an overdue notice goes to the
+sender the working day after the deadline; unknown addresses and other domains are refused at RCPT."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import aiosmtplib
+import pytest
+import sqlalchemy as sa
+
+from directory.settings import Settings
+from directory.snapshot import SnapshotHolder
+from directory.store import Store
+from directory.validate import OfficeData
+from liaison import deadlines, letters
+from liaison.inbound import Inbound, InboundServer
+from liaison.models import delivery_t, inbound_t
+from liaison.outbox import OutboxWorker
+from tests.integration.letters.conftest import Clock, settings_for
+from tests.mailsink import Received, Sink
+
+DOMAIN = "liaison.bohai.example"
+SENDER = "130100000000"  # 石家庄市
+EMAIL_ONLY = "110101003000"  # 交道口街道
+FAX_ONLY = "110101002000"  # 景山街道
+NEITHER = "110101001000"  # 东华门街道 → 东城区
+PARENT = "110101000000"  # 东城区
+
+OFFICES = [
+    OfficeData(SENDER, "石家庄市流动人口服务管理办公室", email="sjz@hebei.example", address="石家庄市中华南大街1号"),
+    OfficeData("110000000000", "北京市流动人口服务管理办公室", email="bj@beijing.example", liaison=True),
+    OfficeData(PARENT, "东城区流动人口服务管理办公室", email="dc@beijing.example"),
+    OfficeData(EMAIL_ONLY, "交道口街道流动人口服务站", email="jdk@beijing.example"),
+    OfficeData(FAX_ONLY, "景山街道流动人口服务站", fax="+861064001234"),
+    OfficeData(NEITHER, "东华门街道流动人口服务站"),
+]
+
+
+@dataclass
+class World:
+    store: Store
+    settings: Settings
+    holder: SnapshotHolder
+    worker: OutboxWorker
+    inbound: Inbound
+    smtp_port: int
+    sink: Sink
+    clock: Clock
+
+    def send(self, *to: str, reply_within: int | None = 10) -> letters.Sent:
+        draft = letters.Draft(
+            SENDER, list(to), "关于核查流动人口信息的函", "请协助核查张三的居住登记信息。", reply_within
+        )
+        return letters.send_letter(self.store, self.settings, self.holder.current, draft, now=self.clock())
+
+    async def drain(self) -> list[Received]:
+        await self.worker.wait_idle()
+        return [self.sink.queue.get_nowait() for _ in range(self.sink.queue.qsize())]
+
+    def delivery(self, did: int) -> dict[str, object]:
+        with self.store.read() as conn:
+            return dict(conn.execute(sa.select(delivery_t).where(delivery_t.c.id == did)).mappings().one())
+
+    async def smtp_in(self, msg: EmailMessage | bytes, rcpt: str, mail_from: str = "someone@beijing.example") -> None:
+        data = msg if isinstance(msg, bytes) else msg.as_bytes()
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=self.smtp_port, start_tls=False) as client:
+            await client.sendmail(mail_from, [rcpt], data)
+
+
+@pytest.fixture
+async def world(store: Store, sink: Sink, clock: Clock) -> AsyncIterator[World]:
+    store.upsert_offices(OFFICES, "test")
+    settings = settings_for(store.url, sink, reminder_days_before=2)
+    holder = SnapshotHolder(store)
+    worker = OutboxWorker(store, settings, clock=clock)
+    worker.add_job(deadlines.job(settings, lambda: holder.current))
+    inbound = Inbound(store, settings, lambda: holder.current, on_queued=worker.wake)
+    server = InboundServer(inbound)
+    _, port = await server.start()
+    worker.start()
+    try:
+        yield World(store, settings, holder, worker, inbound, port, sink, clock)
+    finally:
+        await server.aclose()
+        await worker.aclose()
+
+
+async def test_three_offices_email_fax_and_parent(world: World) -> None:
+    sent = world.send(EMAIL_ONLY, FAX_ONLY, NEITHER)
+    assert sent.number.startswith("渤联〔")
+    got = {m.rcpt_tos[0]: m for m in await world.drain()}
+    assert set(got) == {"jdk@beijing.example", "FAX=+861064001234@fax.gw.example", "dc@beijing.example"}
+
+    mail = got["jdk@beijing.example"].message
+    assert mail["From"].addresses[0].addr_spec == f"{SENDER}@{DOMAIN}"
+    assert sent.number in mail["Subject"]
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "交道口街道流动人口服务站：" in text and "请协助核查" in text and "转交" not in text
+
+    fax = got["FAX=+861064001234@fax.gw.example"].message
+    pdf = next(p for p in fax.iter_attachments() if p.get_content_type() == "application/pdf").get_content()
+    assert pdf.startswith(b"%PDF") and b"/FontFile2" in pdf and b"/MediaBox [0 0 595.28 841.89]" in pdf
+
+    routed = got["dc@beijing.example"].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "经东城区流动人口服务管理办公室转交东华门街道" in routed and "无可用电子邮箱和传真" in routed
+
+    letter = deadlines.get_letter(world.store, sent.number)
+    states = {d["region_code"]: (d["channel"], d["via_code"], d["effective_state"]) for d in letter["deliveries"]}
+    assert states == {
+        EMAIL_ONLY: ("email", EMAIL_ONLY, "sent"),
+        FAX_ONLY: ("fax", FAX_ONLY, "sent"),
+        NEITHER: ("email", PARENT, "sent"),
+    }
+    assert all(d["deadline"] is not None for d in letter["deliveries"])
+
+
+async def test_liaison_officer_copied_when_set(world: World) -> None:
+    world.settings = world.settings.replace(liaison={"copy_liaison_officer": True})
+    sent = world.send(EMAIL_ONLY, FAX_ONLY)
+    got = sorted(m.rcpt_tos[0] for m in await world.drain())
+    assert got == sorted(["jdk@beijing.example", "FAX=+861064001234@fax.gw.example", "bj@beijing.example"])
+    copies = [d for d in sent.deliveries if d["is_copy"]]
+    assert len(copies) == 1 and copies[0]["deadline"] is None
+
+
+def dsn(token_rcpt: str, failed_rcpt: str, action: str = "failed", status: str = "5.1.1") -> bytes:
+    """A Postfix-style RFC 3464 delivery status notification."""
+    text = f"""From: MAILER-DAEMON@beijing.example (Mail Delivery System)
+To: {token_rcpt}
+Subject: Undelivered Mail Returned to Sender
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="BOUNDARY"
+
+--BOUNDARY
+Content-Type: text/plain; charset=us-ascii
+
+This is the mail system at host mx.beijing.example. Your message could not be delivered.
+
+--BOUNDARY
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.beijing.example
+Arrival-Date: Mon, 30 Nov 2026 10:00:00 +0800
+
+Final-Recipient: rfc822; {failed_rcpt}
+Original-Recipient: rfc822;{failed_rcpt}
+Action: {action}
+Status: {status}
+Diagnostic-Code: smtp; 550 {status} <{failed_rcpt}>: Recipient address rejected:
+    User unknown in local recipient table
+
+--BOUNDARY--
+"""
+    return text.replace("\n", "\r\n").encode()
+
+
+async def test_bounce_marks_the_delivery_and_flags_the_office(world: World) -> None:
+    sent = world.send(EMAIL_ONLY)
+    (mail,) = await world.drain()
+    bounce_to = mail.mail_from
+    assert bounce_to.startswith("bounces+") and bounce_to.endswith("@" + DOMAIN)
+
+    await world.smtp_in(dsn(bounce_to, "jdk@beijing.example", "delayed", "4.4.1"), bounce_to, mail_from="")
+    assert world.delivery(sent.deliveries[0]["id"])["state"] == "queued"  # a delay report is not a bounce
+
+    await world.smtp_in(dsn(bounce_to, "jdk@beijing.example"), bounce_to, mail_from="")
+    d = world.delivery(sent.deliveries[0]["id"])
+    assert d["state"] == "bounced" and "5.1.1" in str(d["state_note"]) and "User unknown" in str(d["state_note"])
+    office = world.store.get_office(EMAIL_ONLY)
+    assert office is not None and office["email_status"] == "bouncing" and "5.1.1" in office["email_status_note"]
+    assert deadlines.get_letter(world.store, str(sent.id))["deliveries"][0]["effective_state"] == "bounced"
+
+    await world.holder.refresh()  # the next letter to that office goes by its parent now
+    again = world.send(EMAIL_ONLY)
+    assert again.deliveries[0]["via_code"] == PARENT and "退信" in again.deliveries[0]["note"]
+
+
+def reply(to: str, in_reply_to: str, auto: str | None = None) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "jdk@beijing.example"
+    msg["To"] = to
+    msg["Subject"] = "Re: 关于核查流动人口信息的函"
+    msg["In-Reply-To"] = in_reply_to
+    if auto:
+        msg["Auto-Submitted"] = auto
+    msg.set_content("已核查，情况属实。")
+    return msg
+
+
+def at_nine(day: object) -> dt.datetime:
+    assert isinstance(day, dt.date)
+    return dt.datetime.combine(day, dt.time(9), letters.SHANGHAI).astimezone(dt.UTC)
+
+
+async def test_reply_stops_reminders_and_the_other_gets_reminder_then_overdue(world: World) -> None:
+    sent = world.send(EMAIL_ONLY, PARENT, reply_within=5)
+    first = {m.rcpt_tos[0]: m for m in await world.drain()}
+    answered, silent = sent.deliveries
+    role = f"{SENDER}@{DOMAIN}"
+
+    # an out-of-office answer is not a reply
+    await world.smtp_in(reply(role, str(first["jdk@beijing.example"].message["Message-ID"]), "auto-replied"), role)
+    assert world.delivery(answered["id"])["replied_at"] is None
+    await world.smtp_in(reply(role, str(first["jdk@beijing.example"].message["Message-ID"])), role)
+    assert world.delivery(answered["id"])["state"] == "replied"
+    forwarded = await world.drain()  # role mail is forwarded to the sender office's current e-mail
+    assert [m.rcpt_tos for m in forwarded] == [["sjz@hebei.example"]] * 2
+    assert forwarded[1].message["Delivered-To"] == role
+
+    row = world.delivery(silent["id"])
+    world.clock.now = at_nine(row["remind_on"])
+    reminders = await world.drain()
+    assert [m.rcpt_tos[0] for m in reminders] == ["dc@beijing.example"]
+    assert "回复提醒" in reminders[0].message["Subject"]
+    assert reminders[0].message["In-Reply-To"] == row["message_id"]
+    world.clock.advance(3600)
+    assert await world.drain() == []  # sent once
+
+    world.clock.now = at_nine(row["overdue_on"])
+    notices = await world.drain()
+    assert [m.rcpt_tos[0] for m in notices] == ["sjz@hebei.example"]
+    assert "逾期" in notices[0].message["Subject"]
+    assert world.delivery(silent["id"])["state"] == "overdue"
+    assert (
+        world.delivery(answered["id"])["state"] == "replied" and world.delivery(answered["id"])["reminded_at"] is None
+    )
+    board = deadlines.board(world.store, "110000000000", at_nine(row["overdue_on"]).date())
+    assert [d["id"] for d in board["answered"]] == [answered["id"]]
+    assert [d["id"] for d in board["overdue"]] == [silent["id"]]
+
+
+@pytest.mark.parametrize(
+    "rcpt",
+    [
+        "someone@example.org",
+        f"999999999999@{DOMAIN}",
+        f"nobody@{DOMAIN}",
+        f"bounces+deadbeef@{DOMAIN}",
+        f"{NEITHER}@{DOMAIN}",
+    ],
+)
+async def test_refused_at_rcpt(world: World, rcpt: str) -> None:
+    msg = EmailMessage()
+    msg["Subject"] = "x"
+    msg.set_content("x")
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as info:
+        await world.smtp_in(msg, rcpt)
+    assert info.value.recipients[0].code == 550
+    with world.store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(inbound_t)).scalar_one() == 0
+
+
+async def test_size_limit(world: World) -> None:
+    world.inbound.settings = world.settings  # same object; the server was built with the default limit
+    msg = EmailMessage()
+    msg["Subject"] = "big"
+    msg.set_content("x" * (world.settings.smtp.max_message_size + 10))
+    with pytest.raises(aiosmtplib.SMTPResponseException) as info:
+        await world.smtp_in(msg, f"{EMAIL_ONLY}@{DOMAIN}")
+    assert info.value.code == 552
+
+
+async def test_hook_handles_before_default(world: World) -> None:
+    seen: list[str] = []
+
+    async def meetings_reply(store: Store, message: EmailMessage, mail_from: str, rcpt_tos: list[str]) -> bool:
+        seen.append(str(message["Subject"]))
+        return rcpt_tos == [f"meetings@{DOMAIN}"]
+
+    world.inbound.hooks.append(meetings_reply)
+    world.inbound.local_parts.add("meetings")
+    msg = EmailMessage()
+    msg["Subject"] = "Accepted: 联席会议"
+    msg.set_content("ok")
+    await world.smtp_in(msg, f"meetings@{DOMAIN}")
+    assert seen == ["Accepted: 联席会议"]
+    with world.store.read() as conn:
+        assert conn.execute(sa.select(inbound_t.c.kind)).scalars().all() == ["hook"]
