@@ -390,9 +390,11 @@ def cmd_meeting_show(args: argparse.Namespace, settings: Settings) -> int:
     store = _open(settings)
     try:
         _print_meeting(meetings.get_meeting(store, args.id))
-        for job in meetings.notices(store, args.id):
+        for n in meetings.notices(store, args.id):
+            print(f"  邮件 {n.subject} → {n.recipient} {n.state} {n.last_error}".rstrip())
+        for job in meetings.reminders(store, args.id):
             due = f"{job.due_at:%Y-%m-%d %H:%M}Z"
-            print(f"  {job.kind} {job.label} → {job.recipient} 计划 {due} {job.outcome or '待发送'}")
+            print(f"  提醒 {job.label} → {job.recipient} 计划 {due} {job.outcome or '待发送'}")
     finally:
         store.close()
     return 0

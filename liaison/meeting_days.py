@@ -1,40 +1,39 @@
-"""Working days for meeting dates and "N working days before" reminders.
+"""Working days as meetings need them, on top of :mod:`liaison.workdays` (issue 4).
 
-Owns: only what meetings need until ``liaison.workdays`` (issue 4) is merged: whether a date is a working day in
-mainland China (official data with 调休 from ``chinesecalendar``; for a year without it, Monday–Friday minus the
-statutory holidays of ``holidays``, marked not official), and stepping back N working days.
+Owns: the warnings shown when a meeting falls on a day that is not a working day (or on a year without official
+holiday data, where the answer is only an estimate), and stepping back N working days for "10 workdays before"
+reminders. The calendar (the holidays package plus the override table) is the caller's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 
-import chinese_calendar
-import holidays
+from liaison.workdays import MAX_SPAN_DAYS, Calendar
 
 
-@lru_cache(maxsize=4096)
-def is_workday(day: dt.date) -> tuple[bool, bool]:
-    """(is a working day, the answer rests on the State Council's published schedule)."""
-    try:
-        return bool(chinese_calendar.is_workday(day)), True
-    except NotImplementedError:
-        return day.weekday() < 5 and day not in _statutory(day.year), False
+def date_warnings(start_local: dt.date, last_local: dt.date, calendar: Calendar) -> list[str]:
+    """A warning for each date in [start, last] that is not a working day or has no official data."""
+    out = []
+    day = start_local
+    for _ in range(31):  # a meeting lasts at most 14 days
+        if day > last_local:
+            break
+        if not calendar.is_workday(day):
+            out.append(f"{day.isoformat()} 不是工作日（周末或法定节假日）")
+        elif not calendar.is_official(day.year):
+            out.append(f"{day.isoformat()} 所在年份尚无国务院放假安排数据，是否工作日仅为推定")
+        day += dt.timedelta(days=1)
+    return out
 
 
-@lru_cache(maxsize=64)
-def _statutory(year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays("CN", years=year)
-
-
-def subtract_workdays(day: dt.date, n: int) -> dt.date:
-    """The N-th working day strictly before ``day`` (N ≥ 1; bounded to ten years back)."""
+def subtract_workdays(day: dt.date, n: int, calendar: Calendar) -> dt.date:
+    """The N-th working day strictly before ``day`` (N ≥ 1), bounded like the forward walk of ``workdays``."""
     found = 0
-    for _ in range(3660):
+    for _ in range(MAX_SPAN_DAYS):
         day -= dt.timedelta(days=1)
-        if is_workday(day)[0]:
+        if calendar.is_workday(day):
             found += 1
             if found >= n:
                 return day
-    raise ValueError(f"no {n} working days found before {day}")
+    raise ValueError(f"no {n} working days within {MAX_SPAN_DAYS} days before {day}")

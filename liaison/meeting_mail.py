@@ -1,19 +1,17 @@
-"""Mail of joint meetings: iMIP notices (RFC 6047), reminders, and sending a queued ``mail`` job.
+"""Mail of joint meetings: iMIP notices (RFC 6047) and reminders, ready for the outbox.
 
 Owns: the MIME shape of a notice — multipart/mixed → multipart/alternative (text/plain, text/html, text/calendar;
-method=…; charset=UTF-8) plus ``invite.ics`` — and of a reminder, rendered from ``templates/meetings/`` (zh-CN); and
-the scheduler handler that hands a queued message to the relay with aiosmtplib.
+method=…; charset=UTF-8) plus ``invite.ics`` — and of a reminder, rendered from ``templates/meetings/`` (zh-CN), and
+the Jinja environment the meetings pages share.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from email import message_from_string, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from functools import lru_cache
 
-import aiosmtplib
 import jinja2
 
 from directory.regions import PROVINCES
@@ -22,6 +20,9 @@ from liaison import ical
 from liaison.meeting_models import AttendeeView, MeetingView
 
 SUBJECTS = {"REQUEST": "会议通知", "UPDATE": "会议变更", "CANCEL": "会议取消", "REMINDER": "会议提醒"}
+OUTBOX_STATES = {"queued": "待发送", "sending": "发送中", "deferred": "稍后重试", "sent": "已发送",
+                 "failed": "发送失败", "bounced": "已退信"}  # fmt: skip
+JOB_OUTCOMES = {"sent": "已发出", "skipped": "已跳过", "superseded": "已被新版本取代", "failed": "失败"}
 PARTSTAT_NAMES = {"NEEDS-ACTION": "未答复", "ACCEPTED": "参加", "DECLINED": "不参加", "TENTATIVE": "待定"}
 
 
@@ -35,7 +36,9 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["local"] = local_time
-    env.globals.update(provinces=PROVINCES, partstat_names=PARTSTAT_NAMES)
+    env.globals.update(
+        provinces=PROVINCES, partstat_names=PARTSTAT_NAMES, outbox_states=OUTBOX_STATES, job_outcomes=JOB_OUTCOMES
+    )
     return env
 
 
@@ -91,28 +94,3 @@ def reminder(
     msg.set_content(env.get_template("meetings/reminder.txt").render(ctx), charset="utf-8")
     msg.add_alternative(env.get_template("meetings/notice.html").render(ctx), subtype="html", charset="utf-8")
     return msg
-
-
-def parse_queued(payload: str) -> EmailMessage:
-    msg = message_from_string(payload, policy=policy.SMTP)
-    assert isinstance(msg, EmailMessage)
-    return msg
-
-
-async def send_queued(settings: Settings, recipient: str, payload: str) -> str:
-    """Hand one queued message to the relay; the envelope sender is the organiser address."""
-    relay = settings.relay
-    msg = parse_queued(payload)
-    sender = f"{settings.meetings.organiser_local_part}@{settings.liaison.domain}"
-    await aiosmtplib.send(
-        msg,
-        sender=sender,
-        recipients=[recipient],
-        hostname=relay.host,
-        port=relay.port,
-        username=relay.username or None,
-        password=relay.password or None,
-        start_tls=relay.starttls,
-        timeout=relay.timeout,
-    )
-    return "sent"

@@ -60,11 +60,11 @@ class Job(SQLModel, table=True):
     __tablename__ = "scheduler_job"
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=20)  # mail | reminder
+    kind: str = Field(max_length=20)  # e.g. reminder (handlers are registered per kind)
     ref: str = Field(default="", max_length=64, index=True)  # e.g. the meeting id
     recipient: str = Field(default="", max_length=254)
-    label: str = Field(default="", max_length=100)  # e.g. REQUEST #2, "10 workdays"
-    payload: str = ""  # kind-specific (a whole message for kind=mail)
+    label: str = Field(default="", max_length=100)  # e.g. the reminder offset "10 workdays"
+    payload: str = ""  # kind-specific JSON
     due_at: dt.datetime = Field(sa_column=_tz())
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_until: dt.datetime | None = Field(default=None, sa_column=_tz(nullable=True))

@@ -6,11 +6,13 @@ schedules the reminders. A change of time, place, title, agenda or list raises S
 to everyone on the list and a CANCEL to anyone removed; cancelling sends METHOD:CANCEL to everyone ever invited.
 Replies (iMIP REPLY or the signed web link) change only the answering attendee's PARTSTAT.
 
-Every notice is a ``mail`` job of :mod:`liaison.scheduler` written in the same transaction as the change, so a
-change is never stored without its notices nor the other way round. Misfire policy: notices (requests, updates,
-cancellations) are always sent, however late; a reminder whose time passed while no scheduler ran is sent late only
-while the meeting has not started, otherwise it is skipped (outcome ``skipped``). A reminder of an older SEQUENCE or
-of a cancelled meeting is ``superseded``.
+Every notice goes into the outbox (:func:`liaison.outbox.enqueue`, issue 4) in the same transaction as the change,
+so a change is never stored without its notices nor the other way round; reminders are jobs of
+:mod:`liaison.scheduler` whose handler queues the reminder mail and finishes the job in one transaction.
+
+Misfire policy: notices (requests, updates, cancellations) are always sent, however late (the outbox retries them);
+a reminder whose time passed while no scheduler ran is sent late only while the meeting has not started, otherwise
+it is skipped (outcome ``skipped``). A reminder of an older SEQUENCE or of a cancelled meeting is ``superseded``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from email import policy
+from email.parser import BytesHeaderParser
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,10 +39,12 @@ from directory.regions import PROVINCES
 from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
-from liaison import meeting_mail, scheduler
+from liaison import meeting_days, meeting_mail, outbox, scheduler
 from liaison.ical import SHANGHAI
-from liaison.meeting_days import is_workday, subtract_workdays
 from liaison.meeting_models import PARTSTATS, AttendeeView, Meeting, MeetingAttendee, MeetingView
+from liaison.models import outbox_t
+from liaison.workdays import Calendar
+from liaison.workdays_store import load_calendar
 
 meeting_t = Meeting.__table__  # type: ignore[attr-defined]
 attendee_t = MeetingAttendee.__table__  # type: ignore[attr-defined]
@@ -46,6 +52,8 @@ attendee_t = MeetingAttendee.__table__  # type: ignore[attr-defined]
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
 )
+NOTICE_KIND = "meeting"  # outbox kind of invitations, updates and cancellations
+REMINDER_KIND = "meeting-reminder"  # outbox kind of reminders
 LIMITS = {"title": 200, "place": 300, "agenda": 20000, "notes": 5000}
 _OFFSET = re.compile(r"^\s*(\d{1,3})\s*(workdays?|days?|hours?)\s*$")
 
@@ -121,19 +129,11 @@ def _check_times(start: dt.datetime, end: dt.datetime) -> None:
         raise ValidationFailed([FieldError("end", "会议不能超过 14 天", value=end.isoformat())])
 
 
-def date_warnings(start: dt.datetime, end: dt.datetime) -> list[str]:
+def date_warnings(start: dt.datetime, end: dt.datetime, calendar: Calendar) -> list[str]:
     """A warning for each local date of the meeting that is not a working day (or has no official data)."""
-    out = []
-    day = start.astimezone(SHANGHAI).date()
+    first = start.astimezone(SHANGHAI).date()
     last = (end - dt.timedelta(seconds=1)).astimezone(SHANGHAI).date()
-    while day <= last:
-        working, official = is_workday(day)
-        if not working:
-            out.append(f"{day.isoformat()} 不是工作日（周末或法定节假日）")
-        elif not official:
-            out.append(f"{day.isoformat()} 所在年份尚无国务院放假安排数据，是否工作日仅按周末推定")
-        day += dt.timedelta(days=1)
-    return out
+    return meeting_days.date_warnings(first, last, calendar)
 
 
 def parse_offsets(text: str) -> list[tuple[str, int, str]]:
@@ -149,13 +149,13 @@ def parse_offsets(text: str) -> list[tuple[str, int, str]]:
     return out
 
 
-def reminder_time(start: dt.datetime, n: int, unit: str) -> dt.datetime:
+def reminder_time(start: dt.datetime, n: int, unit: str, calendar: Calendar) -> dt.datetime:
     if unit == "hour":
         return start - dt.timedelta(hours=n)
     if unit == "day":
         return start - dt.timedelta(days=n)
     local = start.astimezone(SHANGHAI)
-    day = subtract_workdays(local.date(), n)
+    day = meeting_days.subtract_workdays(local.date(), n, calendar)
     return dt.datetime.combine(day, local.time(), SHANGHAI).astimezone(dt.UTC)
 
 
@@ -267,7 +267,8 @@ def create_meeting(
     _check_text(values)
     host = normalize_host(data.host)
     _check_times(data.start, data.end)
-    warnings = date_warnings(data.start, data.end)
+    calendar = load_calendar(store)
+    warnings = date_warnings(data.start, data.end, calendar)
     if data.attendees is None and snap is not None:
         people, missing_officers = default_attendees(snap)
         warnings += missing_officers
@@ -296,7 +297,7 @@ def create_meeting(
             conn.execute(sa.insert(attendee_t), [_attendee_row(mid, p) for p in people])
         meeting = load(conn, mid)
         sent = _queue_notices(conn, store, settings, meeting, "REQUEST", meeting.active_attendees, now)
-        _schedule_reminders(conn, settings, meeting, now)
+        _schedule_reminders(conn, settings, meeting, now, calendar)
         store.audit(conn, actor, "meeting", str(mid), "create", None, _audit(meeting))
     return Outcome(meeting, warnings, sent)
 
@@ -339,6 +340,7 @@ def update_meeting(
     now = now or utcnow()
     changes = {k: getattr(data, k) for k in ("title", "place", "agenda", "notes") if getattr(data, k) is not None}
     _check_text(changes)
+    calendar = load_calendar(store)
     with store.begin() as conn:
         before = load(conn, meeting_id)
         if before.cancelled:
@@ -361,9 +363,10 @@ def update_meeting(
         sent = _queue_notices(conn, store, settings, meeting, "REQUEST", meeting.active_attendees, now)
         sent += _queue_notices(conn, store, settings, meeting, "CANCEL", dropped[1], now)
         _supersede_reminders(conn, meeting_id, now)
-        _schedule_reminders(conn, settings, meeting, now)
+        _schedule_reminders(conn, settings, meeting, now, calendar)
         store.audit(conn, actor, "meeting", str(meeting_id), "update", _audit(before), _audit(meeting))
-    return Outcome(meeting, date_warnings(start, end) if {"start_at", "end_at"} & changed.keys() else [], sent)
+    moved = {"start_at", "end_at"} & changed.keys()
+    return Outcome(meeting, date_warnings(start, end, calendar) if moved else [], sent)
 
 
 def _apply_list(
@@ -468,10 +471,7 @@ def _queue_notices(
     for person in people:
         link = f"{base_url(settings)}/meetings/answer/{sign(secret, meeting.id, person.email)}"
         msg = meeting_mail.notice(meeting, person, method, settings, link, now)
-        scheduler.add_job(
-            conn, "mail", ref=str(meeting.id), recipient=person.email, label=f"{method} #{meeting.sequence}",
-            payload=msg.as_string(), due_at=now,
-        )  # fmt: skip
+        outbox.enqueue(conn, msg, recipient=person.email, kind=NOTICE_KIND, ref=str(meeting.id))
     return len(people)
 
 
@@ -487,9 +487,11 @@ def link_secret_in(conn: Connection, store: Store, settings: Settings) -> bytes:
     return str(value).encode()
 
 
-def _schedule_reminders(conn: Connection, settings: Settings, meeting: MeetingView, now: dt.datetime) -> None:
+def _schedule_reminders(
+    conn: Connection, settings: Settings, meeting: MeetingView, now: dt.datetime, calendar: Calendar
+) -> None:
     for label, n, unit in parse_offsets(settings.meetings.reminder_offsets):
-        due = reminder_time(meeting.start_at, n, unit)
+        due = reminder_time(meeting.start_at, n, unit, calendar)
         if due <= now or due >= meeting.start_at:
             continue  # a reminder time already past when the meeting is (re)scheduled is not a misfire: none
         payload = json.dumps({"meeting": meeting.id, "sequence": meeting.sequence, "offset": label})
@@ -525,17 +527,51 @@ def _remind(store: Store, settings: Settings, job: scheduler.JobRow, now: dt.dat
             secret = link_secret_in(conn, store, settings)
             link = f"{base_url(settings)}/meetings/answer/{sign(secret, meeting.id, person.email)}"
             msg = meeting_mail.reminder(meeting, person, settings, link, str(info["offset"]), now)
-            scheduler.add_job(
-                conn, "mail", ref=str(meeting.id), recipient=person.email, label=f"提醒 {info['offset']}",
-                payload=msg.as_string(), due_at=now,
-            )  # fmt: skip
+            outbox.enqueue(conn, msg, recipient=person.email, kind=REMINDER_KIND, ref=str(meeting.id))
         if not scheduler.finish(conn, job, outcome, now):
             raise scheduler.LeaseLost(job.id)  # another scheduler took the job over: roll back
     return outcome
 
 
-def notices(store: Store, meeting_id: int) -> list[scheduler.JobRow]:
-    return scheduler.jobs_for(store, str(meeting_id))
+@dataclass(frozen=True)
+class Notice:
+    """One mail of a meeting in the outbox: invitation, update, cancellation or reminder, with its delivery state."""
+
+    kind: str
+    recipient: str
+    subject: str
+    state: str
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    attempts: int
+    last_error: str
+
+
+def notices(store: Store, meeting_id: int) -> list[Notice]:
+    """The meeting's mails in the outbox, oldest first."""
+    c = outbox_t.c
+    query = (
+        sa.select(c.kind, c.recipient, c.body, c.state, c.created_at, c.sent_at, c.attempts, c.last_error)
+        .where(c.ref == str(meeting_id), c.kind.in_([NOTICE_KIND, REMINDER_KIND]))
+        .order_by(c.id)
+    )
+    with store.read() as conn:
+        rows = conn.execute(query).all()
+    return [
+        Notice(r.kind, r.recipient, _subject(r.body), r.state, _aware(r.created_at), _aware(r.sent_at), r.attempts,
+               r.last_error)
+        for r in rows
+    ]  # fmt: skip
+
+
+def _subject(body: bytes) -> str:
+    head = BytesHeaderParser(policy=policy.default).parsebytes(body)
+    return str(head.get("Subject", ""))
+
+
+def reminders(store: Store, meeting_id: int) -> list[scheduler.JobRow]:
+    """The meeting's scheduled reminder jobs (one per attendee and offset), with their outcome."""
+    return [j for j in scheduler.jobs_for(store, str(meeting_id)) if j.kind == "reminder"]
 
 
 # -- replies ----------------------------------------------------------------------------------------------------

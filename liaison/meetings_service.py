@@ -1,7 +1,7 @@
 """Wiring of joint meetings for the composition root and the CLI.
 
-Owns: building the scheduler with the meetings' job handlers (``mail``: hand a queued notice to the relay;
-``reminder``: queue a reminder or skip it per the misfire policy), the inbound hooks and organiser local parts that
+Owns: building the scheduler with the meetings' job handler (``reminder``: queue a reminder mail in the outbox or
+skip it per the misfire policy), the inbound hooks and organiser local parts that
 the inbound SMTP face (issue 4) takes, and the small use-case functions the ``bohai meeting`` commands call.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+from collections.abc import Callable
 from pathlib import Path
 
 from directory.errors import FieldError, ValidationFailed
@@ -16,26 +17,34 @@ from directory.models import utcnow
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
-from liaison import meeting_inbound, meeting_mail, meetings, scheduler
+from liaison import meeting_inbound, meetings, scheduler
 
 MAX_AGENDA_FILE = 256 * 1024
 
 
 def build_scheduler(
-    store: Store, settings: Settings, *, clock: scheduler.Clock = utcnow, owner: str | None = None
+    store: Store,
+    settings: Settings,
+    *,
+    clock: scheduler.Clock = utcnow,
+    owner: str | None = None,
+    on_queued: Callable[[], None] = lambda: None,
 ) -> scheduler.Scheduler:
-    """A scheduler running the meetings' jobs, with the lease and attempt limits of ``[meetings]``."""
+    """A scheduler running the meetings' reminder jobs, with the lease and attempt limits of ``[meetings]``.
 
-    async def mail(job: scheduler.JobRow, now: dt.datetime) -> str:
-        return await meeting_mail.send_queued(settings, job.recipient, job.payload)
+    ``on_queued`` is called after a reminder put mail into the outbox (the service wakes its outbox worker).
+    """
 
     async def reminder(job: scheduler.JobRow, now: dt.datetime) -> str:
-        return await meetings.run_reminder(store, settings, job, now)
+        outcome = await meetings.run_reminder(store, settings, job, now)
+        if outcome == "sent":
+            on_queued()
+        return outcome
 
     m = settings.meetings
     return scheduler.Scheduler(
         store,
-        {"mail": mail, "reminder": reminder},
+        {"reminder": reminder},
         clock=clock,
         owner=owner,
         lease_seconds=m.lease_seconds,

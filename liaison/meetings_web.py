@@ -18,6 +18,7 @@ from directory.regions import PROVINCES
 from directory.web.app import CTX, WebContext
 from liaison import ical, meeting_mail, meetings
 from liaison.meeting_models import MeetingView
+from liaison.workdays_store import load_calendar
 
 ANSWERS = {"ACCEPTED": "参加", "TENTATIVE": "待定", "DECLINED": "不参加"}
 HTML = "text/html"
@@ -56,11 +57,10 @@ async def detail_page(request: web.Request) -> web.Response:
     _readable(ctx)
     meeting = await ctx.store.run(meetings.get_meeting, ctx.store, int(request.match_info["id"]))
     notices = await ctx.store.run(meetings.notices, ctx.store, meeting.id)
-    return _render("meetings/detail.html", m=meeting, notices=notices, warnings=_warnings(meeting))
-
-
-def _warnings(m: MeetingView) -> list[str]:
-    return meetings.date_warnings(m.start_at, m.end_at)
+    reminders = await ctx.store.run(meetings.reminders, ctx.store, meeting.id)
+    calendar = await ctx.store.run(load_calendar, ctx.store)
+    warnings = meetings.date_warnings(meeting.start_at, meeting.end_at, calendar)
+    return _render("meetings/detail.html", m=meeting, notices=notices, reminders=reminders, warnings=warnings)
 
 
 async def _answering(request: web.Request) -> tuple[MeetingView, str]:

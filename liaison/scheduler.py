@@ -7,10 +7,9 @@ holds the lease), and retrying failures with backoff (5 min doubling, at most 40
 ``meetings.max_attempts``). The clock is injected, so tests move time instead of sleeping.
 
 Delivery guarantee: a job is finished at most once (the finish is conditional on the lease owner and on not being
-done yet), so a job is never run to completion twice by two schedulers or across restarts. A handler that sends
-mail itself (kind ``mail``) can still resend if the process dies between the SMTP ``250`` and the finish, after the
-lease expires; the message keeps the Message-ID fixed when it was queued, so a duplicate is recognisable. Handlers
-that only write to the database (``reminder``) finish in the same transaction and are exactly once.
+done yet), so a job is never run to completion twice by two schedulers or across restarts. A handler that writes
+its effect and finishes its job in one transaction (meetings' ``reminder``: queue the mail in the outbox, mark the
+job done, or roll back with :class:`LeaseLost`) therefore takes effect exactly once; the outbox then delivers.
 
 Misfire policy lives with the handlers (see :mod:`liaison.meetings`): the scheduler runs every due job however late.
 """

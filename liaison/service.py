@@ -168,13 +168,17 @@ async def _start_smtp(running: Running) -> tuple[str, str] | None:
 
 # --- meetings scheduler (issue 5) ---
 async def _start_meetings_scheduler(running: Running) -> tuple[str, str] | None:
-    """Run the durable scheduler (meeting notices and reminders) until the service stops; no listening socket."""
+    """Register the iMIP reply hook with the inbound face; run the reminder scheduler until the service stops."""
     from liaison import meetings_service
 
     s = running.settings.meetings
+    if running.inbound is not None:  # iMIP replies to the organiser address
+        running.inbound.local_parts.update(meetings_service.organiser_local_parts(running.settings))
+        running.inbound.hooks.extend(meetings_service.inbound_hooks(running.settings))
     if not s.scheduler_enabled:
         return None
-    sched = meetings_service.build_scheduler(running.store, running.settings)
+    wake = running.outbox.wake if running.outbox is not None else (lambda: None)
+    sched = meetings_service.build_scheduler(running.store, running.settings, on_queued=wake)
     task = asyncio.create_task(sched.loop(s.scheduler_interval, running.stop))
     running.on_close(lambda: _cancel(task))
     return None

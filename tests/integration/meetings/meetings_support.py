@@ -1,70 +1,37 @@
 """Fixtures and helpers of the joint-meetings tests (imported as ``meetings_support``).
 
-A real aiosmtpd sink in the test's loop, a demo Snapshot, a settable clock, a scheduler with the meetings handlers.
-
-The sink is an aiosmtpd ``SMTP`` server on 127.0.0.1 port 0 in the running event loop; every accepted message is
-put on an ``asyncio.Queue`` so tests await mail instead of sleeping.
+The real SMTP sink of ``tests/mailsink.py`` (aiosmtpd on 127.0.0.1 port 0 in the test's loop), a demo Snapshot built
+once, a settable clock for the scheduler, and ``deliver()``: run the reminder scheduler and the real outbox worker
+until nothing is due, then take what the sink received — no sleeping anywhere.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.smtp import SMTP, Envelope, Session
+import sqlalchemy as sa
 
 from directory.settings import Settings
 from directory.snapshot import Snapshot, SnapshotHolder
 from directory.store import Store, open_store
-from liaison import meeting_mail, meetings, scheduler
+from liaison import meetings_service, scheduler
 from liaison.meeting_models import Meeting
+from liaison.outbox import OutboxWorker
+from tests.mailsink import Received, Sink, mail_sink
 
 START = dt.datetime(2026, 12, 17, 1, 0, tzinfo=dt.UTC)  # 09:00 in Shanghai, a Thursday and a working day
 NOW = dt.datetime(2026, 11, 16, 2, 0, tzinfo=dt.UTC)
 
-
-@dataclass
-class Mail:
-    mail_from: str
-    rcpt_tos: list[str]
-    message: EmailMessage
-
-
-@dataclass
-class Sink:
-    queue: asyncio.Queue[Mail] = field(default_factory=asyncio.Queue)
-    host: str = "127.0.0.1"
-    port: int = 0
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        msg = message_from_bytes(envelope.original_content or envelope.content or b"", policy=policy.SMTP)
-        assert isinstance(msg, EmailMessage)
-        self.queue.put_nowait(Mail(str(envelope.mail_from), list(envelope.rcpt_tos), msg))
-        return "250 OK"
-
-    def drain(self) -> list[Mail]:
-        """Everything received so far (the scheduler awaits each SMTP exchange before it returns)."""
-        out = []
-        while not self.queue.empty():
-            out.append(self.queue.get_nowait())
-        return out
+__all__ = ["NOW", "START", "Clock", "Received", "Sink"]
 
 
 @pytest.fixture
 async def sink() -> AsyncIterator[Sink]:
-    handler = Sink()
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(handler, hostname="sink.test"), "127.0.0.1", 0)
-    handler.port = server.sockets[0].getsockname()[1]
-    yield handler
-    server.close()
-    await server.wait_closed()
+    async with mail_sink() as s:
+        yield s
 
 
 @pytest.fixture(scope="session")
@@ -100,17 +67,40 @@ def clock() -> Clock:
 
 
 def make_scheduler(store: Store, settings: Settings, clock: Clock, owner: str | None = None) -> scheduler.Scheduler:
-    async def mail(job: scheduler.JobRow, now: dt.datetime) -> str:
-        return await meeting_mail.send_queued(settings, job.recipient, job.payload)
+    return meetings_service.build_scheduler(store, settings, clock=clock, owner=owner)
 
-    async def reminder(job: scheduler.JobRow, now: dt.datetime) -> str:
-        return await meetings.run_reminder(store, settings, job, now)
 
-    return scheduler.Scheduler(store, {"mail": mail, "reminder": reminder}, clock=clock, owner=owner)
+def drain(sink: Sink) -> list[Received]:
+    """Everything the sink has received so far (the outbox worker awaits each SMTP exchange)."""
+    out = []
+    while not sink.queue.empty():
+        out.append(sink.queue.get_nowait())
+    return out
+
+
+async def send_outbox(store: Store, settings: Settings) -> int:
+    """Send every due outbox row with the real worker (its own clock: rows are queued at wall-clock time)."""
+    worker = OutboxWorker(store, settings)
+    total = 0
+    try:
+        for _ in range(100):
+            done = await worker.run_once()
+            total += done
+            if not done:
+                break
+    finally:
+        await worker.aclose()
+    return total
+
+
+async def deliver(store: Store, settings: Settings, clock: Clock, sink: Sink) -> list[Received]:
+    """Run due reminder jobs (at ``clock``), then the outbox; return the mail the sink got."""
+    await make_scheduler(store, settings, clock).run_due()
+    await send_outbox(store, settings)
+    return drain(sink)
 
 
 def count_meetings(store: Store) -> int:
-    import sqlalchemy as sa
-
     with store.read() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(Meeting.__table__)).scalar_one())  # type: ignore[attr-defined]
+        table = Meeting.__table__  # type: ignore[attr-defined]
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())

@@ -42,7 +42,11 @@ def test_create_update_cancel_show_list(env: str, tmp_path: Path, capsys: pytest
     assert "已排队发送通知 2 封" in capsys.readouterr().out
     assert main(["meeting", "show", "1"]) == 0
     out = capsys.readouterr().out
-    assert "（已取消）" in out and out.count("mail REQUEST #0") == 2 and out.count("mail CANCEL #2") == 2
+    assert "（已取消）" in out
+    # create: 2 invitations; update: a CANCEL to the removed a@, an update to b@; cancel: a CANCEL to both
+    assert out.count("邮件 会议通知：环渤海联席会议 → ") == 2 and out.count("邮件 会议变更：") == 1
+    assert out.count("邮件 会议取消：环渤海联席会议 → ") == 3 and out.count(" queued") == 6
+    assert out.count("提醒 1 day → ") == 3 and out.count("superseded") == 3
     assert main(["meeting", "list", "--province", "13"]) == 0
     assert "已取消\t环渤海联席会议" in capsys.readouterr().out
     store = opened(env)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 from collections.abc import AsyncIterator
@@ -10,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import icalendar
 import pytest
-from meetings_support import START, Sink
+from meetings_support import START, Sink, drain
 
 from directory.settings import Settings
 from liaison import meetings, service
@@ -44,7 +43,10 @@ async def test_answer_link_roster_and_feed(running: service.Running, sink: Sink)
     settings = running.settings.replace(meetings={"base_url": url})
     data = MeetingInput(title=TITLE, host="13", place="石家庄", start=START, end=START + dt.timedelta(hours=8))
     made = meetings.create_meeting(running.store, running.holder.current, settings, data, "t")
-    mails = [await asyncio.wait_for(sink.queue.get(), 60) for _ in range(10)]
+    assert running.outbox is not None
+    await running.outbox.wait_idle()
+    mails = drain(sink)
+    assert len(mails) == 10
     mine = next(m for m in mails if m.rcpt_tos == ["r130000000000@demo.bohai.example"])
     text = next(p for p in mine.message.walk() if p.get_content_type() == "text/plain").get_content()
     link = link_in(text)
@@ -69,7 +71,7 @@ async def test_answer_link_roster_and_feed(running: service.Running, sink: Sink)
         async with http.get(f"{url}/meetings/{made.meeting.id}") as resp:
             page = await resp.text()
         assert resp.status == 200 and "r130000000000@demo.bohai.example" in page and "参加" in page
-        assert page.count("已发送") == 10
+        assert page.count("已发送") == 10 and page.count("会议通知：") == 10
         async with http.get(f"{url}/meetings") as resp:
             page = await resp.text()
         assert "&lt;第十二次&gt;" in page and "1 / 10 人确认参加" in page
@@ -91,7 +93,9 @@ async def test_cancelled_meeting_link_cannot_answer(running: service.Running, si
     settings = running.settings.replace(meetings={"base_url": url})
     data = MeetingInput(title="会议", host="11", start=START, end=START + dt.timedelta(hours=1), attendees=["a@x.org"])
     made = meetings.create_meeting(running.store, None, settings, data, "t")
-    first = await asyncio.wait_for(sink.queue.get(), 60)
+    assert running.outbox is not None
+    await running.outbox.wait_idle()
+    (first,) = drain(sink)
     link = link_in(next(p for p in first.message.walk() if p.get_content_type() == "text/plain").get_content())
     meetings.cancel_meeting(running.store, settings, made.meeting.id, "t")
     async with aiohttp.ClientSession() as http:
