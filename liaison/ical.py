@@ -92,7 +92,8 @@ def calendar(
     now = stamp or dt.datetime.now(dt.UTC)
     for m in meetings:
         ev = _event(m, method, organiser_name, now)
-        people = (attendees or {}).get(m.id, m.active_attendees)
+        listed = () if method == "PUBLISH" else m.active_attendees  # a public feed names nobody
+        people = (attendees or {}).get(m.id, listed)
         for person in people:
             ev.add("attendee", _attendee(person, method))
         cal.add_component(ev)

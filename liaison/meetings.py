@@ -18,14 +18,12 @@ it is skipped (outcome ``skipped``). A reminder of an older SEQUENCE or of a can
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import re
-import secrets
+import unicodedata
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesHeaderParser
 from typing import Any
@@ -39,7 +37,7 @@ from directory.regions import PROVINCES
 from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
-from liaison import meeting_days, meeting_mail, outbox, scheduler
+from liaison import meeting_days, meeting_links, meeting_mail, outbox, scheduler
 from liaison.ical import SHANGHAI
 from liaison.meeting_models import PARTSTATS, AttendeeView, Meeting, MeetingAttendee, MeetingView
 from liaison.models import outbox_t
@@ -118,6 +116,11 @@ def _check_text(values: dict[str, Any]) -> None:
             errors.append(FieldError(name, f"过长（最多 {limit} 字，现有 {len(value)} 字）"))
     if values.get("title") is not None and not values["title"].strip():
         errors.append(FieldError("title", "会议名称不能为空"))
+    for name, value in values.items():
+        allowed = "\n\r\t" if name in ("agenda", "notes") else ""
+        bad = next((c for c in value or "" if unicodedata.category(c) == "Cc" and c not in allowed), None)
+        if bad is not None:
+            errors.append(FieldError(name, f"含有不允许的控制字符 U+{ord(bad):04X}"))
     if errors:
         raise ValidationFailed(errors)
 
@@ -424,40 +427,6 @@ def cancel_meeting(
 # -- notices and reminders --------------------------------------------------------------------------------------
 
 
-def link_secret(store: Store, settings: Settings) -> bytes:
-    """The HMAC key of reply links: the setting, else one generated once and kept in ``meta``."""
-    if settings.meetings.link_secret:
-        return settings.meetings.link_secret.encode()
-    return store.set_meta_default("meetings.link_secret", secrets.token_urlsafe(32)).encode()
-
-
-def sign(secret: bytes, meeting_id: int, email: str) -> str:
-    """A link token ``<meeting id>.<hex address>.<hmac>`` naming one attendee of one meeting."""
-    body = f"{meeting_id}.{email.encode().hex()}"
-    mac = hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()[:32]
-    return f"{body}.{mac}"
-
-
-def verify(secret: bytes, token: str) -> tuple[int, str] | None:
-    parts = token.split(".")
-    if len(token) > 1200 or len(parts) != 3 or not parts[0].isdigit():
-        return None
-    body = f"{parts[0]}.{parts[1]}"
-    mac = hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()[:32]
-    if not hmac.compare_digest(mac, parts[2]):
-        return None
-    try:
-        return int(parts[0]), bytes.fromhex(parts[1]).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def base_url(settings: Settings) -> str:
-    if settings.meetings.base_url:
-        return settings.meetings.base_url.rstrip("/")
-    return f"http://{settings.http.host}:{settings.http.port}"
-
-
 def _queue_notices(
     conn: Connection,
     store: Store,
@@ -467,24 +436,12 @@ def _queue_notices(
     people: Sequence[AttendeeView],
     now: dt.datetime,
 ) -> int:
-    secret = link_secret_in(conn, store, settings)
+    secret = meeting_links.secret_in(conn, settings)
     for person in people:
-        link = f"{base_url(settings)}/meetings/answer/{sign(secret, meeting.id, person.email)}"
+        link = meeting_links.answer_link(settings, secret, meeting.id, person.email)
         msg = meeting_mail.notice(meeting, person, method, settings, link, now)
         outbox.enqueue(conn, msg, recipient=person.email, kind=NOTICE_KIND, ref=str(meeting.id))
     return len(people)
-
-
-def link_secret_in(conn: Connection, store: Store, settings: Settings) -> bytes:
-    """Like :func:`link_secret` but inside an open write transaction."""
-    if settings.meetings.link_secret:
-        return settings.meetings.link_secret.encode()
-    meta_t = sa.table("meta", sa.column("key"), sa.column("value"))
-    value = conn.execute(sa.select(meta_t.c.value).where(meta_t.c.key == "meetings.link_secret")).scalar_one_or_none()
-    if value is None:
-        value = secrets.token_urlsafe(32)
-        conn.execute(sa.insert(meta_t).values(key="meetings.link_secret", value=value))
-    return str(value).encode()
 
 
 def _schedule_reminders(
@@ -524,8 +481,8 @@ def _remind(store: Store, settings: Settings, job: scheduler.JobRow, now: dt.dat
         elif person is None or person.partstat == "DECLINED":
             outcome = "skipped"
         if outcome == "sent" and person is not None:
-            secret = link_secret_in(conn, store, settings)
-            link = f"{base_url(settings)}/meetings/answer/{sign(secret, meeting.id, person.email)}"
+            secret = meeting_links.secret_in(conn, settings)
+            link = meeting_links.answer_link(settings, secret, meeting.id, person.email)
             msg = meeting_mail.reminder(meeting, person, settings, link, str(info["offset"]), now)
             outbox.enqueue(conn, msg, recipient=person.email, kind=REMINDER_KIND, ref=str(meeting.id))
         if not scheduler.finish(conn, job, outcome, now):
@@ -594,8 +551,3 @@ def set_partstat(
         )
         store.audit(conn, f"{via}:{person.email}", "meeting", str(meeting_id), "reply", None, {"partstat": partstat})
     return True
-
-
-def with_partstat(meeting: MeetingView, email: str, partstat: str) -> MeetingView:
-    people = tuple(replace(a, partstat=partstat) if a.email == email else a for a in meeting.attendees)
-    return replace(meeting, attendees=people)

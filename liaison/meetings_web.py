@@ -16,7 +16,7 @@ from aiohttp import web
 from directory.models import utcnow
 from directory.regions import PROVINCES
 from directory.web.app import CTX, WebContext
-from liaison import ical, meeting_mail, meetings
+from liaison import ical, meeting_links, meeting_mail, meetings
 from liaison.meeting_models import MeetingView
 from liaison.workdays_store import load_calendar
 
@@ -65,8 +65,8 @@ async def detail_page(request: web.Request) -> web.Response:
 
 async def _answering(request: web.Request) -> tuple[MeetingView, str]:
     ctx = request.app[CTX]
-    secret = await ctx.store.run(meetings.link_secret, ctx.store, ctx.settings)
-    found = meetings.verify(secret, request.match_info["token"])
+    key = await ctx.store.run(meeting_links.secret, ctx.store, ctx.settings)
+    found = meeting_links.verify(key, request.match_info["token"])
     if found is None:
         raise web.HTTPForbidden(text="链接无效或已被改动")
     meeting = await ctx.store.run(meetings.get_meeting, ctx.store, found[0])

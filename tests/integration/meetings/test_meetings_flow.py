@@ -14,7 +14,7 @@ from directory.errors import ValidationFailed
 from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
-from liaison import meetings, scheduler
+from liaison import meeting_links, meetings, scheduler
 from liaison.meetings import MeetingInput
 from liaison.workdays import Calendar
 
@@ -115,6 +115,7 @@ def test_bad_input_names_the_field_and_writes_nothing(store: Store, settings: Se
         "host": new(host="99"),
         "attendee": new(attendees=["not an address"]),
         "title": new(title="长" * 201),
+        "place": new(place="石家庄\r\nBcc: victim@example.org"),
     }
     for name, data in cases.items():
         with pytest.raises(ValidationFailed) as info:
@@ -157,13 +158,13 @@ def test_missing_liaison_officers_are_named(store: Store, settings: Settings, de
 
 
 def test_signed_links() -> None:
-    token = meetings.sign(b"k", 5, "a@example.org")
-    assert meetings.verify(b"k", token) == (5, "a@example.org")
-    assert meetings.verify(b"other", token) is None
+    token = meeting_links.sign(b"k", 5, "a@example.org")
+    assert meeting_links.verify(b"k", token) == (5, "a@example.org")
+    assert meeting_links.verify(b"other", token) is None
     mid, hexmail, mac = token.split(".")
-    assert meetings.verify(b"k", f"6.{hexmail}.{mac}") is None
-    assert meetings.verify(b"k", f"{mid}.{b'b@example.org'.hex()}.{mac}") is None
-    assert meetings.verify(b"k", "garbage") is None
+    assert meeting_links.verify(b"k", f"6.{hexmail}.{mac}") is None
+    assert meeting_links.verify(b"k", f"{mid}.{b'b@example.org'.hex()}.{mac}") is None
+    assert meeting_links.verify(b"k", "garbage") is None
 
 
 def test_audit_rows(store: Store, settings: Settings) -> None:

@@ -85,6 +85,7 @@ async def test_answer_link_roster_and_feed(running: service.Running, sink: Sink)
     assert str(cal["METHOD"]) == "PUBLISH" and str(cal["X-WR-CALNAME"]) == "河北省联席会议"
     (ev,) = cal.walk("VEVENT")
     assert str(ev["SUMMARY"]) == TITLE and str(ev["UID"]) == made.meeting.uid
+    assert "ATTENDEE" not in ev and b"demo.bohai.example" not in feed  # a public feed lists nobody
     assert all(len(line) <= 75 for line in feed.split(b"\r\n"))
 
 
