@@ -4,7 +4,8 @@ Owns: the rules of a meeting's life. Creating one stores it with a fresh UID and
 provinces' liaison officers (from the Snapshot) unless attendees are given, queues one iMIP REQUEST per attendee and
 schedules the reminders. A change of time, place, title, agenda or list raises SEQUENCE by one and queues an update
 to everyone on the list and a CANCEL to anyone removed; cancelling sends METHOD:CANCEL to everyone ever invited.
-Replies (iMIP REPLY or the signed web link) change only the answering attendee's PARTSTAT.
+Replies (iMIP REPLY or the signed web link) change only the answering attendee's PARTSTAT; a new time resets every
+attendee to NEEDS-ACTION, since the update asks them again.
 
 Every notice goes into the outbox (:func:`liaison.outbox.enqueue`, issue 4) in the same transaction as the change,
 so a change is never stored without its notices nor the other way round; reminders are jobs of
@@ -31,7 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from directory.errors import FieldError, NotFound, ValidationFailed
+from directory.errors import FieldError, NotFound, SettingsError, ValidationFailed
 from directory.models import utcnow
 from directory.regions import PROVINCES
 from directory.settings import Settings
@@ -145,11 +146,26 @@ def parse_offsets(text: str) -> list[tuple[str, int, str]]:
     for part in (p for p in text.split(",") if p.strip()):
         m = _OFFSET.match(part)
         if not m:
-            raise ValidationFailed(
-                [FieldError("meetings.reminder_offsets", "应为“N workdays / N days / N hours”", value=part)]
+            raise SettingsError(
+                f"meetings.reminder_offsets: each item must be '<N> workdays', '<N> days' or '<N> hours', "
+                f"got {part.strip()!r}"
             )
         out.append((part.strip(), int(m[1]), m[2].rstrip("s")))
     return out
+
+
+def check_settings(settings: Settings) -> None:
+    """Validate the ``[meetings]`` options that the schema cannot (called when the service starts)."""
+    parse_offsets(settings.meetings.reminder_offsets)
+    local = settings.meetings.organiser_local_part
+    if not re.fullmatch(r"[a-z][a-z0-9._-]{0,63}", local) or local.startswith("bounces"):
+        raise SettingsError(
+            f"meetings.organiser_local_part: expected lower-case letters, digits, '.', '_' or '-' starting with a "
+            f"letter (and not 'bounces…'), got {local!r}"
+        )
+    base = settings.meetings.base_url
+    if base and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", base):
+        raise SettingsError(f"meetings.base_url: expected an http:// or https:// URL, got {base!r}")
 
 
 def reminder_time(start: dt.datetime, n: int, unit: str, calendar: Calendar) -> dt.datetime:
@@ -362,6 +378,12 @@ def update_meeting(
             .where(meeting_t.c.id == meeting_id)
             .values(**changed, sequence=before.sequence + 1, updated_at=now, updated_by=actor)
         )
+        if {"start_at", "end_at"} & changed.keys():  # a new time asks everyone again (RFC 5546 §2.1.5)
+            conn.execute(
+                sa.update(attendee_t)
+                .where(attendee_t.c.meeting_id == meeting_id, attendee_t.c.active == sa.true())
+                .values(partstat="NEEDS-ACTION", responded_at=None)
+            )
         meeting = load(conn, meeting_id)
         sent = _queue_notices(conn, store, settings, meeting, "REQUEST", meeting.active_attendees, now)
         sent += _queue_notices(conn, store, settings, meeting, "CANCEL", dropped[1], now)

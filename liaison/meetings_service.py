@@ -52,6 +52,11 @@ def build_scheduler(
     )
 
 
+def check_settings(settings: Settings) -> None:
+    """Fail the start with a SettingsError naming the option when a ``[meetings]`` value is unusable."""
+    meetings.check_settings(settings)
+
+
 def inbound_hooks(settings: Settings) -> list[meeting_inbound.Hook]:
     """Hooks for ``liaison.inbound``: iMIP replies to the organiser address."""
     return [meeting_inbound.reply_hook(settings)]

@@ -172,6 +172,7 @@ async def _start_meetings_scheduler(running: Running) -> tuple[str, str] | None:
     from liaison import meetings_service
 
     s = running.settings.meetings
+    meetings_service.check_settings(running.settings)
     if running.inbound is not None:  # iMIP replies to the organiser address
         running.inbound.local_parts.update(meetings_service.organiser_local_parts(running.settings))
         running.inbound.hooks.extend(meetings_service.inbound_hooks(running.settings))

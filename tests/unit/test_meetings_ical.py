@@ -132,10 +132,11 @@ def test_cancel_to_a_removed_attendee_lists_that_person() -> None:
     assert str(ev["STATUS"]) == "CANCELLED"
 
 
-def test_vobject_reads_the_invitation() -> None:
-    (_, data), _ = calendar_parts(notice(meeting(), "REQUEST"))
+@pytest.mark.parametrize("method", ["REQUEST", "CANCEL"])
+def test_vobject_reads_the_notice(method: str) -> None:
+    (_, data), _ = calendar_parts(notice(meeting(status="cancelled" if method == "CANCEL" else "scheduled"), method))
     cal = vobject.readOne(data.decode("utf-8"))
-    assert cal.method.value == "REQUEST"
+    assert cal.method.value == method
     assert cal.vevent.summary.value == TITLE
     assert cal.vevent.uid.value == "abc-123@liaison.bohai.example"
     assert cal.vevent.dtstart.value == dt.datetime(2026, 12, 17, 9, 0, tzinfo=ical.SHANGHAI)

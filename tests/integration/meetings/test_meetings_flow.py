@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from meetings_support import NOW, START, Clock, Sink, count_meetings, deliver
 
-from directory.errors import ValidationFailed
+from directory.errors import SettingsError, ValidationFailed
 from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
@@ -174,3 +174,37 @@ def test_audit_rows(store: Store, settings: Settings) -> None:
     assert [(r["action"], r["actor"]) for r in rows] == [("cancel", "李四"), ("create", "张三")]
     with store.read() as conn:
         assert conn.execute(sa.text("SELECT status FROM meeting")).scalar_one() == "cancelled"
+
+
+def test_new_time_asks_again_other_changes_keep_answers(store: Store, settings: Settings) -> None:
+    made = meetings.create_meeting(store, None, settings, new(attendees=["a@x.org", "b@x.org"]), "t")
+    mid = made.meeting.id
+    assert meetings.set_partstat(store, mid, "a@x.org", "ACCEPTED")
+    meetings.update_meeting(store, None, settings, mid, MeetingInput(place="天津"), "t")
+    assert {a.email: a.partstat for a in meetings.get_meeting(store, mid).attendees}["a@x.org"] == "ACCEPTED"
+    later = START + dt.timedelta(days=1)
+    meetings.update_meeting(
+        store, None, settings, mid, MeetingInput(start=later, end=later + dt.timedelta(hours=1)), "t"
+    )
+    people = meetings.get_meeting(store, mid).attendees
+    assert [(a.partstat, a.responded_at) for a in people] == [("NEEDS-ACTION", None)] * 2
+
+
+def test_bad_meetings_settings_name_the_option(store: Store, settings: Settings) -> None:
+    cases = {
+        "meetings.reminder_offsets": {"reminder_offsets": "10 weeks"},
+        "meetings.organiser_local_part": {"organiser_local_part": "130000000000"},
+        "meetings.base_url": {"base_url": "javascript:alert(1)"},
+    }
+    for option, values in cases.items():
+        with pytest.raises(SettingsError, match=option.replace(".", r"\.")):
+            meetings.check_settings(settings.replace(meetings=values))
+    with pytest.raises(SettingsError, match=r"meetings\.reminder_offsets.*'10 weeks'"):
+        meetings.create_meeting(
+            store,
+            None,
+            settings.replace(meetings={"reminder_offsets": "1 day, 10 weeks"}),
+            new(attendees=["a@x.org"]),
+            "t",
+        )
+    assert count_meetings(store) == 0

@@ -11,6 +11,7 @@ import icalendar
 import pytest
 from meetings_support import START, Sink, drain
 
+from directory.errors import SettingsError
 from directory.settings import Settings
 from liaison import meetings, service
 from liaison.meetings import MeetingInput
@@ -121,3 +122,12 @@ async def test_pages_follow_anonymous_read(sqlite_demo_url: str) -> None:
                     assert resp.status == 403, path
     finally:
         await r.aclose()
+
+
+async def test_service_refuses_to_start_with_bad_meetings_settings(sqlite_demo_url: str) -> None:
+    s = Settings().replace(
+        database={"url": sqlite_demo_url}, http={"port": 0}, ldap={"enabled": False}, smtp={"enabled": False},
+        meetings={"reminder_offsets": "2 fortnights"},
+    )  # fmt: skip
+    with pytest.raises(SettingsError, match=r"meetings\.reminder_offsets"):
+        await service.start(s, report=lambda line: None)
