@@ -49,6 +49,7 @@ Clock = Callable[[], dt.datetime]
 Job = Callable[[Store, dt.datetime], int]
 BOUNCE_PREFIX = "bounces+"
 DUE_STATES = ("queued", "deferred")
+MAX_BATCHES_PER_ROUND = 100
 
 
 def bounce_address(token: str, domain: str) -> str:
@@ -148,6 +149,7 @@ class OutboxWorker:
         self._idle_round = -1
         self._task: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
+        self._stopping = False
         self.sent = 0
 
     # -- lifecycle ------------------------------------------------------------------------------------------
@@ -175,11 +177,17 @@ class OutboxWorker:
             raise RuntimeError("outbox worker failed") from self._error
 
     async def aclose(self) -> None:
+        """Let the batch in hand finish and be recorded (bounded by the relay timeout), then stop."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self._stopping = True
+            self.wake()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), self.settings.relay.timeout + 5)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for t in {id(x): x for x in (self._transport, self._fax) if x is not None}.values():
             await t.aclose()
 
@@ -188,12 +196,12 @@ class OutboxWorker:
     async def _loop(self) -> None:
         interval = self.settings.liaison.outbox_poll_interval
         try:
-            while True:
+            while not self._stopping:
                 self._round += 1
                 current = self._round
                 self._wake.clear()
                 done = await self.run_once()
-                if done:
+                if done or self._stopping:
                     continue
                 async with self._idle:
                     self._idle_round = current
@@ -209,17 +217,30 @@ class OutboxWorker:
                 self._idle.notify_all()
 
     async def run_once(self) -> int:
-        """One round: periodic jobs, then claim and send one batch. Returns how much work was done."""
+        """One round: periodic jobs, then claim and send batches until none is due. Returns the work done.
+
+        Pipelined: the next batch is claimed and the previous one recorded (store thread) while this one is sent.
+        """
         now = self.clock()
         work = 0
         for job in self._jobs:
             work += await self.store.run(job, self.store, now)
         batch = await self.store.run(self._claim, now)
-        if not batch:
-            return work
-        results = [(row, await self._send(row)) for row in batch]
-        await self.store.run(self._record, results, self.clock())
-        return work + len(batch)
+        record: asyncio.Future[None] | None = None
+        for turn in range(MAX_BATCHES_PER_ROUND):
+            if not batch:
+                break
+            more = turn + 1 < MAX_BATCHES_PER_ROUND and not self._stopping
+            nxt = asyncio.ensure_future(self.store.run(self._claim, self.clock())) if more else None
+            results = [(row, await self._send(row)) for row in batch]
+            if record is not None:
+                await record
+            record = asyncio.ensure_future(self.store.run(self._record, results, self.clock()))
+            work += len(batch)
+            batch = await nxt if nxt is not None else []
+        if record is not None:
+            await record
+        return work
 
     # -- claim, send, record --------------------------------------------------------------------------------
 
@@ -269,18 +290,21 @@ class OutboxWorker:
             return Outcome("temporary", 451, f"发送出错：{exc!r}"[:500])
 
     def _record(self, results: Sequence[tuple[Claimed, Outcome]], now: dt.datetime) -> None:
+        """Write the outcomes of one batch in one transaction (all sent rows in one statement)."""
+        sent = [row.id for row, outcome in results if outcome.status == "sent"]
+        c = outbox_t.c
         with self.store.begin() as conn:
+            if sent:
+                values = {"state": "sent", "sent_at": now, "last_error": "", "lease_until": None, "leased_by": ""}
+                conn.execute(sa.update(outbox_t).where(c.id.in_(sent)).values(attempts=c.attempts + 1, **values))
             for row, outcome in results:
-                conn.execute(
-                    sa.update(outbox_t).where(outbox_t.c.id == row.id).values(**self._after(row, outcome, now))
-                )
-        self.sent += sum(1 for _, o in results if o.status == "sent")
+                if outcome.status != "sent":
+                    conn.execute(sa.update(outbox_t).where(c.id == row.id).values(**self._after(row, outcome, now)))
+        self.sent += len(sent)
 
     def _after(self, row: Claimed, outcome: Outcome, now: dt.datetime) -> dict[str, Any]:
         s = self.settings.liaison
         base: dict[str, Any] = {"lease_until": None, "leased_by": "", "attempts": row.attempts + 1}
-        if outcome.status == "sent":
-            return {**base, "state": "sent", "sent_at": now, "last_error": ""}
         if outcome.status == "permanent":
             return {**base, "state": "failed", "last_error": outcome.text[:2000]}
         if (now - row.created_at).total_seconds() >= s.give_up_seconds:

@@ -103,7 +103,13 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 
 def web_extensions(running: Running) -> list[Callable[[web.Application], None]]:
     """Pages that the liaison layer adds to the directory's web app."""
-    extensions: list[Callable[[web.Application], None]] = []
+    from liaison import web as letters_web  # --- issue 4: letters pages ---
+
+    def wake() -> None:
+        if running.outbox is not None:
+            running.outbox.wake()
+
+    extensions: list[Callable[[web.Application], None]] = [letters_web.extension(lambda: running.calendar, wake)]
     # --- meetings pages (issue 5) ---
     from liaison import meetings_web
 

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 
 import aiosmtplib
 import pytest
@@ -23,6 +24,7 @@ from liaison import deadlines, letters
 from liaison.inbound import Inbound, InboundServer
 from liaison.models import delivery_t, inbound_t
 from liaison.outbox import OutboxWorker
+from tests.conftest import need
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.mailsink import Received, Sink
 
@@ -93,6 +95,10 @@ async def world(store: Store, sink: Sink, clock: Clock) -> AsyncIterator[World]:
 
 
 async def test_three_offices_email_fax_and_parent(world: World) -> None:
+    font = world.settings.liaison.fax_font
+    need(
+        Path(font).is_file(), f"the font {font} (Debian package fonts-wqy-microhei: apt-get install fonts-wqy-microhei)"
+    )
     sent = world.send(EMAIL_ONLY, FAX_ONLY, NEITHER)
     assert sent.number.startswith("渤联〔")
     got = {m.rcpt_tos[0]: m for m in await world.drain()}
