@@ -113,7 +113,7 @@ def web_extensions(running: Running) -> list[Callable[[web.Application], None]]:
     # --- meetings pages (issue 5) ---
     from liaison import meetings_web
 
-    extensions.append(meetings_web.extension)
+    extensions.append(meetings_web.extension(wake))
     return extensions
 
 
