@@ -3,8 +3,11 @@
 Owns: the list of past and coming meetings (``/meetings``), one meeting with its roster and its notices
 (``/meetings/<id>``), the answer page behind each notice's signed link (``/meetings/answer/<token>``: GET shows the
 three choices, POST records one — a GET never changes anything, so link scanners cannot answer for anyone), and the
-per-province subscription feed ``/calendar/<province code>.ics`` (METHOD:PUBLISH). Reading pages follows
-``web.anonymous_read``; the answer page needs no login because its link is signed (HMAC-SHA256).
+per-province subscription feed ``/calendar/<province code>.ics`` (METHOD:PUBLISH, no attendees), and the staff
+forms to create, change and cancel a meeting (``/meetings/new``, ``/meetings/<id>/edit``, ``/meetings/<id>/cancel``).
+Reading pages follows ``web.anonymous_read``; the answer page needs no login because its link is signed
+(HMAC-SHA256); the staff forms need ``request["account"]`` (admin, or editor of the host province) set by the login
+middleware, which also checks CSRF — without it they answer 403.
 """
 
 from __future__ import annotations
