@@ -112,6 +112,20 @@ class LiaisonSettings:
 
 
 @dataclass(frozen=True)
+class MeetingsSettings:
+    organiser_local_part: str = "meetings"
+    organiser_name: str = "环渤海流动人口服务管理联席会议"
+    reminder_offsets: str = "10 workdays, 1 day"
+    link_secret: str = ""
+    base_url: str = ""
+    scheduler_enabled: bool = True
+    scheduler_interval: float = 30.0
+    lease_seconds: int = 300
+    max_attempts: int = 20
+    max_attendees: int = 200
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -121,6 +135,7 @@ class Settings:
     relay: RelaySettings = field(default_factory=RelaySettings)
     fax: FaxSettings = field(default_factory=FaxSettings)
     liaison: LiaisonSettings = field(default_factory=LiaisonSettings)
+    meetings: MeetingsSettings = field(default_factory=MeetingsSettings)
 
     def replace(self, **sections: Mapping[str, Any]) -> Settings:
         """A copy with some options changed, e.g. ``s.replace(http={"port": 0})`` (validated like any source)."""

@@ -122,7 +122,12 @@ def web_extensions(running: Running) -> list[Callable[[web.Application], None]]:
         if running.outbox is not None:
             running.outbox.wake()
 
-    return [letters_web.extension(wake)]
+    extensions: list[Callable[[web.Application], None]] = [letters_web.extension(wake)]
+    # --- meetings pages (issue 5) ---
+    from liaison import meetings_web
+
+    extensions.append(meetings_web.extension(wake))
+    return extensions
 
 
 async def _start_http(running: Running) -> tuple[str, str] | None:
@@ -177,6 +182,25 @@ async def _start_smtp(running: Running) -> tuple[str, str] | None:
     return "smtp", f"smtp://{shown}:{port}"
 
 
+# --- meetings scheduler (issue 5) ---
+async def _start_meetings_scheduler(running: Running) -> tuple[str, str] | None:
+    """Register the iMIP reply hook with the inbound face; run the reminder scheduler until the service stops."""
+    from liaison import meetings_service
+
+    s = running.settings.meetings
+    meetings_service.check_settings(running.settings)
+    if running.inbound is not None:  # iMIP replies to the organiser address
+        running.inbound.local_parts.update(meetings_service.organiser_local_parts(running.settings))
+        running.inbound.hooks.extend(meetings_service.inbound_hooks(running.settings))
+    if not s.scheduler_enabled:
+        return None
+    wake = running.outbox.wake if running.outbox is not None else (lambda: None)
+    sched = meetings_service.build_scheduler(running.store, running.settings, on_queued=wake)
+    task = asyncio.create_task(sched.loop(s.scheduler_interval, running.stop))
+    running.on_close(lambda: _cancel(task))
+    return None
+
+
 FACES: list[Face] = [
     _start_http,
     # --- ldap face (issue 7) ---
@@ -184,6 +208,7 @@ FACES: list[Face] = [
     _start_outbox,
     _start_smtp,
     # --- meetings scheduler (issue 5) ---
+    _start_meetings_scheduler,
 ]
 
 

@@ -186,15 +186,71 @@ _LIAISON_TABLES = ("inbound", "outbox", "delivery", "letter_attachment", "letter
 # --- liaison: meetings and the scheduler (issue 5) ---
 
 
+def _meetings() -> None:
+    op.create_table(
+        "meeting",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("uid", sa.String(255), nullable=False, unique=True),
+        sa.Column("sequence", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("status", sa.String(20), nullable=False, server_default="scheduled"),
+        sa.Column("title", sa.String(200), nullable=False),
+        sa.Column("host_province", sa.String(2), nullable=False),
+        sa.Column("place", sa.String(300), nullable=False, server_default=""),
+        sa.Column("start_at", sa.DateTime(timezone=True), nullable=False, index=True),
+        sa.Column("end_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("agenda", sa.Text, nullable=False, server_default=""),
+        sa.Column("notes", sa.Text, nullable=False, server_default=""),
+        sa.Column("organiser", sa.String(254), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_by", sa.String(100), nullable=False, server_default=""),
+    )
+    op.create_table(
+        "meeting_attendee",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "meeting_id", sa.Integer, sa.ForeignKey("meeting.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
+        sa.Column("email", sa.String(254), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False, server_default=""),
+        sa.Column("region_code", sa.String(12), nullable=True),
+        sa.Column("partstat", sa.String(20), nullable=False, server_default="NEEDS-ACTION"),
+        sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+        sa.Column("responded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.UniqueConstraint("meeting_id", "email"),
+    )
+    op.create_table(
+        "scheduler_job",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("ref", sa.String(64), nullable=False, server_default="", index=True),
+        sa.Column("recipient", sa.String(254), nullable=False, server_default=""),
+        sa.Column("label", sa.String(100), nullable=False, server_default=""),
+        sa.Column("payload", sa.Text, nullable=False, server_default=""),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("lease_owner", sa.String(64), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("outcome", sa.String(20), nullable=False, server_default=""),
+        sa.Column("error", sa.Text, nullable=False, server_default=""),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_scheduler_job_due", "scheduler_job", ["done_at", "due_at"])
+
+
 def upgrade() -> None:
     _directory()
     # --- liaison upgrade calls (issue 4) ---
     _liaison()
     # --- meetings upgrade calls (issue 5) ---
+    _meetings()
 
 
 def downgrade() -> None:
     # --- meetings downgrade (issue 5) ---
+    for table in ("scheduler_job", "meeting_attendee", "meeting"):
+        op.drop_table(table)
     # --- liaison downgrade (issue 4) ---
     for name in _LIAISON_TABLES:
         op.drop_table(name)

@@ -1,0 +1,81 @@
+"""iMIP replies arriving by mail at the organiser address (an inbound hook for ``liaison.inbound``).
+
+Owns: recognising a METHOD:REPLY calendar in a message sent to the organiser address and applying each answer only
+when the message's From address is the answering ATTENDEE and that person is on the meeting's list; anything else
+(another sender, an unknown UID, a cancelled meeting) changes nothing and is logged. The hook has the inbound hook
+signature ``async (store, message, mail_from, rcpt_tos) -> bool``; ``True`` means the message was a reply to the
+organiser address and needs no further handling.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from email.message import EmailMessage, Message
+from email.utils import getaddresses
+
+from directory.errors import ValidationFailed
+from directory.settings import Settings
+from directory.store import Store
+from liaison import ical, meetings
+
+log = logging.getLogger(__name__)
+Hook = Callable[[Store, EmailMessage, str, Sequence[str]], Awaitable[bool]]
+MAX_CALENDAR_BYTES = 256 * 1024
+
+
+def calendar_parts(message: Message) -> list[bytes]:
+    """The text/calendar (and application/ics) bodies of a message, each at most 256 KiB."""
+    out = []
+    for part in message.walk():
+        if part.get_content_type() in ("text/calendar", "application/ics"):
+            data = part.get_payload(decode=True)
+            if isinstance(data, bytes) and len(data) <= MAX_CALENDAR_BYTES:
+                out.append(data)
+    return out
+
+
+def sender_of(message: Message) -> str:
+    found = getaddresses([str(v) for v in message.get_all("From", [])])
+    return found[0][1].strip().lower() if len(found) == 1 else ""
+
+
+def apply_reply(store: Store, message: Message) -> list[str]:
+    """Apply the answers of a REPLY message; returns a line per answer saying what happened (for logs and tests)."""
+    sender = sender_of(message)
+    report: list[str] = []
+    for data in calendar_parts(message):
+        try:
+            replies = ical.parse_reply(data)
+        except ValidationFailed:
+            continue
+        for reply in replies:
+            report.append(_apply_one(store, sender, reply))
+    return report
+
+
+def _apply_one(store: Store, sender: str, reply: ical.Reply) -> str:
+    if not sender or reply.email != sender:
+        return f"ignored: From {sender or '(none)'} is not the attendee {reply.email}"
+    meeting = meetings.find_by_uid(store, reply.uid)
+    if meeting is None:
+        return f"ignored: no meeting with UID {reply.uid}"
+    if reply.sequence > meeting.sequence:
+        return f"ignored: SEQUENCE {reply.sequence} is newer than the meeting's {meeting.sequence}"
+    if not meetings.set_partstat(store, meeting.id, reply.email, reply.partstat, via="imip"):
+        return f"ignored: {reply.email} is not on the list of meeting {meeting.id} or it is cancelled"
+    return f"applied: {reply.email} {reply.partstat} for meeting {meeting.id}"
+
+
+def reply_hook(settings: Settings) -> Hook:
+    """The inbound hook: handles messages to the organiser address that carry a METHOD:REPLY calendar."""
+    organiser = meetings.organiser_address(settings)
+
+    async def hook(store: Store, message: EmailMessage, mail_from: str, rcpt_tos: Sequence[str]) -> bool:
+        if organiser not in {r.lower() for r in rcpt_tos} or not calendar_parts(message):
+            return False
+        for line in await store.run(apply_reply, store, message):
+            log.info("iMIP reply from %s: %s", mail_from, line)
+        return True
+
+    return hook

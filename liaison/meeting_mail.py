@@ -1,0 +1,96 @@
+"""Mail of joint meetings: iMIP notices (RFC 6047) and reminders, ready for the outbox.
+
+Owns: the MIME shape of a notice — multipart/mixed → multipart/alternative (text/plain, text/html, text/calendar;
+method=…; charset=UTF-8) plus ``invite.ics`` — and of a reminder, rendered from ``templates/meetings/`` (zh-CN), and
+the Jinja environment the meetings pages share.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from functools import lru_cache
+
+import jinja2
+
+from directory.regions import PROVINCES
+from directory.settings import PROJECT_ROOT, Settings
+from liaison import ical
+from liaison.meeting_models import AttendeeView, MeetingView
+
+SUBJECTS = {"REQUEST": "会议通知", "UPDATE": "会议变更", "CANCEL": "会议取消", "REMINDER": "会议提醒"}
+OUTBOX_STATES = {"queued": "待发送", "sending": "发送中", "deferred": "稍后重试", "sent": "已发送",
+                 "failed": "发送失败", "bounced": "已退信"}  # fmt: skip
+JOB_OUTCOMES = {"sent": "已发出", "skipped": "已跳过", "superseded": "已被新版本取代", "failed": "失败"}
+PARTSTAT_NAMES = {"NEEDS-ACTION": "未答复", "ACCEPTED": "参加", "DECLINED": "不参加", "TENTATIVE": "待定"}
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(PROJECT_ROOT / "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["local"] = local_time
+    env.globals.update(
+        provinces=PROVINCES, partstat_names=PARTSTAT_NAMES, outbox_states=OUTBOX_STATES, job_outcomes=JOB_OUTCOMES
+    )
+    return env
+
+
+def local_time(value: dt.datetime, fmt: str = "%Y年%m月%d日 %H:%M") -> str:
+    return value.astimezone(ical.SHANGHAI).strftime(fmt)
+
+
+def _kind(meeting: MeetingView, method: str) -> str:
+    if method == "CANCEL":
+        return "CANCEL"
+    return "UPDATE" if meeting.sequence > 0 else "REQUEST"
+
+
+def _headers(msg: EmailMessage, meeting: MeetingView, person: AttendeeView, settings: Settings, kind: str) -> None:
+    msg["From"] = formataddr((settings.meetings.organiser_name, meeting.organiser))
+    msg["To"] = formataddr((person.name, person.email)) if person.name else person.email
+    msg["Subject"] = f"{SUBJECTS[kind]}：{meeting.title}"
+    msg["Message-ID"] = make_msgid(domain=settings.liaison.domain)
+    msg["Auto-Submitted"] = "auto-generated"
+
+
+def notice(
+    meeting: MeetingView, person: AttendeeView, method: str, settings: Settings, link: str, now: dt.datetime
+) -> EmailMessage:
+    """An iMIP REQUEST (invitation or update) or CANCEL for one attendee."""
+    kind = _kind(meeting, method)
+    people = None if method == "REQUEST" else {meeting.id: (person,) if not meeting.cancelled else meeting.attendees}
+    data = ical.calendar(
+        [meeting], method, organiser_name=settings.meetings.organiser_name, attendees=people, stamp=now
+    )
+    ctx = {"m": meeting, "person": person, "kind": kind, "link": link, "method": method}
+    env = environment()
+    msg = EmailMessage()
+    _headers(msg, meeting, person, settings, kind)
+    msg["Date"] = format_datetime(now.astimezone(ical.SHANGHAI))
+    msg.set_content(env.get_template("meetings/notice.txt").render(ctx), charset="utf-8")
+    msg.add_alternative(env.get_template("meetings/notice.html").render(ctx), subtype="html", charset="utf-8")
+    msg.add_alternative(data, maintype="text", subtype="calendar", params={"method": method, "charset": "UTF-8"})
+    msg.make_mixed()
+    msg.add_attachment(data, maintype="application", subtype="ics", filename="invite.ics")
+    return msg
+
+
+def reminder(
+    meeting: MeetingView, person: AttendeeView, settings: Settings, link: str, offset: str, now: dt.datetime
+) -> EmailMessage:
+    """A plain reminder (text and HTML) of a coming meeting, with the signed reply link."""
+    ctx = {"m": meeting, "person": person, "kind": "REMINDER", "link": link, "method": "", "offset": offset}
+    env = environment()
+    msg = EmailMessage()
+    _headers(msg, meeting, person, settings, "REMINDER")
+    msg["Date"] = format_datetime(now.astimezone(ical.SHANGHAI))
+    msg.set_content(env.get_template("meetings/reminder.txt").render(ctx), charset="utf-8")
+    msg.add_alternative(env.get_template("meetings/notice.html").render(ctx), subtype="html", charset="utf-8")
+    return msg

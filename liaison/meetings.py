@@ -1,0 +1,575 @@
+"""Joint meetings (联席会议): create, update, cancel, replies, reminders.
+
+Owns: the rules of a meeting's life. Creating one stores it with a fresh UID and SEQUENCE 0, lists the ten
+provinces' liaison officers (from the Snapshot) unless attendees are given, queues one iMIP REQUEST per attendee and
+schedules the reminders. A change of time, place, title, agenda or list raises SEQUENCE by one and queues an update
+to everyone on the list and a CANCEL to anyone removed; cancelling sends METHOD:CANCEL to everyone ever invited.
+Replies (iMIP REPLY or the signed web link) change only the answering attendee's PARTSTAT; a new time resets every
+attendee to NEEDS-ACTION, since the update asks them again.
+
+Every notice goes into the outbox (:func:`liaison.outbox.enqueue`, issue 4) in the same transaction as the change,
+so a change is never stored without its notices nor the other way round; reminders are jobs of
+:mod:`liaison.scheduler` whose handler queues the reminder mail and finishes the job in one transaction.
+
+Misfire policy: notices (requests, updates, cancellations) are always sent, however late (the outbox retries them);
+a reminder whose time passed while no scheduler ran is sent late only while the meeting has not started, otherwise
+it is skipped (outcome ``skipped``). A reminder of an older SEQUENCE or of a cancelled meeting is ``superseded``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesHeaderParser
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from directory.errors import FieldError, NotFound, SettingsError, ValidationFailed
+from directory.models import utcnow
+from directory.regions import PROVINCES
+from directory.settings import Settings
+from directory.snapshot import Snapshot
+from directory.store import Store
+from liaison import meeting_days, meeting_links, meeting_mail, outbox, scheduler
+from liaison.ical import SHANGHAI
+from liaison.meeting_models import PARTSTATS, AttendeeView, Meeting, MeetingAttendee, MeetingView
+from liaison.models import outbox_t
+from liaison.workdays import Calendar
+from liaison.workdays_store import load_calendar
+
+meeting_t = Meeting.__table__  # type: ignore[attr-defined]
+attendee_t = MeetingAttendee.__table__  # type: ignore[attr-defined]
+
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+)
+NOTICE_KIND = "meeting"  # outbox kind of invitations, updates and cancellations
+REMINDER_KIND = "meeting-reminder"  # outbox kind of reminders
+LIMITS = {"title": 200, "place": 300, "agenda": 20000, "notes": 5000}
+_OFFSET = re.compile(r"^\s*(\d{1,3})\s*(workdays?|days?|hours?)\s*$")
+
+
+@dataclass(frozen=True)
+class MeetingInput:
+    """What a user gives to create or change a meeting; ``None`` leaves a field as it is (on update)."""
+
+    title: str | None = None
+    host: str | None = None
+    place: str | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    agenda: str | None = None
+    notes: str | None = None
+    attendees: Sequence[str] | None = None  # replaces the list (create: None = the ten liaison officers)
+    add: Sequence[str] = ()
+    remove: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    meeting: MeetingView
+    warnings: list[str] = field(default_factory=list)
+    notices: int = 0
+
+
+# -- parsing and validation -------------------------------------------------------------------------------------
+
+
+def parse_local(text: str, name: str) -> dt.datetime:
+    """``2026-12-17T09:00`` in Asia/Shanghai (or with an explicit offset) → aware UTC; errors name the option."""
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationFailed([FieldError(name, "时间格式应为 2026-12-17T09:00（北京时间）", value=text)]) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=SHANGHAI)
+    return value.astimezone(dt.UTC)
+
+
+def normalize_host(text: str) -> str:
+    code = text.strip()[:2]
+    if not code.isdigit() or code not in PROVINCES or (len(text.strip()) > 2 and not text.strip().isdigit()):
+        known = "、".join(f"{k}{v}" for k, v in PROVINCES.items())
+        raise ValidationFailed([FieldError("host", f"不是十省区市之一（可选：{known}）", value=text)])
+    return code
+
+
+def clean_email(text: str, name: str = "attendee") -> str:
+    address = text.strip().lower()
+    if len(address) > 254 or not _EMAIL.match(address):
+        raise ValidationFailed([FieldError(name, "电子邮箱格式不正确", value=text)])
+    return address
+
+
+def _check_text(values: dict[str, Any]) -> None:
+    errors = []
+    for name, limit in LIMITS.items():
+        value = values.get(name)
+        if value is not None and len(value) > limit:
+            errors.append(FieldError(name, f"过长（最多 {limit} 字，现有 {len(value)} 字）"))
+    if values.get("title") is not None and not values["title"].strip():
+        errors.append(FieldError("title", "会议名称不能为空"))
+    for name, value in values.items():
+        allowed = "\n\r\t" if name in ("agenda", "notes") else ""
+        bad = next((c for c in value or "" if unicodedata.category(c) == "Cc" and c not in allowed), None)
+        if bad is not None:
+            errors.append(FieldError(name, f"含有不允许的控制字符 U+{ord(bad):04X}"))
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _check_times(start: dt.datetime, end: dt.datetime) -> None:
+    if end <= start:
+        raise ValidationFailed([FieldError("end", "结束时间必须晚于开始时间", value=end.isoformat())])
+    if end - start > dt.timedelta(days=14):
+        raise ValidationFailed([FieldError("end", "会议不能超过 14 天", value=end.isoformat())])
+
+
+def date_warnings(start: dt.datetime, end: dt.datetime, calendar: Calendar) -> list[str]:
+    """A warning for each local date of the meeting that is not a working day (or has no official data)."""
+    first = start.astimezone(SHANGHAI).date()
+    last = (end - dt.timedelta(seconds=1)).astimezone(SHANGHAI).date()
+    return meeting_days.date_warnings(first, last, calendar)
+
+
+def parse_offsets(text: str) -> list[tuple[str, int, str]]:
+    """``"10 workdays, 1 day"`` → [(label, n, unit)], unit one of workday/day/hour; errors name the option."""
+    out = []
+    for part in (p for p in text.split(",") if p.strip()):
+        m = _OFFSET.match(part)
+        if not m:
+            raise SettingsError(
+                f"meetings.reminder_offsets: each item must be '<N> workdays', '<N> days' or '<N> hours', "
+                f"got {part.strip()!r}"
+            )
+        out.append((part.strip(), int(m[1]), m[2].rstrip("s")))
+    return out
+
+
+def check_settings(settings: Settings) -> None:
+    """Validate the ``[meetings]`` options that the schema cannot (called when the service starts)."""
+    parse_offsets(settings.meetings.reminder_offsets)
+    local = settings.meetings.organiser_local_part
+    if not re.fullmatch(r"[a-z][a-z0-9._-]{0,63}", local) or local.startswith("bounces"):
+        raise SettingsError(
+            f"meetings.organiser_local_part: expected lower-case letters, digits, '.', '_' or '-' starting with a "
+            f"letter (and not 'bounces…'), got {local!r}"
+        )
+    base = settings.meetings.base_url
+    if base and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", base):
+        raise SettingsError(f"meetings.base_url: expected an http:// or https:// URL, got {base!r}")
+
+
+def reminder_time(start: dt.datetime, n: int, unit: str, calendar: Calendar) -> dt.datetime:
+    if unit == "hour":
+        return start - dt.timedelta(hours=n)
+    if unit == "day":
+        return start - dt.timedelta(days=n)
+    local = start.astimezone(SHANGHAI)
+    day = meeting_days.subtract_workdays(local.date(), n, calendar)
+    return dt.datetime.combine(day, local.time(), SHANGHAI).astimezone(dt.UTC)
+
+
+# -- attendees --------------------------------------------------------------------------------------------------
+
+
+def default_attendees(snap: Snapshot) -> tuple[list[AttendeeView], list[str]]:
+    """The ten provinces' liaison officers with an e-mail address, and warnings for those missing."""
+    people: list[AttendeeView] = []
+    warnings: list[str] = []
+    for code, name in PROVINCES.items():
+        office = snap.liaison_officer(code)
+        if office is None or not office.email:
+            warnings.append(f"{name}没有登记联络员电子邮箱，未列入参会人员")
+            continue
+        people.append(AttendeeView(office.email.lower(), office.contact_name, office.region_code))
+    return people, warnings
+
+
+def _person(snap: Snapshot | None, address: str) -> AttendeeView:
+    email = clean_email(address)
+    if snap is not None:
+        for office in snap.offices.values():
+            if office.email.lower() == email:
+                return AttendeeView(email, office.contact_name, office.region_code)
+    return AttendeeView(email)
+
+
+# -- reads ------------------------------------------------------------------------------------------------------
+
+
+def _view(row: Any, attendees: Sequence[Any]) -> MeetingView:
+    people = tuple(
+        AttendeeView(a["email"], a["name"], a["region_code"], a["partstat"], a["active"], _aware(a["responded_at"]))
+        for a in attendees
+    )
+    return MeetingView(
+        row["id"], row["uid"], row["sequence"], row["status"], row["title"], row["host_province"], row["place"],
+        _aware(row["start_at"]), _aware(row["end_at"]), row["agenda"], row["notes"], row["organiser"],
+        _aware(row["updated_at"]), people,
+    )  # fmt: skip
+
+
+def _aware(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)  # SQLite hands back naive UTC
+    return value
+
+
+def load(conn: Connection, meeting_id: int) -> MeetingView:
+    row = conn.execute(sa.select(meeting_t).where(meeting_t.c.id == meeting_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"会议 {meeting_id} 不存在")
+    people = conn.execute(
+        sa.select(attendee_t).where(attendee_t.c.meeting_id == meeting_id).order_by(attendee_t.c.id)
+    ).mappings()
+    return _view(row, list(people))
+
+
+def get_meeting(store: Store, meeting_id: int) -> MeetingView:
+    with store.read() as conn:
+        return load(conn, meeting_id)
+
+
+def find_by_uid(store: Store, uid: str) -> MeetingView | None:
+    with store.read() as conn:
+        mid = conn.execute(sa.select(meeting_t.c.id).where(meeting_t.c.uid == uid)).scalar_one_or_none()
+        return load(conn, mid) if mid is not None else None
+
+
+def list_meetings(store: Store, province: str | None = None) -> list[MeetingView]:
+    """Every meeting by start time; with ``province``, those it hosts or whose attendees include its offices."""
+    with store.read() as conn:
+        ids = [r[0] for r in conn.execute(sa.select(meeting_t.c.id).order_by(meeting_t.c.start_at, meeting_t.c.id))]
+        views = [load(conn, i) for i in ids]
+    if province is None:
+        return views
+    return [m for m in views if m.host_province == province or any(_in(a, province) for a in m.active_attendees)]
+
+
+def _in(a: AttendeeView, province: str) -> bool:
+    return bool(a.region_code and a.region_code.startswith(province))
+
+
+# -- writes -----------------------------------------------------------------------------------------------------
+
+
+def organiser_address(settings: Settings) -> str:
+    return f"{settings.meetings.organiser_local_part}@{settings.liaison.domain}".lower()
+
+
+def create_meeting(
+    store: Store,
+    snap: Snapshot | None,
+    settings: Settings,
+    data: MeetingInput,
+    actor: str,
+    *,
+    now: dt.datetime | None = None,
+) -> Outcome:
+    """Store a new meeting, queue one invitation per attendee and schedule its reminders."""
+    now = now or utcnow()
+    missing = [n for n in ("title", "host", "start", "end") if getattr(data, n) in (None, "")]
+    if missing:
+        raise ValidationFailed([FieldError(n, "必填") for n in missing])
+    assert data.title is not None and data.host is not None and data.start and data.end
+    values = {"title": data.title.strip(), "place": (data.place or "").strip(), "agenda": data.agenda or ""}
+    values["notes"] = data.notes or ""
+    _check_text(values)
+    host = normalize_host(data.host)
+    _check_times(data.start, data.end)
+    calendar = load_calendar(store)
+    warnings = date_warnings(data.start, data.end, calendar)
+    if data.attendees is None and snap is not None:
+        people, missing_officers = default_attendees(snap)
+        warnings += missing_officers
+    else:
+        people = _unique([_person(snap, a) for a in data.attendees or ()])
+    people = _unique(people + [_person(snap, a) for a in data.add])
+    removed = {clean_email(a, "remove") for a in data.remove}
+    people = [p for p in people if p.email not in removed]
+    _check_count(settings, people)
+    row = {
+        **values,
+        "uid": f"{uuid.uuid4()}@{settings.liaison.domain}",
+        "sequence": 0,
+        "status": "scheduled",
+        "host_province": host,
+        "start_at": data.start,
+        "end_at": data.end,
+        "organiser": organiser_address(settings),
+        "created_at": now,
+        "updated_at": now,
+        "updated_by": actor,
+    }
+    with store.begin() as conn:
+        mid = int(conn.execute(sa.insert(meeting_t).values(**row)).inserted_primary_key[0])  # type: ignore[index]
+        if people:
+            conn.execute(sa.insert(attendee_t), [_attendee_row(mid, p) for p in people])
+        meeting = load(conn, mid)
+        sent = _queue_notices(conn, store, settings, meeting, "REQUEST", meeting.active_attendees, now)
+        _schedule_reminders(conn, settings, meeting, now, calendar)
+        store.audit(conn, actor, "meeting", str(mid), "create", None, _audit(meeting))
+    return Outcome(meeting, warnings, sent)
+
+
+def _unique(people: list[AttendeeView]) -> list[AttendeeView]:
+    seen: dict[str, AttendeeView] = {}
+    for p in people:
+        seen.setdefault(p.email, p)
+    return list(seen.values())
+
+
+def _check_count(settings: Settings, people: Sequence[AttendeeView]) -> None:
+    limit = settings.meetings.max_attendees
+    if len(people) > limit:
+        raise ValidationFailed([FieldError("attendee", f"参会人员过多（最多 {limit} 人，现有 {len(people)} 人）")])
+
+
+def _attendee_row(mid: int, p: AttendeeView) -> dict[str, Any]:
+    return {"meeting_id": mid, "email": p.email, "name": p.name, "region_code": p.region_code, "active": True}
+
+
+def _audit(m: MeetingView) -> dict[str, Any]:
+    keys = ("uid", "sequence", "status", "title", "host_province", "place", "start_at", "end_at")
+    out: dict[str, Any] = {k: getattr(m, k) for k in keys}
+    out["attendees"] = [a.email for a in m.active_attendees]
+    return out
+
+
+def update_meeting(
+    store: Store,
+    snap: Snapshot | None,
+    settings: Settings,
+    meeting_id: int,
+    data: MeetingInput,
+    actor: str,
+    *,
+    now: dt.datetime | None = None,
+) -> Outcome:
+    """Change a meeting: SEQUENCE+1, an update to everyone on the list, a CANCEL to anyone removed."""
+    now = now or utcnow()
+    changes = {k: getattr(data, k) for k in ("title", "place", "agenda", "notes") if getattr(data, k) is not None}
+    _check_text(changes)
+    calendar = load_calendar(store)
+    with store.begin() as conn:
+        before = load(conn, meeting_id)
+        if before.cancelled:
+            raise ValidationFailed([FieldError("status", "会议已取消，不能再修改")])
+        if data.host is not None:
+            changes["host_province"] = normalize_host(data.host)
+        start, end = data.start or before.start_at, data.end or before.end_at
+        _check_times(start, end)
+        changes.update(start_at=start, end_at=end)
+        dropped = _apply_list(conn, snap, settings, before, data)
+        changed = {k: v for k, v in changes.items() if getattr(before, k) != v}
+        if not changed and not dropped[0] and not dropped[1]:
+            return Outcome(before, ["没有任何改动，未发送更新"], 0)
+        conn.execute(
+            sa.update(meeting_t)
+            .where(meeting_t.c.id == meeting_id)
+            .values(**changed, sequence=before.sequence + 1, updated_at=now, updated_by=actor)
+        )
+        if {"start_at", "end_at"} & changed.keys():  # a new time asks everyone again (RFC 5546 §2.1.5)
+            conn.execute(
+                sa.update(attendee_t)
+                .where(attendee_t.c.meeting_id == meeting_id, attendee_t.c.active == sa.true())
+                .values(partstat="NEEDS-ACTION", responded_at=None)
+            )
+        meeting = load(conn, meeting_id)
+        sent = _queue_notices(conn, store, settings, meeting, "REQUEST", meeting.active_attendees, now)
+        sent += _queue_notices(conn, store, settings, meeting, "CANCEL", dropped[1], now)
+        _supersede_reminders(conn, meeting_id, now)
+        _schedule_reminders(conn, settings, meeting, now, calendar)
+        store.audit(conn, actor, "meeting", str(meeting_id), "update", _audit(before), _audit(meeting))
+    moved = {"start_at", "end_at"} & changed.keys()
+    return Outcome(meeting, date_warnings(start, end, calendar) if moved else [], sent)
+
+
+def _apply_list(
+    conn: Connection, snap: Snapshot | None, settings: Settings, before: MeetingView, data: MeetingInput
+) -> tuple[list[AttendeeView], list[AttendeeView]]:
+    """Add and remove attendees; returns (added, removed)."""
+    current = {a.email: a for a in before.active_attendees}
+    listed = None if data.attendees is None else [_person(snap, a) for a in data.attendees]
+    wanted = dict(current) if listed is None else {p.email: p for p in listed}
+    for address in data.add:
+        p = _person(snap, address)
+        wanted.setdefault(p.email, p)
+    for address in data.remove:
+        wanted.pop(clean_email(address, "remove"), None)
+    _check_count(settings, list(wanted.values()))
+    added = [p for e, p in wanted.items() if e not in current]
+    removed = [p for e, p in current.items() if e not in wanted]
+    mid = before.id
+    for p in removed:
+        conn.execute(sa.update(attendee_t).where(_who(mid, p.email)).values(active=False))
+    known = {a.email for a in before.attendees}
+    for p in added:
+        if p.email in known:
+            conn.execute(sa.update(attendee_t).where(_who(mid, p.email)).values(active=True, partstat="NEEDS-ACTION"))
+        else:
+            conn.execute(sa.insert(attendee_t).values(**_attendee_row(mid, p)))
+    return added, removed
+
+
+def _who(mid: int, email: str) -> Any:
+    return sa.and_(attendee_t.c.meeting_id == mid, attendee_t.c.email == email)
+
+
+def cancel_meeting(
+    store: Store, settings: Settings, meeting_id: int, actor: str, *, now: dt.datetime | None = None
+) -> Outcome:
+    """Cancel: STATUS:CANCELLED, SEQUENCE+1, METHOD:CANCEL to everyone ever on the list; reminders dropped."""
+    now = now or utcnow()
+    with store.begin() as conn:
+        before = load(conn, meeting_id)
+        if before.cancelled:
+            raise ValidationFailed([FieldError("status", "会议已经取消")])
+        conn.execute(
+            sa.update(meeting_t)
+            .where(meeting_t.c.id == meeting_id)
+            .values(status="cancelled", sequence=before.sequence + 1, updated_at=now, updated_by=actor)
+        )
+        meeting = load(conn, meeting_id)
+        sent = _queue_notices(conn, store, settings, meeting, "CANCEL", meeting.attendees, now)
+        _supersede_reminders(conn, meeting_id, now)
+        store.audit(conn, actor, "meeting", str(meeting_id), "cancel", _audit(before), _audit(meeting))
+    return Outcome(meeting, [], sent)
+
+
+# -- notices and reminders --------------------------------------------------------------------------------------
+
+
+def _queue_notices(
+    conn: Connection,
+    store: Store,
+    settings: Settings,
+    meeting: MeetingView,
+    method: str,
+    people: Sequence[AttendeeView],
+    now: dt.datetime,
+) -> int:
+    secret = meeting_links.secret_in(conn, settings)
+    for person in people:
+        link = meeting_links.answer_link(settings, secret, meeting.id, person.email)
+        msg = meeting_mail.notice(meeting, person, method, settings, link, now)
+        outbox.enqueue(conn, msg, recipient=person.email, kind=NOTICE_KIND, ref=str(meeting.id))
+    return len(people)
+
+
+def _schedule_reminders(
+    conn: Connection, settings: Settings, meeting: MeetingView, now: dt.datetime, calendar: Calendar
+) -> None:
+    for label, n, unit in parse_offsets(settings.meetings.reminder_offsets):
+        due = reminder_time(meeting.start_at, n, unit, calendar)
+        if due <= now or due >= meeting.start_at:
+            continue  # a reminder time already past when the meeting is (re)scheduled is not a misfire: none
+        payload = json.dumps({"meeting": meeting.id, "sequence": meeting.sequence, "offset": label})
+        for person in meeting.active_attendees:
+            scheduler.add_job(
+                conn, "reminder", ref=str(meeting.id), recipient=person.email, label=label, payload=payload,
+                due_at=due,
+            )  # fmt: skip
+
+
+def _supersede_reminders(conn: Connection, meeting_id: int, now: dt.datetime) -> None:
+    scheduler.close_pending(conn, kind="reminder", ref=str(meeting_id), outcome="superseded", now=now)
+
+
+async def run_reminder(store: Store, settings: Settings, job: scheduler.JobRow, now: dt.datetime) -> str:
+    """Scheduler handler of ``reminder`` jobs: queue the reminder mail, or skip it per the misfire policy."""
+    return await store.run(_remind, store, settings, job, now)
+
+
+def _remind(store: Store, settings: Settings, job: scheduler.JobRow, now: dt.datetime) -> str:
+    info = json.loads(job.payload)
+    with store.begin() as conn:
+        meeting = load(conn, int(info["meeting"]))
+        person = next((a for a in meeting.active_attendees if a.email == job.recipient), None)
+        outcome = "sent"
+        if meeting.cancelled or meeting.sequence != info["sequence"]:
+            outcome = "superseded"
+        elif now >= meeting.start_at:
+            outcome = "skipped"  # misfire: the meeting has started, a late reminder is pointless
+        elif person is None or person.partstat == "DECLINED":
+            outcome = "skipped"
+        if outcome == "sent" and person is not None:
+            secret = meeting_links.secret_in(conn, settings)
+            link = meeting_links.answer_link(settings, secret, meeting.id, person.email)
+            msg = meeting_mail.reminder(meeting, person, settings, link, str(info["offset"]), now)
+            outbox.enqueue(conn, msg, recipient=person.email, kind=REMINDER_KIND, ref=str(meeting.id))
+        if not scheduler.finish(conn, job, outcome, now):
+            raise scheduler.LeaseLost(job.id)  # another scheduler took the job over: roll back
+    return outcome
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One mail of a meeting in the outbox: invitation, update, cancellation or reminder, with its delivery state."""
+
+    kind: str
+    recipient: str
+    subject: str
+    state: str
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    attempts: int
+    last_error: str
+
+
+def notices(store: Store, meeting_id: int) -> list[Notice]:
+    """The meeting's mails in the outbox, oldest first."""
+    c = outbox_t.c
+    query = (
+        sa.select(c.kind, c.recipient, c.body, c.state, c.created_at, c.sent_at, c.attempts, c.last_error)
+        .where(c.ref == str(meeting_id), c.kind.in_([NOTICE_KIND, REMINDER_KIND]))
+        .order_by(c.id)
+    )
+    with store.read() as conn:
+        rows = conn.execute(query).all()
+    return [
+        Notice(r.kind, r.recipient, _subject(r.body), r.state, _aware(r.created_at), _aware(r.sent_at), r.attempts,
+               r.last_error)
+        for r in rows
+    ]  # fmt: skip
+
+
+def _subject(body: bytes) -> str:
+    head = BytesHeaderParser(policy=policy.default).parsebytes(body)
+    return str(head.get("Subject", ""))
+
+
+def reminders(store: Store, meeting_id: int) -> list[scheduler.JobRow]:
+    """The meeting's scheduled reminder jobs (one per attendee and offset), with their outcome."""
+    return [j for j in scheduler.jobs_for(store, str(meeting_id)) if j.kind == "reminder"]
+
+
+# -- replies ----------------------------------------------------------------------------------------------------
+
+
+def set_partstat(
+    store: Store, meeting_id: int, email: str, partstat: str, *, now: dt.datetime | None = None, via: str = "web"
+) -> bool:
+    """Record one attendee's answer; False when the meeting is cancelled or the person is not (or no longer) on it."""
+    if partstat not in PARTSTATS or partstat == "NEEDS-ACTION":
+        raise ValidationFailed([FieldError("partstat", "答复应为 ACCEPTED、DECLINED 或 TENTATIVE", value=partstat)])
+    now = now or utcnow()
+    with store.begin() as conn:
+        meeting = load(conn, meeting_id)
+        person = next((a for a in meeting.active_attendees if a.email == email.lower()), None)
+        if person is None or meeting.cancelled:
+            return False
+        conn.execute(
+            sa.update(attendee_t).where(_who(meeting_id, person.email)).values(partstat=partstat, responded_at=now)
+        )
+        store.audit(conn, f"{via}:{person.email}", "meeting", str(meeting_id), "reply", None, {"partstat": partstat})
+    return True

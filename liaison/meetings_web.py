@@ -1,0 +1,237 @@
+"""Web pages of joint meetings, plugged into the directory's aiohttp app as an extension.
+
+Owns: the list of past and coming meetings (``/meetings``), one meeting with its roster and its notices
+(``/meetings/<id>``), the answer page behind each notice's signed link (``/meetings/answer/<token>``: GET shows the
+three choices, POST records one — a GET never changes anything, so link scanners cannot answer for anyone), and the
+per-province subscription feed ``/calendar/<province code>.ics`` (METHOD:PUBLISH, no attendees), and the staff
+forms to create, change and cancel a meeting (``/meetings/new``, ``/meetings/<id>/edit``, ``/meetings/<id>/cancel``).
+Reading pages follows ``web.anonymous_read``; the answer page needs no login because its link is signed
+(HMAC-SHA256); the staff forms need ``request["account"]`` (admin, or editor of the host province) set by the login
+middleware, which also checks CSRF — without it they answer 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from directory.errors import ValidationFailed
+from directory.models import utcnow
+from directory.regions import PROVINCES
+from directory.web.app import CTX, WebContext
+from liaison import ical, meeting_links, meeting_mail, meetings
+from liaison.meeting_models import MeetingView
+from liaison.workdays_store import load_calendar
+
+ANSWERS = {"ACCEPTED": "参加", "TENTATIVE": "待定", "DECLINED": "不参加"}
+HTML = "text/html"
+
+
+WAKE: web.AppKey[Callable[[], None]] = web.AppKey("meetings_wake")
+
+
+def extension(wake: Callable[[], None]) -> Callable[[web.Application], None]:
+    """The web extension; ``wake`` nudges the outbox worker after notices were queued."""
+
+    def extend(app: web.Application) -> None:
+        app[WAKE] = wake
+        app.router.add_get("/meetings", list_page)
+        app.router.add_get(r"/meetings/{id:\d{1,9}}", detail_page)
+        app.router.add_get("/meetings/answer/{token}", answer_page)
+        app.router.add_post("/meetings/answer/{token}", answer_post)
+        app.router.add_get(r"/calendar/{code:\d{2}|\d{12}}.ics", calendar_feed)
+        app.router.add_get("/meetings/new", new_form)
+        app.router.add_post("/meetings/new", new_post)
+        app.router.add_get(r"/meetings/{id:\d{1,9}}/edit", edit_form)
+        app.router.add_post(r"/meetings/{id:\d{1,9}}/edit", edit_post)
+        app.router.add_post(r"/meetings/{id:\d{1,9}}/cancel", cancel_post)
+
+    return extend
+
+
+def _render(name: str, status: int = 200, **ctx: Any) -> web.Response:
+    body = meeting_mail.environment().get_template(name).render(**ctx)
+    return web.Response(text=body, content_type=HTML, charset="utf-8", status=status)
+
+
+def _readable(ctx: WebContext) -> None:
+    if not ctx.settings.web.anonymous_read:
+        raise web.HTTPForbidden(text="需要登录后查看（web.anonymous_read = false）")
+
+
+async def list_page(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    _readable(ctx)
+    everything = await ctx.store.run(meetings.list_meetings, ctx.store)
+    now = utcnow()
+    coming = [m for m in everything if m.end_at >= now]
+    past = [m for m in reversed(everything) if m.end_at < now]
+    return _render("meetings/list.html", coming=coming, past=past)
+
+
+async def detail_page(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    _readable(ctx)
+    meeting = await ctx.store.run(meetings.get_meeting, ctx.store, int(request.match_info["id"]))
+    notices = await ctx.store.run(meetings.notices, ctx.store, meeting.id)
+    reminders = await ctx.store.run(meetings.reminders, ctx.store, meeting.id)
+    calendar = await ctx.store.run(load_calendar, ctx.store)
+    warnings = meetings.date_warnings(meeting.start_at, meeting.end_at, calendar)
+    return _render("meetings/detail.html", m=meeting, notices=notices, reminders=reminders, warnings=warnings)
+
+
+async def _answering(request: web.Request) -> tuple[MeetingView, str]:
+    ctx = request.app[CTX]
+    key = await ctx.store.run(meeting_links.secret, ctx.store, ctx.settings)
+    found = meeting_links.verify(key, request.match_info["token"])
+    if found is None:
+        raise web.HTTPForbidden(text="链接无效或已被改动")
+    meeting = await ctx.store.run(meetings.get_meeting, ctx.store, found[0])
+    return meeting, found[1]
+
+
+async def answer_page(request: web.Request) -> web.Response:
+    meeting, email = await _answering(request)
+    person = next((a for a in meeting.attendees if a.email == email), None)
+    return _render("meetings/answer.html", m=meeting, person=person, email=email, answers=ANSWERS, done=None)
+
+
+async def answer_post(request: web.Request) -> web.Response:
+    meeting, email = await _answering(request)
+    form = await request.post()
+    choice = str(form.get("partstat", ""))
+    if choice not in ANSWERS:
+        return _render("meetings/answer.html", 400, m=meeting, person=None, email=email, answers=ANSWERS, done=None,
+                       error="请选择：参加、待定或不参加")  # fmt: skip
+    ctx = request.app[CTX]
+    ok = await ctx.store.run(meetings.set_partstat, ctx.store, meeting.id, email, choice)
+    if not ok:
+        return _render("meetings/answer.html", 409, m=meeting, person=None, email=email, answers=ANSWERS, done=None,
+                       error="会议已取消，或您已不在参会名单中")  # fmt: skip
+    meeting = await ctx.store.run(meetings.get_meeting, ctx.store, meeting.id)
+    person = next((a for a in meeting.attendees if a.email == email), None)
+    return _render("meetings/answer.html", m=meeting, person=person, email=email, answers=ANSWERS, done=choice)
+
+
+async def calendar_feed(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    _readable(ctx)
+    code = request.match_info["code"][:2]
+    if code not in PROVINCES:
+        raise web.HTTPNotFound(text=f"没有省级区划 {code}")
+    chosen = await ctx.store.run(meetings.list_meetings, ctx.store, code)
+    organiser = ctx.settings.meetings.organiser_name
+    data = ical.calendar(chosen, "PUBLISH", organiser_name=organiser, stamp=utcnow(), name=f"{PROVINCES[code]}联席会议")
+    headers = {"Content-Disposition": f"inline; filename={code}.ics", "Cache-Control": "no-cache"}
+    return web.Response(body=data, content_type="text/calendar", charset="utf-8", headers=headers)
+
+
+# -- staff: create, change, cancel -----------------------------------------------------------------------------
+# Staff-only like the letters pages: the login middleware (issue 3) sets request["account"] (username, role,
+# province_code) and checks CSRF on POST; without it every handler below answers 403.
+
+
+def _staff(request: web.Request, host: str | None = None) -> Mapping[str, Any]:
+    account = request.get("account")
+    if not isinstance(account, Mapping) or account.get("role") not in ("admin", "editor"):
+        raise web.HTTPForbidden(text="只有登录的管理员和编辑可以安排联席会议")
+    own = str(account.get("province_code") or "")[:2]
+    if account.get("role") == "editor" and host is not None and host != own:
+        raise web.HTTPForbidden(text="编辑只能安排本省主办的会议")
+    return account
+
+
+def _lines(text: str) -> list[str]:
+    return [x.strip() for x in text.replace(",", "\n").splitlines() if x.strip()][:1000]
+
+
+def _input(form: Mapping[str, str], *, create: bool) -> meetings.MeetingInput:
+    def text(name: str) -> str | None:
+        value = form.get(name, "").strip() if name != "agenda" else form.get(name, "")
+        return value if value or create else None
+
+    def when(name: str) -> Any:
+        value = form.get(name, "").strip()
+        return meetings.parse_local(value, name) if value else None
+
+    people = _lines(form.get("attendees", ""))
+    return meetings.MeetingInput(
+        title=text("title"), host=text("host"), place=text("place"), start=when("start"), end=when("end"),
+        agenda=text("agenda"), notes=text("notes"), attendees=(people or None) if create else None,
+        add=_lines(form.get("add", "")), remove=_lines(form.get("remove", "")),
+    )  # fmt: skip
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    data = await request.post()
+    return {k: v for k, v in data.items() if isinstance(v, str)}
+
+
+def _form_page(status: int, form: Mapping[str, str], errors: list[str], m: MeetingView | None = None) -> web.Response:
+    return _render("meetings/form.html", status, form=form, errors=errors, m=m)
+
+
+async def new_form(request: web.Request) -> web.Response:
+    _staff(request)
+    return _form_page(200, {}, [])
+
+
+async def new_post(request: web.Request) -> web.Response:
+    form = await _form(request)
+    account = _staff(request, form.get("host", "").strip()[:2])
+    ctx = request.app[CTX]
+    try:
+        data = _input(form, create=True)
+        snap = ctx.holder.current if data.attendees is None else None
+        actor = f"web:{account.get('username', '')}"
+        made = await ctx.store.run(meetings.create_meeting, ctx.store, snap, ctx.settings, data, actor)
+    except ValidationFailed as exc:
+        return _form_page(400, form, [str(e) for e in exc.errors])
+    request.app[WAKE]()
+    raise web.HTTPSeeOther(f"/meetings/{made.meeting.id}")
+
+
+async def _owned(request: web.Request) -> tuple[MeetingView, Mapping[str, Any]]:
+    _staff(request)
+    ctx = request.app[CTX]
+    meeting = await ctx.store.run(meetings.get_meeting, ctx.store, int(request.match_info["id"]))
+    return meeting, _staff(request, meeting.host_province)
+
+
+async def edit_form(request: web.Request) -> web.Response:
+    meeting, _ = await _owned(request)
+    return _form_page(200, {}, [], meeting)
+
+
+async def edit_post(request: web.Request) -> web.Response:
+    meeting, account = await _owned(request)
+    form = await _form(request)
+    if form.get("host", "").strip():
+        _staff(request, form["host"].strip()[:2])
+    ctx = request.app[CTX]
+    try:
+        data = _input(form, create=False)
+        actor = f"web:{account.get('username', '')}"
+        args = (ctx.store, ctx.holder.current, ctx.settings, meeting.id, data, actor)
+        await ctx.store.run(meetings.update_meeting, *args)
+    except ValidationFailed as exc:
+        return _form_page(400, form, [str(e) for e in exc.errors], meeting)
+    request.app[WAKE]()
+    raise web.HTTPSeeOther(f"/meetings/{meeting.id}")
+
+
+async def cancel_post(request: web.Request) -> web.Response:
+    meeting, account = await _owned(request)
+    ctx = request.app[CTX]
+    try:
+        await ctx.store.run(
+            meetings.cancel_meeting, ctx.store, ctx.settings, meeting.id, f"web:{account.get('username', '')}"
+        )
+    except ValidationFailed as exc:
+        return _render(
+            "meetings/detail.html", 409, m=meeting, notices=[], reminders=[], warnings=[str(e) for e in exc.errors]
+        )
+    request.app[WAKE]()
+    raise web.HTTPSeeOther(f"/meetings/{meeting.id}")

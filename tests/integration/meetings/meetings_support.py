@@ -1,0 +1,106 @@
+"""Fixtures and helpers of the joint-meetings tests (imported as ``meetings_support``).
+
+The real SMTP sink of ``tests/mailsink.py`` (aiosmtpd on 127.0.0.1 port 0 in the test's loop), a demo Snapshot built
+once, a settable clock for the scheduler, and ``deliver()``: run the reminder scheduler and the real outbox worker
+until nothing is due, then take what the sink received — no sleeping anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from directory.settings import Settings
+from directory.snapshot import Snapshot, SnapshotHolder
+from directory.store import Store, open_store
+from liaison import meetings_service, scheduler
+from liaison.meeting_models import Meeting
+from liaison.outbox import OutboxWorker
+from tests.mailsink import Received, Sink, mail_sink
+
+START = dt.datetime(2026, 12, 17, 1, 0, tzinfo=dt.UTC)  # 09:00 in Shanghai, a Thursday and a working day
+NOW = dt.datetime(2026, 11, 16, 2, 0, tzinfo=dt.UTC)
+
+__all__ = ["NOW", "START", "Clock", "Received", "Sink"]
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[Sink]:
+    async with mail_sink() as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def demo_snap(templates: Any, tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
+    """The demo directory's Snapshot, built once (every demo database copy holds the same offices)."""
+    url, _ = templates.copy("sqlite", True, tmp_path_factory.mktemp("snap"))
+    store = open_store(url)
+    try:
+        return SnapshotHolder(store).current
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def settings(sink: Sink) -> Settings:
+    return Settings().replace(
+        relay={"host": sink.host, "port": sink.port, "timeout": 10.0},
+        meetings={"link_secret": "test-secret", "base_url": "http://127.0.0.1:8080"},
+    )
+
+
+class Clock:
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+def make_scheduler(store: Store, settings: Settings, clock: Clock, owner: str | None = None) -> scheduler.Scheduler:
+    return meetings_service.build_scheduler(store, settings, clock=clock, owner=owner)
+
+
+def drain(sink: Sink) -> list[Received]:
+    """Everything the sink has received so far (the outbox worker awaits each SMTP exchange)."""
+    out = []
+    while not sink.queue.empty():
+        out.append(sink.queue.get_nowait())
+    return out
+
+
+async def send_outbox(store: Store, settings: Settings) -> int:
+    """Send every due outbox row with the real worker (its own clock: rows are queued at wall-clock time)."""
+    worker = OutboxWorker(store, settings)
+    total = 0
+    try:
+        for _ in range(100):
+            done = await worker.run_once()
+            total += done
+            if not done:
+                break
+    finally:
+        await worker.aclose()
+    return total
+
+
+async def deliver(store: Store, settings: Settings, clock: Clock, sink: Sink) -> list[Received]:
+    """Run due reminder jobs (at ``clock``), then the outbox; return the mail the sink got."""
+    await make_scheduler(store, settings, clock).run_due()
+    await send_outbox(store, settings)
+    return drain(sink)
+
+
+def count_meetings(store: Store) -> int:
+    with store.read() as conn:
+        table = Meeting.__table__  # type: ignore[attr-defined]
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())

@@ -1,0 +1,78 @@
+"""``bohai meeting create|update|cancel|show|list`` in-process against a real database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from directory.store import Store, open_store
+from liaison import meetings, scheduler
+from liaison.cli import main
+
+
+@pytest.fixture
+def env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("BOHAI_DATABASE_URL", db_url)
+    monkeypatch.setenv("BOHAI_MEETINGS_REMINDER_OFFSETS", "1 day")
+    return db_url
+
+
+def opened(url: str) -> Store:
+    return open_store(url)
+
+
+def test_create_update_cancel_show_list(env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    agenda = tmp_path / "agenda.txt"
+    agenda.write_text("一、通报\n二、交流\n", encoding="utf-8")
+    code = main([
+        "meeting", "create", "--title", "环渤海联席会议", "--host", "13", "--place", "石家庄",
+        "--start", "2026-12-19T09:00", "--end", "2026-12-19T17:00", "--agenda-file", str(agenda),
+        "--attendee", "a@example.org", "--attendee", "B@Example.org",
+    ])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "会议 1：环渤海联席会议" in out and "2026年12月19日 09:00" in out and "已排队发送通知 2 封" in out
+    assert "注意：2026-12-19 不是工作日" in err
+    assert main(["meeting", "update", "1", "--start", "2026-12-18T09:00", "--end", "2026-12-18T12:00",
+                 "--remove", "a@example.org"]) == 0  # fmt: skip
+    out, _ = capsys.readouterr()
+    assert "SEQUENCE：1" in out and "已移出名单" in out and "已排队发送通知 2 封" in out
+    assert main(["meeting", "cancel", "1"]) == 0
+    assert "已排队发送通知 2 封" in capsys.readouterr().out
+    assert main(["meeting", "show", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "（已取消）" in out
+    # create: 2 invitations; update: a CANCEL to the removed a@, an update to b@; cancel: a CANCEL to both
+    assert out.count("邮件 会议通知：环渤海联席会议 → ") == 2 and out.count("邮件 会议变更：") == 1
+    assert out.count("邮件 会议取消：环渤海联席会议 → ") == 3 and out.count(" queued") == 6
+    assert out.count("提醒 1 day → ") == 3 and out.count("superseded") == 3
+    assert main(["meeting", "list", "--province", "13"]) == 0
+    assert "已取消\t环渤海联席会议" in capsys.readouterr().out
+    store = opened(env)
+    try:
+        m = meetings.get_meeting(store, 1)
+        assert m.agenda == "一、通报\n二、交流\n" and m.sequence == 2
+        assert {j.outcome for j in scheduler.jobs_for(store, "1") if j.kind == "reminder"} == {"superseded"}
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--start", "明天", "--end", "2026-12-19T17:00"], "start：时间格式应为"),
+        (["--start", "2026-12-19T18:00", "--end", "2026-12-19T17:00"], "end：结束时间必须晚于开始时间"),
+        (["--start", "2026-12-19T09:00", "--end", "2026-12-19T17:00", "--agenda-file", "/nonexistent"], "agenda-file"),
+    ],
+)
+def test_bad_input_is_named(env: str, args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["meeting", "create", "--title", "会议", "--host", "13", "--attendee", "a@example.org"]
+    assert main(base + args) == 1
+    assert message in capsys.readouterr().err
+    assert main(["meeting", "list"]) == 0 and "没有会议" in capsys.readouterr().out
+
+
+def test_unknown_meeting(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["meeting", "show", "42"]) == 1
+    assert "会议 42 不存在" in capsys.readouterr().err

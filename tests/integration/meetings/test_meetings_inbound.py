@@ -1,0 +1,105 @@
+"""iMIP REPLY mail through the real inbound SMTP face (issue 4) with the meetings hook registered by service.start."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from email.message import EmailMessage
+from email.utils import formataddr
+
+import aiosmtplib
+import icalendar
+import pytest
+import sqlalchemy as sa
+from meetings_support import NOW, START
+
+from directory.settings import Settings
+from liaison import meetings, service
+from liaison.meetings import MeetingInput
+from liaison.models import inbound_t
+
+ORGANISER = "meetings@liaison.bohai.example"
+
+
+@pytest.fixture
+async def running(db_url: str) -> AsyncIterator[service.Running]:
+    s = Settings().replace(
+        database={"url": db_url}, http={"enabled": False}, ldap={"enabled": False}, smtp={"port": 0},
+        liaison={"transport": "null"}, meetings={"scheduler_enabled": False},
+    )  # fmt: skip
+    r = await service.start(s, report=lambda line: None)
+    yield r
+    await r.aclose()
+
+
+def reply_message(sender: str, attendee: str, uid: str, partstat: str = "ACCEPTED") -> EmailMessage:
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//test//")
+    cal.add("version", "2.0")
+    cal.add("method", "REPLY")
+    ev = icalendar.Event()
+    ev.add("uid", uid)
+    ev.add("sequence", 0)
+    ev.add("dtstamp", NOW)
+    person = icalendar.vCalAddress(f"mailto:{attendee}")
+    person.params["PARTSTAT"] = partstat
+    ev.add("attendee", person)
+    cal.add_component(ev)
+    msg = EmailMessage()
+    msg["From"] = formataddr(("参会人", sender))
+    msg["To"] = ORGANISER
+    msg["Subject"] = "Accepted: 联席会议"
+    msg.set_content("accepted")
+    msg.add_alternative(cal.to_ical(), maintype="text", subtype="calendar", params={"method": "REPLY"})
+    return msg
+
+
+async def send(running: service.Running, msg: EmailMessage, rcpt: str = ORGANISER) -> str:
+    host, _, port = running.urls["smtp"].removeprefix("smtp://").rpartition(":")
+    errors, answer = await aiosmtplib.send(msg, hostname=host, port=int(port), recipients=[rcpt], timeout=30)
+    assert errors == {}
+    return answer
+
+
+def partstats(running: service.Running, meeting_id: int) -> dict[str, str]:
+    return {a.email: a.partstat for a in meetings.get_meeting(running.store, meeting_id).attendees}
+
+
+async def test_reply_from_attendee_marks_accepted_and_others_change_nothing(running: service.Running) -> None:
+    data = MeetingInput(title="联席会议", host="13", start=START, end=START + dt.timedelta(hours=8),
+                        attendees=["a@example.org", "b@example.org"])  # fmt: skip
+    made = meetings.create_meeting(running.store, None, running.settings, data, "t")
+    uid, mid = made.meeting.uid, made.meeting.id
+    untouched = {"a@example.org": "NEEDS-ACTION", "b@example.org": "NEEDS-ACTION"}
+
+    assert "handled" in await send(running, reply_message("mallory@example.net", "a@example.org", uid))
+    assert partstats(running, mid) == untouched
+    await send(running, reply_message("b@example.org", "a@example.org", uid, "DECLINED"))
+    assert partstats(running, mid) == untouched
+    await send(running, reply_message("x@example.org", "x@example.org", uid))
+    assert partstats(running, mid) == untouched
+    await send(running, reply_message("a@example.org", "a@example.org", "no-such-uid@x"))
+    assert partstats(running, mid) == untouched
+
+    assert "handled" in await send(running, reply_message("A@Example.org", "a@example.org", uid))
+    assert partstats(running, mid) == {"a@example.org": "ACCEPTED", "b@example.org": "NEEDS-ACTION"}
+    with running.store.read() as conn:
+        kinds = [r[0] for r in conn.execute(sa.select(inbound_t.c.kind).order_by(inbound_t.c.id))]
+    assert kinds == ["hook"] * 5  # every reply is stored before the 250, including the ignored ones
+
+
+async def test_reply_to_another_address_is_not_taken_by_the_hook(running: service.Running) -> None:
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+        await send(running, reply_message("a@example.org", "a@example.org", "u@x"), "nobody@liaison.bohai.example")
+
+
+async def test_plain_mail_to_the_organiser_is_kept_not_lost(running: service.Running) -> None:
+    msg = EmailMessage()
+    msg["From"] = "a@example.org"
+    msg["To"] = ORGANISER
+    msg["Subject"] = "关于会议的问题"
+    msg.set_content("请问会议材料何时发出？")
+    assert "stored" in await send(running, msg)
+    with running.store.read() as conn:
+        rows = conn.execute(sa.select(inbound_t.c.kind, inbound_t.c.rcpt_tos)).all()
+    assert [tuple(r) for r in rows] == [("local", ORGANISER)]
