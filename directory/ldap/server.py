@@ -136,6 +136,7 @@ class Connection(asyncio.Protocol):
         self.buffer = bytearray()
         self.pending: collections.deque[m.Message] = collections.deque()
         self.busy = False
+        self.work: asyncio.Task[None] | None = None  # the running bind or StartTLS, if any
         self.bound_dn = ""
         self.peer = "?"
         self.paged: dict[bytes, PagedSet] = {}
@@ -244,7 +245,7 @@ class Connection(asyncio.Protocol):
                 self.busy = False
                 self._drain_pending()
 
-        asyncio.get_running_loop().create_task(runner())
+        self.work = asyncio.get_running_loop().create_task(runner())
 
     def _drain_pending(self) -> None:
         while self.pending and not self.busy and not self.closed:
