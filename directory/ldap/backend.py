@@ -351,16 +351,65 @@ def patch(prev: DirectoryIndex, entries: list[IndexedEntry], generation: int) ->
         old, new = prev.entries[i].prepared, entries[i].prepared
         keys.update(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
     for key in keys:
-        index.present[key] = [i for i, e in enumerate(entries) if key in e.prepared]
-        bucket = dict(index.eq.get(key, {}))
-        for i in changed:
-            for v in set(prev.entries[i].prepared.get(key, ())):
-                bucket[v] = [x for x in bucket.get(v, []) if x != i]
-            for v in set(entries[i].prepared.get(key, ())):
-                bucket[v] = sorted({*bucket.get(v, []), i})
-        index.eq[key] = {v: ids for v, ids in bucket.items() if ids}
-        _key_indexes(index, key)
+        olds = {i: prev.entries[i].prepared.get(key, ()) for i in changed}
+        news = {i: entries[i].prepared.get(key, ()) for i in changed}
+        _patch_eq(index, key, olds, news)
+        if all(len(olds[i]) == len(news[i]) for i in changed) and key in index.texts:
+            _patch_sorted(index, key, olds, news)
+            _patch_text(index, key, news)
+        else:
+            index.present[key] = [i for i, e in enumerate(entries) if key in e.prepared]
+            _key_indexes(index, key)
     return index
+
+
+def _patch_eq(
+    index: DirectoryIndex, key: str, olds: dict[int, tuple[str, ...]], news: dict[int, tuple[str, ...]]
+) -> None:
+    bucket = dict(index.eq.get(key, {}))
+    for i, values in olds.items():
+        for v in set(values):
+            bucket[v] = [x for x in bucket.get(v, []) if x != i]
+    for i, values in news.items():
+        for v in set(values):
+            bucket[v] = sorted({*bucket.get(v, []), i})
+    index.eq[key] = {v: ids for v, ids in bucket.items() if ids}
+
+
+def _patch_sorted(
+    index: DirectoryIndex, key: str, olds: dict[int, tuple[str, ...]], news: dict[int, tuple[str, ...]]
+) -> None:
+    if key not in index.sorted_keys:
+        return
+    keys, ids = list(index.sorted_keys[key][0]), list(index.sorted_keys[key][1])
+    for i, values in olds.items():
+        for v in values:
+            lo, hi = bisect.bisect_left(keys, v), bisect.bisect_right(keys, v)
+            at = lo + ids[lo:hi].index(i)
+            del keys[at], ids[at]
+    for i, values in news.items():
+        for v in values:
+            at = bisect.bisect_left(keys, v)
+            keys.insert(at, v)
+            ids.insert(at, i)
+    index.sorted_keys[key] = (keys, ids)
+
+
+def _patch_text(index: DirectoryIndex, key: str, news: dict[int, tuple[str, ...]]) -> None:
+    """Replace the changed lines in place (same number of values per entry, so line numbers stay)."""
+    old = index.texts[key]
+    text, starts = old.text, list(old.starts)
+    for i, values in sorted(news.items()):
+        first = bisect.bisect_left(old.ids, i)
+        for n, v in enumerate(values):
+            line = first + n
+            end = starts[line + 1] - 1 if line + 1 < len(starts) else len(text)
+            new = v.replace("\n", " ")
+            delta = len(new) - (end - starts[line])
+            text = text[: starts[line]] + new + text[end:]
+            if delta:
+                starts[line + 1 :] = [x + delta for x in starts[line + 1 :]]
+    index.texts[key] = TextIndex(text, starts, old.ids)
 
 
 def _key_indexes(index: DirectoryIndex, key: str) -> None:
