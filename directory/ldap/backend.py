@@ -56,6 +56,7 @@ class DirectoryIndex:
     generation: int
     entries: list[IndexedEntry] = field(default_factory=list)
     by_dn: dict[str, int] = field(default_factory=dict)
+    by_raw: dict[str, int] = field(default_factory=dict)  # the DNs exactly as the server writes them
     children: list[list[int]] = field(default_factory=list)
     parents: list[int] = field(default_factory=list)
     end: list[int] = field(default_factory=list)
@@ -63,12 +64,23 @@ class DirectoryIndex:
     present: dict[str, list[int]] = field(default_factory=dict)
     sorted_keys: dict[str, tuple[list[str], list[int]]] = field(default_factory=dict)
     texts: dict[str, TextIndex] = field(default_factory=dict)
+    _encoded: dict[object, dict[int, bytes]] = field(default_factory=dict, repr=False)
+
+    def encoded(self, selection: object) -> dict[int, bytes]:
+        """Entries encoded for one attribute selection (clients repeat theirs), for a few selections at most."""
+        cache = self._encoded.get(selection)
+        if cache is None:
+            if len(self._encoded) >= 16:
+                self._encoded.pop(next(iter(self._encoded)))
+            cache = self._encoded[selection] = {}
+        return cache
 
     # -- lookups -----------------------------------------------------------------------------------------------
 
     def find(self, dn: str) -> int | None:
         """Index of the entry with this DN (any spelling); raises DnError for bad syntax."""
-        return self.by_dn.get(normalize_dn(dn))
+        exact = self.by_raw.get(dn)
+        return exact if exact is not None else self.by_dn.get(normalize_dn(dn))
 
     def matched(self, dn: str) -> str:
         """The DN of the nearest existing ancestor (for noSuchObject's matchedDN)."""
@@ -323,6 +335,7 @@ def assemble(entries: list[IndexedEntry], base_dn: str, generation: int) -> Dire
     eq: dict[str, dict[str, list[int]]] = {}
     for i, e in enumerate(entries):
         by_dn[e.norm] = i
+        index.by_raw[e.dn] = i
         parent = by_dn.get(e.parent_norm, -1) if e.parent_norm else -1
         parents[i] = parent
         if parent >= 0:
@@ -343,7 +356,8 @@ def patch(prev: DirectoryIndex, entries: list[IndexedEntry], generation: int) ->
     """The index of ``entries`` (same DNs in the same order as ``prev``) made by copying only what changed;
     ``prev`` stays intact for readers still holding the old Snapshot."""
     changed = [i for i, (a, b) in enumerate(zip(prev.entries, entries, strict=True)) if a is not b]
-    index = DirectoryIndex(prev.base_dn, generation, entries, prev.by_dn, prev.children, prev.parents, prev.end)
+    index = DirectoryIndex(prev.base_dn, generation, entries, prev.by_dn, prev.by_raw, prev.children, prev.parents)
+    index.end = prev.end
     index.eq, index.present = dict(prev.eq), dict(prev.present)
     index.sorted_keys, index.texts = dict(prev.sorted_keys), dict(prev.texts)
     keys: set[str] = set()

@@ -97,6 +97,10 @@ class Selection:
         return cls(all_user, "+" in names, frozenset(keys), types_only)
 
     @property
+    def cache_key(self) -> tuple[bool, bool, frozenset[str], bool]:
+        return (self.all_user, self.operational, self.keys, self.types_only)
+
+    @property
     def plain(self) -> bool:
         return self.all_user and not self.operational and not self.types_only and not (self.keys & _OPERATIONAL)
 
@@ -104,12 +108,19 @@ class Selection:
         e = index.entries[i]
         if self.plain:
             return e.full
-        parts = [self._part(e, name) for name in e.attrs if self.all_user or _key(name) in self.keys]
-        parts += self._operational(index, i, e)
-        return tlv(m.SEARCH_ENTRY, e.dn_enc + tlv(0x30, b"".join(parts)))
-
-    def _part(self, e: IndexedEntry, name: str) -> bytes:
-        return m.encode_attribute(name, (), True) if self.types_only else e.parts[_key(name)]
+        cache = index.encoded(self.cache_key)
+        hit = cache.get(i)
+        if hit is not None:
+            return hit
+        if self.types_only:
+            parts = [m.encode_attribute(n, (), True) for n in e.attrs if self.all_user or _key(n) in self.keys]
+        else:
+            keys = self.keys
+            parts = list(e.parts.values()) if self.all_user else [p for k, p in e.parts.items() if k in keys]
+        if self.operational or self.keys & _OPERATIONAL:
+            parts += self._operational(index, i, e)
+        cache[i] = encoded = tlv(m.SEARCH_ENTRY, e.dn_enc + tlv(0x30, b"".join(parts)))
+        return encoded
 
     def _operational(self, index: DirectoryIndex, i: int, e: IndexedEntry) -> list[bytes]:
         values = {
