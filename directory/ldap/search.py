@@ -263,6 +263,8 @@ class Searcher:
 
 
 def _is_subschema(base: str) -> bool:
+    if "subschema" not in base.lower():
+        return False
     try:
         return normalize_dn(base) == "cn=subschema"
     except DnError:
