@@ -27,6 +27,7 @@ from directory.ldap.filters import Predicate, prep_phone_piece, prep_string, pre
 from directory.snapshot import OfficeView, RegionView, Snapshot
 
 ALL = 1 << 30  # "unknown, probably large" candidate estimate
+Plan = tuple[int, Iterable[int] | None, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class DirectoryIndex:
     sorted_keys: dict[str, tuple[list[str], list[int]]] = field(default_factory=dict)
     texts: dict[str, TextIndex] = field(default_factory=dict)
     _encoded: dict[object, dict[int, bytes]] = field(default_factory=dict, repr=False)
+    _sets: dict[int, tuple[list[int], frozenset[int]]] = field(default_factory=dict, repr=False)
 
     def encoded(self, selection: object) -> dict[int, bytes]:
         """Entries encoded for one attribute selection (clients repeat theirs), for a few selections at most."""
@@ -94,51 +96,75 @@ class DirectoryIndex:
 
     # -- candidate planning ------------------------------------------------------------------------------------
 
-    def plan(self, f: m.Filter) -> tuple[int, Iterable[int] | None]:
-        """(estimated size, ascending candidate ids ⊇ matches) or (ALL, None) to scan the scope."""
+    def plan(self, f: m.Filter) -> Plan:
+        """(estimated size, ascending candidate ids ⊇ matches or None to scan the scope, whether the ids are
+        exactly the matches so the filter need not be evaluated again)."""
         if isinstance(f, m.Compare) and f.op == "=":
             return self._plan_equality(f)
         if isinstance(f, m.Present):
             at = schema.lookup(f.attr)
             if at is None:
-                return 0, ()
+                return 0, [], True
             ids = self.present.get(at.key, [])
-            return (ALL, None) if at.key == "objectclass" else (len(ids), ids)
+            return (ALL, None, False) if at.key == "objectclass" else (len(ids), ids, True)
         if isinstance(f, m.Substrings):
             return self._plan_substrings(f)
         if isinstance(f, m.And):
-            return min((self.plan(i) for i in f.items), key=lambda p: p[0])
+            return self._plan_and(f)
         if isinstance(f, m.Or):
             return self._plan_or(f)
         if isinstance(f, m.Compare | m.Extensible) and schema.lookup(f.attr or "") is None:
-            return 0, ()  # Undefined for every entry
-        return ALL, None
+            return 0, [], True  # Undefined for every entry
+        return ALL, None, False
 
-    def _plan_equality(self, f: m.Compare) -> tuple[int, Iterable[int] | None]:
+    def _plan_equality(self, f: m.Compare) -> Plan:
         at = schema.lookup(f.attr)
         if at is None or at.kind in ("dn", "bool"):
-            return 0, ()
+            return 0, [], True
         ids = self.eq.get(at.key, {}).get(prepare(at.kind, f.value), [])
-        return len(ids), ids
+        return len(ids), ids, True
 
-    def _plan_or(self, f: m.Or) -> tuple[int, Iterable[int] | None]:
+    def _plan_and(self, f: m.And) -> Plan:
+        plans = sorted((self.plan(i) for i in f.items), key=lambda p: p[0])
+        if all(p[2] and isinstance(p[1], list) for p in plans):
+            first = plans[0][1]
+            assert isinstance(first, list)
+            others = [self._as_set(p[1]) for p in plans[1:]]  # type: ignore[arg-type]
+            ids = [i for i in first if all(i in o for o in others)]
+            return len(ids), ids, True
+        return plans[0][0], plans[0][1], False
+
+    def _as_set(self, ids: list[int]) -> set[int] | frozenset[int]:
+        if len(ids) < 64:
+            return set(ids)
+        cached = self._sets.get(id(ids))
+        if cached is None or cached[0] is not ids:
+            if len(self._sets) >= 256:
+                self._sets.clear()
+            cached = self._sets[id(ids)] = (ids, frozenset(ids))
+        return cached[1]
+
+    def _plan_or(self, f: m.Or) -> Plan:
         plans = [self.plan(i) for i in f.items]
         if any(p[1] is None for p in plans):
-            return ALL, None
+            return ALL, None, False
+        if all(isinstance(p[1], list) for p in plans):
+            ids = sorted(set().union(*(p[1] for p in plans if p[0])))  # type: ignore[arg-type]
+            return len(ids), ids, all(p[2] for p in plans)
         iters = [p[1] for p in plans if p[0]]
-        return sum(p[0] for p in plans), _unique(heapq.merge(*iters))  # type: ignore[arg-type]
+        return sum(p[0] for p in plans), _unique(heapq.merge(*iters)), False  # type: ignore[arg-type]
 
-    def _plan_substrings(self, f: m.Substrings) -> tuple[int, Iterable[int] | None]:
+    def _plan_substrings(self, f: m.Substrings) -> Plan:
         at = schema.lookup(f.attr)
         if at is None or at.kind not in ("string", "phone"):
-            return 0, ()
-        if f.initial is not None and not f.any and f.final is None and at.kind == "string":
-            keys, ids = self.sorted_keys.get(at.key, ([], []))
-            prefix = prep_string(f.initial)
+            return 0, [], True
+        if f.initial is not None and not f.any and f.final is None and at.key in self.sorted_keys:
+            keys, ids = self.sorted_keys[at.key]
+            prefix = prepare(at.kind, f.initial)
             lo = bisect.bisect_left(keys, prefix)
             hi = bisect.bisect_left(keys, prefix + "\U0010ffff")
             found = sorted(set(ids[lo:hi]))
-            return len(found), found
+            return len(found), found, True
         prep = prep_phone_piece if at.kind == "phone" else prep_string
         pieces = [prep(p) for p in (*f.any, f.final) if p]
         if f.initial:
@@ -147,8 +173,8 @@ class DirectoryIndex:
         index = self.texts.get(at.key)
         if not needle or index is None:
             ids = self.present.get(at.key, [])
-            return len(ids), ids
-        return len(index.ids) // 4 + 1, _scan(index, needle)
+            return len(ids), ids, False
+        return len(index.ids) // 4 + 1, _scan(index, needle), False
 
     # -- scoped evaluation -------------------------------------------------------------------------------------
 
@@ -165,10 +191,13 @@ class DirectoryIndex:
     ) -> tuple[list[int], bool, bool]:
         """Matching ids in DIT order: (ids, more than ``limit`` matched, the deadline passed)."""
         lo, hi, explicit = self.scope_ids(base, scope)
-        plan = None if explicit is not None else self.plan(f)[1]
+        _, plan, exact = (ALL, None, False) if explicit is not None else self.plan(f)
         source: Iterable[int] = range(lo, hi) if plan is None else _clip(plan, lo, hi)
         if explicit is not None:
             source = explicit
+        elif exact:  # the index answered the whole filter
+            found = list(itertools.islice(source, limit + 1))
+            return found[:limit], len(found) > limit, False
         out: list[int] = []
         entries = self.entries
         for n, i in enumerate(source):
