@@ -276,6 +276,8 @@ async def measure(args: argparse.Namespace, snap: Snapshot, ours: int, slapd: in
         reqs = requests(snap, kind, args.pool, args.seed)
         ops = [r.encode() for r in reqs]
         agreement = await agree(ours, slapd, reqs, 20)
+        for port in (ours, slapd):  # unmeasured warm-up of caches on both sides
+            await window(port, ops, args.warmup, args.concurrency)
         figures: dict[str, dict[str, list[float] | dict[int, int]]] = {"ours": {}, "slapd": {}}
         lat: dict[str, list[float]] = {"ours": [], "slapd": []}
         count_time = {"ours": 0.0, "slapd": 0.0}
@@ -305,6 +307,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=3.0, help="length of one measured window")
     ap.add_argument("--rounds", type=int, default=2, help="A B rounds per query kind")
+    ap.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds per server and kind first")
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--pool", type=int, default=2000, help="distinct requests per kind")
     ap.add_argument("--seed", type=int, default=1)
@@ -337,6 +340,7 @@ def main() -> int:
         "concurrency": args.concurrency,
         "seconds_per_window": args.seconds,
         "rounds": args.rounds,
+        "warmup_seconds": args.warmup,
         "kinds": kinds,
     }
     print(json.dumps(line, ensure_ascii=False), flush=True)
