@@ -15,7 +15,7 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from directory import dit
@@ -187,7 +187,14 @@ class DirectoryIndex:
         return (base + 1 if scope == 3 else base), self.end[base], None
 
     def evaluate(
-        self, base: int, scope: int, f: m.Filter, predicate: Predicate, limit: int, deadline: float
+        self,
+        base: int,
+        scope: int,
+        f: m.Filter,
+        predicate: Predicate,
+        limit: int,
+        deadline: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> tuple[list[int], bool, bool]:
         """Matching ids in DIT order: (ids, more than ``limit`` matched, the deadline passed)."""
         lo, hi, explicit = self.scope_ids(base, scope)
@@ -201,7 +208,7 @@ class DirectoryIndex:
         out: list[int] = []
         entries = self.entries
         for n, i in enumerate(source):
-            if n & 255 == 255 and time.monotonic() > deadline:
+            if n & 255 == 255 and clock() > deadline:
                 return out, False, True
             if predicate(entries[i].prepared) is True:
                 if len(out) >= limit:

@@ -162,6 +162,7 @@ class Searcher:
     current: Callable[[], DirectoryIndex]
     limits: Limits
     tls_available: bool = False
+    clock: Callable[[], float] = time.monotonic
 
     def search(self, req: m.SearchRequest, controls: tuple[m.Control, ...], paged: dict[bytes, PagedSet]) -> Outcome:
         try:
@@ -181,14 +182,15 @@ class Searcher:
         index = self.current()
         base = self._base(index, req.base)
         predicate = compile_filter(req.filter)
-        deadline = time.monotonic() + min(req.time_limit or self.limits.time_limit, self.limits.time_limit)
+        limits = [t for t in (req.time_limit, self.limits.time_limit) if t > 0]
+        deadline = self.clock() + min(limits) if limits else float("inf")
         size = min(req.size_limit or self.limits.size_limit, self.limits.size_limit)
         if not wanted:
-            ids, more, late = index.evaluate(base, req.scope, req.filter, predicate, size, deadline)
+            ids, more, late = index.evaluate(base, req.scope, req.filter, predicate, size, deadline, self.clock)
             return _done(index, sel, ids, more, late)
         if m.OID_PAGED in wanted:
             return self._paged(index, req, wanted, paged, base, predicate, deadline, sel)
-        ids, _, late = index.evaluate(base, req.scope, req.filter, predicate, len(index.entries), deadline)
+        ids, _, late = index.evaluate(base, req.scope, req.filter, predicate, len(index.entries), deadline, self.clock)
         if late:
             return _done(index, sel, [], False, True)
         return _sorted_view(index, sel, ids, wanted, size)
@@ -235,7 +237,9 @@ class Searcher:
                 raise SearchError(m.UNWILLING_TO_PERFORM, "分页 cookie 无效或已过期 (unknown paged results cookie)")
             del paged[cookie]
         else:
-            ids, _, late = index.evaluate(base, req.scope, req.filter, predicate, len(index.entries), deadline)
+            ids, _, late = index.evaluate(
+                base, req.scope, req.filter, predicate, len(index.entries), deadline, self.clock
+            )
             if late:
                 return _done(index, sel, [], False, True)
             if m.OID_SORT_REQ in wanted:
