@@ -184,7 +184,8 @@ class Searcher:
         predicate = compile_filter(req.filter)
         limits = [t for t in (req.time_limit, self.limits.time_limit) if t > 0]
         deadline = self.clock() + min(limits) if limits else float("inf")
-        size = min(req.size_limit or self.limits.size_limit, self.limits.size_limit)
+        sizes = [n for n in (req.size_limit, self.limits.size_limit) if n > 0]
+        size = min(sizes) if sizes else len(index.entries)
         if not wanted:
             ids, more, late = index.evaluate(base, req.scope, req.filter, predicate, size, deadline, self.clock)
             return _done(index, sel, ids, more, late)
@@ -247,7 +248,7 @@ class Searcher:
             state = PagedSet(key, ids, index)
         if page_size <= 0:
             return Outcome(controls=[m.paged_control(0, b"")])
-        return _next_page(state, sel, paged, min(page_size, self.limits.size_limit), req.size_limit)
+        return _next_page(state, sel, paged, min(page_size, self.limits.size_limit or page_size), req.size_limit)
 
     def compare(self, req: m.CompareRequest) -> tuple[int, str, str]:
         index = self.current()

@@ -103,6 +103,11 @@ async def test_size_limit_returns_the_limit_and_code_4() -> None:
     assert len(found) == 2 and done.code == m.SIZE_LIMIT
     found, done = w.search("(objectClass=person)", base=SJZ_OU, scope=1, size=2)
     assert len(found) == 1 and done.code == m.SUCCESS
+    unlimited = Wire(make_server(size_limit=0))  # 0 in the settings: no server limit, only the client's
+    found, done = unlimited.search("(objectClass=*)", base="")
+    assert len(found) == 12 and done.code == m.SUCCESS
+    found, done = unlimited.search("(objectClass=*)", base="", size=5)
+    assert len(found) == 5 and done.code == m.SIZE_LIMIT
 
 
 async def test_paged_results_walk_the_set_and_always_answer_the_control() -> None:
