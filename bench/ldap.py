@@ -272,7 +272,7 @@ def pct(values: list[float], q: float) -> float:
 
 async def measure(args: argparse.Namespace, snap: Snapshot, ours: int, slapd: int) -> dict[str, object]:
     result: dict[str, object] = {}
-    for kind in KINDS:
+    for kind in args.kinds.split(","):
         reqs = requests(snap, kind, args.pool, args.seed)
         ops = [r.encode() for r in reqs]
         agreement = await agree(ours, slapd, reqs, 20)
@@ -311,6 +311,7 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--pool", type=int, default=2000, help="distinct requests per kind")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--kinds", default=",".join(KINDS), help="comma-separated subset of " + ",".join(KINDS))
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bohai-ldapbench-") as tmpdir:
         tmp = Path(tmpdir)

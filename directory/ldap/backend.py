@@ -130,7 +130,7 @@ class DirectoryIndex:
             first = plans[0][1]
             assert isinstance(first, list)
             others = [self._as_set(p[1]) for p in plans[1:]]  # type: ignore[arg-type]
-            ids = [i for i in first if all(i in o for o in others)]
+            ids = sorted(set(first).intersection(*others)) if others else first
             return len(ids), ids, True
         return plans[0][0], plans[0][1], False
 
@@ -308,6 +308,7 @@ class Indexer:
                 else:
                     index = assemble(entries, self.base_dn, snap.generation)
                 self._previous = index
+                gc.freeze()  # the long-lived read model leaves the collector's scans: no 100 ms pauses
                 return index
             finally:
                 if enabled:
