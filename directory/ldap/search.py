@@ -25,6 +25,7 @@ T = TypeVar("T")
 SUPPORTED_CONTROLS = (m.OID_PAGED, m.OID_SORT_REQ, m.OID_VLV_REQ)
 SUBSCHEMA_DN = "cn=Subschema"
 MAX_PAGED_SETS = 8  # open paged result sets per connection
+ENCODED_CACHE_ENTRIES = 5000  # entries kept encoded per attribute selection (memory stays a few MB per selection)
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,9 @@ class Selection:
             parts = list(e.parts.values()) if self.all_user else [p for k, p in e.parts.items() if k in keys]
         if self.operational or self.keys & _OPERATIONAL:
             parts += self._operational(index, i, e)
-        cache[i] = encoded = tlv(m.SEARCH_ENTRY, e.dn_enc + tlv(0x30, b"".join(parts)))
+        encoded = tlv(m.SEARCH_ENTRY, e.dn_enc + tlv(0x30, b"".join(parts)))
+        if len(cache) < ENCODED_CACHE_ENTRIES:
+            cache[i] = encoded
         return encoded
 
     def _operational(self, index: DirectoryIndex, i: int, e: IndexedEntry) -> list[bytes]:

@@ -120,8 +120,9 @@ def _hammer(port: int, seed: int, pdus: int, errors: list[BaseException]) -> Non
         sent = 0
         while sent < pdus:
             with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-                batch = b"".join(mutate(rng) for _ in range(rng.randint(1, 20)))
-                sent += 20
+                count = rng.randint(1, 20)
+                batch = b"".join(mutate(rng) for _ in range(count))
+                sent += count
                 try:
                     s.sendall(batch)
                     s.shutdown(socket.SHUT_WR)
