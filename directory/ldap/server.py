@@ -32,6 +32,7 @@ from directory.store import Store
 
 log = logging.getLogger(__name__)
 _HASHER = PasswordHasher()
+MAX_PENDING = 256  # requests queued behind a running bind or StartTLS
 _DUMMY_HASH = _HASHER.hash("bohai-ldap-dummy-password")  # equal work for unknown accounts
 
 
@@ -218,6 +219,9 @@ class Connection(asyncio.Protocol):
         if isinstance(msg.op, m.AbandonRequest):
             self.handle_abandon(msg)
         elif self.busy:
+            if len(self.pending) >= MAX_PENDING:
+                self.disconnect(m.BUSY, "排队的请求过多 (too many requests queued during a bind)")
+                return
             self.pending.append(msg)
         else:
             self.dispatch(msg)

@@ -319,3 +319,16 @@ async def test_abandon_drops_a_queued_request(account_store: Store) -> None:
     await wait_idle(w)
     got = w.take()
     assert [r.msgid for r in got] == [bind_id, kept_id, kept_id]
+
+
+async def test_requests_queued_behind_a_bind_are_bounded(account_store: Store) -> None:
+    from directory.ldap.server import MAX_PENDING
+
+    w = Wire(make_server(account_store))
+    w.request(m.encode_bind("uid=postfix,ou=accounts," + BASE, "s3cret-口令"))
+    for _ in range(MAX_PENDING + 1):
+        w.request(search_op("(uid=130102000000)"))
+    await wait_idle(w)
+    got = w.take()
+    assert got[0].name == m.OID_NOTICE_OF_DISCONNECTION and got[0].code == m.BUSY and "queued" in got[0].text
+    assert w.transport.closing
