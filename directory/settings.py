@@ -69,6 +69,8 @@ class LdapSettings:
     idle_timeout: int = 300
     size_limit: int = 1000
     time_limit: int = 10
+    bind_throttle_failures: int = 5
+    bind_throttle_seconds: int = 60
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,25 @@ def _bound(site: web.TCPSite) -> tuple[str, int]:
     return (f"[{host}]" if ":" in host else host), int(sockname[1])
 
 
+async def _start_ldap(running: Running) -> tuple[str, str] | None:
+    """The read-only LDAP face (and LDAPS when enabled); searches always read ``holder.current``."""
+    from directory.ldap.service import start_ldap
+
+    s = running.settings.ldap
+    if not s.enabled:
+        return None
+    server, urls = await start_ldap(s, running.holder, running.store)
+    running.on_close(server.close)
+    if "ldaps" in urls:
+        running.urls["ldaps"] = urls["ldaps"]  # reported by _start_ldaps, next in FACES
+    return "ldap", urls["ldap"]
+
+
+async def _start_ldaps(running: Running) -> tuple[str, str] | None:
+    url = running.urls.get("ldaps")
+    return ("ldaps", url) if url else None
+
+
 # --- inbound smtp face and outbox worker (issue 4) ---
 
 
@@ -204,6 +223,8 @@ async def _start_meetings_scheduler(running: Running) -> tuple[str, str] | None:
 FACES: list[Face] = [
     _start_http,
     # --- ldap face (issue 7) ---
+    _start_ldap,
+    _start_ldaps,
     # --- inbound smtp face and outbox worker (issue 4) ---
     _start_outbox,
     _start_smtp,

@@ -1,0 +1,352 @@
+#!/usr/bin/env python3
+"""LDAP benchmark: our server (``bohai serve``) against OpenLDAP slapd, same data, same requests, same run.
+
+One command: ``.venv/bin/python bench/ldap.py`` (options: ``--seconds`` per window, ``--rounds`` of A B,
+``--concurrency``). It creates a demo directory (15,404 offices) in a temporary SQLite file, starts ``bohai serve``
+on a free port, writes our DIT (``directory.dit.entries``) as LDIF, loads it into slapd (Debian package) with
+``slapadd`` (mdb, eq/sub indexes on the attributes used), starts slapd on 127.0.0.1, and then runs each query kind
+on its own, alternating ours/slapd (A B A B), with ``--concurrency`` anonymous persistent connections in a closed
+loop. Requests are BER-encoded before the timed windows; responses are only framed and counted (the approach of
+``shared/bench/ldapbench.py``). It first checks that both servers return the same number of entries and result
+codes for the first requests of every kind. Prints ONE JSON line: searches/s, p50/p99 per server and kind, ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from directory import dit
+from directory.ldap import messages as m
+from directory.ldap.filterstr import parse_filter
+from directory.snapshot import Snapshot, build
+from directory.store import open_store
+from liaison.service import load_demo
+
+BASE = "dc=bohai,dc=example"
+MAX_SECONDS = 60.0
+KINDS = ("prefix", "contains", "mail", "base")
+SLAPD_CONF = """\
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+pidfile {dir}/slapd.pid
+modulepath /usr/lib/ldap
+moduleload back_mdb
+sizelimit 1000
+threads 8
+database mdb
+maxsize 1073741824
+suffix "{base}"
+rootdn "cn=admin,{base}"
+directory {dir}/db
+index objectClass eq
+index cn,sn,givenName,mail eq,sub
+index uid eq
+"""
+
+
+# -- data and requests -----------------------------------------------------------------------------------------
+
+
+def ldif_value(name: str, value: str) -> str:
+    unsafe = not value.isascii() or value[:1] in (" ", ":", "<") or value.endswith(" ") or "\n" in value
+    if unsafe:
+        return f"{name}:: {base64.b64encode(value.encode('utf-8')).decode('ascii')}"
+    return f"{name}: {value}"
+
+
+def write_ldif(snap: Snapshot, path: Path) -> int:
+    count = 0
+    with path.open("w", encoding="utf-8") as f:
+        for entry in dit.entries(snap, BASE):
+            lines = [ldif_value("dn", entry.dn)]
+            lines += [ldif_value(name, v) for name, values in entry.attrs.items() for v in values]
+            f.write("\n".join(lines) + "\n\n")
+            count += 1
+    return count
+
+
+@dataclass
+class Request:
+    kind: str
+    base: str
+    scope: int
+    filter: str
+    attrs: tuple[str, ...]
+    size: int
+
+    def encode(self) -> bytes:
+        req = m.SearchRequest(self.base, self.scope, 0, self.size, 0, False, parse_filter(self.filter), self.attrs)
+        return m.encode_search(req)
+
+
+def escape(v: str) -> str:
+    return "".join(f"\\{ord(c):02x}" if c in "*()\\\0" else c for c in v)
+
+
+def requests(snap: Snapshot, kind: str, n: int, seed: int) -> list[Request]:
+    rng = random.Random(f"{seed}/{kind}")
+    offices = sorted(snap.offices.values(), key=lambda o: o.region_code)
+    dns = {e.attrs["uid"][0]: e.dn for o in offices for e in [dit.office_entry(snap, o, BASE)]}
+    out = []
+    for _ in range(n):
+        o = rng.choice(offices)
+        if kind == "prefix":  # Outlook's default filter (KDE's prefix filters look the same to an index)
+            p = escape(rng.choice((o.contact_name[:1], o.contact_name[:2], o.unit_name[:2])))
+            flt = f"(&(mail=*)(|(mail={p}*)(|(cn={p}*)(|(sn={p}*)(givenName={p}*)))))"
+            out.append(Request(kind, BASE, 2, flt, ("cn", "mail", "telephoneNumber", "title"), 100))
+        elif kind == "contains":  # Thunderbird autocomplete: one Chinese character
+            v = escape(rng.choice(o.contact_name))
+            flt = f"(|(cn=*{v}*)(mail=*{v}*)(givenName=*{v}*)(sn=*{v}*))"
+            out.append(Request(kind, BASE, 2, flt, ("cn", "mail", "givenName", "sn", "street"), 100))
+        elif kind == "mail":  # Postfix
+            out.append(Request(kind, BASE, 2, f"(mail={escape(o.email)})", ("mail",), 0))
+        else:  # base read of one card
+            out.append(Request(kind, dns[o.region_code], 0, "(objectClass=*)", (), 0))
+    return out
+
+
+# -- servers -----------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_ours(db_url: str) -> tuple[subprocess.Popen[str], int]:
+    env = {**os.environ, "BOHAI_DATABASE_URL": db_url, "BOHAI_HTTP_ENABLED": "false", "BOHAI_SMTP_ENABLED": "false"}
+    env |= {"BOHAI_LDAP_PORT": "0", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "liaison.cli", "serve"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    port = 0
+    deadline = time.monotonic() + 180
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit("bohai serve exited before ready")
+        if line.startswith("ldap listening on"):
+            port = int(line.strip().rsplit(":", 1)[1])
+        if line.startswith("ready"):
+            return proc, port
+    proc.kill()
+    raise SystemExit("bohai serve did not get ready")
+
+
+def start_slapd(tmp: Path, ldif: Path) -> tuple[subprocess.Popen[bytes], int]:
+    slapd, slapadd = shutil.which("slapd") or "/usr/sbin/slapd", shutil.which("slapadd") or "/usr/sbin/slapadd"
+    (tmp / "db").mkdir()
+    conf = tmp / "slapd.conf"
+    conf.write_text(SLAPD_CONF.format(dir=tmp, base=BASE))
+    subprocess.run([slapadd, "-q", "-f", str(conf), "-l", str(ldif)], check=True, capture_output=True, timeout=600)
+    port = free_port()
+    proc = subprocess.Popen(
+        [slapd, "-d", "0", "-f", str(conf), "-h", f"ldap://127.0.0.1:{port}/"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # bounded wait for the listener (slapd has no readiness signal)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit("slapd exited at start") from None
+            time.sleep(0.05)
+    raise SystemExit("slapd did not start")
+
+
+# -- load generator --------------------------------------------------------------------------------------------
+
+
+def _frames(buf: bytearray) -> tuple[list[tuple[int, int]], int]:
+    """(op tag, result code or -1) of each complete message, and the bytes consumed."""
+    out, pos, n = [], 0, len(buf)
+    while n - pos >= 2:
+        first = buf[pos + 1]
+        if first < 0x80:
+            hdr, length = 2, first
+        else:
+            k = first & 0x7F
+            if n - pos < 2 + k:
+                break
+            hdr, length = 2 + k, int.from_bytes(buf[pos + 2 : pos + 2 + k], "big")
+        end = pos + hdr + length
+        if end > n:
+            break
+        q = pos + hdr + 2 + buf[pos + hdr + 1]  # skip the messageID
+        code = -1
+        if buf[q] == m.SEARCH_DONE:
+            ql = buf[q + 1]
+            r = q + 2 if ql < 0x80 else q + 2 + (ql & 0x7F)
+            code = buf[r + 2]
+        out.append((buf[q], code))
+        pos = end
+    return out, pos
+
+
+async def one_search(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pdu: bytes) -> tuple[int, int]:
+    writer.write(pdu)
+    buf = bytearray()
+    entries = 0
+    while True:
+        data = await reader.read(262144)
+        if not data:
+            raise ConnectionError("server closed the connection")
+        buf += data
+        frames, used = _frames(buf)
+        del buf[:used]
+        for tag, code in frames:
+            if tag == m.SEARCH_ENTRY:
+                entries += 1
+            elif tag == m.SEARCH_DONE:
+                return entries, code
+
+
+async def client(
+    port: int, reqs: list[bytes], start: int, until: float, lat: list[float], codes: dict[int, int]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(m.encode_message(1, m.encode_bind()))
+    await reader.read(1024)
+    i = start
+    while time.perf_counter() < until:
+        t0 = time.perf_counter()
+        _, code = await one_search(reader, writer, reqs[i % len(reqs)])
+        lat.append(time.perf_counter() - t0)
+        codes[code] = codes.get(code, 0) + 1
+        i += 1
+    writer.write(m.encode_message(2, bytes((m.UNBIND_REQ, 0))))
+    writer.close()
+
+
+async def window(port: int, ops: list[bytes], seconds: float, concurrency: int) -> tuple[list[float], dict[int, int]]:
+    reqs = [m.encode_message(7, op) for op in ops]
+    lat: list[float] = []
+    codes: dict[int, int] = {}
+    until = time.perf_counter() + min(seconds, MAX_SECONDS)
+    step = len(reqs) // concurrency
+    await asyncio.gather(*(client(port, reqs, n * step, until, lat, codes) for n in range(concurrency)))
+    return lat, codes
+
+
+async def agree(ours: int, slapd: int, reqs: list[Request], n: int) -> float:
+    same = 0
+    for req in reqs[:n]:
+        pdu = m.encode_message(7, req.encode())
+        results = []
+        for port in (ours, slapd):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            results.append(await one_search(reader, writer, pdu))
+            writer.close()
+        same += results[0] == results[1]
+    return same / n
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return round(s[min(len(s) - 1, int(q * len(s)))] * 1000, 2) if s else 0.0
+
+
+# -- main ------------------------------------------------------------------------------------------------------
+
+
+async def measure(args: argparse.Namespace, snap: Snapshot, ours: int, slapd: int) -> dict[str, object]:
+    result: dict[str, object] = {}
+    for kind in args.kinds.split(","):
+        reqs = requests(snap, kind, args.pool, args.seed)
+        ops = [r.encode() for r in reqs]
+        agreement = await agree(ours, slapd, reqs, 20)
+        for port in (ours, slapd):  # unmeasured warm-up of caches on both sides
+            await window(port, ops, args.warmup, args.concurrency)
+        figures: dict[str, dict[str, list[float] | dict[int, int]]] = {"ours": {}, "slapd": {}}
+        lat: dict[str, list[float]] = {"ours": [], "slapd": []}
+        count_time = {"ours": 0.0, "slapd": 0.0}
+        codes: dict[str, dict[int, int]] = {"ours": {}, "slapd": {}}
+        for _ in range(args.rounds):  # A B A B
+            for name, port in (("ours", ours), ("slapd", slapd)):
+                got, c = await window(port, ops, args.seconds, args.concurrency)
+                lat[name] += got
+                count_time[name] += args.seconds
+                for k, v in c.items():
+                    codes[name][k] = codes[name].get(k, 0) + v
+        out = {
+            name: {
+                "searches_per_s": round(len(lat[name]) / count_time[name], 1),
+                "p50_ms": pct(lat[name], 0.5),
+                "p99_ms": pct(lat[name], 0.99),
+                "result_codes": codes[name],
+            }
+            for name in figures
+        }
+        ratio = out["ours"]["searches_per_s"] / max(out["slapd"]["searches_per_s"], 0.1)  # type: ignore[operator]
+        result[kind] = {**out, "ratio_ours_to_slapd": round(ratio, 2), "same_answers_first_20": agreement}
+    return result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=3.0, help="length of one measured window")
+    ap.add_argument("--rounds", type=int, default=2, help="A B rounds per query kind")
+    ap.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds per server and kind first")
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--pool", type=int, default=2000, help="distinct requests per kind")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--kinds", default=",".join(KINDS), help="comma-separated subset of " + ",".join(KINDS))
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bohai-ldapbench-") as tmpdir:
+        tmp = Path(tmpdir)
+        db_url = f"sqlite:///{tmp / 'bohai.sqlite3'}"
+        store = open_store(db_url)
+        load_demo(store)
+        snap = build(*store.load_all())
+        store.close()
+        entries = write_ldif(snap, tmp / "dit.ldif")
+        ours_proc, ours = start_ours(db_url)
+        slapd_proc, slapd = start_slapd(tmp, tmp / "dit.ldif")
+        try:
+            kinds = asyncio.run(measure(args, snap, ours, slapd))
+        finally:
+            for proc in (ours_proc, slapd_proc):
+                proc.terminate()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    line = {
+        "bench": "ldap",
+        "reference": "OpenLDAP slapd (mdb, eq/sub indexes) with the same LDIF, same requests, same run",
+        "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_implementation()} "
+        + platform.python_version(),
+        "entries": entries,
+        "concurrency": args.concurrency,
+        "seconds_per_window": args.seconds,
+        "rounds": args.rounds,
+        "warmup_seconds": args.warmup,
+        "kinds": kinds,
+    }
+    print(json.dumps(line, ensure_ascii=False), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,424 @@
+"""The asyncio LDAP server: connections, framing, dispatch of operations, binds, StartTLS and limits.
+
+Owns: ``LdapServer`` (listeners for ldap:// and ldaps://, the connection count, the per-address bind throttle,
+service-account binds checked with argon2 off the event loop) and ``Connection`` (one asyncio.Protocol per client:
+frames PDUs under ``max_pdu_size``, dispatches each operation to one small ``handle_<op>`` method with
+``handle_unknown`` as fallback, closes idle connections, and answers a malformed PDU with a Notice of Disconnection
+that closes only that connection). Searches go to ``search.Searcher`` over the current Snapshot's index; nothing
+here knows the DIT. Service accounts bind as ``uid=<username>,ou=accounts,<base_dn>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import Argon2Error, InvalidHashError
+
+from directory.ldap import messages as m
+from directory.ldap.backend import DirectoryIndex
+from directory.ldap.ber import BerError, enc_int, enc_len, frame_size
+from directory.ldap.dn import DnError, normalize_dn
+from directory.ldap.search import Limits, PagedSet, Searcher
+from directory.settings import LdapSettings
+from directory.store import Store
+
+log = logging.getLogger(__name__)
+_HASHER = PasswordHasher()
+MAX_PENDING = 256  # requests queued behind a running bind or StartTLS
+_DUMMY_HASH = _HASHER.hash("bohai-ldap-dummy-password")  # equal work for unknown accounts
+
+
+class BindThrottle:
+    """Failed binds per client address in a sliding window; over the limit, binds are refused until it passes."""
+
+    def __init__(self, failures: int, seconds: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.failures, self.seconds, self.clock = failures, seconds, clock
+        self._seen: dict[str, collections.deque[float]] = {}
+
+    def _window(self, address: str) -> collections.deque[float]:
+        now = self.clock()
+        q = self._seen.get(address)
+        if q is None:
+            return collections.deque()
+        while q and q[0] <= now - self.seconds:
+            q.popleft()
+        if not q:
+            del self._seen[address]
+        return q
+
+    def retry_after(self, address: str) -> float:
+        """Seconds until this address may bind again; 0 when it may now."""
+        q = self._window(address)
+        if self.failures <= 0 or len(q) < self.failures:
+            return 0.0
+        return max(0.0, q[-self.failures] + self.seconds - self.clock())
+
+    def failed(self, address: str) -> None:
+        if len(self._seen) > 100_000:  # bounded memory under address scans
+            self._seen.clear()
+        self._seen.setdefault(address, collections.deque(maxlen=max(self.failures, 1))).append(self.clock())
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (Argon2Error, InvalidHashError):
+        return False
+
+
+@dataclass
+class LdapServer:
+    settings: LdapSettings
+    index: Callable[[], DirectoryIndex]
+    store: Store | None = None
+    tls: ssl.SSLContext | None = None
+    throttle: BindThrottle = field(init=False)
+    searcher: Searcher = field(init=False)
+    connections: set[Connection] = field(default_factory=set)
+    servers: list[asyncio.Server] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.throttle = BindThrottle(s.bind_throttle_failures, s.bind_throttle_seconds)
+        self.searcher = Searcher(self.index, Limits(s.size_limit, s.time_limit), self.tls is not None)
+        self.accounts_suffix = normalize_dn(f"ou=accounts,{s.base_dn}")
+
+    def protocol(self) -> Connection:
+        return Connection(self)
+
+    async def listen(self, host: str, port: int, *, ldaps: bool = False) -> str:
+        """Start one listener; returns its URL with the bound port."""
+        ctx = self.tls if ldaps else None
+        server = await asyncio.get_running_loop().create_server(self.protocol, host, port, ssl=ctx)
+        self.servers.append(server)
+        sock_host, sock_port = server.sockets[0].getsockname()[:2]
+        shown = f"[{sock_host}]" if ":" in sock_host else sock_host
+        return f"{'ldaps' if ldaps else 'ldap'}://{shown}:{sock_port}"
+
+    async def close(self) -> None:
+        for server in self.servers:
+            server.close()
+        for conn in list(self.connections):
+            conn.abort()
+        for server in self.servers:
+            await server.wait_closed()
+        self.servers.clear()
+
+    async def check_account(self, dn: str, password: str) -> bool:
+        """True if ``dn`` names an enabled account whose argon2 hash matches ``password`` (off the event loop)."""
+        try:
+            norm = normalize_dn(dn)
+        except DnError:
+            norm = ""
+        rdn, _, suffix = norm.partition(",")
+        username = rdn[4:] if rdn.startswith("uid=") and suffix == self.accounts_suffix else ""
+        account = await self.store.run(self.store.get_account, username) if username and self.store else None
+        usable = account is not None and not account.get("disabled")
+        hashed = account["password_hash"] if account is not None and usable else _DUMMY_HASH
+        ok = await asyncio.to_thread(verify_password, hashed, password)
+        return ok and usable
+
+
+class Connection(asyncio.Protocol):
+    """One client connection; operations of one connection are answered in order."""
+
+    def __init__(self, server: LdapServer) -> None:
+        self.server = server
+        self.settings = server.settings
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.pending: collections.deque[m.Message] = collections.deque()
+        self.busy = False
+        self.work: asyncio.Task[None] | None = None  # the running bind or StartTLS, if any
+        self.bound_dn = ""
+        self.peer = "?"
+        self.paged: dict[bytes, PagedSet] = {}
+        self.tls_active = False
+        self.last_activity = time.monotonic()
+        self.idle_handle: asyncio.TimerHandle | None = None
+        self.closed = False
+
+    # -- connection lifecycle ----------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = str(peer[0]) if peer else "?"
+        self.tls_active = transport.get_extra_info("sslcontext") is not None
+        if len(self.server.connections) >= self.settings.max_connections:
+            self.disconnect(m.BUSY, "连接数已达上限 (too many connections)")
+            return
+        self.server.connections.add(self)
+        self._arm_idle()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.server.connections.discard(self)
+        if self.idle_handle is not None:
+            self.idle_handle.cancel()
+        self.paged.clear()
+
+    def _arm_idle(self) -> None:
+        timeout = self.settings.idle_timeout
+        if timeout > 0 and not self.closed:
+            delay = self.last_activity + timeout - time.monotonic()
+            self.idle_handle = asyncio.get_running_loop().call_later(max(delay, 0.01), self._idle_check)
+
+    def _idle_check(self) -> None:
+        if time.monotonic() - self.last_activity >= self.settings.idle_timeout and not self.busy:
+            self.disconnect(m.UNAVAILABLE, "空闲超时 (idle timeout)")
+        else:
+            self._arm_idle()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def disconnect(self, code: int, text: str) -> None:
+        """Notice of Disconnection (RFC 4511 §4.4.1), then close only this connection."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(m.notice_of_disconnection(code, text))
+            self.transport.close()
+        self.closed = True
+        self.buffer.clear()
+        self.pending.clear()
+
+    def send(self, msgid: int, op: bytes, controls: bytes = b"") -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(m.message(msgid, op, controls))
+
+    # -- input ---------------------------------------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        self.last_activity = time.monotonic()
+        self.buffer += data
+        try:
+            while not self.closed:
+                size = frame_size(self.buffer, self.settings.max_pdu_size)
+                if size is None:
+                    break
+                pdu = bytes(self.buffer[:size])
+                del self.buffer[:size]
+                self.receive(m.decode_message(pdu))
+        except BerError as exc:
+            log.info("ldap: malformed PDU from %s: %s", self.peer, exc)
+            self.disconnect(m.PROTOCOL_ERROR, f"协议错误 (malformed PDU): {exc}")
+
+    def receive(self, msg: m.Message) -> None:
+        if isinstance(msg.op, m.AbandonRequest):
+            self.handle_abandon(msg)
+        elif self.busy:
+            if len(self.pending) >= MAX_PENDING:
+                self.disconnect(m.BUSY, "排队的请求过多 (too many requests queued during a bind)")
+                return
+            self.pending.append(msg)
+        else:
+            self.dispatch(msg)
+
+    def dispatch(self, msg: m.Message) -> None:
+        name = _HANDLERS.get(type(msg.op), "handle_unknown")
+        handler: Callable[[m.Message], None] = getattr(self, name)
+        try:
+            handler(msg)
+        except Exception:  # a bug answers this request with 80, the server keeps serving
+            log.exception("ldap: %s failed", m.describe(msg.op))
+            self.send(msg.msgid, _error_op(msg.op, m.OTHER, "服务器内部错误 (internal error)"))
+
+    def _run_async(self, msg: m.Message, work: Callable[[m.Message], Any]) -> None:
+        """Run an operation that awaits (bind, StartTLS); later requests wait in ``pending``."""
+        self.busy = True
+
+        async def runner() -> None:
+            try:
+                await work(msg)
+            except Exception:
+                log.exception("ldap: %s failed", m.describe(msg.op))
+                self.send(msg.msgid, _error_op(msg.op, m.OTHER, "服务器内部错误 (internal error)"))
+            finally:
+                self.busy = False
+                self._drain_pending()
+
+        self.work = asyncio.get_running_loop().create_task(runner())
+
+    def _drain_pending(self) -> None:
+        while self.pending and not self.busy and not self.closed:
+            self.dispatch(self.pending.popleft())
+        if not self.busy and not self.closed and self.buffer:
+            self.data_received(b"")
+
+    # -- operations ----------------------------------------------------------------------------------------------
+
+    def handle_bind(self, msg: m.Message) -> None:
+        req = msg.op
+        assert isinstance(req, m.BindRequest)
+        if req.version not in (2, 3):
+            self.send(msg.msgid, m.result(m.BIND_RESP, m.PROTOCOL_ERROR, f"不支持的协议版本 (version {req.version})"))
+            return
+        if not req.simple:
+            self.send(
+                msg.msgid, m.result(m.BIND_RESP, m.AUTH_METHOD_NOT_SUPPORTED, "仅支持简单绑定 (simple bind only)")
+            )
+            return
+        self.bound_dn = ""
+        if not req.name and not req.password:
+            self.send(msg.msgid, m.result(m.BIND_RESP, m.SUCCESS))
+            return
+        if not req.password:
+            text = "不允许无密码绑定 (unauthenticated bind refused)"
+            self.send(msg.msgid, m.result(m.BIND_RESP, m.UNWILLING_TO_PERFORM, text))
+            return
+        self._run_async(msg, self._bind_account)
+
+    async def _bind_account(self, msg: m.Message) -> None:
+        req = msg.op
+        assert isinstance(req, m.BindRequest)
+        wait = self.server.throttle.retry_after(self.peer)
+        if wait > 0:
+            text = f"绑定失败次数过多，请 {int(wait) + 1} 秒后再试 (too many failed binds)"
+            self.send(msg.msgid, m.result(m.BIND_RESP, m.BUSY, text))
+            return
+        password = req.password.decode("utf-8", "replace")
+        if await self.server.check_account(req.name, password):
+            self.bound_dn = req.name
+            self.send(msg.msgid, m.result(m.BIND_RESP, m.SUCCESS))
+            return
+        self.server.throttle.failed(self.peer)
+        self.send(msg.msgid, m.result(m.BIND_RESP, m.INVALID_CREDENTIALS, "用户名或密码错误 (invalid credentials)"))
+
+    def handle_search(self, msg: m.Message) -> None:
+        req = msg.op
+        assert isinstance(req, m.SearchRequest)
+        if not self.settings.anonymous_search and not self.bound_dn and not _public(req):
+            text = "匿名查询已关闭，请先绑定 (anonymous search disabled; bind first)"
+            self.send(msg.msgid, m.result(m.SEARCH_DONE, m.INSUFFICIENT_ACCESS, text))
+            return
+        out = self.server.searcher.search(req, msg.controls, self.paged)
+        assert self.transport is not None
+        msgid_enc = enc_int(msg.msgid)
+        self.transport.writelines([_frame(msgid_enc, op) for op in out.entries])
+        done = m.result(m.SEARCH_DONE, out.code, out.text, out.matched)
+        self.send(msg.msgid, done, m.controls(*out.controls))
+
+    def handle_compare(self, msg: m.Message) -> None:
+        req = msg.op
+        assert isinstance(req, m.CompareRequest)
+        if not self.settings.anonymous_search and not self.bound_dn:
+            text = "匿名查询已关闭，请先绑定 (anonymous search disabled; bind first)"
+            self.send(msg.msgid, m.result(m.COMPARE_RESP, m.INSUFFICIENT_ACCESS, text))
+            return
+        code, text, matched = self.server.searcher.compare(req)
+        self.send(msg.msgid, m.result(m.COMPARE_RESP, code, text, matched))
+
+    def handle_extended(self, msg: m.Message) -> None:
+        req = msg.op
+        assert isinstance(req, m.ExtendedRequest)
+        if req.oid == m.OID_WHOAMI:
+            authz = f"dn:{self.bound_dn}" if self.bound_dn else ""
+            self.send(msg.msgid, m.extended_response(m.SUCCESS, value=authz.encode("utf-8")))
+        elif req.oid == m.OID_STARTTLS:
+            self.start_tls(msg)
+        else:
+            text = f"不支持的扩展操作 (unsupported extended operation) {req.oid}"
+            self.send(msg.msgid, m.extended_response(m.PROTOCOL_ERROR, text))
+
+    def start_tls(self, msg: m.Message) -> None:
+        ctx = self.server.tls
+        if ctx is None:
+            self.send(msg.msgid, m.extended_response(m.UNAVAILABLE, "未配置 TLS 证书 (TLS not configured)"))
+        elif self.tls_active or self.pending or self.buffer:
+            self.send(msg.msgid, m.extended_response(m.OPERATIONS_ERROR, "TLS 已启用或仍有未完成的请求"))
+        else:
+            assert self.transport is not None
+            self.transport.pause_reading()
+            self.send(msg.msgid, m.extended_response(m.SUCCESS, name=m.OID_STARTTLS))
+            self._run_async(msg, self._upgrade)
+
+    async def _upgrade(self, msg: m.Message) -> None:
+        assert self.transport is not None and self.server.tls is not None
+        loop = asyncio.get_running_loop()
+        try:
+            new = await loop.start_tls(self.transport, self, self.server.tls, server_side=True)
+        except (OSError, ssl.SSLError, ConnectionError) as exc:
+            log.info("ldap: StartTLS with %s failed: %s", self.peer, exc)
+            self.abort()
+            return
+        if new is None:
+            self.abort()
+            return
+        self.transport = new
+        self.tls_active = True
+
+    def handle_abandon(self, msg: m.Message) -> None:
+        req = msg.op
+        assert isinstance(req, m.AbandonRequest)
+        self.pending = collections.deque(p for p in self.pending if p.msgid != req.msgid)
+
+    def handle_unbind(self, msg: m.Message) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def handle_write(self, msg: m.Message) -> None:
+        req = msg.op
+        assert isinstance(req, m.WriteRequest)
+        text = "目录通过 LDAP 只读，请在网页上修改 (the directory is read-only over LDAP)"
+        self.send(msg.msgid, m.result(m.WRITE_RESPONSES[req.tag], m.UNWILLING_TO_PERFORM, text))
+
+    def handle_unknown(self, msg: m.Message) -> None:
+        tag = getattr(msg.op, "tag", 0)
+        self.disconnect(m.PROTOCOL_ERROR, f"未知操作 (unknown operation tag 0x{tag:02x})")
+
+
+_HANDLERS = {
+    m.BindRequest: "handle_bind",
+    m.SearchRequest: "handle_search",
+    m.CompareRequest: "handle_compare",
+    m.ExtendedRequest: "handle_extended",
+    m.AbandonRequest: "handle_abandon",
+    m.UnbindRequest: "handle_unbind",
+    m.WriteRequest: "handle_write",
+}
+_RESPONSE_TAGS = {
+    m.BindRequest: m.BIND_RESP,
+    m.SearchRequest: m.SEARCH_DONE,
+    m.CompareRequest: m.COMPARE_RESP,
+    m.ExtendedRequest: m.EXTENDED_RESP,
+}
+
+
+def _error_op(op: m.Request, code: int, text: str) -> bytes:
+    tag = _RESPONSE_TAGS.get(type(op), m.EXTENDED_RESP)
+    return m.result(tag, code, text)
+
+
+def _frame(msgid_enc: bytes, op: bytes) -> bytes:
+    body_len = len(msgid_enc) + len(op)
+    return b"\x30" + enc_len(body_len) + msgid_enc + op
+
+
+def _public(req: m.SearchRequest) -> bool:
+    """The Root DSE and the subschema are readable without a bind."""
+    if req.scope != 0:
+        return False
+    try:
+        return normalize_dn(req.base) in ("", "cn=subschema")
+    except DnError:
+        return False
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    return ctx

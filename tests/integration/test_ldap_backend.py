@@ -1,0 +1,50 @@
+"""The LDAP index over the demo directory: incremental rebuild after a change equals a full build, and is fast."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from directory.ldap.backend import DirectoryIndex, Indexer, assemble
+from directory.snapshot import build
+from directory.store import open_store
+from directory.validate import OfficeData
+from tests.ldap_support import BASE
+
+CODE = "130102000000"
+
+
+def _same(a: DirectoryIndex, b: DirectoryIndex) -> None:
+    assert [e.dn for e in a.entries] == [e.dn for e in b.entries]
+    assert a.eq == b.eq
+    assert a.present == b.present
+    assert a.sorted_keys == b.sorted_keys
+    assert {k: (t.text, t.starts, t.ids) for k, t in a.texts.items()} == {
+        k: (t.text, t.starts, t.ids) for k, t in b.texts.items()
+    }
+    assert a.end == b.end and a.children == b.children
+
+
+def test_one_change_is_indexed_well_within_a_second(sqlite_demo_url: str) -> None:
+    store = open_store(sqlite_demo_url)
+    try:
+        indexer = Indexer(BASE)
+        first = indexer(build(*store.load_all()))
+        office = store.get_office(CODE)
+        assert office is not None
+        fields = {f.name: office[f.name] for f in dataclasses.fields(OfficeData) if f.name in office}
+        new = OfficeData(**{**fields, "email": "longer.address@example.org", "phone": "0311-86012345", "position": ""})
+        store.save_office(new, "test", expected_version=office["version"])
+        snap = build(*store.load_all())
+        started = time.monotonic()
+        patched = indexer(snap)
+        elapsed = time.monotonic() - started
+        assert elapsed < 1.0, f"LDAP index of one change took {elapsed:.2f} s"
+        assert patched is not first and first.find(f"uid={CODE},ou={CODE},ou=130100000000,ou=130000000000,{BASE}")
+        _same(patched, assemble([*patched.entries], BASE, snap.generation))
+        i = patched.eq["mail"]["longer.address@example.org"]
+        assert [patched.entries[x].attrs["uid"] for x in i] == [[CODE]]
+        assert "longer.address@example.org" not in first.eq["mail"]  # the old Snapshot's index is untouched
+        assert "title" not in patched.entries[i[0]].attrs
+    finally:
+        store.close()

@@ -1,0 +1,79 @@
+"""Filter evaluation: RFC 4518 preparation, telephone numbers, objectClass superclasses, Undefined."""
+
+from __future__ import annotations
+
+import pytest
+
+from directory.ldap.filters import compile_filter, prep_phone, prep_string, prepare_entry
+from directory.ldap.filterstr import parse_filter
+
+ENTRY = prepare_entry(
+    {
+        "objectClass": ["top", "inetOrgPerson"],
+        "cn": ["长安区流动人口服务管理中心"],
+        "sn": ["长安区流动人口服务管理中心"],
+        "givenName": ["张伟"],
+        "mail": ["CA@Example.org"],
+        "telephoneNumber": ["0311-87654321"],
+        "title": ["主任  Office   Head"],
+    },
+    {},
+)
+
+
+def matches(text: str) -> bool | None:
+    return compile_filter(parse_filter(text))(ENTRY)
+
+
+def test_rfc4518_preparation_folds_case_width_and_spaces() -> None:
+    assert prep_string("  ＡＢＣ  Def ") == "abc def"
+    assert prep_string("Straße") == "strasse"
+    assert matches("(title=主任 office head)") is True
+    assert matches("(mail=ca@EXAMPLE.ORG)") is True
+    assert matches("(cn=長安區流動人口服務管理中心)") is False  # traditional characters are other characters
+
+
+@pytest.mark.parametrize(
+    "form", ["0311-87654321", "031187654321", "+86 311 8765 4321", "+8631187654321", "0086 311 87654321"]
+)
+def test_phone_forms_of_one_number_are_equal(form: str) -> None:
+    assert matches(f"(telephoneNumber={form})") is True
+
+
+def test_phone_prep_keeps_mobiles_and_other_numbers_apart() -> None:
+    assert prep_phone("+86 138 0013 8000") == prep_phone("13800138000") == "13800138000"
+    assert prep_phone("8613800138000") == "13800138000"
+    assert matches("(telephoneNumber=0311-87654320)") is False
+    assert matches("(telephoneNumber=*8765 43*)") is True
+    assert matches("(telephoneNumber=0311*)") is True
+
+
+def test_object_class_matches_superclasses_case_insensitively() -> None:
+    assert matches("(objectClass=person)") is True
+    assert matches("(objectclass=ORGANIZATIONALPERSON)") is True
+    assert matches("(objectClass=2.5.6.6)") is True  # person by OID
+    assert matches("(objectClass=organizationalUnit)") is False
+
+
+def test_substrings_and_ordering() -> None:
+    assert matches("(cn=*人口*)") is True
+    assert matches("(cn=长安*中心)") is True
+    assert matches("(cn=长安*人口*管理*中心)") is True
+    assert matches("(cn=*管理*人口*)") is False  # order of the pieces counts
+    assert matches("(givenName>=张)") is True and matches("(givenName<=张)") is False
+
+
+def test_unknown_attributes_are_undefined_and_not_of_undefined_is_undefined() -> None:
+    assert matches("(mozillaNickname=*张*)") is None
+    assert matches("(!(mozillaNickname=x))") is None
+    assert matches("(|(mozillaNickname=x)(givenName=*张*))") is True
+    assert matches("(&(mozillaNickname=x)(givenName=*张*))") is None
+    assert matches("(&(mozillaNickname=x)(givenName=李*))") is False
+    assert matches("(mozillaNickname=*)") is False
+    assert matches("(objectClass=*)") is True
+
+
+def test_approx_and_extensible_match() -> None:
+    assert matches("(title~=主任officehead)") is True
+    assert matches("(givenName:=张伟)") is True
+    assert matches("(givenName:1.2.3:=张伟)") is None
