@@ -32,7 +32,7 @@ class Web:
     holder: SnapshotHolder
     settings: Settings
 
-    async def csrf(self, path: str = "/") -> str:
+    async def csrf(self, path: str = "/login") -> str:
         """The CSRF token of the current session, read from a page's form as a browser would."""
         resp = await self.client.get(path)
         m = CSRF_RE.search(await resp.text())
