@@ -81,16 +81,18 @@ def _province(role: str, province: str | None) -> str | None:
     code = normalize_code(province or "")
     if not province or code is None or code[2:] != "0" * 10 or code[:2] not in PROVINCES:
         known = "、".join(f"{k}={v}" for k, v in PROVINCES.items())
-        raise ValidationFailed([FieldError("province", f"编辑必须绑定一个省份（{known}）", value=province)])
+        error = FieldError("province", f"编辑必须绑定一个省份（{known}）", value=province)
+        raise ValidationFailed([error], "账户参数不正确")
     return code
 
 
 def add_user(store: Store, username: str, password: str, role: str, province: str | None, actor: str) -> User:
     """Create an account; ``province`` (e.g. ``13`` or ``130000000000``) is required for editors only."""
     if not USERNAME_RE.match(username):
-        raise ValidationFailed([FieldError("username", "用户名应为2-64位字母、数字或 _ . @ -", value=username)])
+        error = FieldError("username", "用户名应为2-64位字母、数字或 _ . @ -", value=username)
+        raise ValidationFailed([error], "账户参数不正确")
     if role not in ROLES:
-        raise ValidationFailed([FieldError("role", f"角色只能是 {'、'.join(ROLES)}", value=role)])
+        raise ValidationFailed([FieldError("role", f"角色只能是 {'、'.join(ROLES)}", value=role)], "账户参数不正确")
     code = _province(role, province)
     check_password_rules(password)
     store.create_account(username, hash_password(password), role, code, actor)
