@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
-from directory.web.app import WebContext, make_app
+from directory.web.app import Extension, WebContext, make_app
 from tests.integration.web.helpers import Web, WebFactory
 
 
@@ -19,12 +19,12 @@ from tests.integration.web.helpers import Web, WebFactory
 async def web() -> AsyncIterator[WebFactory]:
     opened: list[tuple[TestClient[Any, Any], Store]] = []
 
-    async def make(url: str, **changes: dict[str, Any]) -> Web:
-        settings = Settings().replace(http={"port": 0}, **changes)
+    async def make(url: str, extensions: tuple[Extension, ...] = (), **changes: dict[str, Any]) -> Web:
+        settings = Settings().replace(**{"http": {"port": 0}, **changes})
         store = open_store(url)
         holder = SnapshotHolder(store)
         client: TestClient[Any, Any] = TestClient(
-            TestServer(make_app(WebContext(settings, store, holder)), host="127.0.0.1")
+            TestServer(make_app(WebContext(settings, store, holder), extensions), host="127.0.0.1")
         )
         await client.start_server()
         opened.append((client, store))
