@@ -9,13 +9,14 @@ error has the shape ``{ok: false, error, errors, status}`` (mapped once in ``app
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from typing import Any
 
 from aiohttp import web
 
 from directory import quality
 from directory.errors import FieldError, NotFound, ValidationFailed
-from directory.search import office_public, search
+from directory.search import Hit, office_public, search
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.web.app import CTX
 from directory.web.auth import current_user
@@ -89,15 +90,63 @@ def office_json(office: OfficeView, region: RegionView, domain: str) -> dict[str
     }
 
 
+class SearchCache:
+    """Encoded search responses of one Snapshot (a new Snapshot starts empty, so edits show at once).
+
+    Typing produces the same prefixes from many staff; a hit skips ranking and JSON encoding. Bounded LRU.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+
+    def get(self, key: tuple[str, int]) -> bytes | None:
+        body = self.entries.get(key)
+        if body is not None:
+            self.entries.move_to_end(key)
+        return body
+
+    def put(self, key: tuple[str, int], body: bytes) -> None:
+        self.entries[key] = body
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+def _hit_json(snap: Snapshot, hit: Hit) -> str:
+    """One hit as JSON; the office part is encoded once per Snapshot and office."""
+    encoded: dict[str, str] = snap.derived("web.office_json", lambda s: {})
+    code = hit.office.region_code
+    part = encoded.get(code)
+    if part is None:
+        part = json.dumps(office_public(hit.office, hit.region), ensure_ascii=False, separators=(",", ":"))
+        encoded[code] = part
+    return f'{{"score":{hit.score},{part[1:]}'
+
+
+def search_body(snap: Snapshot, q: str, limit: int) -> bytes:
+    cache: SearchCache = snap.derived("web.search_cache", lambda s: SearchCache())
+    key = (q, limit)
+    body = cache.get(key)
+    if body is None:
+        result = search(snap, q, limit)
+        head = json.dumps(
+            {"ok": True, "query": q, "terms": list(result.terms), "total": result.total},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        hits = ",".join(_hit_json(snap, h) for h in result.hits)
+        body = f'{head[:-1]},"hits":[{hits}]}}'.encode()
+        cache.put(key, body)
+    return body
+
+
 async def api_search(request: web.Request) -> web.Response:
     limit_max = request.app[CTX].settings.web.search_limit
     q = request.query.get("q", "")
     if len(q) > 200:
         raise ValidationFailed([FieldError("q", "查询词过长（最多200个字符）")], "参数 q 不正确")
     limit = _int(request, "limit", min(20, limit_max), 1, limit_max)
-    result = search(_snap(request), q, limit)
-    hits = [h.as_dict() for h in result.hits]
-    return _json({"query": q, "terms": list(result.terms), "total": result.total, "hits": hits})
+    return web.Response(body=search_body(_snap(request), q, limit), content_type="application/json")
 
 
 async def api_regions(request: web.Request) -> web.Response:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import vobject
 from aiohttp import FormData
 from aiohttp import web as aioweb
 
-from directory.web.api import OPENAPI
+from directory.search import search
+from directory.web.api import OPENAPI, search_body
 from tests.integration.web.helpers import CHANGAN, PASSWORD, WebFactory
 
 ERROR_KEYS = {"ok", "error", "errors", "status"}
@@ -97,6 +99,17 @@ async def test_search_regions_offices_history_export(web: WebFactory, sqlite_dem
     vcf = await c.get("/api/v1/export", params={"region": CHANGAN, "format": "vcard"})
     cards = list(vobject.readComponents(await vcf.text()))
     assert len(cards) == len(all_under) and cards[0].fn.value == office["unit_name"]
+
+
+async def test_search_body_matches_search_and_is_cached(web: WebFactory, sqlite_demo_url: str) -> None:
+    w = await web(sqlite_demo_url)
+    snap = w.holder.current
+    for q in ("changan", "石家庄 长安", "0311", "zzzz-nothing"):
+        body = await (await w.client.get("/api/v1/search", params={"q": q, "limit": "7"})).json()
+        expected = search(snap, q, 7)
+        assert body["hits"] == [json.loads(json.dumps(h.as_dict(), ensure_ascii=False)) for h in expected.hits], q
+        assert body["total"] == expected.total and body["query"] == q
+    assert search_body(snap, "changan", 7) is search_body(snap, "changan", 7)  # the same bytes from the cache
 
 
 async def test_body_and_field_limits_write_nothing(web: WebFactory, sqlite_demo_url: str) -> None:
