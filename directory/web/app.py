@@ -157,7 +157,7 @@ async def _startup(app: web.Application) -> None:
 
 
 def make_app(ctx: WebContext, extensions: Iterable[Extension] = ()) -> web.Application:
-    from directory.web import api, pages
+    from directory.web import api, imports, pages
 
     app = web.Application(
         client_max_size=ctx.settings.http.max_body_size,
@@ -174,6 +174,7 @@ def make_app(ctx: WebContext, extensions: Iterable[Extension] = ()) -> web.Appli
     app.router.add_static("/static/", STATIC, append_version=False)
     pages.setup(app)
     api.setup(app)
+    imports.setup(app)
     for extend in extensions:
         extend(app)
     return app
