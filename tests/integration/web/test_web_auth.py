@@ -82,8 +82,8 @@ async def test_csrf_rejected(web: WebFactory, sqlite_demo_url: str) -> None:
     assert w.office(CHANGAN) == before and w.store.count_changes() == changes
 
 
-async def test_lockout_after_failures(web: WebFactory, sqlite_demo_url: str) -> None:
-    w = await web(sqlite_demo_url, web={"lockout_attempts": 3, "lockout_seconds": 600})
+async def test_lockout_after_failures(web: WebFactory, db_url: str) -> None:
+    w = await web(db_url, web={"lockout_attempts": 3, "lockout_seconds": 600})
     w.add_user("hebei", "editor", "13")
     for _ in range(3):
         token = await w.csrf("/login")
@@ -132,14 +132,16 @@ async def test_tampered_cookie_is_anonymous(web: WebFactory, sqlite_demo_url: st
     assert me["user"] is None
 
 
-async def test_tokens_for_scripts(web: WebFactory, sqlite_demo_url: str) -> None:
-    w = await web(sqlite_demo_url, web={"anonymous_read": False})
+async def test_tokens_for_scripts(web: WebFactory, db_url: str) -> None:
+    w = await web(db_url, web={"anonymous_read": False})
     w.add_user("script", "reader")
     token = accounts.new_token(w.store, "script", "test")
     stored = w.store.get_account("script")
     assert stored is not None and token not in str(stored) and stored["api_token_hash"]
-    ok = await w.client.get("/api/v1/search", params={"q": "changan"}, headers={"Authorization": f"Bearer {token}"})
-    assert ok.status == 200 and (await ok.json())["total"] > 0
+    ok = await w.client.get("/api/v1/regions", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status == 200 and len((await ok.json())["regions"]) == 10
+    me = await (await w.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})).json()
+    assert me["user"] == {"username": "script", "role": "reader", "province_code": None}
     for header in (f"Bearer {token}x", "Bearer ", "Basic abc", f"Bearer nobody.{token.partition('.')[2]}"):
         resp = await w.client.get("/api/v1/search", params={"q": "changan"}, headers={"Authorization": header})
         body = await resp.json()
