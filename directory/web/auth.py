@@ -12,7 +12,11 @@ Helper API for pages other parts plug in (liaison letters, meetings):
   ``Forbidden`` (403). ``User.can_edit(region_code)`` says whether the user may change that office.
 - ``csrf_token(request) -> str`` — put it in every form as ``<input type="hidden" name="csrf" value="…">``
   (``render`` passes it to templates as ``csrf``; the macro ``csrf_field()`` in ``web/base.html`` writes the input).
-- ``check_csrf(request, form)`` — call first in every POST handler of a form; raises ``Forbidden`` on a mismatch.
+- ``check_csrf(request, form)`` — raises ``Forbidden`` on a mismatch. The middleware already enforces it for every
+  POST/PUT/PATCH/DELETE that is not Bearer-authenticated, on every route (also pages plugged in by ``extensions``):
+  forms must carry the ``csrf`` field, scripts in a page may send the ``X-CSRF-Token`` header instead.
+- ``request[ACCOUNT]`` — the same user as a plain mapping (``username``, ``role``, ``province_code``), for pages
+  written against a mapping; new code should use ``current_user``.
 - ``render(request, template, context, status=200) -> web.Response`` — a page from ``templates/`` (autoescaped)
   in the base layout; ``context`` adds to ``user``, ``csrf``, ``nav``, ``settings``, ``path``.
 - ``redirect(location) -> web.Response`` — a 303 that still carries the session cookie set during the request.
@@ -83,6 +87,7 @@ class AuthState:
 AUTH = web.AppKey("auth", AuthState)
 SESSION = web.RequestKey("session", Session)
 USER = web.RequestKey("user", User)
+ACCOUNT = web.RequestKey("account", dict)
 
 
 async def load_secret(state: AuthState) -> None:
@@ -218,6 +223,7 @@ def require_user(request: web.Request, *, role: str | None = None) -> User:
     return user
 
 
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_PREFIXES = ("/login", "/healthz", "/metrics", "/static/", "/api/v1/openapi.json")
 
 
@@ -228,9 +234,14 @@ def middleware() -> Middleware:
         user = await _resolve(request, state)
         if user is not None:
             request[USER] = user
+            # compatibility for pages written against a plain mapping (liaison/web.py on branch letters)
+            request[ACCOUNT] = {"username": user.username, "role": user.role, "province_code": user.province_code}
         anonymous_refused = not state.settings.web.anonymous_read and user is None
         if anonymous_refused and not request.path.startswith(PUBLIC_PREFIXES):
             require_user(request)
+        routed = request.match_info.http_exception is None  # unknown routes answer 404/405, not 403
+        if routed and request.method in UNSAFE and "Authorization" not in request.headers:
+            await _check_csrf_early(request)
         try:
             response = await handler(request)
         except web.HTTPException as exc:
@@ -244,6 +255,23 @@ def middleware() -> Middleware:
 
 
 # -- CSRF ----------------------------------------------------------------------------------------------------------
+
+
+async def _check_csrf_early(request: web.Request) -> None:
+    """Every state-changing request from a browser carries the token: form field ``csrf`` or ``X-CSRF-Token``.
+
+    Enforced here for every page, including pages other parts plug in; reading the form is cached by aiohttp, so
+    handlers read it again for free (and may call ``check_csrf`` themselves as well).
+    """
+    header = request.headers.get("X-CSRF-Token")
+    if header is not None:
+        check_csrf(request, {"csrf": header})
+        return
+    content_type = request.content_type
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        check_csrf(request, await request.post())
+        return
+    check_csrf(request, {})
 
 
 def csrf_token(request: web.Request) -> str:

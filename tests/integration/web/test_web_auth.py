@@ -193,3 +193,35 @@ def test_user_rules(store) -> None:  # type: ignore[no-untyped-def]
         accounts.add_user(store, "ed", PASSWORD, "reader", None, "t")
     stored = store.get_account("ed")
     assert stored["password_hash"].startswith("$argon2id$") and PASSWORD not in stored["password_hash"]
+
+
+async def test_plugged_in_pages_get_csrf_and_user(web: WebFactory, sqlite_demo_url: str) -> None:
+    from aiohttp import web as aioweb
+
+    from directory.web.auth import ACCOUNT, current_user, require_user
+
+    calls: list[object] = []
+
+    def extension(app: aioweb.Application) -> None:
+        async def act(request: aioweb.Request) -> aioweb.Response:
+            user = require_user(request, role="editor")
+            calls.append((user.username, current_user(request) == user, request[ACCOUNT]["province_code"]))
+            return aioweb.Response(text="done")
+
+        app.router.add_post("/letters/act", act)
+
+    w = await web(sqlite_demo_url, extensions=(extension,))
+    w.add_user("hebei", "editor", "13")
+    await w.login("hebei")
+    resp = await w.client.post("/letters/act", data={"x": "1"})
+    assert resp.status == 403 and "CSRF" in await resp.text() and calls == []
+    resp = await w.client.post("/letters/act", json={"x": 1})
+    assert resp.status == 403 and calls == []
+    token = await w.csrf()
+    assert (await w.client.post("/letters/act", data={"csrf": token})).status == 200
+    assert (await w.client.post("/letters/act", headers={"X-CSRF-Token": token})).status == 200
+    api_token = accounts.new_token(w.store, "hebei", "test")
+    w.client.session.cookie_jar.clear()
+    resp = await w.client.post("/letters/act", headers={"Authorization": f"Bearer {api_token}"})
+    assert resp.status == 200
+    assert calls == [("hebei", True, "130000000000")] * 3
