@@ -40,7 +40,7 @@ from aiohttp.typedefs import Middleware
 
 from directory import accounts
 from directory.accounts import User
-from directory.errors import AuthenticationFailed, BohaiError, Forbidden
+from directory.errors import AuthenticationFailed, Forbidden
 from directory.settings import Settings
 from directory.store import Store
 
@@ -308,7 +308,3 @@ def render(request: web.Request, template: str, context: Mapping[str, Any], *, s
 
 def redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
-
-
-def error_message(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, BohaiError) else ""

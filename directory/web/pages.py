@@ -9,7 +9,6 @@ the office's region (editors: their own province). Every form carries and checks
 from __future__ import annotations
 
 import datetime as dt
-import urllib.parse
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -375,7 +374,3 @@ def setup(app: web.Application) -> None:
     r.add_get("/login", login_form)
     r.add_post("/login", login_post)
     r.add_post("/logout", logout_post)
-
-
-def quote(text: str) -> str:
-    return urllib.parse.quote(text, safe="")
