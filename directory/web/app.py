@@ -1,19 +1,37 @@
 """The aiohttp application of the web face.
 
 Owns: building the ``web.Application`` (routes, middlewares, templates, shared state keys) from the settings, the
-store and the Snapshot holder. Upper layers (liaison) plug their own pages in through ``extensions``.
+store and the Snapshot holder, and the one mapping of the ``directory.errors`` tree (and aiohttp's HTTP errors) to
+responses: an HTML error page for pages, the JSON shape ``{ok: false, error, errors, status}`` for every ``/api/``
+path (404, 405, 413 and 500 included). Upper layers (liaison) plug their own pages in through ``extensions``.
+
+Middlewares, outermost first: metrics (sees the final status) → errors → body-size guard → session/auth.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import asyncio
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+import jinja2
 from aiohttp import web
 
-from directory.settings import Settings
+from directory.errors import BohaiError, TooLarge
+from directory.search import SearchIndex
+from directory.settings import PROJECT_ROOT, Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
+from directory.web import auth, metrics
+
+log = logging.getLogger(__name__)
+TEMPLATES = PROJECT_ROOT / "templates"
+STATIC = TEMPLATES / "web" / "static"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
@@ -24,7 +42,18 @@ class WebContext:
 
 
 CTX = web.AppKey("ctx", WebContext)
+METRICS = web.AppKey("metrics", metrics.Metrics)
 Extension = Callable[[web.Application], None]
+
+HTTP_MESSAGES = {
+    400: "请求不正确",
+    401: "需要登录",
+    403: "没有权限",
+    404: "页面或资源不存在",
+    405: "不支持该请求方法",
+    413: "请求内容过大，未做任何更改",
+    415: "不支持的内容类型",
+}
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -35,10 +64,117 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
+async def metrics_page(request: web.Request) -> web.Response:
+    snap = request.app[CTX].holder.current
+    extra = {
+        "bohai_snapshot_generation": float(snap.generation),
+        "bohai_snapshot_offices": float(len(snap.offices)),
+        "bohai_snapshot_regions": float(len(snap.regions)),
+        "bohai_snapshot_age_seconds": time.time() - snap.built_at.timestamp(),
+    }
+    text = request.app[METRICS].render(extra)
+    return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"X-Robots-Tag": "none"})
+
+
+# -- errors ----------------------------------------------------------------------------------------------------
+
+
+def error_response(
+    request: web.Request, status: int, message: str, errors: list[dict[str, object]]
+) -> web.StreamResponse:
+    if auth.is_api(request):
+        body = {"ok": False, "error": message, "errors": errors, "status": status}
+        return web.json_response(body, status=status, dumps=_dumps)
+    context = {"status": status, "message": message, "errors": errors}
+    try:
+        return auth.render(request, "web/error.html", context, status=status)
+    except Exception:  # the error page itself must not fail
+        log.exception("error page failed")
+        return web.Response(text=f"{status} {message}", status=status, content_type="text/plain")
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = HTTP_MESSAGES.get(exc.status, exc.reason)
+        if exc.status == 413:
+            message = f"请求内容过大（上限 {request.app[CTX].settings.http.max_body_size} 字节），未做任何更改"
+        return error_response(request, exc.status, message, [])
+    except BohaiError as exc:
+        details = [dataclasses.asdict(e) for e in getattr(exc, "errors", [])]
+        return error_response(request, exc.status, str(exc) or HTTP_MESSAGES.get(exc.status, ""), details)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(request, 500, "服务器内部错误，请联系管理员", [])
+
+
+@web.middleware
+async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a declared oversized body before reading it (aiohttp also stops reading at the same limit)."""
+    limit = request.app[CTX].settings.http.max_body_size
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge(f"请求内容过大（{request.content_length} 字节，上限 {limit} 字节），未做任何更改")
+    return await handler(request)
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'"
+    )
+
+
+# -- the app -------------------------------------------------------------------------------------------------------
+
+
+def template_env() -> jinja2.Environment:
+    """Web pages from the top-level ``templates/`` folder, always autoescaped."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+async def _startup(app: web.Application) -> None:
+    ctx = app[CTX]
+    await auth.load_secret(app[auth.AUTH])
+    await asyncio.to_thread(ctx.holder.register, "search", SearchIndex)
+
+
 def make_app(ctx: WebContext, extensions: Iterable[Extension] = ()) -> web.Application:
-    app = web.Application(client_max_size=ctx.settings.http.max_body_size)
+    from directory.web import api, imports, pages
+
+    app = web.Application(
+        client_max_size=ctx.settings.http.max_body_size,
+        middlewares=[],
+    )
     app[CTX] = ctx
+    app[METRICS] = metrics.Metrics()
+    app[auth.AUTH] = auth.AuthState(ctx.settings, ctx.store, template_env())
+    app.middlewares.extend([metrics.middleware(app[METRICS]), errors_middleware, body_limit, auth.middleware()])
+    app.on_startup.append(_startup)
+    app.on_response_prepare.append(_security_headers)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_page)
+    app.router.add_static("/static/", STATIC, append_version=False)
+    pages.setup(app)
+    api.setup(app)
+    imports.setup(app)
     for extend in extensions:
         extend(app)
     return app

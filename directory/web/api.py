@@ -1,0 +1,318 @@
+"""The JSON API under ``/api/v1`` and its OpenAPI 3 document.
+
+Owns: the read API for scripts and the search page's live results — search, regions, offices, an office's history,
+export of a region's subtree (JSON or vCard) — and ``/api/v1/openapi.json``. Reading follows ``[web]
+anonymous_read``; scripts authenticate with ``Authorization: Bearer <token>`` (``bohai user token NAME``). Every
+error has the shape ``{ok: false, error, errors, status}`` (mapped once in ``app.py``); successes carry ``ok: true``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from typing import Any
+
+from aiohttp import web
+
+from directory import quality
+from directory.errors import FieldError, NotFound, ValidationFailed
+from directory.search import Hit, office_public, search
+from directory.snapshot import OfficeView, RegionView, Snapshot
+from directory.web.app import CTX
+from directory.web.auth import current_user
+from directory.web.pages import _today
+from directory.web.vcards import vcard30
+
+MAX_PAGE = 1000
+EXPORT_FORMATS = ("json", "vcard")
+
+
+def _json(data: dict[str, Any], status: int = 200) -> web.Response:
+    body = json.dumps({"ok": True, **data}, ensure_ascii=False, default=str, separators=(",", ":"))
+    return web.Response(text=body, status=status, content_type="application/json")
+
+
+def _snap(request: web.Request) -> Snapshot:
+    return request.app[CTX].holder.current
+
+
+def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ValidationFailed(
+            [FieldError(name, f"应为 {low} 到 {high} 之间的整数", value=raw[:40])], f"参数 {name} 不正确"
+        )
+    return value
+
+
+def _region(snap: Snapshot, code: str) -> RegionView:
+    region = snap.region(code)
+    if region is None:
+        raise NotFound(f"区划代码 {code} 不存在")
+    return region
+
+
+def region_json(region: RegionView, snap: Snapshot) -> dict[str, Any]:
+    return {
+        "code": region.code,
+        "name": region.name,
+        "level": region.level,
+        "parent_code": region.parent_code,
+        "path": list(region.path),
+        "has_office": region.code in snap.offices,
+    }
+
+
+def office_json(office: OfficeView, region: RegionView, domain: str) -> dict[str, Any]:
+    return {
+        **office_public(office, region),
+        "routing_address": office.routing_address(domain),
+        "email_status": office.email_status,
+        "verified_at": office.verified_at.isoformat() if office.verified_at else None,
+        "updated_at": office.updated_at.isoformat(),
+        "updated_by": office.updated_by,
+        "contacts": [
+            {
+                "name": c.name,
+                "position": c.position,
+                "phone": c.phone,
+                "email": c.email,
+                "liaison_officer": c.is_liaison,
+            }
+            for c in office.contacts
+        ],
+    }
+
+
+class SearchCache:
+    """Encoded search responses of one Snapshot (a new Snapshot starts empty, so edits show at once).
+
+    Typing produces the same prefixes from many staff; a hit skips ranking and JSON encoding. Bounded LRU.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+
+    def get(self, key: tuple[str, int]) -> bytes | None:
+        body = self.entries.get(key)
+        if body is not None:
+            self.entries.move_to_end(key)
+        return body
+
+    def put(self, key: tuple[str, int], body: bytes) -> None:
+        self.entries[key] = body
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+def _hit_json(snap: Snapshot, hit: Hit) -> str:
+    """One hit as JSON; the office part is encoded once per Snapshot and office."""
+    encoded: dict[str, str] = snap.derived("web.office_json", lambda s: {})
+    code = hit.office.region_code
+    part = encoded.get(code)
+    if part is None:
+        part = json.dumps(office_public(hit.office, hit.region), ensure_ascii=False, separators=(",", ":"))
+        encoded[code] = part
+    return f'{{"score":{hit.score},{part[1:]}'
+
+
+def search_body(snap: Snapshot, q: str, limit: int) -> bytes:
+    cache: SearchCache = snap.derived("web.search_cache", lambda s: SearchCache())
+    key = (q, limit)
+    body = cache.get(key)
+    if body is None:
+        result = search(snap, q, limit)
+        head = json.dumps(
+            {"ok": True, "query": q, "terms": list(result.terms), "total": result.total},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        hits = ",".join(_hit_json(snap, h) for h in result.hits)
+        body = f'{head[:-1]},"hits":[{hits}]}}'.encode()
+        cache.put(key, body)
+    return body
+
+
+async def api_search(request: web.Request) -> web.Response:
+    limit_max = request.app[CTX].settings.web.search_limit
+    q = request.query.get("q", "")
+    if len(q) > 200:
+        raise ValidationFailed([FieldError("q", "查询词过长（最多200个字符）")], "参数 q 不正确")
+    limit = _int(request, "limit", min(20, limit_max), 1, limit_max)
+    return web.Response(body=search_body(_snap(request), q, limit), content_type="application/json")
+
+
+async def api_regions(request: web.Request) -> web.Response:
+    snap = _snap(request)
+    provinces = sorted(snap.provinces(), key=lambda r: r.code)
+    return _json({"regions": [region_json(r, snap) for r in provinces]})
+
+
+async def api_region(request: web.Request) -> web.Response:
+    snap = _snap(request)
+    region = _region(snap, request.match_info["code"])
+    counts = quality.subtree_counts(snap, _today())[region.code]
+    children = [region_json(snap.regions[c], snap) for c in region.children if c in snap.regions]
+    return _json({"region": region_json(region, snap), "children": children, "quality": vars(counts)})
+
+
+def _subtree_offices(snap: Snapshot, code: str) -> list[tuple[OfficeView, RegionView]]:
+    out = []
+    for region in snap.descendants(code):
+        office = snap.offices.get(region.code)
+        if office is not None:
+            out.append((office, region))
+    return out
+
+
+async def api_offices(request: web.Request) -> web.Response:
+    snap = _snap(request)
+    code = request.query.get("region", "")
+    if not code:
+        raise ValidationFailed([FieldError("region", "缺少参数 region（12位区划代码）")], "参数 region 不正确")
+    _region(snap, code)
+    limit = _int(request, "limit", 100, 1, MAX_PAGE)
+    offset = _int(request, "offset", 0, 0, 10_000_000)
+    found = _subtree_offices(snap, code)
+    domain = request.app[CTX].settings.liaison.domain
+    page = [office_json(o, r, domain) for o, r in found[offset : offset + limit]]
+    return _json({"region": code, "total": len(found), "offset": offset, "offices": page})
+
+
+async def api_office(request: web.Request) -> web.Response:
+    snap = _snap(request)
+    code = request.match_info["code"]
+    region = _region(snap, code)
+    office = snap.office(code)
+    if office is None:
+        raise NotFound(f"{region.path_text} 没有单位记录")
+    return _json({"office": office_json(office, region, request.app[CTX].settings.liaison.domain)})
+
+
+async def api_history(request: web.Request) -> web.Response:
+    code = request.match_info["code"]
+    _region(_snap(request), code)
+    store = request.app[CTX].store
+    rows = await store.run(store.history, "office", code)
+    return _json({"region_code": code, "history": rows})
+
+
+async def api_export(request: web.Request) -> web.Response:
+    snap = _snap(request)
+    code = request.query.get("region", "")
+    fmt = request.query.get("format", "json")
+    if fmt not in EXPORT_FORMATS:
+        raise ValidationFailed(
+            [FieldError("format", f"支持的格式：{'、'.join(EXPORT_FORMATS)}", value=fmt[:20])], "参数 format 不正确"
+        )
+    region = _region(snap, code)
+    found = _subtree_offices(snap, region.code)
+    if fmt == "vcard":
+        body = "".join(vcard30(o, r) for o, r in found)
+        headers = {"Content-Disposition": f'attachment; filename="{region.code}.vcf"'}
+        return web.Response(text=body, content_type="text/vcard", charset="utf-8", headers=headers)
+    domain = request.app[CTX].settings.liaison.domain
+    return _json({"region": region_json(region, snap), "offices": [office_json(o, r, domain) for o, r in found]})
+
+
+async def api_me(request: web.Request) -> web.Response:
+    user = current_user(request)
+    if user is None:
+        return _json({"user": None})
+    return _json({"user": {"username": user.username, "role": user.role, "province_code": user.province_code}})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(OPENAPI, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+def _op(summary: str, params: list[dict[str, Any]], ok: str = "成功") -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "parameters": params,
+        "responses": {
+            "200": {"description": ok, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "default": {
+                "description": "错误",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        },
+    }
+
+
+def _q(name: str, desc: str, *, required: bool = False, kind: str = "string") -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "description": desc, "schema": {"type": kind}}
+
+
+_CODE = {
+    "name": "code",
+    "in": "path",
+    "required": True,
+    "description": "12位区划代码",
+    "schema": {"type": "string", "pattern": "^\\d{12}$"},
+}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "环渤海通讯联络服务 API", "version": "1", "description": "流动人口服务管理单位通讯录（只读）"},
+    "servers": [{"url": "/api/v1"}],
+    "security": [{}, {"bearer": []}],
+    "paths": {
+        "/search": {
+            "get": _op("查找单位", [_q("q", "查询词", required=True), _q("limit", "最多结果数", kind="integer")])
+        },
+        "/regions": {"get": _op("省级区划列表", [])},
+        "/regions/{code}": {"get": _op("区划、下级区划与数据质量", [_CODE])},
+        "/offices": {
+            "get": _op(
+                "区划下的全部单位",
+                [
+                    _q("region", "区划代码", required=True),
+                    _q("limit", "每页条数", kind="integer"),
+                    _q("offset", "起始位置", kind="integer"),
+                ],
+            )
+        },
+        "/offices/{code}": {"get": _op("单位详情", [_CODE])},
+        "/offices/{code}/history": {"get": _op("单位修改记录", [_CODE])},
+        "/export": {
+            "get": _op("导出区划下的单位", [_q("region", "区划代码", required=True), _q("format", "json 或 vcard")])
+        },
+        "/me": {"get": _op("当前用户", [])},
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "bohai user token NAME"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["ok", "error", "errors", "status"],
+                "properties": {
+                    "ok": {"type": "boolean", "enum": [False]},
+                    "error": {"type": "string"},
+                    "errors": {"type": "array", "items": {"type": "object"}},
+                    "status": {"type": "integer"},
+                },
+            }
+        },
+    },
+}
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/v1/search", api_search)
+    r.add_get("/api/v1/regions", api_regions)
+    r.add_get("/api/v1/regions/{code:\\d{12}}", api_region)
+    r.add_get("/api/v1/offices", api_offices)
+    r.add_get("/api/v1/offices/{code:\\d{12}}", api_office)
+    r.add_get("/api/v1/offices/{code:\\d{12}}/history", api_history)
+    r.add_get("/api/v1/export", api_export)
+    r.add_get("/api/v1/me", api_me)
+    r.add_get("/api/v1/openapi.json", openapi)

@@ -1,0 +1,310 @@
+"""Sessions, CSRF and page rendering of the web face — the stable helper API for every page.
+
+Owns: the signed session cookie (HttpOnly, SameSite=Lax, Secure per ``[web] cookie_secure``; HMAC-SHA256 with
+``[web] session_secret`` or a secret generated once and kept in the database), Bearer-token auth for scripts, the
+CSRF token of every form, and ``render`` (the base layout with navigation, the user and the CSRF token).
+
+Helper API for pages other parts plug in (liaison letters, meetings):
+
+- ``current_user(request) -> User | None`` — the logged-in user (cookie or ``Authorization: Bearer <token>``).
+- ``require_user(request, *, role=None) -> User`` — the user, or: pages redirect (303) to ``/login?next=…``, API
+  paths (``/api/``) raise ``AuthenticationFailed`` (401); a user below ``role`` (reader < editor < admin) gets
+  ``Forbidden`` (403). ``User.can_edit(region_code)`` says whether the user may change that office.
+- ``csrf_token(request) -> str`` — put it in every form as ``<input type="hidden" name="csrf" value="…">``
+  (``render`` passes it to templates as ``csrf``; the macro ``csrf_field()`` in ``web/base.html`` writes the input).
+- ``check_csrf(request, form)`` — raises ``Forbidden`` on a mismatch. The middleware already enforces it for every
+  POST/PUT/PATCH/DELETE that is not Bearer-authenticated, on every route (also pages plugged in by ``extensions``):
+  forms must carry the ``csrf`` field, scripts in a page may send the ``X-CSRF-Token`` header instead.
+- ``request[ACCOUNT]`` — the same user as a plain mapping (``username``, ``role``, ``province_code``), for pages
+  written against a mapping; new code should use ``current_user``.
+- ``render(request, template, context, status=200) -> web.Response`` — a page from ``templates/`` (autoescaped)
+  in the base layout; ``context`` adds to ``user``, ``csrf``, ``nav``, ``settings``, ``path``.
+- ``redirect(location) -> web.Response`` — a 303 that still carries the session cookie set during the request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from directory import accounts
+from directory.accounts import User
+from directory.errors import AuthenticationFailed, Forbidden
+from directory.settings import Settings
+from directory.store import Store
+
+__all__ = [
+    "User",
+    "check_csrf",
+    "csrf_token",
+    "current_user",
+    "redirect",
+    "render",
+    "require_user",
+]
+
+COOKIE = "bohai_session"
+SECRET_META_KEY = "web.session_secret"
+RANK = {"reader": 0, "editor": 1, "admin": 2}
+NAV = (("/", "查找"), ("/tree", "按地区浏览"), ("/dashboard", "数据质量"))
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Session:
+    sid: str
+    username: str | None
+    expires: int
+    dirty: bool = False
+
+
+@dataclass
+class AuthState:
+    """Per-app state: the signing key, the settings, the template environment, and logged-out session ids."""
+
+    settings: Settings
+    store: Store
+    env: jinja2.Environment
+    secret: bytes = b""
+    revoked: dict[str, int] = field(default_factory=dict)
+    extra_nav: list[tuple[str, str]] = field(default_factory=list)
+
+    def sign(self, payload: bytes) -> str:
+        return hmac.new(self.secret, payload, hashlib.sha256).hexdigest()
+
+
+AUTH = web.AppKey("auth", AuthState)
+SESSION = web.RequestKey("session", Session)
+USER = web.RequestKey("user", User)
+ACCOUNT = web.RequestKey("account", dict)
+
+
+async def load_secret(state: AuthState) -> None:
+    """The configured secret, else one generated once and kept in the database (shared by all processes)."""
+    configured = state.settings.web.session_secret
+    if configured:
+        state.secret = configured.encode("utf-8")
+        return
+    value = await state.store.run(state.store.set_meta_default, SECRET_META_KEY, secrets.token_hex(32))
+    state.secret = value.encode("ascii")
+
+
+# -- the session cookie --------------------------------------------------------------------------------------------
+
+
+def _encode(state: AuthState, s: Session) -> str:
+    payload = base64.urlsafe_b64encode(f"{s.sid}|{s.username or ''}|{s.expires}".encode()).decode("ascii")
+    return f"{payload}.{state.sign(payload.encode('ascii'))}"
+
+
+def _decode(state: AuthState, cookie: str, now: int) -> Session | None:
+    payload, dot, mac = cookie.partition(".")
+    if not dot or len(cookie) > 1000 or not hmac.compare_digest(mac, state.sign(payload.encode("ascii", "replace"))):
+        return None
+    try:
+        sid, username, expires = base64.urlsafe_b64decode(payload).decode("utf-8").split("|")
+        exp = int(expires)
+    except ValueError:
+        return None
+    if exp < now or sid in state.revoked:
+        return None
+    return Session(sid, username or None, exp)
+
+
+def _new_session(state: AuthState, username: str | None = None) -> Session:
+    return Session(secrets.token_hex(16), username, int(time.time()) + state.settings.web.session_ttl, dirty=True)
+
+
+def session(request: web.Request) -> Session:
+    """The request's session; a fresh anonymous one (sent as a cookie with the response) if there is none."""
+    current = request.get(SESSION)
+    if current is None:
+        current = _new_session(request.app[AUTH])
+        request[SESSION] = current
+    assert isinstance(current, Session)
+    return current
+
+
+def login(request: web.Request, user: User) -> None:
+    """Start a logged-in session with a new id (no session fixation)."""
+    state = request.app[AUTH]
+    old = request.get(SESSION)
+    if isinstance(old, Session):
+        state.revoked[old.sid] = old.expires
+    request[SESSION] = _new_session(state, user.username)
+    request[USER] = user
+
+
+def logout(request: web.Request) -> None:
+    state = request.app[AUTH]
+    old = request.get(SESSION)
+    if isinstance(old, Session):
+        state.revoked[old.sid] = old.expires
+    request[SESSION] = _new_session(state)
+    request.pop(USER, None)
+
+
+def _set_cookie(request: web.Request, response: web.StreamResponse) -> None:
+    s = request.get(SESSION)
+    if not isinstance(s, Session) or not s.dirty or response.prepared:
+        return
+    state = request.app[AUTH]
+    response.set_cookie(
+        COOKIE,
+        _encode(state, s),
+        max_age=state.settings.web.session_ttl,
+        httponly=True,
+        samesite="Lax",
+        secure=state.settings.web.cookie_secure,
+        path="/",
+    )
+
+
+def _forget_expired(state: AuthState, now: int) -> None:
+    if len(state.revoked) > 1000:
+        for sid in [k for k, exp in state.revoked.items() if exp < now]:
+            del state.revoked[sid]
+
+
+# -- who is asking -------------------------------------------------------------------------------------------------
+
+
+async def _resolve(request: web.Request, state: AuthState) -> User | None:
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationFailed("Authorization 头应为 Bearer <令牌>")
+        return await state.store.run(accounts.user_for_token, state.store, token.strip())
+    cookie = request.cookies.get(COOKIE)
+    now = int(time.time())
+    s = _decode(state, cookie, now) if cookie else None
+    if s is None:
+        return None
+    request[SESSION] = s
+    if s.username is None:
+        return None
+    account = await state.store.run(state.store.get_account, s.username)
+    if account is None or account["disabled"]:
+        return None
+    return accounts.user_of(account)
+
+
+def current_user(request: web.Request) -> User | None:
+    user = request.get(USER)
+    return user if isinstance(user, User) else None
+
+
+def is_api(request: web.Request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def require_user(request: web.Request, *, role: str | None = None) -> User:
+    """The logged-in user, at least ``role`` if given; else a redirect to the login page (401 for the API)."""
+    user = current_user(request)
+    if user is None:
+        if is_api(request):
+            raise AuthenticationFailed("需要登录或访问令牌（Authorization: Bearer <令牌>）")
+        target = urllib.parse.quote(request.path_qs, safe="")
+        raise web.HTTPSeeOther(f"/login?next={target}")
+    if role is not None and RANK.get(user.role, -1) < RANK[role]:
+        raise Forbidden(f"此操作需要“{accounts.ROLE_NAMES[role]}”权限")
+    return user
+
+
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PUBLIC_PREFIXES = ("/login", "/healthz", "/metrics", "/static/", "/api/v1/openapi.json")
+
+
+def middleware() -> Middleware:
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        state = request.app[AUTH]
+        user = await _resolve(request, state)
+        if user is not None:
+            request[USER] = user
+            # compatibility for pages written against a plain mapping (liaison/web.py on branch letters)
+            request[ACCOUNT] = {"username": user.username, "role": user.role, "province_code": user.province_code}
+        anonymous_refused = not state.settings.web.anonymous_read and user is None
+        if anonymous_refused and not request.path.startswith(PUBLIC_PREFIXES):
+            require_user(request)
+        routed = request.match_info.http_exception is None  # unknown routes answer 404/405, not 403
+        if routed and request.method in UNSAFE and "Authorization" not in request.headers:
+            await _check_csrf_early(request)
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            _set_cookie(request, exc)
+            raise
+        _set_cookie(request, response)
+        _forget_expired(state, int(time.time()))
+        return response
+
+    return authenticate
+
+
+# -- CSRF ----------------------------------------------------------------------------------------------------------
+
+
+async def _check_csrf_early(request: web.Request) -> None:
+    """Every state-changing request from a browser carries the token: form field ``csrf`` or ``X-CSRF-Token``.
+
+    Enforced here for every page, including pages other parts plug in; reading the form is cached by aiohttp, so
+    handlers read it again for free (and may call ``check_csrf`` themselves as well).
+    """
+    header = request.headers.get("X-CSRF-Token")
+    if header is not None:
+        check_csrf(request, {"csrf": header})
+        return
+    content_type = request.content_type
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        check_csrf(request, await request.post())
+        return
+    check_csrf(request, {})
+
+
+def csrf_token(request: web.Request) -> str:
+    s = session(request)
+    return request.app[AUTH].sign(f"csrf|{s.sid}".encode())[:40]
+
+
+def check_csrf(request: web.Request, form: Mapping[str, Any]) -> None:
+    """Refuse a form post whose ``csrf`` field does not match the session (Forbidden, nothing is done)."""
+    sent = form.get("csrf")
+    s = request.get(SESSION)
+    if not isinstance(sent, str) or not isinstance(s, Session) or s.dirty:
+        raise Forbidden("表单已失效或来源不明（CSRF 校验失败），请刷新页面后重新提交")
+    if not hmac.compare_digest(sent, csrf_token(request)):
+        raise Forbidden("表单已失效或来源不明（CSRF 校验失败），请刷新页面后重新提交")
+
+
+# -- pages ---------------------------------------------------------------------------------------------------------
+
+
+def render(request: web.Request, template: str, context: Mapping[str, Any], *, status: int = 200) -> web.Response:
+    state = request.app[AUTH]
+    values = {
+        "user": current_user(request),
+        "csrf": csrf_token(request),
+        "nav": (*NAV, *state.extra_nav),
+        "settings": state.settings,
+        "path": request.path,
+        **context,
+    }
+    html = state.env.get_template(template).render(values)
+    return web.Response(text=html, content_type="text/html", status=status)
+
+
+def redirect(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})

@@ -1,0 +1,161 @@
+"""Upload import and export downloads of the web face, over the ``directory.exchange`` pipeline (branch core).
+
+Owns: the upload page for the standard CSV/XLSX template (editors: their own province's subtree; admins: any
+scope), the dry-run report page that lists every bad cell (row, column, reason) and the warnings, the apply step
+(only for a plan without errors, by the same user, within ``PENDING_SECONDS``; all-or-nothing in the store), and
+``/export/{code}/{fmt}`` downloads (csv, xlsx, vcard, vcard-outlook, ldif) of a region's subtree.
+
+``directory.exchange`` is imported when used: until branch core is merged, these pages answer 503 saying so.
+"""
+
+from __future__ import annotations
+
+import importlib
+import secrets
+import time
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from aiohttp import web
+
+from directory.errors import BohaiError, FieldError, NotFound, ValidationFailed
+from directory.regions import PROVINCES
+from directory.web.app import CTX
+from directory.web.auth import check_csrf, render, require_user
+
+PENDING_SECONDS = 1800
+MAX_PENDING = 50
+UPLOAD_SUFFIXES = (".csv", ".xlsx")
+
+
+class ExchangeMissing(BohaiError):
+    status = 503
+    code = "unavailable"
+
+
+@dataclass
+class Pending:
+    username: str
+    filename: str
+    scope: str | None
+    plan: Any  # directory.exchange.ImportPlan
+    expires: float
+
+
+@dataclass
+class PendingImports:
+    """Checked uploads waiting for "apply", by an unguessable id; bounded and expiring."""
+
+    items: dict[str, Pending] = field(default_factory=dict)
+
+    def add(self, pending: Pending) -> str:
+        now = time.time()
+        for key in [k for k, p in self.items.items() if p.expires < now]:
+            del self.items[key]
+        while len(self.items) >= MAX_PENDING:
+            del self.items[next(iter(self.items))]
+        key = secrets.token_urlsafe(16)
+        self.items[key] = pending
+        return key
+
+    def take(self, key: str, username: str) -> Pending:
+        pending = self.items.get(key)
+        if pending is None or pending.expires < time.time() or pending.username != username:
+            raise NotFound("该导入检查结果不存在或已过期，请重新上传文件")
+        del self.items[key]
+        return pending
+
+
+PENDING = web.AppKey("pending_imports", PendingImports)
+
+
+def _exchange(name: str = "directory.exchange") -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise ExchangeMissing("导入导出模块（directory.exchange）尚未安装到本服务，请联系管理员") from None
+
+
+def _scope(user_role: str, user_province: str | None, requested: str) -> str | None:
+    if user_role == "editor":
+        return user_province
+    if requested and requested[:2] in PROVINCES:
+        return requested[:2].ljust(12, "0")
+    return None
+
+
+async def upload_form(request: web.Request) -> web.Response:
+    user = require_user(request, role="editor")
+    context = {"provinces": PROVINCES, "scope_fixed": user.role == "editor", "error": ""}
+    return render(request, "web/import.html", context)
+
+
+async def _file_field(request: web.Request) -> tuple[dict[str, str], bytes, str]:
+    form: dict[str, str] = {}
+    data, filename = b"", ""
+    post = await request.post()
+    for key, value in post.items():
+        if isinstance(value, str):
+            form[key] = value[:200]
+        elif key == "file" and isinstance(value, web.FileField):
+            filename = value.filename or ""
+            data = value.file.read()
+    return form, data, filename
+
+
+async def upload_check(request: web.Request) -> web.Response:
+    user = require_user(request, role="editor")
+    form, data, filename = await _file_field(request)
+    check_csrf(request, form)
+    if not data or not filename.lower().endswith(UPLOAD_SUFFIXES):
+        error = FieldError("file", "请选择标准模板的 .xlsx 或 .csv 文件", value=filename[:80])
+        raise ValidationFailed([error], "没有收到可导入的文件")
+    exchange = _exchange()
+    ctx = request.app[CTX]
+    scope = _scope(user.role, user.province_code, form.get("province", ""))
+    table = await ctx.store.run(exchange.read_rows, data, filename)
+    plan = await ctx.store.run(exchange.check_rows, table, ctx.holder.current.regions, scope)
+    preview = await ctx.store.run(exchange.preview, ctx.store, plan) if plan.ok else None
+    pending = Pending(user.username, filename, scope, plan, time.time() + PENDING_SECONDS)
+    key = request.app[PENDING].add(pending) if plan.ok else ""
+    context = {"plan": plan, "preview": preview, "key": key, "filename": filename, "scope": scope}
+    return render(request, "web/import_report.html", context, status=200 if plan.ok else 400)
+
+
+async def upload_apply(request: web.Request) -> web.StreamResponse:
+    user = require_user(request, role="editor")
+    form = dict((await request.post()).items())
+    check_csrf(request, form)
+    key = form.get("key")
+    pending = request.app[PENDING].take(key if isinstance(key, str) else "", user.username)
+    ctx = request.app[CTX]
+    result = await ctx.store.run(_exchange().apply, ctx.store, pending.plan, user.username)
+    await ctx.holder.refresh()
+    context = {"result": result, "filename": pending.filename}
+    return render(request, "web/import_done.html", context)
+
+
+async def export_download(request: web.Request) -> web.Response:
+    code, fmt = request.match_info["code"], request.match_info["fmt"]
+    snap = request.app[CTX].holder.current
+    if code not in snap.regions:
+        raise NotFound(f"区划代码 {code} 不存在")
+    exchange = _exchange()
+    export = _exchange("directory.exchange.export")
+
+    if fmt not in export.FORMATS:
+        raise NotFound(f"未知的导出格式 {fmt}：可选 {', '.join(export.FORMATS)}")
+    base_dn = request.app[CTX].settings.ldap.base_dn
+    body = await request.app[CTX].store.run(lambda: exchange.render(snap, fmt, root=code, base_dn=base_dn))
+    name = f"{code}.{export.EXTENSIONS[fmt]}"
+    headers = {"Content-Type": export.FORMATS[fmt], "Content-Disposition": f'attachment; filename="{name}"'}
+    return web.Response(body=body, headers=headers)
+
+
+def setup(app: web.Application) -> None:
+    app[PENDING] = PendingImports()
+    app.router.add_get("/import", upload_form)
+    app.router.add_post("/import", upload_check)
+    app.router.add_post("/import/apply", upload_apply)
+    app.router.add_get("/export/{code:\\d{12}}/{fmt}", export_download)

@@ -1,0 +1,36 @@
+"""Fixtures of the web face's tests (see ``helpers.py``): ``web`` starts the real app on 127.0.0.1:0."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from directory.settings import Settings
+from directory.snapshot import SnapshotHolder
+from directory.store import Store, open_store
+from directory.web.app import Extension, WebContext, make_app
+from tests.integration.web.helpers import Web, WebFactory
+
+
+@pytest.fixture
+async def web() -> AsyncIterator[WebFactory]:
+    opened: list[tuple[TestClient[Any, Any], Store]] = []
+
+    async def make(url: str, extensions: tuple[Extension, ...] = (), **changes: dict[str, Any]) -> Web:
+        settings = Settings().replace(**{"http": {"port": 0}, **changes})
+        store = open_store(url)
+        holder = SnapshotHolder(store)
+        client: TestClient[Any, Any] = TestClient(
+            TestServer(make_app(WebContext(settings, store, holder), extensions), host="127.0.0.1")
+        )
+        await client.start_server()
+        opened.append((client, store))
+        return Web(client, store, holder, settings)
+
+    yield make
+    for client, store in reversed(opened):
+        await client.close()
+        store.close()

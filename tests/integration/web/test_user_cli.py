@@ -1,0 +1,74 @@
+"""`bohai user add|passwd|list|disable|token` through the CLI's ``main`` on a real database (SQLite, PostgreSQL),
+plus one run of the installed entry point as a subprocess."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+
+from directory import accounts
+from directory.store import open_store
+from liaison.cli import main
+
+
+@pytest.fixture
+def bohai(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("BOHAI_DATABASE_URL", db_url)
+
+    def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main(["user", *args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+def test_user_commands(bohai, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = bohai(
+        "add", "hebei", "--role", "editor", "--province", "13", "--password-stdin", stdin="first pass 1\n"
+    )
+    assert code == 0 and "已创建用户 hebei（编辑，省份 河北省）" in out, err
+    code, _, err = bohai("add", "hebei", "--role", "reader", "--password-stdin", stdin="first pass 1\n")
+    assert code == 1 and "用户 hebei 已存在" in err
+    code, _, err = bohai("add", "nobody", "--role", "editor", "--password-stdin", stdin="first pass 1\n")
+    assert code == 1 and "编辑必须绑定一个省份" in err
+    code, _, err = bohai("add", "short", "--password-stdin", stdin="abc\n")
+    assert code == 1 and "密码至少8个字符" in err
+    code, _, err = bohai("passwd", "hebei", "--password-stdin", stdin="second pass 2\n")
+    assert code == 0, err
+    code, token, err = bohai("token", "hebei")
+    token = token.strip()
+    assert code == 0 and token.startswith("hebei.") and "只显示一次" in err
+    code, out, _ = bohai("list")
+    assert code == 0 and out.split("\n")[0].split("\t") == ["hebei", "编辑", "河北省", "正常", "有令牌"]
+    store = open_store(db_url)
+    try:
+        assert accounts.user_for_token(store, token).username == "hebei"
+        user = accounts.authenticate(store, "hebei", "second pass 2", attempts=5, lock_seconds=60)
+        assert user.province_code == "130000000000"
+        code, out, _ = bohai("disable", "hebei")
+        assert code == 0 and "已停用用户 hebei" in out
+        assert store.get_account("hebei")["api_token_hash"] is None  # type: ignore[index]
+        assert "已停用" in bohai("list")[1]
+        code, _, err = bohai("disable", "ghost")
+        assert code == 1 and "用户 ghost 不存在" in err
+        assert [h["action"] for h in store.history("account", "hebei")][-1] == "create"
+    finally:
+        store.close()
+
+
+def test_entry_point_reads_password_from_stdin(sqlite_demo_url: str) -> None:
+    env = {**os.environ, "BOHAI_DATABASE_URL": sqlite_demo_url}
+    args = [sys.executable, "-m", "liaison.cli", "user", "add", "root", "--role", "admin", "--password-stdin"]
+    r = subprocess.run(args, input="root pass 123\n", capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and "已创建用户 root（管理员）" in r.stdout, r.stderr
+    store = open_store(sqlite_demo_url)
+    try:
+        assert accounts.authenticate(store, "root", "root pass 123", attempts=5, lock_seconds=60).role == "admin"
+    finally:
+        store.close()

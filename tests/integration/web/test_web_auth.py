@@ -1,0 +1,227 @@
+"""Login, sessions, CSRF, lockout, logout, tokens and anonymous_read, against the real app on a socket."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from directory import accounts
+from tests.integration.web.helpers import CHANGAN, PASSWORD, WebFactory
+
+
+async def test_login_cookie_flags_and_logout(web: WebFactory, sqlite_demo_url: str) -> None:
+    secure = await web(sqlite_demo_url, web={"cookie_secure": True})
+    assert "Secure" in (await secure.client.get("/login")).headers["Set-Cookie"]
+    w = await web(sqlite_demo_url)
+    w.add_user("hebei", "editor", "13")
+    token = await w.csrf("/login")
+    resp = await w.client.post(
+        "/login",
+        data={"username": "hebei", "password": PASSWORD, "csrf": token, "next": "/tree"},
+        allow_redirects=False,
+    )
+    assert resp.status == 303 and resp.headers["Location"] == "/tree"
+    cookie = resp.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    me = await (await w.client.get("/api/v1/me")).json()
+    assert me["user"] == {"username": "hebei", "role": "editor", "province_code": "130000000000"}
+    old_session = w.client.session.cookie_jar.filter_cookies(w.client.make_url("/"))["bohai_session"].value
+    resp = await w.client.post("/logout", data={"csrf": await w.csrf("/")}, allow_redirects=False)
+    assert resp.status == 303
+    assert (await (await w.client.get("/api/v1/me")).json())["user"] is None
+    # the logged-out cookie is dead even if replayed
+    replay = await w.client.get("/api/v1/me", cookies={"bohai_session": old_session})
+    assert (await replay.json())["user"] is None
+
+
+async def test_bad_password_and_unknown_user_look_the_same(web: WebFactory, sqlite_demo_url: str) -> None:
+    w = await web(sqlite_demo_url)
+    w.add_user("hebei", "editor", "13")
+    texts = []
+    for username in ("hebei", "nobody"):
+        token = await w.csrf("/login")
+        resp = await w.client.post("/login", data={"username": username, "password": "wrong-pass", "csrf": token})
+        assert resp.status == 401
+        texts.append(await resp.text())
+    assert all("用户名或密码不正确" in t for t in texts)
+
+
+async def test_open_redirect_refused(web: WebFactory, sqlite_demo_url: str) -> None:
+    w = await web(sqlite_demo_url)
+    w.add_user("hebei", "editor", "13")
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        token = await w.csrf("/login")
+        data = {"username": "hebei", "password": PASSWORD, "csrf": token, "next": target}
+        resp = await w.client.post("/login", data=data, allow_redirects=False)
+        assert resp.headers["Location"] == "/", target
+
+
+async def test_csrf_rejected(web: WebFactory, sqlite_demo_url: str) -> None:
+    w = await web(sqlite_demo_url)
+    w.add_user("hebei", "editor", "13")
+    # login without a token, or with a forged one
+    for data in (
+        {"username": "hebei", "password": PASSWORD},
+        {"username": "hebei", "password": PASSWORD, "csrf": "0" * 40},
+    ):
+        await w.csrf("/login")
+        resp = await w.client.post("/login", data=data, allow_redirects=False)
+        assert resp.status == 403 and "CSRF" in await resp.text()
+    await w.login("hebei")
+    before, changes = w.office(CHANGAN), w.store.count_changes()
+    form = {"unit_name": "跨站提交", "version": str(before["version"])}
+    for extra in ({}, {"csrf": "deadbeef"}):
+        resp = await w.client.post(f"/office/{CHANGAN}/edit", data={**form, **extra}, allow_redirects=False)
+        assert resp.status == 403
+    resp = await w.client.post(f"/office/{CHANGAN}/verify", data={}, allow_redirects=False)
+    assert resp.status == 403
+    # a token from another session does not work either
+    other = await web(sqlite_demo_url)
+    foreign = await other.csrf("/login")
+    resp = await w.client.post(f"/office/{CHANGAN}/edit", data={**form, "csrf": foreign}, allow_redirects=False)
+    assert resp.status == 403
+    assert w.office(CHANGAN) == before and w.store.count_changes() == changes
+
+
+async def test_lockout_after_failures(web: WebFactory, db_url: str) -> None:
+    w = await web(db_url, web={"lockout_attempts": 3, "lockout_seconds": 600})
+    w.add_user("hebei", "editor", "13")
+    for _ in range(3):
+        token = await w.csrf("/login")
+        resp = await w.client.post("/login", data={"username": "hebei", "password": "wrong-pass", "csrf": token})
+        assert resp.status == 401
+    locked = w.store.get_account("hebei")
+    assert locked is not None and locked["locked_until"] is not None
+    token = await w.csrf("/login")
+    resp = await w.client.post("/login", data={"username": "hebei", "password": PASSWORD, "csrf": token})
+    assert resp.status == 401 and "已锁定" in await resp.text()
+    assert (await (await w.client.get("/api/v1/me")).json())["user"] is None
+    # after the lock time the right password works again and resets the counter
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=601)
+    user = accounts.authenticate(w.store, "hebei", PASSWORD, attempts=3, lock_seconds=600, now=later)
+    assert user.username == "hebei"
+    again = w.store.get_account("hebei")
+    assert again is not None and again["failed_logins"] == 0 and again["locked_until"] is None
+
+
+async def test_disabled_account_loses_session_and_token(web: WebFactory, sqlite_demo_url: str) -> None:
+    w = await web(sqlite_demo_url)
+    w.add_user("hebei", "editor", "13")
+    await w.login("hebei")
+    token = accounts.new_token(w.store, "hebei", "test")
+    accounts.set_disabled(w.store, "hebei", True, "test")
+    assert (await (await w.client.get("/api/v1/me")).json())["user"] is None
+    resp = await w.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status == 401
+    token_form = await w.csrf("/login")
+    resp = await w.client.post("/login", data={"username": "hebei", "password": PASSWORD, "csrf": token_form})
+    assert resp.status == 401
+
+
+async def test_tampered_cookie_is_anonymous(web: WebFactory, sqlite_demo_url: str) -> None:
+    w = await web(sqlite_demo_url)
+    w.add_user("root", "admin")
+    await w.login("root")
+    value = w.client.session.cookie_jar.filter_cookies(w.client.make_url("/"))["bohai_session"].value
+    payload, _, mac = value.partition(".")
+    import base64
+
+    sid, _, exp = base64.urlsafe_b64decode(payload).decode().split("|")
+    forged = base64.urlsafe_b64encode(f"{sid}|hebei|{exp}".encode()).decode() + "." + mac
+    w.client.session.cookie_jar.clear()
+    me = await (await w.client.get("/api/v1/me", cookies={"bohai_session": forged})).json()
+    assert me["user"] is None
+
+
+async def test_tokens_for_scripts(web: WebFactory, db_url: str) -> None:
+    w = await web(db_url, web={"anonymous_read": False})
+    w.add_user("script", "reader")
+    token = accounts.new_token(w.store, "script", "test")
+    stored = w.store.get_account("script")
+    assert stored is not None and token not in str(stored) and stored["api_token_hash"]
+    ok = await w.client.get("/api/v1/regions", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status == 200 and len((await ok.json())["regions"]) == 10
+    me = await (await w.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})).json()
+    assert me["user"] == {"username": "script", "role": "reader", "province_code": None}
+    for header in (f"Bearer {token}x", "Bearer ", "Basic abc", f"Bearer nobody.{token.partition('.')[2]}"):
+        resp = await w.client.get("/api/v1/search", params={"q": "changan"}, headers={"Authorization": header})
+        body = await resp.json()
+        assert resp.status == 401 and body["ok"] is False and body["status"] == 401, header
+    # a new token replaces the old one
+    newer = accounts.new_token(w.store, "script", "test")
+    resp = await w.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status == 401
+    resp = await w.client.get("/api/v1/me", headers={"Authorization": f"Bearer {newer}"})
+    assert (await resp.json())["user"]["username"] == "script"
+
+
+async def test_anonymous_read_off(web: WebFactory, sqlite_demo_url: str) -> None:
+    w = await web(sqlite_demo_url, web={"anonymous_read": False})
+    for path in ("/", f"/office/{CHANGAN}", "/tree", "/dashboard"):
+        resp = await w.client.get(path, allow_redirects=False)
+        assert resp.status == 303 and resp.headers["Location"].startswith("/login?next="), path
+    resp = await w.client.get("/api/v1/search", params={"q": "changan"})
+    body = await resp.json()
+    assert resp.status == 401 and body == {"ok": False, "error": body["error"], "errors": [], "status": 401}
+    for path in ("/login", "/healthz", "/api/v1/openapi.json", "/static/app.css"):
+        assert (await w.client.get(path)).status == 200, path
+    w.add_user("reader", "reader")
+    await w.login("reader")
+    assert (await w.client.get(f"/office/{CHANGAN}")).status == 200
+    assert (await w.client.get("/api/v1/search", params={"q": "changan"})).status == 200
+
+
+def test_user_rules(store) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from directory.errors import Conflict, ValidationFailed
+
+    with pytest.raises(ValidationFailed, match="账户参数不正确") as info:
+        accounts.add_user(store, "ed", PASSWORD, "editor", None, "t")
+    assert "编辑必须绑定一个省份" in info.value.errors[0].message
+    with pytest.raises(ValidationFailed):
+        accounts.add_user(store, "ed", PASSWORD, "editor", "44", "t")  # not one of the ten provinces
+    with pytest.raises(ValidationFailed):
+        accounts.add_user(store, "rd", PASSWORD, "reader", "13", "t")
+    with pytest.raises(ValidationFailed):
+        accounts.add_user(store, "ed", "short", "editor", "13", "t")
+    with pytest.raises(ValidationFailed):
+        accounts.add_user(store, "bad name", PASSWORD, "reader", None, "t")
+    user = accounts.add_user(store, "ed", PASSWORD, "editor", "37", "t")
+    assert user.can_edit("370102000000") and not user.can_edit(CHANGAN)
+    assert accounts.User("a", "admin").can_edit(CHANGAN) and not accounts.User("r", "reader").can_edit(CHANGAN)
+    with pytest.raises(Conflict):
+        accounts.add_user(store, "ed", PASSWORD, "reader", None, "t")
+    stored = store.get_account("ed")
+    assert stored["password_hash"].startswith("$argon2id$") and PASSWORD not in stored["password_hash"]
+
+
+async def test_plugged_in_pages_get_csrf_and_user(web: WebFactory, sqlite_demo_url: str) -> None:
+    from aiohttp import web as aioweb
+
+    from directory.web.auth import ACCOUNT, current_user, require_user
+
+    calls: list[object] = []
+
+    def extension(app: aioweb.Application) -> None:
+        async def act(request: aioweb.Request) -> aioweb.Response:
+            user = require_user(request, role="editor")
+            calls.append((user.username, current_user(request) == user, request[ACCOUNT]["province_code"]))
+            return aioweb.Response(text="done")
+
+        app.router.add_post("/letters/act", act)
+
+    w = await web(sqlite_demo_url, extensions=(extension,))
+    w.add_user("hebei", "editor", "13")
+    await w.login("hebei")
+    resp = await w.client.post("/letters/act", data={"x": "1"})
+    assert resp.status == 403 and "CSRF" in await resp.text() and calls == []
+    resp = await w.client.post("/letters/act", json={"x": 1})
+    assert resp.status == 403 and calls == []
+    token = await w.csrf()
+    assert (await w.client.post("/letters/act", data={"csrf": token})).status == 200
+    assert (await w.client.post("/letters/act", headers={"X-CSRF-Token": token})).status == 200
+    api_token = accounts.new_token(w.store, "hebei", "test")
+    w.client.session.cookie_jar.clear()
+    resp = await w.client.post("/letters/act", headers={"Authorization": f"Bearer {api_token}"})
+    assert resp.status == 200
+    assert calls == [("hebei", True, "130000000000")] * 3

@@ -1,0 +1,118 @@
+"""Pure parts of the web face: vCards (3.0 and the Outlook 2.1 variant) and the data-quality figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import vobject
+
+from directory import quality
+from directory.snapshot import build
+from directory.web.vcards import vcard21, vcard30
+
+NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+REGIONS = [
+    {
+        "code": "130000000000",
+        "name": "河北省",
+        "level": "province",
+        "parent_code": None,
+        "province_code": "130000000000",
+    },
+    {
+        "code": "130100000000",
+        "name": "石家庄市",
+        "level": "city",
+        "parent_code": "130000000000",
+        "province_code": "130000000000",
+    },
+    {
+        "code": "130102000000",
+        "name": "长安区",
+        "level": "county",
+        "parent_code": "130100000000",
+        "province_code": "130000000000",
+    },
+    {
+        "code": "130104000000",
+        "name": "桥西区",
+        "level": "county",
+        "parent_code": "130100000000",
+        "province_code": "130000000000",
+    },
+]
+
+
+def office(i: int, code: str, **values: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "id": i,
+        "region_code": code,
+        "unit_name": f"单位{i}; 测试",
+        "contact_name": "张三",
+        "position": "科长",
+        "phone": "+8631187654321;ext=12",
+        "fax": "+8631187654322",
+        "email": f"u{i}@example.org",
+        "address": "河北省石家庄市长安区中山东路1号\n2楼",
+        "postal_code": "050000",
+        "liaison": False,
+        "email_status": "ok",
+        "email_status_note": "",
+        "verified_at": NOW,
+        "demo": False,
+        "version": 1,
+        "updated_at": NOW,
+        "updated_by": "t",
+    }
+    return {**base, **values}
+
+
+def snapshot():  # type: ignore[no-untyped-def]
+    offices = [
+        office(1, "130100000000", liaison=True),
+        office(2, "130102000000", email="", fax=""),
+        office(3, "130104000000", email_status="bouncing", verified_at=NOW - dt.timedelta(days=181)),
+    ]
+    return build(REGIONS, offices, [], 1)
+
+
+def test_vcard30_round_trip() -> None:
+    snap = snapshot()
+    card = vobject.readOne(vcard30(snap.offices["130100000000"], snap.regions["130100000000"]))
+    assert card.version.value == "3.0"
+    assert card.fn.value == "单位1; 测试" and card.org.value == ["单位1; 测试"]
+    assert card.n.value.family == "张三" and card.title.value == "科长"
+    tels = {t.type_param: t.value for t in card.tel_list}
+    assert tels == {"WORK": "+8631187654321 转 12", "FAX": "+8631187654322"}
+    assert card.email.value == "u1@example.org"
+    assert card.adr.value.street.startswith("河北省石家庄市长安区中山东路1号") and card.adr.value.code == "050000"
+
+
+def test_vcard21_for_outlook() -> None:
+    snap = snapshot()
+    text = vcard21(snap.offices["130100000000"], snap.regions["130100000000"])
+    lines = text.split("\r\n")
+    assert lines[:2] == ["BEGIN:VCARD", "VERSION:2.1"] and lines[-2:] == ["END:VCARD", ""]
+    assert "FN;CHARSET=UTF-8:单位1\\; 测试" in lines
+    assert "TEL;WORK;VOICE:+8631187654321 转 12" in lines and "EMAIL;PREF;INTERNET:u1@example.org" in lines
+    adr = next(line for line in lines if line.startswith("ADR"))
+    assert adr.startswith("ADR;WORK;CHARSET=UTF-8:;;") and "\n" not in adr and "050000;中国" in adr
+
+
+def test_quality_counts_and_report() -> None:
+    snap = snapshot()
+    today = NOW.date()
+    counts = quality.subtree_counts(snap, today)
+    top = counts["130000000000"]
+    assert (top.regions, top.offices, top.no_email, top.no_fax, top.stale, top.bouncing) == (4, 3, 1, 1, 1, 1)
+    assert counts["130102000000"].no_email == 1 and counts["130104000000"].no_email == 0
+    report = quality.province_report(snap, "130000000000", today)
+    assert [o.region_code for o in report.problems["no_email"]] == ["130102000000"]
+    assert [o.region_code for o in report.problems["stale"]] == ["130104000000"]
+    assert [o.region_code for o in report.problems["bouncing"]] == ["130104000000"]
+    assert report.liaison_missing is False
+    assert quality.province_report(
+        build(REGIONS, [office(2, "130102000000")], [], 1), "130000000000", today
+    ).liaison_missing
+    # the same snapshot and day are computed once
+    assert quality.subtree_counts(snap, today) is counts
