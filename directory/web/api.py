@@ -18,6 +18,7 @@ from directory import quality
 from directory.errors import FieldError, NotFound, ValidationFailed
 from directory.search import Hit, office_public, search
 from directory.snapshot import OfficeView, RegionView, Snapshot
+from directory.validate import display_phone
 from directory.web.app import CTX
 from directory.web.auth import current_user
 from directory.web.pages import _today
@@ -81,9 +82,8 @@ def office_json(office: OfficeView, region: RegionView, domain: str) -> dict[str
             {
                 "name": c.name,
                 "position": c.position,
-                "phone": c.phone,
+                "phone": display_phone(c.phone),
                 "email": c.email,
-                "liaison_officer": c.is_liaison,
             }
             for c in office.contacts
         ],

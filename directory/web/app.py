@@ -26,6 +26,7 @@ from directory.search import SearchIndex
 from directory.settings import PROJECT_ROOT, Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
+from directory.validate import display_phone
 from directory.web import auth, metrics
 
 log = logging.getLogger(__name__)
@@ -141,13 +142,15 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 
 def template_env() -> jinja2.Environment:
     """Web pages from the top-level ``templates/`` folder, always autoescaped."""
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["phone"] = display_phone  # stored E.164 → 0311-87654321
+    return env
 
 
 async def _startup(app: web.Application) -> None:
