@@ -144,12 +144,12 @@ def measure_serve(url: str, queries: list[str]) -> dict[str, float]:
 
 def measure_in_process(url: str) -> tuple[dict[str, float], list[str]]:
     from bench.search import percentile, query_mix
-    from directory.search import SearchIndex
+    from directory.search import SearchIndexer
 
     store = open_store(url)
     try:
         holder = SnapshotHolder(store)
-        holder.register("search", SearchIndex)
+        holder.register("search", SearchIndexer())
         queries = query_mix(holder.current)
         times = []
         for q in queries:

@@ -56,6 +56,7 @@ class Office(SQLModel, table=True):
     verified_at: dt.datetime | None = None
     demo: bool = False
     version: int = 1
+    gen: int = Field(default=0, index=True)  # the change counter value of the last write (incremental reloads)
     updated_at: dt.datetime = Field(default_factory=utcnow)
     updated_by: str = Field(default="", max_length=100)
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import bisect
 import functools
 import heapq
+import itertools
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -100,17 +102,14 @@ def parse_terms(query: str) -> tuple[str, ...]:
 class _Haystack:
     """Records of keys joined in one string, searched by ``str.find`` (C speed), with the match kind per record."""
 
-    def __init__(self, records: list[list[str]]) -> None:
-        parts: list[str] = []
-        self.starts: list[int] = []
-        pos = 0
-        for keys in records:
-            rec = _REC + _SEP + _SEP.join(k for k in keys if k) + _SEP
-            self.starts.append(pos)
-            parts.append(rec)
-            pos += len(rec)
-        self.text = "".join(parts)
-        self.starts.append(pos)
+    def __init__(self, records: list[str]) -> None:
+        self.records = records
+        self.text = "".join(records)
+        self.starts = [0, *itertools.accumulate(len(r) for r in records)]
+
+    @staticmethod
+    def record(keys: Iterable[str]) -> str:
+        return _REC + _SEP + _SEP.join(k for k in keys if k) + _SEP
 
     def find(self, term: str, scores: tuple[int, int, int]) -> dict[int, int]:
         """Record index → best score (exact, prefix, substring) for ``term``."""
@@ -139,9 +138,9 @@ class _PrefixIndex:
     """Sorted (key, record) pairs for prefix and exact matches (pinyin, initials, codes)."""
 
     def __init__(self, pairs: Iterable[tuple[str, int]]) -> None:
-        items = sorted(set(pairs))
-        self.keys = [k for k, _ in items]
-        self.ids = [i for _, i in items]
+        self.items = sorted(set(pairs))
+        self.keys = [k for k, _ in self.items]
+        self.ids = [i for _, i in self.items]
 
     def find(self, term: str, exact: int, prefix: int, out: dict[int, int]) -> None:
         lo = bisect.bisect_left(self.keys, term)
@@ -154,21 +153,58 @@ class _PrefixIndex:
 
 
 class SearchIndex:
-    def __init__(self, snap: Snapshot) -> None:
+    """The index of one Snapshot. Given the previous index, it rebuilds only what changed: the region parts are
+    shared while the regions are, and only offices that are not the very same OfficeView object are re-keyed."""
+
+    codes: list[str]
+    pos: dict[str, int]
+    regions: list[RegionView]
+    rank: list[tuple[int, str]]
+    offices: list[OfficeView]
+    own: _Haystack
+    own_prefix: _PrefixIndex
+    region_codes: list[str]
+    region_names: _Haystack
+    region_pinyin: _PrefixIndex
+    subtree: dict[str, list[int]]
+
+    def __init__(self, snap: Snapshot, previous: SearchIndex | None = None) -> None:
         self.snap = snap
-        self.codes = sorted(snap.offices)
-        self.pos = {code: i for i, code in enumerate(self.codes)}
-        self.region_codes = sorted(snap.regions)
+        if previous is not None and (
+            previous.snap.regions is not snap.regions or previous.pos.keys() != snap.offices.keys()
+        ):
+            previous = None
+        self.codes = previous.codes if previous else sorted(snap.offices)
+        self.pos = previous.pos if previous else {code: i for i, code in enumerate(self.codes)}
         self.offices = [snap.offices[c] for c in self.codes]
-        self.regions = [snap.regions[c] for c in self.codes]
-        self.rank = [(LEVEL_ORDER.get(r.level, 9), r.code) for r in self.regions]
-        self.own = _Haystack([self._own_keys(o) for o in self.offices])
-        self.own_prefix = _PrefixIndex(self._own_prefix_keys())
-        self.region_names = _Haystack([[snap.regions[c].name.lower()] for c in self.region_codes])
-        self.region_pinyin = _PrefixIndex(
-            (key, j) for j, c in enumerate(self.region_codes) for key in pinyin_keys(snap.regions[c].name) if key
+        self.regions = previous.regions if previous else [snap.regions[c] for c in self.codes]
+        self.rank = previous.rank if previous else [(LEVEL_ORDER.get(r.level, 9), r.code) for r in self.regions]
+        changed = (
+            [i for i, o in enumerate(self.offices) if o is not previous.offices[i]]
+            if previous
+            else range(len(self.offices))
         )
-        self.subtree = self._subtrees()
+        records = list(previous.own.records) if previous else [""] * len(self.offices)
+        for i in changed:
+            records[i] = _Haystack.record(self._own_keys(self.offices[i]))
+        self.own = _Haystack(records)
+        if previous:
+            gone = set(changed)
+            pairs = [p for p in previous.own_prefix.items if p[1] not in gone]
+            pairs += [p for i in changed for p in self._prefix_keys(i)]
+        else:
+            pairs = [p for i in range(len(self.offices)) for p in self._prefix_keys(i)]
+        self.own_prefix = _PrefixIndex(pairs)
+        if previous:
+            self.region_codes, self.region_names = previous.region_codes, previous.region_names
+            self.region_pinyin, self.subtree = previous.region_pinyin, previous.subtree
+        else:
+            self.region_codes = sorted(snap.regions)
+            self.region_names = _Haystack([_Haystack.record([snap.regions[c].name.lower()]) for c in self.region_codes])
+            self.region_pinyin = _PrefixIndex(
+                (key, j) for j, c in enumerate(self.region_codes) for key in pinyin_keys(snap.regions[c].name) if key
+            )
+            self.subtree = self._subtrees()
 
     @staticmethod
     def _own_keys(o: OfficeView) -> list[str]:
@@ -178,15 +214,15 @@ class SearchIndex:
             keys += [c.name.lower(), c.email.lower(), *phone_digits(c.phone)]
         return keys
 
-    def _own_prefix_keys(self) -> Iterable[tuple[str, int]]:
-        for i, o in enumerate(self.offices):
-            yield o.region_code, i
-            if o.postal_code:
-                yield o.postal_code, i
-            for name in (o.contact_name, *(c.name for c in o.contacts)):
-                for key in pinyin_keys(name):
-                    if key:
-                        yield key, i
+    def _prefix_keys(self, i: int) -> Iterable[tuple[str, int]]:
+        o = self.offices[i]
+        yield o.region_code, i
+        if o.postal_code:
+            yield o.postal_code, i
+        for name in (o.contact_name, *(c.name for c in o.contacts)):
+            for key in pinyin_keys(name):
+                if key:
+                    yield key, i
 
     def _subtrees(self) -> dict[str, list[int]]:
         """Region code → indexes of the offices strictly below it."""
@@ -225,6 +261,19 @@ class SearchIndex:
         best = heapq.nsmallest(max(limit, 0), total, key=lambda i: (-total[i], self.rank[i]))
         hits = tuple(Hit(self.offices[i], self.regions[i], total[i]) for i in best)
         return SearchResult(query, terms, hits, len(total))
+
+
+class SearchIndexer:
+    """A Snapshot builder (``holder.register("search", SearchIndexer())``) that patches the previous index."""
+
+    def __init__(self) -> None:
+        self._previous: SearchIndex | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, snap: Snapshot) -> SearchIndex:
+        with self._lock:
+            self._previous = SearchIndex(snap, self._previous)
+            return self._previous
 
 
 def index(snap: Snapshot) -> SearchIndex:

@@ -164,16 +164,30 @@ def build(
         )
         for r in regions
     }
+    return Snapshot(generation, region_views, _office_views(offices, contacts))
+
+
+def _office_views(offices: list[dict[str, Any]], contacts: list[dict[str, Any]]) -> dict[str, OfficeView]:
     by_office: dict[int, list[ContactView]] = {}
     for c in contacts:
         by_office.setdefault(c["office_id"], []).append(
             ContactView(c["id"], c["name"], c["position"], c["phone"], c["email"], c["demo"])
         )
-    office_views = {}
+    views = {}
     for o in offices:
         values = {k: o[k] for k in OfficeView.__slots__ if k in o and k != "contacts"}
-        office_views[o["region_code"]] = OfficeView(**values, contacts=tuple(by_office.get(o["id"], ())))
-    return Snapshot(generation, region_views, office_views)
+        views[o["region_code"]] = OfficeView(**values, contacts=tuple(by_office.get(o["id"], ())))
+    return views
+
+
+def patch(
+    previous: Snapshot, offices: list[dict[str, Any]], contacts: list[dict[str, Any]], generation: int
+) -> Snapshot:
+    """A new Snapshot sharing the previous one's regions and every unchanged OfficeView object (identity), so
+    derived builders can tell what changed with ``is``."""
+    views = dict(previous.offices)
+    views.update(_office_views(offices, contacts))
+    return Snapshot(generation, previous.regions, views)
 
 
 class SnapshotHolder:
@@ -192,8 +206,12 @@ class SnapshotHolder:
         self._builders[key] = builder
         self.current.derived(key, builder)
 
-    def _load(self) -> Snapshot:
-        snap = build(*self.store.load_all())
+    def _load(self, previous: Snapshot | None = None) -> Snapshot:
+        """A full load, or (given the current Snapshot) only the offices written since its generation."""
+        if previous is None:
+            snap = build(*self.store.load_all())
+        else:
+            snap = patch(previous, *self.store.load_changes(previous.generation))
         for key, builder in self._builders.items():
             snap.derived(key, builder)
         return snap
@@ -202,7 +220,7 @@ class SnapshotHolder:
         """Blocking refresh (CLI use)."""
         if self.store.generation() == self.current.generation:
             return False
-        self.current = self._load()
+        self.current = self._load(self.current)
         return True
 
     async def refresh(self, *, force: bool = False) -> bool:
@@ -211,7 +229,7 @@ class SnapshotHolder:
             generation = await self.store.run(self.store.generation)
             if not force and generation == self.current.generation:
                 return False
-            snap = await asyncio.to_thread(self._load)
+            snap = await asyncio.to_thread(self._load, None if force else self.current)
             self.current = snap
             self.changed.set()
             self.changed = asyncio.Event()

@@ -173,14 +173,26 @@ class Store:
             value = conn.execute(sa.select(meta_t.c.value).where(meta_t.c.key == "generation")).scalar_one_or_none()
         return int(value or 0)
 
-    def bump_generation(self, conn: Connection) -> None:
-        conn.execute(
-            sa.update(meta_t)
-            .where(meta_t.c.key == "generation")
-            .values(value=sa.cast(sa.cast(meta_t.c.value, sa.Integer) + 1, sa.Text))
+    def bump_generation(self, conn: Connection, codes: Iterable[str] = ()) -> int:
+        """Move the change counter and stamp the changed offices with it (so holders reload only those).
+
+        The counter row is locked by the UPDATE until commit, so generations are handed out in commit order.
+        """
+        gen = int(
+            conn.execute(
+                sa.update(meta_t)
+                .where(meta_t.c.key == "generation")
+                .values(value=sa.cast(sa.cast(meta_t.c.value, sa.Integer) + 1, sa.Text))
+                .returning(meta_t.c.value)
+            ).scalar_one()
         )
+        stamp = sorted(set(codes))
+        for start in range(0, len(stamp), 1000):
+            chunk = stamp[start : start + 1000]
+            conn.execute(sa.update(office_t).where(office_t.c.region_code.in_(chunk)).values(gen=gen))
         if not self.is_sqlite:
             conn.execute(sa.text("SELECT pg_notify('bohai_directory', '')"))
+        return gen
 
     def get_meta(self, key: str) -> str | None:
         with self.read() as conn:
@@ -206,6 +218,21 @@ class Store:
             offices = [dict(r) for r in conn.execute(sa.select(office_t).order_by(office_t.c.region_code)).mappings()]
             contacts = [dict(r) for r in conn.execute(sa.select(contact_t).order_by(contact_t.c.id)).mappings()]
         return regions, offices, contacts, int(gen or 0)
+
+    def load_changes(self, since: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+        """Offices written after generation ``since`` with their contacts, and the generation now.
+
+        The generation is read first: a write committing in between is read now and again next time (harmless).
+        """
+        with self.read() as conn, conn.begin():
+            gen = conn.execute(sa.select(meta_t.c.value).where(meta_t.c.key == "generation")).scalar_one_or_none()
+            offices = [dict(r) for r in conn.execute(sa.select(office_t).where(office_t.c.gen > since)).mappings()]
+            ids = [o["id"] for o in offices]
+            contacts: list[dict[str, Any]] = []
+            for start in range(0, len(ids), 1000):
+                query = sa.select(contact_t).where(contact_t.c.office_id.in_(ids[start : start + 1000]))
+                contacts += [dict(r) for r in conn.execute(query.order_by(contact_t.c.id)).mappings()]
+        return offices, contacts, int(gen or 0)
 
     def region_codes(self) -> set[str]:
         with self.read() as conn:
@@ -337,7 +364,7 @@ class Store:
         updated += len(cleared)
         changed += cleared
         if changed:
-            self.bump_generation(conn)
+            self.bump_generation(conn, changed)
         return UpsertResult(created, updated, unchanged, tuple(changed))
 
     def preview_upsert(self, items: Sequence[OfficeData]) -> UpsertResult:
@@ -417,7 +444,7 @@ class Store:
             self.audit(
                 conn, actor, "office", region_code, "verify", {"verified_at": row["verified_at"]}, {"verified_at": now}
             )
-            self.bump_generation(conn)
+            self.bump_generation(conn, [region_code])
 
     def set_email_status(self, region_code: str, status: str, note: str, actor: str) -> None:
         """Flag an office's e-mail (``bouncing`` with the bounce text, or back to ``ok``)."""
@@ -441,7 +468,7 @@ class Store:
                 {"email_status": row["email_status"]},
                 {"email_status": status, "note": note},
             )
-            self.bump_generation(conn)
+            self.bump_generation(conn, [region_code])
 
     def add_contact(self, region_code: str, name: str, actor: str, **fields: Any) -> int:
         with self.begin() as conn:
@@ -454,7 +481,7 @@ class Store:
                 sa.insert(contact_t).values(office_id=office_id, name=name, **fields).returning(contact_t.c.id)
             ).scalar_one()
             self.audit(conn, actor, "contact", str(cid), "create", None, {"name": name, **fields})
-            self.bump_generation(conn)
+            self.bump_generation(conn, [region_code])
             return int(cid)
 
     def replace_demo_contacts(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -470,7 +497,7 @@ class Store:
             ]
             if values:
                 conn.execute(sa.insert(contact_t), values)
-            self.bump_generation(conn)
+            self.bump_generation(conn, ids)
 
     # -- accounts ---------------------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import jinja2
 from aiohttp import web
 
 from directory.errors import BohaiError, TooLarge
-from directory.search import SearchIndex
+from directory.search import SearchIndexer
 from directory.settings import PROJECT_ROOT, Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
@@ -156,7 +156,7 @@ def template_env() -> jinja2.Environment:
 async def _startup(app: web.Application) -> None:
     ctx = app[CTX]
     await auth.load_secret(app[auth.AUTH])
-    await asyncio.to_thread(ctx.holder.register, "search", SearchIndex)
+    await asyncio.to_thread(ctx.holder.register, "search", SearchIndexer())
 
 
 def make_app(ctx: WebContext, extensions: Iterable[Extension] = ()) -> web.Application:

@@ -103,3 +103,31 @@ def test_cli_search(sqlite_demo_url: str) -> None:
         [sys.executable, "-m", "liaison.cli", "search", "zzzzqqq"], capture_output=True, text=True, env=env
     )
     assert missing.returncode == 1 and "没有找到" in missing.stderr
+
+
+async def test_incremental_refresh_equals_a_full_build(demo_store: Store) -> None:
+    """Holders reload only the offices written since their generation, and the search index is patched; both must
+    give exactly what a full load and a fresh index give."""
+    import dataclasses
+
+    from directory import demo, regions
+    from directory.search import SearchIndex, SearchIndexer
+
+    holder = SnapshotHolder(demo_store)
+    holder.register("search", SearchIndexer())
+    before = holder.current
+    data = dataclasses.replace(demo.office_for(regions.by_code()[CHANGAN]), contact_name="公孙策略", liaison=True)
+    await demo_store.run(demo_store.upsert_offices, [data], "t")  # also clears 河北's old liaison officer
+    await demo_store.run(demo_store.verify_office, "130104000000", "t")
+    assert await holder.refresh()
+    patched = holder.current
+    assert patched.regions is before.regions  # regions are shared, not reloaded
+    full = SnapshotHolder(demo_store).current
+    assert patched.generation == full.generation
+    assert patched.offices == full.offices
+    changed = {c for c in full.offices if patched.offices[c] is not before.offices[c]}
+    assert changed == {CHANGAN, "130104000000", "130000000000"}
+    fresh = SearchIndex(full)
+    for query in ("公孙策略", "gscl", "changan", "石家庄 长安", "0311", "130104", "街道"):
+        assert codes(search(patched, query, 100)) == codes(fresh.search(query, 100)), query
+    assert codes(search(patched, "公孙策略")) == [CHANGAN]

@@ -42,6 +42,7 @@ def _directory() -> None:
         sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("demo", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+        sa.Column("gen", sa.Integer, nullable=False, server_default="0", index=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(100), nullable=False, server_default=""),
     )
