@@ -191,3 +191,45 @@ def test_read_only_sqlite_gives_a_clear_error(sqlite_demo_url: str) -> None:
         assert rw.get_office(CHANGAN)["contact_name"] != "欧阳修远"  # type: ignore[index]
     finally:
         rw.close()
+
+
+@pytest.mark.postgres
+async def test_two_served_instances_edit_on_a_shows_in_b_web_and_ldap_within_a_second(pg_demo_url: str) -> None:
+    import aiohttp
+    import ldap3
+
+    from directory.settings import Settings
+    from liaison import service
+
+    def settings() -> Settings:
+        return Settings().replace(
+            database={"url": pg_demo_url, "poll_interval": 30.0},  # only NOTIFY can make the bound
+            http={"port": 0}, ldap={"port": 0}, smtp={"port": 0},
+        )
+
+    a = await service.start(settings(), report=lambda _line: None)
+    b = await service.start(settings(), report=lambda _line: None)
+    try:
+        await listening(b.holder)
+        waiter = b.holder.changed
+        office = await a.store.run(a.store.get_office, CHANGAN)
+        assert office is not None
+        data = dataclasses.replace(_changed(name="上官婉儿"), email="shangguan@example.org")  # type: ignore[type-var]
+        await a.store.run(a.store.save_office, data, "instance-a", expected_version=office["version"])
+        await asyncio.wait_for(waiter.wait(), 1.0)
+        async with aiohttp.ClientSession() as http, http.get(b.urls["http"] + "/api/v1/search?q=上官婉儿") as resp:
+            body = await resp.json()
+        assert [h["region_code"] for h in body["hits"]] == [CHANGAN]
+        host, port = b.urls["ldap"].removeprefix("ldap://").rsplit(":", 1)
+
+        def ldap_mail() -> list[str]:
+            conn = ldap3.Connection(ldap3.Server(host, int(port), get_info=ldap3.NONE), auto_bind=True)
+            conn.search("dc=bohai,dc=example", f"(uid={CHANGAN})", attributes=["mail"])
+            mails = [str(m) for e in conn.entries for m in e.mail]
+            conn.unbind()
+            return mails
+
+        assert await asyncio.to_thread(ldap_mail) == ["shangguan@example.org"]
+    finally:
+        await b.aclose()
+        await a.aclose()
