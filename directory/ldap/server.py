@@ -145,6 +145,7 @@ class Connection(asyncio.Protocol):
         self.last_activity = time.monotonic()
         self.idle_handle: asyncio.TimerHandle | None = None
         self.closed = False
+        self.write_paused = False  # the client does not read: stop reading its requests until it does
 
     # -- connection lifecycle ----------------------------------------------------------------------------------
 
@@ -159,6 +160,19 @@ class Connection(asyncio.Protocol):
             return
         self.server.connections.add(self)
         self._arm_idle()
+
+    def pause_writing(self) -> None:
+        """Backpressure: a client that does not read its results gets no more requests read (memory stays
+        bounded by one result plus the socket buffers), instead of results piling up in our write buffer."""
+        self.write_paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+            self._drain_pending()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -204,7 +218,7 @@ class Connection(asyncio.Protocol):
         self.last_activity = time.monotonic()
         self.buffer += data
         try:
-            while not self.closed:
+            while not self.closed and not self.write_paused:
                 size = frame_size(self.buffer, self.settings.max_pdu_size)
                 if size is None:
                     break
@@ -252,7 +266,7 @@ class Connection(asyncio.Protocol):
         self.work = asyncio.get_running_loop().create_task(runner())
 
     def _drain_pending(self) -> None:
-        while self.pending and not self.busy and not self.closed:
+        while self.pending and not self.busy and not self.closed and not self.write_paused:
             self.dispatch(self.pending.popleft())
         if not self.busy and not self.closed and self.buffer:
             self.data_received(b"")

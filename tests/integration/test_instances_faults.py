@@ -204,7 +204,9 @@ async def test_two_served_instances_edit_on_a_shows_in_b_web_and_ldap_within_a_s
     def settings() -> Settings:
         return Settings().replace(
             database={"url": pg_demo_url, "poll_interval": 30.0},  # only NOTIFY can make the bound
-            http={"port": 0}, ldap={"port": 0}, smtp={"port": 0},
+            http={"port": 0},
+            ldap={"port": 0},
+            smtp={"port": 0},
         )
 
     a = await service.start(settings(), report=lambda _line: None)
