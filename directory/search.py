@@ -35,6 +35,8 @@ ANC_EXACT, ANC_PREFIX, ANC_SUB = 3, 2, 1
 _PHONE_LIKE = re.compile(r"^\+?[\d\s\-()（）]{5,}$")
 _SPLIT = re.compile(r"[\s,，、;；]+")
 _SEP, _REC = "\x00", "\x01"
+OWN_KINDS = ("text", "mail", "digits")
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +163,7 @@ class SearchIndex:
     regions: list[RegionView]
     rank: list[tuple[int, str]]
     offices: list[OfficeView]
-    own: _Haystack
+    own: dict[str, _Haystack]  # "text" (names), "mail", "digits": each term scans only the kind it can match
     own_prefix: _PrefixIndex
     region_codes: list[str]
     region_names: _Haystack
@@ -184,10 +186,14 @@ class SearchIndex:
             if previous
             else range(len(self.offices))
         )
-        records = list(previous.own.records) if previous else [""] * len(self.offices)
+        records = {
+            kind: list(previous.own[kind].records) if previous else [""] * len(self.offices) for kind in OWN_KINDS
+        }
         for i in changed:
-            records[i] = _Haystack.record(self._own_keys(self.offices[i]))
-        self.own = _Haystack(records)
+            for kind, keys in self._own_keys(self.offices[i]).items():
+                records[kind][i] = _Haystack.record(keys)
+        self.own = {kind: _Haystack(records[kind]) for kind in OWN_KINDS}
+        self.text_has_ascii = bool(_ASCII_WORD.search(self.own["text"].text))
         if previous:
             gone = set(changed)
             pairs = [p for p in previous.own_prefix.items if p[1] not in gone]
@@ -207,12 +213,20 @@ class SearchIndex:
             self.subtree = self._subtrees()
 
     @staticmethod
-    def _own_keys(o: OfficeView) -> list[str]:
-        keys = [o.unit_name.lower(), o.contact_name.lower(), o.email.lower()]
-        keys += phone_digits(o.phone) + phone_digits(o.fax)
-        for c in o.contacts:
-            keys += [c.name.lower(), c.email.lower(), *phone_digits(c.phone)]
-        return keys
+    def _own_keys(o: OfficeView) -> dict[str, list[str]]:
+        text = [o.unit_name.lower(), o.contact_name.lower(), *(c.name.lower() for c in o.contacts)]
+        mail = [o.email.lower(), *(c.email.lower() for c in o.contacts)]
+        digits = [*phone_digits(o.phone), *phone_digits(o.fax), *(d for c in o.contacts for d in phone_digits(c.phone))]
+        return {"text": text, "mail": mail, "digits": digits}
+
+    def _kinds_for(self, term: str) -> tuple[str, ...]:
+        """Which haystacks can hold ``term``: digits only in phones, other ASCII in e-mail (and in names only if
+        some name has Latin letters), anything else in names."""
+        if term.isascii():
+            if term.isdigit():
+                return ("digits",)
+            return ("mail", "text") if self.text_has_ascii else ("mail",)
+        return ("text",)
 
     def _prefix_keys(self, i: int) -> Iterable[tuple[str, int]]:
         o = self.offices[i]
@@ -233,7 +247,11 @@ class SearchIndex:
         return below
 
     def term_scores(self, term: str) -> dict[int, int]:
-        scores = self.own.find(term, (OWN_EXACT, OWN_PREFIX, OWN_SUB))
+        scores: dict[int, int] = {}
+        for kind in self._kinds_for(term):
+            for k, score in self.own[kind].find(term, (OWN_EXACT, OWN_PREFIX, OWN_SUB)).items():
+                if scores.get(k, 0) < score:
+                    scores[k] = score
         self.own_prefix.find(term, OWN_EXACT, OWN_PREFIX, scores)
         matched: dict[int, int] = self.region_names.find(term, (OWN_EXACT, OWN_PREFIX, OWN_SUB))
         self.region_pinyin.find(term, OWN_EXACT, OWN_PREFIX, matched)
