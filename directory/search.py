@@ -13,7 +13,6 @@ terms; ties go to the higher level (province first), then to the code. A query t
 from __future__ import annotations
 
 import bisect
-import functools
 import heapq
 import itertools
 import re
@@ -22,8 +21,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pypinyin import Style, lazy_pinyin
-
+from directory.pinyin import pinyin_keys
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.validate import phone_digits
 
@@ -76,14 +74,6 @@ class SearchResult:
     terms: tuple[str, ...]
     hits: tuple[Hit, ...]
     total: int
-
-
-@functools.lru_cache(maxsize=65536)
-def pinyin_keys(text: str) -> tuple[str, str]:
-    """Full pinyin without tones or spaces, and the initials: 长安区 → ('changanqu', 'caq')."""
-    syllables = [s.lower() for s in lazy_pinyin(text, style=Style.NORMAL, errors="ignore")]
-    syllables = [s for s in syllables if s.isascii() and s.isalpha()]
-    return "".join(syllables), "".join(s[0] for s in syllables)
 
 
 def normalize_query(text: str) -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from fpdf import FPDF
-
 from directory.errors import SettingsError
 
 FONT_PACKAGE = "fonts-wqy-microhei"
@@ -37,6 +35,8 @@ def check_font(path: str) -> Path:
 
 def render(page: FaxPage, font_path: str) -> bytes:
     """The fax as PDF bytes (A4, font embedded); ``{nb}`` in the cover line becomes the page count."""
+    from fpdf import FPDF  # imported when a fax is rendered: it costs ~35 MB that most services never need
+
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_title(page.title)
     pdf.set_author(page.sender)

@@ -14,9 +14,6 @@ import zipfile
 from collections.abc import Iterable
 from typing import Any
 
-import openpyxl
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
 from directory.errors import FieldError, TooLarge, ValidationFailed
 from directory.exchange.table import Table, protect
 
@@ -59,6 +56,8 @@ def read(data: bytes, *, max_rows: int) -> Table:
     """The first sheet as a Table; completely empty rows are skipped but keep their numbers."""
     _check_zip(data)
     try:
+        import openpyxl  # imported when used: it costs ~16 MB that a running service rarely needs
+
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook
         raise _fail(f"XLSX 文件无法读取：{type(exc).__name__}: {str(exc)[:200]}") from exc
@@ -89,6 +88,9 @@ def _read_sheet(ws: Any, max_rows: int) -> Table:
 
 def write(rows: Iterable[list[str]], header: Iterable[str]) -> bytes:
     """A one-sheet workbook; every cell is a string, so codes and postal codes keep their leading zeros."""
+    import openpyxl
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     wb = openpyxl.Workbook(write_only=True)
     ws = wb.create_sheet(SHEET_TITLE)
     header = list(header)

@@ -7,6 +7,7 @@ hierarchy used to match ``objectClass`` with superclasses, and the RFC 4512 desc
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 DIRECTORY_STRING = "1.3.6.1.4.1.1466.115.121.1.15"
@@ -33,7 +34,8 @@ class AttributeType:
 
     @property
     def key(self) -> str:
-        return self.names[0].lower()
+        # interned: the key is a dict key in every indexed entry; one shared string object, not ~500,000 copies
+        return sys.intern(self.names[0].lower())
 
     def description(self) -> str:
         names = f"'{self.names[0]}'" if len(self.names) == 1 else "( " + " ".join(f"'{n}'" for n in self.names) + " )"

@@ -42,3 +42,28 @@ def test_demo_is_deterministic_valid_and_marked() -> None:
     assert num is not None and str(num.national_number).startswith("311")
     assert sum(1 for o in first if not o.email) > 100  # some townships lack e-mail, as in real life
     assert all(o.phone.startswith("+86") for o in first)  # every demo office has a valid phone
+
+
+def test_bundled_region_pinyin_is_current_and_complete() -> None:
+    """data/region_pinyin.csv covers every bundled name and equals what pypinyin's phrase reading gives now."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from directory import pinyin
+
+    table = pinyin._bundled()
+    names = sorted({d.name for d in regions.divisions()})
+    assert set(table) == set(names)
+    assert table["长安区"] == ("changanqu", "caq")
+    sample = names[::97]
+    code = (
+        "import json, sys; from directory.pinyin import _keys; "
+        "print(json.dumps([_keys(n) for n in json.loads(sys.stdin.read())]))"
+    )
+    env = {**os.environ, "PYPINYIN_NO_PHRASES": ""}  # empty: pypinyin loads its phrase dictionary
+    out = subprocess.run(
+        [sys.executable, "-c", code], input=json.dumps(sample), capture_output=True, text=True, env=env, check=True
+    )
+    assert [tuple(k) for k in json.loads(out.stdout)] == [table[n] for n in sample]
