@@ -87,6 +87,7 @@ def _notice(
     msg = letters.build_message(
         ctx, r, recipient_name=name, subject=title, text=text, reply_by=reply_by, message_id=mid
     )
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it, and an answer to it is no reply
     outbox.enqueue(conn, msg, recipient=r.address, kind=kind, ref=f"delivery:{extra['delivery_id']}")
 
 

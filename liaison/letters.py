@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -373,13 +373,24 @@ def _queue_delivery(
 # -- state coming back --------------------------------------------------------------------------------------------
 
 
-def mark_replied(conn: Connection, message_ids: Sequence[str], at: dt.datetime) -> list[int]:
-    """Deliveries answered by a message referring to ``message_ids``: state replied, reminders stop."""
+def mark_replied(
+    conn: Connection,
+    message_ids: Sequence[str],
+    at: dt.datetime,
+    *,
+    sender_ok: Callable[[Mapping[str, Any]], bool] | None = None,
+) -> list[int]:
+    """Deliveries answered by a message referring to ``message_ids``: state replied, reminders stop.
+
+    ``sender_ok(delivery row)`` (inbound mail) says whether the message came from the office the delivery went to;
+    deliveries it refuses stay open. Without it (a reply sent through this system) every referenced one counts.
+    """
     ids = [m.strip() for m in message_ids if m.strip()][:100]
     if not ids:
         return []
-    query = sa.select(delivery_t.c.id).where(delivery_t.c.message_id.in_(ids), delivery_t.c.replied_at.is_(None))
-    found = [int(i) for i in conn.execute(query).scalars()]
+    query = sa.select(delivery_t).where(delivery_t.c.message_id.in_(ids), delivery_t.c.replied_at.is_(None))
+    rows = conn.execute(query).mappings().all()
+    found = [int(r["id"]) for r in rows if sender_ok is None or sender_ok(dict(r))]
     if found:
         conn.execute(
             sa.update(delivery_t)

@@ -21,7 +21,7 @@ from directory.errors import SettingsError
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
-from directory.web.app import WebContext, make_app
+from directory.web.app import HEALTH, WebContext, make_app
 from liaison.inbound import Inbound, InboundServer
 from liaison.outbox import OutboxWorker
 
@@ -122,7 +122,13 @@ def web_extensions(running: Running) -> list[Callable[[web.Application], None]]:
         if running.outbox is not None:
             running.outbox.wake()
 
-    extensions: list[Callable[[web.Application], None]] = [letters_web.extension(wake)]
+    def outbox_health() -> dict[str, object]:
+        return running.outbox.health() if running.outbox is not None else {"ok": True, "state": "not started"}
+
+    def add_health(app: web.Application) -> None:
+        app[HEALTH]["outbox"] = outbox_health
+
+    extensions: list[Callable[[web.Application], None]] = [letters_web.extension(wake), add_health]
     # --- meetings pages (issue 5) ---
     from liaison import meetings_web
 
