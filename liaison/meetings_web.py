@@ -30,6 +30,7 @@ from liaison.workdays_store import load_calendar
 
 ANSWERS = {"ACCEPTED": "参加", "TENTATIVE": "待定", "DECLINED": "不参加"}
 NAV = ("/meetings", "联席会议")
+STALE = "会议时间已变更，此链接来自旧通知；请使用最新会议通知中的链接答复"
 
 
 WAKE: web.AppKey[Callable[[], None]] = web.AppKey("meetings_wake")
@@ -82,14 +83,14 @@ async def detail_page(request: web.Request) -> web.Response:
     return _render(request, "meetings/detail.html", m=meeting, notices=notices, reminders=reminders, warnings=warnings)
 
 
-async def _answering(request: web.Request) -> tuple[MeetingView, str]:
+async def _answering(request: web.Request) -> tuple[MeetingView, str, int]:
     ctx = request.app[CTX]
     key = await ctx.store.run(meeting_links.secret, ctx.store, ctx.settings)
     found = meeting_links.verify(key, request.match_info["token"])
     if found is None:
         raise Forbidden("链接无效或已被改动")
     meeting = await ctx.store.run(meetings.get_meeting, ctx.store, found[0])
-    return meeting, found[1]
+    return meeting, found[1], found[2]
 
 
 def _answer(
@@ -101,18 +102,22 @@ def _answer(
 
 
 async def answer_page(request: web.Request) -> web.Response:
-    meeting, email = await _answering(request)
+    meeting, email, sequence = await _answering(request)
+    if sequence < meeting.time_sequence:
+        return _answer(request, 409, meeting, email, None, error=STALE)
     return _answer(request, 200, meeting, email, None)
 
 
 async def answer_post(request: web.Request) -> web.Response:
-    meeting, email = await _answering(request)
+    meeting, email, sequence = await _answering(request)
     form = await request.post()
     choice = str(form.get("partstat", ""))
     if choice not in ANSWERS:
         return _answer(request, 400, meeting, email, None, error="请选择：参加、待定或不参加")
     ctx = request.app[CTX]
-    ok = await ctx.store.run(meetings.set_partstat, ctx.store, meeting.id, email, choice)
+    if sequence < meeting.time_sequence:
+        return _answer(request, 409, meeting, email, None, error=STALE)
+    ok = await ctx.store.run(meetings.set_partstat, ctx.store, meeting.id, email, choice, sequence=sequence)
     if not ok:
         return _answer(request, 409, meeting, email, None, error="会议已取消，或您已不在参会名单中")
     meeting = await ctx.store.run(meetings.get_meeting, ctx.store, meeting.id)

@@ -121,6 +121,31 @@ async def test_cancelled_meeting_link_cannot_answer(running: service.Running, si
     assert str(ev["STATUS"]) == "CANCELLED"
 
 
+async def test_answer_link_from_before_a_time_change_is_refused(running: service.Running, sink: Sink) -> None:
+    url = running.urls["http"]
+    settings = running.settings.replace(meetings={"base_url": url})
+    data = MeetingInput(title="会议", host="11", start=START, end=START + dt.timedelta(hours=1), attendees=["a@x.org"])
+    made = meetings.create_meeting(running.store, None, settings, data, "t")
+    assert running.outbox is not None
+    await running.outbox.wait_idle()
+    (first,) = drain(sink)
+    old = link_in(next(p for p in first.message.walk() if p.get_content_type() == "text/plain").get_content())
+    later = MeetingInput(start=START + dt.timedelta(days=1), end=START + dt.timedelta(days=1, hours=1))
+    meetings.update_meeting(running.store, None, settings, made.meeting.id, later, "t")
+    await running.outbox.wait_idle()
+    (second,) = drain(sink)
+    new = link_in(next(p for p in second.message.walk() if p.get_content_type() == "text/plain").get_content())
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(new) as resp:
+            token = csrf_in(await resp.text())
+        async with http.post(old, data={"partstat": "ACCEPTED", "csrf": token}) as resp:
+            assert resp.status == 409 and "会议时间已变更" in await resp.text()
+        assert meetings.get_meeting(running.store, made.meeting.id).attendees[0].partstat == "NEEDS-ACTION"
+        async with http.post(new, data={"partstat": "ACCEPTED", "csrf": token}) as resp:
+            assert resp.status == 200
+    assert meetings.get_meeting(running.store, made.meeting.id).attendees[0].partstat == "ACCEPTED"
+
+
 async def test_pages_follow_anonymous_read(sqlite_demo_url: str) -> None:
     s = Settings().replace(
         database={"url": sqlite_demo_url}, http={"port": 0}, ldap={"enabled": False}, smtp={"enabled": False},
