@@ -603,8 +603,11 @@ def _report(outcome: Any, verb: str) -> int:
 
 
 def cmd_meeting_create(args: argparse.Namespace, settings: Settings) -> int:
-    from liaison import meetings_service
+    from liaison import meeting_links, meetings_service
 
+    warning = meeting_links.base_url_warning(settings)
+    if warning:
+        print(f"注意：{warning}", file=sys.stderr)
     store = _open(settings)
     try:
         return _report(meetings_service.create(store, settings, _meeting_input(args)), "已创建")

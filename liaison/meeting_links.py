@@ -64,6 +64,17 @@ def verify(key: bytes, token: str) -> tuple[int, str, int] | None:
         return None
 
 
+def base_url_warning(settings: Settings) -> str | None:
+    """A warning when ``meetings.base_url`` is empty: links then point at ``[http]``'s own address, which the
+    recipients usually cannot reach (127.0.0.1 by default). Printed at start-up and by ``bohai meeting create``."""
+    if settings.meetings.base_url:
+        return None
+    return (
+        f"meetings.base_url 未设置：会议通知中的答复链接将指向 {base_url(settings)}，收件人多半无法打开；"
+        f"请设置为对外可访问的网址（例如 https://liaison.example.org）"
+    )
+
+
 def base_url(settings: Settings) -> str:
     if settings.meetings.base_url:
         return settings.meetings.base_url.rstrip("/")

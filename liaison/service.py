@@ -211,9 +211,13 @@ async def _start_smtp(running: Running) -> tuple[str, str] | None:
 async def _start_meetings_scheduler(running: Running) -> tuple[str, str] | None:
     """Register the iMIP reply hook with the inbound face; run the reminder scheduler until the service stops."""
     from liaison import meetings_service
+    from liaison.meeting_links import base_url_warning
 
     s = running.settings.meetings
     meetings_service.check_settings(running.settings)
+    warning = base_url_warning(running.settings)
+    if warning:
+        log.warning("%s", warning)
     if running.inbound is not None:  # iMIP replies to the organiser address
         running.inbound.local_parts.update(meetings_service.organiser_local_parts(running.settings))
         running.inbound.hooks.extend(meetings_service.inbound_hooks(running.settings))

@@ -146,7 +146,7 @@ async def test_answer_link_from_before_a_time_change_is_refused(running: service
     assert meetings.get_meeting(running.store, made.meeting.id).attendees[0].partstat == "ACCEPTED"
 
 
-async def test_pages_follow_anonymous_read(sqlite_demo_url: str) -> None:
+async def test_pages_follow_anonymous_read(sqlite_demo_url: str, caplog: pytest.LogCaptureFixture) -> None:
     s = Settings().replace(
         database={"url": sqlite_demo_url}, http={"port": 0}, ldap={"enabled": False}, smtp={"enabled": False},
         web={"anonymous_read": False}, meetings={"scheduler_enabled": False},
@@ -159,6 +159,7 @@ async def test_pages_follow_anonymous_read(sqlite_demo_url: str) -> None:
                     assert resp.status == 303 and resp.headers["Location"].startswith("/login?next="), path
             async with http.get(r.urls["http"] + "/meetings/answer/forged") as resp:  # signed links need no login
                 assert resp.status == 403 and "链接无效" in await resp.text()
+        assert "meetings.base_url 未设置" in caplog.text  # no base_url: warned at start-up
     finally:
         await r.aclose()
 
