@@ -284,12 +284,48 @@ class Handler:
             return "451 4.3.0 Temporary failure storing the message, try again later"
 
 
+class _LimitedSMTP(SMTP):
+    """aiosmtpd's protocol that answers ``421`` and hangs up when ``[smtp] max_connections`` are already open."""
+
+    def __init__(self, handler: Handler, gate: InboundServer, **kwargs: object) -> None:
+        super().__init__(handler, **kwargs)  # type: ignore[arg-type]
+        self._gate = gate
+        self._refused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._gate.active >= self._gate.core.settings.smtp.max_connections:
+            self._refused = True
+            self._gate.refused += 1
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
+            transport.close()
+            return
+        self._gate.active += 1
+        super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:
+            super().data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return None if self._refused else super().eof_received()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
+        self._gate.active -= 1
+        super().connection_lost(error)
+
+
 class InboundServer:
-    """aiosmtpd's SMTP protocol on ``[smtp] host/port`` in the service's event loop."""
+    """aiosmtpd's SMTP protocol on ``[smtp] host/port`` in the service's event loop, at most ``[smtp]
+    max_connections`` sessions at once (more are answered ``421`` and closed)."""
 
     def __init__(self, core: Inbound) -> None:
         self.core = core
         self._server: asyncio.Server | None = None
+        self.active = 0
+        self.refused = 0
 
     async def start(self) -> tuple[str, int]:
         s = self.core.settings.smtp
@@ -297,7 +333,9 @@ class InboundServer:
         loop = asyncio.get_running_loop()
 
         def factory() -> SMTP:
-            return SMTP(handler, data_size_limit=s.max_message_size, hostname=self.core.domain, ident="Bohai Liaison")
+            return _LimitedSMTP(
+                handler, self, data_size_limit=s.max_message_size, hostname=self.core.domain, ident="Bohai Liaison"
+            )
 
         self._server = await loop.create_server(factory, s.host, s.port)
         host, port = self._server.sockets[0].getsockname()[:2]
