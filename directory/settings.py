@@ -79,6 +79,7 @@ class SmtpSettings:
     host: str = "127.0.0.1"
     port: int = 2525
     max_message_size: int = 10 * 1024 * 1024
+    max_connections: int = 100
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ _PORT_OPTIONS = {"port", "ldaps_port"}
 
 
 _POSITIVE = {"database.pool_size", "database.poll_interval", "relay.timeout"}
+_POSITIVE.add("smtp.max_connections")  # liaison: inbound SMTP sessions at once
 _DB_SCHEMES = ("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")
 
 

@@ -366,8 +366,9 @@ def cmd_workdays_between(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_workdays_load(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
+    from liaison import deadlines
     from liaison.workdays import parse_overrides
-    from liaison.workdays_store import save_overrides
+    from liaison.workdays_store import load_calendar, save_overrides
 
     path = Path(args.file)
     try:
@@ -379,11 +380,13 @@ def cmd_workdays_load(args: argparse.Namespace, settings: Settings) -> int:
     store = _open(settings)
     try:
         save_overrides(store, overrides, "cli")
+        recomputed = deadlines.recompute_provisional(store, settings, load_calendar(store))
     finally:
         store.close()
     print(
         f"已载入 {overrides.year} 年放假安排：假日 {len(overrides.holidays)} 天，调休上班 {len(overrides.workdays)} 天"
     )
+    print(f"已按新的放假安排重新计算 {recomputed} 个暂定回复期限")
     return 0
 
 
@@ -600,8 +603,11 @@ def _report(outcome: Any, verb: str) -> int:
 
 
 def cmd_meeting_create(args: argparse.Namespace, settings: Settings) -> int:
-    from liaison import meetings_service
+    from liaison import meeting_links, meetings_service
 
+    warning = meeting_links.base_url_warning(settings)
+    if warning:
+        print(f"注意：{warning}", file=sys.stderr)
     store = _open(settings)
     try:
         return _report(meetings_service.create(store, settings, _meeting_input(args)), "已创建")

@@ -1,6 +1,7 @@
 """Deadline keeping for letters, and reading letters back.
 
-Owns: the outbox-worker job that sends each reminder (N working days before the reply-by date, to the recipient
+Owns: recomputing provisional deadlines once the official calendar of their year is loaded, the outbox-worker job
+that sends each reminder (N working days before the reply-by date, to the recipient
 office) and each overdue notice (the working day after it, to the sender office) exactly once — the delivery row is
 claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), the notice queued and the row stamped in one transaction — and
 the read side: one letter with its deliveries' effective state, lists, and the per-province deadline board.
@@ -23,10 +24,32 @@ from directory.store import Store
 from liaison import letters, outbox
 from liaison.models import delivery_t, letter_t, outbox_t
 from liaison.routing import Route, route
+from liaison.workdays import Calendar
 
 Job = Callable[[Store, dt.datetime], int]
 SnapshotSource = Callable[[], Snapshot]
 TERMINAL = ("replied", "bounced", "overdue")
+
+
+def recompute_provisional(store: Store, settings: Settings, calendar: Calendar) -> int:
+    """Open deliveries whose deadline was provisional get it (and the reminder and overdue days) recomputed with
+    ``calendar`` (e.g. after ``bohai workdays load``); returns how many changed. Sent reminders are not repeated."""
+    d = delivery_t.c
+    query = (
+        sa.select(d.id, d.deadline, d.remind_on, d.overdue_on, letter_t.c.reply_within, letter_t.c.created_at)
+        .join(letter_t, letter_t.c.id == d.letter_id)
+        .where(d.deadline_provisional == sa.true(), d.replied_at.is_(None), d.state.not_in(TERMINAL))
+    )
+    changed = 0
+    with store.begin() as conn:
+        for row in conn.execute(query).all():
+            sent_on = letters.today_in_china(outbox.aware(row.created_at))
+            new = letters.deadline_for(calendar, sent_on, int(row.reply_within), settings.liaison.reminder_days_before)
+            values = {"deadline": new.deadline, "deadline_provisional": new.provisional, "remind_on": new.remind_on,
+                      "overdue_on": new.overdue_on}  # fmt: skip
+            conn.execute(sa.update(delivery_t).where(d.id == row.id).values(**values))
+            changed += 1
+    return changed
 
 
 def effective_state(delivery_state: str, outbox_state: str | None) -> str:
@@ -87,6 +110,7 @@ def _notice(
     msg = letters.build_message(
         ctx, r, recipient_name=name, subject=title, text=text, reply_by=reply_by, message_id=mid
     )
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it, and an answer to it is no reply
     outbox.enqueue(conn, msg, recipient=r.address, kind=kind, ref=f"delivery:{extra['delivery_id']}")
 
 

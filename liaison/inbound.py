@@ -4,18 +4,21 @@ Owns: the RCPT policy — only ``<region code>@<domain>`` of an office with e-ma
 message we sent, and the extra local parts the composition root passes in (``postmaster``, the meetings organiser
 address); everything else, other domains included, is refused at RCPT, so this is never an open relay — and the DATA
 handling: hooks first (``async (store, message, mail_from, rcpt_tos) -> bool``, e.g. meetings' iMIP REPLY), then
-bounces (RFC 3464 → delivery bounced, office e-mail flagged), replies (In-Reply-To/References → delivery replied;
-``Auto-Submitted`` mail is not a reply) and forwarding of role mail through the outbox to the office's current
-e-mail. The message is stored (and anything it causes committed) before the 250 answer.
+bounces (only an RFC 3464 report whose Final-/Original-Recipient is the address we sent to marks the delivery bounced
+and flags the office's e-mail — not for forwards; auto-replies and anything else are archived only), replies
+(In-Reply-To/References → delivery replied, only from the office the delivery went to, never auto mail) and
+forwarding of role mail, byte for byte with ``Delivered-To``/``X-Original-To`` prepended, through the outbox to the
+office's current e-mail. The message is stored (and anything it causes committed) before the 250 answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.policy
+import email.utils
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage, Message
@@ -74,9 +77,42 @@ def referenced_ids(msg: Message) -> list[str]:
     return MSGID.findall(text)[:100]
 
 
+AUTO_PRECEDENCE = ("auto_reply", "bulk", "junk", "list")
+
+
 def is_auto(msg: Message) -> bool:
+    """Mail sent by a machine (RFC 3834 ``Auto-Submitted``, ``X-Autoreply``/``X-Autorespond``, ``Precedence``)."""
     auto = str(msg.get("Auto-Submitted", "no")).strip().lower()
-    return auto not in ("", "no")
+    if auto not in ("", "no"):
+        return True
+    if msg.get("X-Autoreply") is not None or msg.get("X-Autorespond") is not None:
+        return True
+    return str(msg.get("Precedence", "")).strip().lower() in AUTO_PRECEDENCE
+
+
+def dsn_recipients(msg: Message) -> set[str]:
+    """Final-Recipient and Original-Recipient addresses of every per-recipient block of an RFC 3464 report."""
+    found: set[str] = set()
+    for part in msg.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        blocks = part.get_payload()
+        for block in blocks if isinstance(blocks, list) else []:
+            if isinstance(block, Message):
+                for name in ("Final-Recipient", "Original-Recipient"):
+                    value = str(block.get(name, "")).partition(";")[2].strip().lower()
+                    if value:
+                        found.update({value, xtext_decode(value)})
+    return found
+
+
+def xtext_decode(value: str) -> str:
+    """RFC 3461 xtext: ``+XX`` back to the byte (Original-Recipient carries the ORCPT we sent)."""
+    return re.sub(r"\+([0-9a-fA-F]{2})", lambda m: chr(int(m[1], 16)), value)
+
+
+def addresses(*values: str) -> set[str]:
+    return {a.lower() for _, a in email.utils.getaddresses([v for v in values if v]) if "@" in a}
 
 
 @dataclass
@@ -158,7 +194,7 @@ class Inbound:
                     notes.append(self._bounce(conn, token, msg, mail_from, flagged))
                 elif REGION_CODE.match(local):
                     kinds.append("role")
-                    notes.append(self._role(conn, local, msg))
+                    notes.append(self._role(conn, local, msg, raw, mail_from))
                 else:
                     kinds.append("local")
             self._insert(
@@ -170,24 +206,44 @@ class Inbound:
         self, conn: Connection, token: str, msg: Message, mail_from: str, flagged: list[tuple[str, str]]
     ) -> str:
         report = parse_dsn(msg)
-        if report is None and mail_from in ("", "<>"):
-            report = Bounce(True, str(msg.get("Subject", "退信"))[:300])
-        if report is None or not report.failed:
-            return "延迟通知或自动回复，仅存档" if report else "非退信报告，仅存档"
-        row = outbox.mark_bounced(conn, token, report.text)
+        if report is None:
+            return "自动回复，仅存档" if is_auto(msg) or mail_from in ("", "<>") else "非退信报告，仅存档"
+        if not report.failed:
+            return "延迟通知，仅存档"
+        row = outbox.by_token(conn, token)
         if row is None:
             return "退信对应的邮件不存在"
-        letters.mark_delivery_bounced(conn, int(row["id"]), report.text)
         recipient = str(row["recipient"]).lower()
+        if recipient not in dsn_recipients(msg):
+            return f"退信报告的收件人与原邮件（{recipient}）不符，仅存档"
+        outbox.mark_bounced(conn, token, report.text)
+        if row["kind"] == "forward":  # the office's mailbox refused someone else's mail: do not flag the office
+            return f"转发的邮件被退回：{report.text}"
+        letters.mark_delivery_bounced(conn, int(row["id"]), report.text)
         for office in self.snapshot().offices.values():
             if office.email and office.email.lower() == recipient:
                 flagged.append((office.region_code, f"退信：{report.text}"[:1000]))
         return f"退信：{report.text}"
 
-    def _role(self, conn: Connection, code: str, msg: EmailMessage) -> str:
+    def _from_office(self, senders: set[str]) -> Callable[[Mapping[str, object]], bool]:
+        """Whether a delivery's office (or the office that passes it on) is among ``senders``."""
+
+        def ok(delivery: Mapping[str, object]) -> bool:
+            known = {str(delivery["address"]).lower()}
+            for code in {str(delivery["region_code"]), str(delivery["via_code"])}:
+                known.add(f"{code}@{self.domain}")
+                office = self.snapshot().office(code)
+                if office is not None and office.email:
+                    known.add(office.email.lower())
+            return bool(known & senders)
+
+        return ok
+
+    def _role(self, conn: Connection, code: str, msg: EmailMessage, raw: bytes, mail_from: str) -> str:
         note = ""
-        if not is_auto(msg):
-            replied = letters.mark_replied(conn, referenced_ids(msg), utcnow())
+        if not is_auto(msg) and mail_from not in ("", "<>"):
+            senders = addresses(str(msg.get("From", "")), mail_from)
+            replied = letters.mark_replied(conn, referenced_ids(msg), utcnow(), sender_ok=self._from_office(senders))
             note = f"回复了投递 {replied}；" if replied else ""
         office = self.snapshot().office(code)
         role = f"{code}@{self.domain}"
@@ -195,10 +251,9 @@ class Inbound:
             return note + "单位无可转发的邮箱"
         if any(str(v).strip().lower() == role for v in msg.get_all("Delivered-To", [])):
             return note + "检测到邮件回环，未转发"
-        forward = message_from_bytes(msg.as_bytes(policy=email.policy.SMTP), policy=email.policy.default)
-        assert isinstance(forward, EmailMessage)
-        forward["Delivered-To"] = role
-        outbox.enqueue(conn, forward, recipient=office.email, kind="forward", ref=code)
+        prefix = f"Delivered-To: {role}\r\nX-Original-To: {role}\r\n".encode("ascii")
+        message_id = str(msg.get("Message-ID", "")).strip() or email.utils.make_msgid(domain=self.domain)
+        outbox.enqueue_raw(conn, prefix + raw, message_id=message_id, recipient=office.email, kind="forward", ref=code)
         return note + f"已转发至 {office.email}"
 
 
@@ -229,12 +284,48 @@ class Handler:
             return "451 4.3.0 Temporary failure storing the message, try again later"
 
 
+class _LimitedSMTP(SMTP):
+    """aiosmtpd's protocol that answers ``421`` and hangs up when ``[smtp] max_connections`` are already open."""
+
+    def __init__(self, handler: Handler, gate: InboundServer, **kwargs: object) -> None:
+        super().__init__(handler, **kwargs)  # type: ignore[arg-type]
+        self._gate = gate
+        self._refused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._gate.active >= self._gate.core.settings.smtp.max_connections:
+            self._refused = True
+            self._gate.refused += 1
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
+            transport.close()
+            return
+        self._gate.active += 1
+        super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:
+            super().data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return None if self._refused else super().eof_received()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
+        self._gate.active -= 1
+        super().connection_lost(error)
+
+
 class InboundServer:
-    """aiosmtpd's SMTP protocol on ``[smtp] host/port`` in the service's event loop."""
+    """aiosmtpd's SMTP protocol on ``[smtp] host/port`` in the service's event loop, at most ``[smtp]
+    max_connections`` sessions at once (more are answered ``421`` and closed)."""
 
     def __init__(self, core: Inbound) -> None:
         self.core = core
         self._server: asyncio.Server | None = None
+        self.active = 0
+        self.refused = 0
 
     async def start(self) -> tuple[str, int]:
         s = self.core.settings.smtp
@@ -242,7 +333,9 @@ class InboundServer:
         loop = asyncio.get_running_loop()
 
         def factory() -> SMTP:
-            return SMTP(handler, data_size_limit=s.max_message_size, hostname=self.core.domain, ident="Bohai Liaison")
+            return _LimitedSMTP(
+                handler, self, data_size_limit=s.max_message_size, hostname=self.core.domain, ident="Bohai Liaison"
+            )
 
         self._server = await loop.create_server(factory, s.host, s.port)
         host, port = self._server.sockets[0].getsockname()[:2]

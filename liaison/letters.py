@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-from collections.abc import Mapping, Sequence
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -106,8 +107,10 @@ def _validate(draft: Draft, snap: Snapshot, settings: Settings) -> list[FieldErr
     if len(draft.to) > MAX_RECIPIENTS:
         errors.append(FieldError("to", f"收函单位不得超过 {MAX_RECIPIENTS} 个", value=str(len(draft.to))))
     errors += [FieldError("to", "区划代码不存在", value=c) for c in draft.to if snap.region(c) is None]
-    if not draft.subject.strip() or len(draft.subject) > 200 or "\n" in draft.subject:
-        errors.append(FieldError("subject", "标题不能为空、不能换行，且不超过 200 字", value=draft.subject[:50]))
+    if not draft.subject.strip() or len(draft.subject) > 200:
+        errors.append(FieldError("subject", "标题不能为空，且不超过 200 字", value=draft.subject[:50]))
+    errors += _control("subject", draft.subject) + _control("body", draft.body, allowed="\n\r\t")
+    errors += _control("in_reply_to", draft.in_reply_to) + [e for c in draft.to for e in _control("to", c)]
     if not draft.body.strip() or len(draft.body) > MAX_BODY:
         errors.append(FieldError("body", f"正文不能为空，且不超过 {MAX_BODY} 字", value=str(len(draft.body))))
     if draft.reply_within is not None and not 1 <= draft.reply_within <= 60:
@@ -119,7 +122,17 @@ def _validate(draft: Draft, snap: Snapshot, settings: Settings) -> list[FieldErr
             )
         if not a.filename or "/" in a.filename or "\\" in a.filename or len(a.filename) > 200:
             errors.append(FieldError("attach", "附件文件名无效", value=a.filename))
+        errors += _control("attach", a.filename) + _control("attach", a.content_type)
     return errors
+
+
+def _control(name: str, value: str, *, allowed: str = "") -> list[FieldError]:
+    """A clear error for a control character (CR, LF, NUL, …): it could inject mail headers or break the message."""
+    bad = next((c for c in value if unicodedata.category(c) == "Cc" and c not in allowed), None)
+    if bad is None:
+        return []
+    shown = value.encode("unicode_escape").decode("ascii")[:80]
+    return [FieldError(name, f"含有不允许的控制字符 U+{ord(bad):04X}（如换行、回车、NUL）", value=shown)]
 
 
 # -- deadlines ----------------------------------------------------------------------------------------------------
@@ -373,13 +386,24 @@ def _queue_delivery(
 # -- state coming back --------------------------------------------------------------------------------------------
 
 
-def mark_replied(conn: Connection, message_ids: Sequence[str], at: dt.datetime) -> list[int]:
-    """Deliveries answered by a message referring to ``message_ids``: state replied, reminders stop."""
+def mark_replied(
+    conn: Connection,
+    message_ids: Sequence[str],
+    at: dt.datetime,
+    *,
+    sender_ok: Callable[[Mapping[str, Any]], bool] | None = None,
+) -> list[int]:
+    """Deliveries answered by a message referring to ``message_ids``: state replied, reminders stop.
+
+    ``sender_ok(delivery row)`` (inbound mail) says whether the message came from the office the delivery went to;
+    deliveries it refuses stay open. Without it (a reply sent through this system) every referenced one counts.
+    """
     ids = [m.strip() for m in message_ids if m.strip()][:100]
     if not ids:
         return []
-    query = sa.select(delivery_t.c.id).where(delivery_t.c.message_id.in_(ids), delivery_t.c.replied_at.is_(None))
-    found = [int(i) for i in conn.execute(query).scalars()]
+    query = sa.select(delivery_t).where(delivery_t.c.message_id.in_(ids), delivery_t.c.replied_at.is_(None))
+    rows = conn.execute(query).mappings().all()
+    found = [int(r["id"]) for r in rows if sender_ok is None or sender_ok(dict(r))]
     if found:
         conn.execute(
             sa.update(delivery_t)

@@ -1,10 +1,11 @@
 """iMIP replies arriving by mail at the organiser address (an inbound hook for ``liaison.inbound``).
 
 Owns: recognising a METHOD:REPLY calendar in a message sent to the organiser address and applying each answer only
-when the message's From address is the answering ATTENDEE and that person is on the meeting's list; anything else
-(another sender, an unknown UID, a cancelled meeting) changes nothing and is logged. The hook has the inbound hook
-signature ``async (store, message, mail_from, rcpt_tos) -> bool``; ``True`` means the message was a reply to the
-organiser address and needs no further handling.
+when the message's From address — and the envelope sender, when there is one — is the answering ATTENDEE, that
+person is on the meeting's list, and the reply's SEQUENCE is not older than the meeting's last time change;
+anything else (another sender, an unknown UID, a cancelled meeting, a stale answer) changes nothing and is logged.
+The hook has the inbound hook signature ``async (store, message, mail_from, rcpt_tos) -> bool``; ``True`` means
+the message was a reply to the organiser address and needs no further handling.
 """
 
 from __future__ import annotations
@@ -40,9 +41,14 @@ def sender_of(message: Message) -> str:
     return found[0][1].strip().lower() if len(found) == 1 else ""
 
 
-def apply_reply(store: Store, message: Message) -> list[str]:
-    """Apply the answers of a REPLY message; returns a line per answer saying what happened (for logs and tests)."""
+def apply_reply(store: Store, message: Message, mail_from: str = "") -> list[str]:
+    """Apply the answers of a REPLY message; returns a line per answer saying what happened (for logs and tests).
+
+    ``mail_from`` is the SMTP envelope sender; when given (not the null sender) it must be the attendee as well."""
     sender = sender_of(message)
+    envelope = mail_from.strip().strip("<>").lower()
+    if envelope and envelope != sender:
+        return [f"ignored: envelope sender {envelope} is not the From address {sender or '(none)'}"]
     report: list[str] = []
     for data in calendar_parts(message):
         try:
@@ -62,7 +68,9 @@ def _apply_one(store: Store, sender: str, reply: ical.Reply) -> str:
         return f"ignored: no meeting with UID {reply.uid}"
     if reply.sequence > meeting.sequence:
         return f"ignored: SEQUENCE {reply.sequence} is newer than the meeting's {meeting.sequence}"
-    if not meetings.set_partstat(store, meeting.id, reply.email, reply.partstat, via="imip"):
+    if reply.sequence < meeting.time_sequence:
+        return f"ignored: SEQUENCE {reply.sequence} answers a time changed at SEQUENCE {meeting.time_sequence}"
+    if not meetings.set_partstat(store, meeting.id, reply.email, reply.partstat, via="imip", sequence=reply.sequence):
         return f"ignored: {reply.email} is not on the list of meeting {meeting.id} or it is cancelled"
     return f"applied: {reply.email} {reply.partstat} for meeting {meeting.id}"
 
@@ -74,7 +82,7 @@ def reply_hook(settings: Settings) -> Hook:
     async def hook(store: Store, message: EmailMessage, mail_from: str, rcpt_tos: Sequence[str]) -> bool:
         if organiser not in {r.lower() for r in rcpt_tos} or not calendar_parts(message):
             return False
-        for line in await store.run(apply_reply, store, message):
+        for line in await store.run(apply_reply, store, message, mail_from):
             log.info("iMIP reply from %s: %s", mail_from, line)
         return True
 

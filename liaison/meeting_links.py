@@ -1,8 +1,10 @@
 """Signed answer links of meeting notices.
 
 Owns: the HMAC-SHA256 key (``meetings.link_secret``, else one generated once and kept in ``meta``), the token
-``<meeting id>.<hex address>.<mac>`` naming one attendee of one meeting, its verification (constant-time, bounded
-length), and the public URL of the answer page. A token grants nothing but answering for that one attendee.
+``<meeting id>.<SEQUENCE>.<hex address>.<mac>`` naming one attendee of one meeting and the notice version it came
+with (an answer from a notice older than the meeting's last time change is refused), its verification
+(constant-time, bounded length), and the public URL of the answer page. A token grants nothing but answering for
+that one attendee.
 """
 
 from __future__ import annotations
@@ -43,23 +45,34 @@ def _mac(key: bytes, body: str) -> str:
     return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def sign(key: bytes, meeting_id: int, email: str) -> str:
-    """The token naming ``email`` on meeting ``meeting_id``."""
-    body = f"{meeting_id}.{email.encode().hex()}"
+def sign(key: bytes, meeting_id: int, email: str, sequence: int = 0) -> str:
+    """The token naming ``email`` on meeting ``meeting_id``, from the notice of SEQUENCE ``sequence``."""
+    body = f"{meeting_id}.{sequence}.{email.encode().hex()}"
     return f"{body}.{_mac(key, body)}"
 
 
-def verify(key: bytes, token: str) -> tuple[int, str] | None:
-    """(meeting id, address) of a valid token, else None."""
+def verify(key: bytes, token: str) -> tuple[int, str, int] | None:
+    """(meeting id, address, SEQUENCE) of a valid token, else None."""
     parts = token.split(".")
-    if len(token) > MAX_TOKEN or len(parts) != 3 or not parts[0].isdigit() or len(parts[0]) > 9:
+    if len(token) > MAX_TOKEN or len(parts) != 4 or not all(p.isdigit() and len(p) <= 9 for p in parts[:2]):
         return None
-    if not hmac.compare_digest(_mac(key, f"{parts[0]}.{parts[1]}"), parts[2]):
+    if not hmac.compare_digest(_mac(key, ".".join(parts[:3])), parts[3]):
         return None
     try:
-        return int(parts[0]), bytes.fromhex(parts[1]).decode()
+        return int(parts[0]), bytes.fromhex(parts[2]).decode(), int(parts[1])
     except (ValueError, UnicodeDecodeError):
         return None
+
+
+def base_url_warning(settings: Settings) -> str | None:
+    """A warning when ``meetings.base_url`` is empty: links then point at ``[http]``'s own address, which the
+    recipients usually cannot reach (127.0.0.1 by default). Printed at start-up and by ``bohai meeting create``."""
+    if settings.meetings.base_url:
+        return None
+    return (
+        f"meetings.base_url 未设置：会议通知中的答复链接将指向 {base_url(settings)}，收件人多半无法打开；"
+        f"请设置为对外可访问的网址（例如 https://liaison.example.org）"
+    )
 
 
 def base_url(settings: Settings) -> str:
@@ -68,5 +81,5 @@ def base_url(settings: Settings) -> str:
     return f"http://{settings.http.host}:{settings.http.port}"
 
 
-def answer_link(settings: Settings, key: bytes, meeting_id: int, email: str) -> str:
-    return f"{base_url(settings)}/meetings/answer/{sign(key, meeting_id, email)}"
+def answer_link(settings: Settings, key: bytes, meeting_id: int, email: str, sequence: int = 0) -> str:
+    return f"{base_url(settings)}/meetings/answer/{sign(key, meeting_id, email, sequence)}"

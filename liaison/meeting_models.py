@@ -28,6 +28,7 @@ class Meeting(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     uid: str = Field(unique=True, max_length=255)
     sequence: int = 0
+    time_sequence: int = 0  # the SEQUENCE of the last change of start or end: older answers no longer count
     status: str = Field(default="scheduled", max_length=20)  # scheduled | cancelled
     title: str = Field(max_length=200)
     host_province: str = Field(max_length=2)  # two-digit province code, e.g. "13"
@@ -105,6 +106,7 @@ class MeetingView:
     organiser: str
     updated_at: dt.datetime
     attendees: tuple[AttendeeView, ...] = ()
+    time_sequence: int = 0
 
     @property
     def active_attendees(self) -> tuple[AttendeeView, ...]:

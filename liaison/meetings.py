@@ -214,7 +214,7 @@ def _view(row: Any, attendees: Sequence[Any]) -> MeetingView:
     return MeetingView(
         row["id"], row["uid"], row["sequence"], row["status"], row["title"], row["host_province"], row["place"],
         _aware(row["start_at"]), _aware(row["end_at"]), row["agenda"], row["notes"], row["organiser"],
-        _aware(row["updated_at"]), people,
+        _aware(row["updated_at"]), people, row["time_sequence"],
     )  # fmt: skip
 
 
@@ -373,12 +373,14 @@ def update_meeting(
         changed = {k: v for k, v in changes.items() if getattr(before, k) != v}
         if not changed and not dropped[0] and not dropped[1]:
             return Outcome(before, ["没有任何改动，未发送更新"], 0)
+        retimed = bool({"start_at", "end_at"} & changed.keys())
+        stamp = {"time_sequence": before.sequence + 1} if retimed else {}
         conn.execute(
             sa.update(meeting_t)
             .where(meeting_t.c.id == meeting_id)
-            .values(**changed, sequence=before.sequence + 1, updated_at=now, updated_by=actor)
+            .values(**changed, **stamp, sequence=before.sequence + 1, updated_at=now, updated_by=actor)
         )
-        if {"start_at", "end_at"} & changed.keys():  # a new time asks everyone again (RFC 5546 §2.1.5)
+        if retimed:  # a new time asks everyone again (RFC 5546 §2.1.5); answers to older times no longer count
             conn.execute(
                 sa.update(attendee_t)
                 .where(attendee_t.c.meeting_id == meeting_id, attendee_t.c.active == sa.true())
@@ -460,7 +462,7 @@ def _queue_notices(
 ) -> int:
     secret = meeting_links.secret_in(conn, settings)
     for person in people:
-        link = meeting_links.answer_link(settings, secret, meeting.id, person.email)
+        link = meeting_links.answer_link(settings, secret, meeting.id, person.email, meeting.sequence)
         msg = meeting_mail.notice(meeting, person, method, settings, link, now)
         outbox.enqueue(conn, msg, recipient=person.email, kind=NOTICE_KIND, ref=str(meeting.id))
     return len(people)
@@ -504,7 +506,7 @@ def _remind(store: Store, settings: Settings, job: scheduler.JobRow, now: dt.dat
             outcome = "skipped"
         if outcome == "sent" and person is not None:
             secret = meeting_links.secret_in(conn, settings)
-            link = meeting_links.answer_link(settings, secret, meeting.id, person.email)
+            link = meeting_links.answer_link(settings, secret, meeting.id, person.email, meeting.sequence)
             msg = meeting_mail.reminder(meeting, person, settings, link, str(info["offset"]), now)
             outbox.enqueue(conn, msg, recipient=person.email, kind=REMINDER_KIND, ref=str(meeting.id))
         if not scheduler.finish(conn, job, outcome, now):
@@ -557,9 +559,17 @@ def reminders(store: Store, meeting_id: int) -> list[scheduler.JobRow]:
 
 
 def set_partstat(
-    store: Store, meeting_id: int, email: str, partstat: str, *, now: dt.datetime | None = None, via: str = "web"
+    store: Store,
+    meeting_id: int,
+    email: str,
+    partstat: str,
+    *,
+    now: dt.datetime | None = None,
+    via: str = "web",
+    sequence: int | None = None,
 ) -> bool:
-    """Record one attendee's answer; False when the meeting is cancelled or the person is not (or no longer) on it."""
+    """Record one attendee's answer; False when the meeting is cancelled, the person is not (or no longer) on it, or
+    the answer is to a notice (``sequence``) older than the last change of the meeting's time."""
     if partstat not in PARTSTATS or partstat == "NEEDS-ACTION":
         raise ValidationFailed([FieldError("partstat", "答复应为 ACCEPTED、DECLINED 或 TENTATIVE", value=partstat)])
     now = now or utcnow()
@@ -567,6 +577,8 @@ def set_partstat(
         meeting = load(conn, meeting_id)
         person = next((a for a in meeting.active_attendees if a.email == email.lower()), None)
         if person is None or meeting.cancelled:
+            return False
+        if sequence is not None and sequence < meeting.time_sequence:
             return False
         conn.execute(
             sa.update(attendee_t).where(_who(meeting_id, person.email)).values(partstat=partstat, responded_at=now)

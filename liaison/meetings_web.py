@@ -5,9 +5,11 @@ Owns: the list of past and coming meetings (``/meetings``), one meeting with its
 three choices, POST records one — a GET never changes anything, so link scanners cannot answer for anyone), and the
 per-province subscription feed ``/calendar/<province code>.ics`` (METHOD:PUBLISH, no attendees), and the staff
 forms to create, change and cancel a meeting (``/meetings/new``, ``/meetings/<id>/edit``, ``/meetings/<id>/cancel``).
-Reading pages follows ``web.anonymous_read``; the answer page needs no login because its link is signed
-(HMAC-SHA256); the staff forms need ``request["account"]`` (admin, or editor of the host province) set by the login
-middleware, which also checks CSRF — without it they answer 403.
+Pages are pages of the web face (``directory.web.auth``): ``render`` with the base layout, navigation and the CSRF
+token in every form (the auth middleware checks it on every POST), the web face's error page for every
+``BohaiError``. Reading pages follow ``web.anonymous_read`` (the auth middleware sends anonymous readers to the login
+page when it is off); the answer page needs no login because its link is signed (HMAC-SHA256); the staff forms need
+a logged-in admin, or an editor of the host province (``require_user`` + ``User.can_edit``).
 """
 
 from __future__ import annotations
@@ -17,16 +19,18 @@ from typing import Any
 
 from aiohttp import web
 
-from directory.errors import ValidationFailed
+from directory.errors import Forbidden, NotFound, ValidationFailed
 from directory.models import utcnow
 from directory.regions import PROVINCES
-from directory.web.app import CTX, WebContext
+from directory.web.app import CTX
+from directory.web.auth import AUTH, User, redirect, render, require_user
 from liaison import ical, meeting_links, meeting_mail, meetings
 from liaison.meeting_models import MeetingView
 from liaison.workdays_store import load_calendar
 
 ANSWERS = {"ACCEPTED": "参加", "TENTATIVE": "待定", "DECLINED": "不参加"}
-HTML = "text/html"
+NAV = ("/meetings", "联席会议")
+STALE = "会议时间已变更，此链接来自旧通知；请使用最新会议通知中的链接答复"
 
 
 WAKE: web.AppKey[Callable[[], None]] = web.AppKey("meetings_wake")
@@ -37,6 +41,11 @@ def extension(wake: Callable[[], None]) -> Callable[[web.Application], None]:
 
     def extend(app: web.Application) -> None:
         app[WAKE] = wake
+        env = app[AUTH].env  # the meetings templates' filter and tables, in the web face's environment
+        env.filters["local"] = meeting_mail.local_time
+        env.globals.update(meeting_mail.environment().globals)
+        if NAV not in app[AUTH].extra_nav:
+            app[AUTH].extra_nav.append(NAV)
         app.router.add_get("/meetings", list_page)
         app.router.add_get(r"/meetings/{id:\d{1,9}}", detail_page)
         app.router.add_get("/meetings/answer/{token}", answer_page)
@@ -51,76 +60,75 @@ def extension(wake: Callable[[], None]) -> Callable[[web.Application], None]:
     return extend
 
 
-def _render(name: str, status: int = 200, **ctx: Any) -> web.Response:
-    body = meeting_mail.environment().get_template(name).render(**ctx)
-    return web.Response(text=body, content_type=HTML, charset="utf-8", status=status)
-
-
-def _readable(ctx: WebContext) -> None:
-    if not ctx.settings.web.anonymous_read:
-        raise web.HTTPForbidden(text="需要登录后查看（web.anonymous_read = false）")
+def _render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
+    return render(request, name, context, status=status)
 
 
 async def list_page(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    _readable(ctx)
     everything = await ctx.store.run(meetings.list_meetings, ctx.store)
     now = utcnow()
     coming = [m for m in everything if m.end_at >= now]
     past = [m for m in reversed(everything) if m.end_at < now]
-    return _render("meetings/list.html", coming=coming, past=past)
+    return _render(request, "meetings/list.html", coming=coming, past=past)
 
 
 async def detail_page(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    _readable(ctx)
     meeting = await ctx.store.run(meetings.get_meeting, ctx.store, int(request.match_info["id"]))
     notices = await ctx.store.run(meetings.notices, ctx.store, meeting.id)
     reminders = await ctx.store.run(meetings.reminders, ctx.store, meeting.id)
     calendar = await ctx.store.run(load_calendar, ctx.store)
     warnings = meetings.date_warnings(meeting.start_at, meeting.end_at, calendar)
-    return _render("meetings/detail.html", m=meeting, notices=notices, reminders=reminders, warnings=warnings)
+    return _render(request, "meetings/detail.html", m=meeting, notices=notices, reminders=reminders, warnings=warnings)
 
 
-async def _answering(request: web.Request) -> tuple[MeetingView, str]:
+async def _answering(request: web.Request) -> tuple[MeetingView, str, int]:
     ctx = request.app[CTX]
     key = await ctx.store.run(meeting_links.secret, ctx.store, ctx.settings)
     found = meeting_links.verify(key, request.match_info["token"])
     if found is None:
-        raise web.HTTPForbidden(text="链接无效或已被改动")
+        raise Forbidden("链接无效或已被改动")
     meeting = await ctx.store.run(meetings.get_meeting, ctx.store, found[0])
-    return meeting, found[1]
+    return meeting, found[1], found[2]
+
+
+def _answer(
+    request: web.Request, status: int, meeting: MeetingView, email: str, done: str | None, error: str = ""
+) -> web.Response:
+    person = None if error else next((a for a in meeting.attendees if a.email == email), None)
+    context = {"m": meeting, "person": person, "email": email, "answers": ANSWERS, "done": done, "error": error}
+    return render(request, "meetings/answer.html", context, status=status)
 
 
 async def answer_page(request: web.Request) -> web.Response:
-    meeting, email = await _answering(request)
-    person = next((a for a in meeting.attendees if a.email == email), None)
-    return _render("meetings/answer.html", m=meeting, person=person, email=email, answers=ANSWERS, done=None)
+    meeting, email, sequence = await _answering(request)
+    if sequence < meeting.time_sequence:
+        return _answer(request, 409, meeting, email, None, error=STALE)
+    return _answer(request, 200, meeting, email, None)
 
 
 async def answer_post(request: web.Request) -> web.Response:
-    meeting, email = await _answering(request)
+    meeting, email, sequence = await _answering(request)
     form = await request.post()
     choice = str(form.get("partstat", ""))
     if choice not in ANSWERS:
-        return _render("meetings/answer.html", 400, m=meeting, person=None, email=email, answers=ANSWERS, done=None,
-                       error="请选择：参加、待定或不参加")  # fmt: skip
+        return _answer(request, 400, meeting, email, None, error="请选择：参加、待定或不参加")
     ctx = request.app[CTX]
-    ok = await ctx.store.run(meetings.set_partstat, ctx.store, meeting.id, email, choice)
+    if sequence < meeting.time_sequence:
+        return _answer(request, 409, meeting, email, None, error=STALE)
+    ok = await ctx.store.run(meetings.set_partstat, ctx.store, meeting.id, email, choice, sequence=sequence)
     if not ok:
-        return _render("meetings/answer.html", 409, m=meeting, person=None, email=email, answers=ANSWERS, done=None,
-                       error="会议已取消，或您已不在参会名单中")  # fmt: skip
+        return _answer(request, 409, meeting, email, None, error="会议已取消，或您已不在参会名单中")
     meeting = await ctx.store.run(meetings.get_meeting, ctx.store, meeting.id)
-    person = next((a for a in meeting.attendees if a.email == email), None)
-    return _render("meetings/answer.html", m=meeting, person=person, email=email, answers=ANSWERS, done=choice)
+    return _answer(request, 200, meeting, email, choice)
 
 
 async def calendar_feed(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    _readable(ctx)
     code = request.match_info["code"][:2]
     if code not in PROVINCES:
-        raise web.HTTPNotFound(text=f"没有省级区划 {code}")
+        raise NotFound(f"没有省级区划 {code}")
     chosen = await ctx.store.run(meetings.list_meetings, ctx.store, code)
     organiser = ctx.settings.meetings.organiser_name
     data = ical.calendar(chosen, "PUBLISH", organiser_name=organiser, stamp=utcnow(), name=f"{PROVINCES[code]}联席会议")
@@ -129,18 +137,16 @@ async def calendar_feed(request: web.Request) -> web.Response:
 
 
 # -- staff: create, change, cancel -----------------------------------------------------------------------------
-# Staff-only like the letters pages: the login middleware (issue 3) sets request["account"] (username, role,
-# province_code) and checks CSRF on POST; without it every handler below answers 403.
+# Staff-only: a logged-in admin, or an editor of the host province.
 
 
-def _staff(request: web.Request, host: str | None = None) -> Mapping[str, Any]:
-    account = request.get("account")
-    if not isinstance(account, Mapping) or account.get("role") not in ("admin", "editor"):
-        raise web.HTTPForbidden(text="只有登录的管理员和编辑可以安排联席会议")
-    own = str(account.get("province_code") or "")[:2]
-    if account.get("role") == "editor" and host is not None and host != own:
-        raise web.HTTPForbidden(text="编辑只能安排本省主办的会议")
-    return account
+def _staff(request: web.Request, host: str | None = None) -> User:
+    user = require_user(request)
+    if user.role not in ("admin", "editor"):
+        raise Forbidden("只有管理员和编辑可以安排联席会议")
+    if host is not None and not user.can_edit(host):
+        raise Forbidden("编辑只能安排本省主办的会议")
+    return user
 
 
 def _lines(text: str) -> list[str]:
@@ -169,31 +175,33 @@ async def _form(request: web.Request) -> dict[str, str]:
     return {k: v for k, v in data.items() if isinstance(v, str)}
 
 
-def _form_page(status: int, form: Mapping[str, str], errors: list[str], m: MeetingView | None = None) -> web.Response:
-    return _render("meetings/form.html", status, form=form, errors=errors, m=m)
+def _form_page(
+    request: web.Request, status: int, form: Mapping[str, str], errors: list[str], m: MeetingView | None = None
+) -> web.Response:
+    return _render(request, "meetings/form.html", status, form=form, errors=errors, m=m)
 
 
 async def new_form(request: web.Request) -> web.Response:
     _staff(request)
-    return _form_page(200, {}, [])
+    return _form_page(request, 200, {}, [])
 
 
 async def new_post(request: web.Request) -> web.Response:
     form = await _form(request)
-    account = _staff(request, form.get("host", "").strip()[:2])
+    user = _staff(request, form.get("host", "").strip()[:2])
     ctx = request.app[CTX]
     try:
         data = _input(form, create=True)
         snap = ctx.holder.current if data.attendees is None else None
-        actor = f"web:{account.get('username', '')}"
+        actor = f"web:{user.username}"
         made = await ctx.store.run(meetings.create_meeting, ctx.store, snap, ctx.settings, data, actor)
     except ValidationFailed as exc:
-        return _form_page(400, form, [str(e) for e in exc.errors])
+        return _form_page(request, 400, form, [str(e) for e in exc.errors])
     request.app[WAKE]()
-    raise web.HTTPSeeOther(f"/meetings/{made.meeting.id}")
+    return redirect(f"/meetings/{made.meeting.id}")
 
 
-async def _owned(request: web.Request) -> tuple[MeetingView, Mapping[str, Any]]:
+async def _owned(request: web.Request) -> tuple[MeetingView, User]:
     _staff(request)
     ctx = request.app[CTX]
     meeting = await ctx.store.run(meetings.get_meeting, ctx.store, int(request.match_info["id"]))
@@ -202,36 +210,40 @@ async def _owned(request: web.Request) -> tuple[MeetingView, Mapping[str, Any]]:
 
 async def edit_form(request: web.Request) -> web.Response:
     meeting, _ = await _owned(request)
-    return _form_page(200, {}, [], meeting)
+    return _form_page(request, 200, {}, [], meeting)
 
 
 async def edit_post(request: web.Request) -> web.Response:
-    meeting, account = await _owned(request)
+    meeting, user = await _owned(request)
     form = await _form(request)
     if form.get("host", "").strip():
         _staff(request, form["host"].strip()[:2])
     ctx = request.app[CTX]
     try:
         data = _input(form, create=False)
-        actor = f"web:{account.get('username', '')}"
+        actor = f"web:{user.username}"
         args = (ctx.store, ctx.holder.current, ctx.settings, meeting.id, data, actor)
         await ctx.store.run(meetings.update_meeting, *args)
     except ValidationFailed as exc:
-        return _form_page(400, form, [str(e) for e in exc.errors], meeting)
+        return _form_page(request, 400, form, [str(e) for e in exc.errors], meeting)
     request.app[WAKE]()
-    raise web.HTTPSeeOther(f"/meetings/{meeting.id}")
+    return redirect(f"/meetings/{meeting.id}")
 
 
 async def cancel_post(request: web.Request) -> web.Response:
-    meeting, account = await _owned(request)
+    meeting, user = await _owned(request)
     ctx = request.app[CTX]
     try:
-        await ctx.store.run(
-            meetings.cancel_meeting, ctx.store, ctx.settings, meeting.id, f"web:{account.get('username', '')}"
-        )
+        await ctx.store.run(meetings.cancel_meeting, ctx.store, ctx.settings, meeting.id, f"web:{user.username}")
     except ValidationFailed as exc:
         return _render(
-            "meetings/detail.html", 409, m=meeting, notices=[], reminders=[], warnings=[str(e) for e in exc.errors]
+            request,
+            "meetings/detail.html",
+            409,
+            m=meeting,
+            notices=[],
+            reminders=[],
+            warnings=[str(e) for e in exc.errors],
         )
     request.app[WAKE]()
-    raise web.HTTPSeeOther(f"/meetings/{meeting.id}")
+    return redirect(f"/meetings/{meeting.id}")

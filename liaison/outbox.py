@@ -100,6 +100,31 @@ def enqueue(conn: Connection, message: EmailMessage, *, recipient: str, kind: st
     return int(conn.execute(sa.insert(outbox_t).values(**values).returning(outbox_t.c.id)).scalar_one())
 
 
+def enqueue_raw(
+    conn: Connection, raw: bytes, *, message_id: str, recipient: str, kind: str, ref: str | None = None
+) -> int:
+    """Queue ``raw`` bytes unchanged (a forward: re-serialising would break DKIM signatures); like :func:`enqueue`."""
+    now = utcnow()
+    values = {
+        "kind": kind,
+        "ref": ref,
+        "recipient": recipient,
+        "token": secrets.token_hex(10),
+        "message_id": message_id.strip()[:300],
+        "body": raw,
+        "state": "queued",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    return int(conn.execute(sa.insert(outbox_t).values(**values).returning(outbox_t.c.id)).scalar_one())
+
+
+def by_token(conn: Connection, token: str) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(outbox_t).where(outbox_t.c.token == token)).mappings().first()
+    return dict(row) if row is not None else None
+
+
 def backoff(attempts: int, first: int, maximum: int) -> int:
     """Seconds to wait after the ``attempts``-th temporary failure: first, doubling, capped at maximum."""
     doublings: int = max(0, min(attempts - 1, 30))
@@ -148,9 +173,11 @@ class OutboxWorker:
         self._round = 0
         self._idle_round = -1
         self._task: asyncio.Task[None] | None = None
-        self._error: BaseException | None = None
         self._stopping = False
         self.sent = 0
+        self.failures = 0  # rounds failed in a row (0 = healthy)
+        self.last_error = ""
+        self.last_round_at: dt.datetime | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -172,9 +199,7 @@ class OutboxWorker:
         want = self._round + 1
         self.wake()
         async with asyncio.timeout(timeout), self._idle:
-            await self._idle.wait_for(lambda: self._idle_round >= want or self._error is not None)
-        if self._error is not None:
-            raise RuntimeError("outbox worker failed") from self._error
+            await self._idle.wait_for(lambda: self._idle_round >= want)
 
     async def aclose(self) -> None:
         """Let the batch in hand finish and be recorded (bounded by the relay timeout), then stop."""
@@ -194,82 +219,134 @@ class OutboxWorker:
     # -- the loop -------------------------------------------------------------------------------------------
 
     async def _loop(self) -> None:
+        """Rounds until stopped; a failing round (storage fault, job error) is logged and retried with backoff."""
         interval = self.settings.liaison.outbox_poll_interval
-        try:
-            while not self._stopping:
-                self._round += 1
-                current = self._round
-                self._wake.clear()
+        while not self._stopping:
+            self._round += 1
+            current = self._round
+            self._wake.clear()
+            try:
                 done = await self.run_once()
-                if done or self._stopping:
-                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._failed(exc)
                 async with self._idle:
-                    self._idle_round = current
                     self._idle.notify_all()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), interval)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            log.exception("outbox worker stopped")
-            self._error = exc
+                    await asyncio.wait_for(self._wake.wait(), min(interval, self._retry_delay()))
+                continue
+            self._ok()
+            if done or self._stopping:
+                continue
             async with self._idle:
+                self._idle_round = current
                 self._idle.notify_all()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        log.exception("outbox round failed (%d in a row); retrying", self.failures)
+
+    def _ok(self) -> None:
+        if self.failures:
+            log.warning("outbox worker recovered after %d failed rounds", self.failures)
+        self.failures = 0
+        self.last_round_at = self.clock()
+
+    def _retry_delay(self) -> float:
+        """0.1 s after the first failure, doubling up to a minute (bounded by the poll interval)."""
+        return float(min(60.0, 0.1 * 2 ** min(self.failures - 1, 10)))
+
+    def health(self) -> dict[str, object]:
+        """For ``/healthz``: ok unless the last round failed; the failures in a row and the last error."""
+        last = self.last_round_at.isoformat() if self.last_round_at else None
+        running = self._task is not None and not self._task.done()
+        return {"ok": running and self.failures == 0, "failures": self.failures, "last_error": self.last_error,
+                "last_round_at": last}  # fmt: skip
 
     async def run_once(self) -> int:
         """One round: periodic jobs, then claim and send batches until none is due. Returns the work done.
 
-        Pipelined: the next batch is claimed and the previous one recorded (store thread) while this one is sent.
+        A batch is claimed only when it is about to be sent (its lease is renewed while it is being sent, see
+        :meth:`_send_batch`); recording one batch overlaps with claiming the next in the store's thread.
         """
         now = self.clock()
         work = 0
         for job in self._jobs:
             work += await self.store.run(job, self.store, now)
-        batch = await self.store.run(self._claim, now)
         record: asyncio.Future[None] | None = None
-        for turn in range(MAX_BATCHES_PER_ROUND):
+        for _turn in range(MAX_BATCHES_PER_ROUND):
+            batch = await self.store.run(self._claim, self.clock())
             if not batch:
                 break
-            more = turn + 1 < MAX_BATCHES_PER_ROUND and not self._stopping
-            nxt = asyncio.ensure_future(self.store.run(self._claim, self.clock())) if more else None
-            results = [(row, await self._send(row)) for row in batch]
+            results = await self._send_batch(batch)
             if record is not None:
                 await record
             record = asyncio.ensure_future(self.store.run(self._record, results, self.clock()))
             work += len(batch)
-            batch = await nxt if nxt is not None else []
+            if self._stopping:
+                break
         if record is not None:
             await record
         return work
 
+    async def _send_batch(self, batch: list[Claimed]) -> list[tuple[Claimed, Outcome]]:
+        """Send one claimed batch. Before each message, once the lease is past half-time, the lease of the whole
+        batch (sent rows wait for their record too) is renewed; rows another worker took over meanwhile are
+        skipped. So a batch slower than its lease never sends a message twice while no single send outlasts it."""
+        lease = dt.timedelta(seconds=self.settings.liaison.outbox_lease_seconds)
+        renew_at = self.clock() + lease / 2
+        held = {r.id for r in batch}
+        results: list[tuple[Claimed, Outcome]] = []
+        for row in batch:
+            if self.clock() >= renew_at:
+                now = self.clock()
+                held = await self.store.run(self._renew, sorted(held), now + lease)
+                renew_at = now + lease / 2
+            if row.id not in held:
+                log.warning("outbox %s: lease lost to another worker, not sent here", row.id)
+                continue
+            results.append((row, await self._send(row)))
+        return results
+
     # -- claim, send, record --------------------------------------------------------------------------------
 
+    def _mine(self) -> Any:
+        return sa.and_(outbox_t.c.leased_by == self.id, outbox_t.c.state == "sending")
+
     def _claim(self, now: dt.datetime) -> list[Claimed]:
+        """Take up to one batch of due rows. The UPDATE repeats the due condition, so of two workers (or two
+        processes on one SQLite file) that picked the same candidates only one gets each row."""
         s = self.settings.liaison
         c = outbox_t.c
         due = sa.or_(
             sa.and_(c.state.in_(DUE_STATES), c.next_attempt_at <= now),
             sa.and_(c.state == "sending", c.lease_until < now),
         )
-        query = (
-            sa.select(c.id, c.recipient, c.token, c.body, c.attempts, c.created_at)
-            .where(due)
-            .order_by(c.next_attempt_at, c.id)
-            .limit(s.outbox_batch)
-        )
+        query = sa.select(c.id).where(due).order_by(c.next_attempt_at, c.id).limit(s.outbox_batch)
         if not self.store.is_sqlite:
             query = query.with_for_update(skip_locked=True)
+        lease = now + dt.timedelta(seconds=s.outbox_lease_seconds)
         with self.store.begin() as conn:
-            rows = conn.execute(query).all()
-            if rows:
-                lease = now + dt.timedelta(seconds=s.outbox_lease_seconds)
-                ids = [r.id for r in rows]
-                conn.execute(
-                    sa.update(outbox_t)
-                    .where(c.id.in_(ids))
-                    .values(state="sending", lease_until=lease, leased_by=self.id)
-                )
+            ids = list(conn.execute(query).scalars())
+            if not ids:
+                return []
+            taken = sa.update(outbox_t).where(c.id.in_(ids), due)
+            conn.execute(taken.values(state="sending", lease_until=lease, leased_by=self.id))
+            fields = (c.id, c.recipient, c.token, c.body, c.attempts, c.created_at)
+            mine = sa.select(*fields).where(c.id.in_(ids), self._mine()).order_by(c.id)
+            rows = conn.execute(mine).all()
         return [Claimed(r.id, r.recipient, r.token, r.body, r.attempts, aware(r.created_at)) for r in rows]
+
+    def _renew(self, ids: list[int], until: dt.datetime) -> set[int]:
+        """Extend the lease of rows still held by this worker; returns their ids."""
+        c = outbox_t.c
+        with self.store.begin() as conn:
+            conn.execute(sa.update(outbox_t).where(c.id.in_(ids), self._mine()).values(lease_until=until))
+            return set(conn.execute(sa.select(c.id).where(c.id.in_(ids), self._mine())).scalars())
 
     def _transport_for(self, recipient: str) -> Transport:
         name = self.settings.liaison.transport
@@ -291,15 +368,19 @@ class OutboxWorker:
 
     def _record(self, results: Sequence[tuple[Claimed, Outcome]], now: dt.datetime) -> None:
         """Write the outcomes of one batch in one transaction (all sent rows in one statement)."""
+        """Only rows this worker still holds (``leased_by`` = me, state ``sending``) are written: a row another worker
+        took over, or one a bounce already marked ``bounced``, keeps its state."""
         sent = [row.id for row, outcome in results if outcome.status == "sent"]
         c = outbox_t.c
         with self.store.begin() as conn:
             if sent:
                 values = {"state": "sent", "sent_at": now, "last_error": "", "lease_until": None, "leased_by": ""}
-                conn.execute(sa.update(outbox_t).where(c.id.in_(sent)).values(attempts=c.attempts + 1, **values))
+                update = sa.update(outbox_t).where(c.id.in_(sent), self._mine())
+                conn.execute(update.values(attempts=c.attempts + 1, **values))
             for row, outcome in results:
                 if outcome.status != "sent":
-                    conn.execute(sa.update(outbox_t).where(c.id == row.id).values(**self._after(row, outcome, now)))
+                    update = sa.update(outbox_t).where(c.id == row.id, self._mine())
+                    conn.execute(update.values(**self._after(row, outcome, now)))
         self.sent += len(sent)
 
     def _after(self, row: Claimed, outcome: Outcome, now: dt.datetime) -> dict[str, Any]:

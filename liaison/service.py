@@ -21,7 +21,7 @@ from directory.errors import SettingsError
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
-from directory.web.app import WebContext, make_app
+from directory.web.app import HEALTH, WebContext, make_app
 from liaison.inbound import Inbound, InboundServer
 from liaison.outbox import OutboxWorker
 
@@ -122,7 +122,13 @@ def web_extensions(running: Running) -> list[Callable[[web.Application], None]]:
         if running.outbox is not None:
             running.outbox.wake()
 
-    extensions: list[Callable[[web.Application], None]] = [letters_web.extension(wake)]
+    def outbox_health() -> dict[str, object]:
+        return running.outbox.health() if running.outbox is not None else {"ok": True, "state": "not started"}
+
+    def add_health(app: web.Application) -> None:
+        app[HEALTH]["outbox"] = outbox_health
+
+    extensions: list[Callable[[web.Application], None]] = [letters_web.extension(wake), add_health]
     # --- meetings pages (issue 5) ---
     from liaison import meetings_web
 
@@ -205,9 +211,13 @@ async def _start_smtp(running: Running) -> tuple[str, str] | None:
 async def _start_meetings_scheduler(running: Running) -> tuple[str, str] | None:
     """Register the iMIP reply hook with the inbound face; run the reminder scheduler until the service stops."""
     from liaison import meetings_service
+    from liaison.meeting_links import base_url_warning
 
     s = running.settings.meetings
     meetings_service.check_settings(running.settings)
+    warning = base_url_warning(running.settings)
+    if warning:
+        log.warning("%s", warning)
     if running.inbound is not None:  # iMIP replies to the organiser address
         running.inbound.local_parts.update(meetings_service.organiser_local_parts(running.settings))
         running.inbound.hooks.extend(meetings_service.inbound_hooks(running.settings))

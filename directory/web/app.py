@@ -45,6 +45,10 @@ class WebContext:
 CTX = web.AppKey("ctx", WebContext)
 METRICS = web.AppKey("metrics", metrics.Metrics)
 Extension = Callable[[web.Application], None]
+# Health of background workers other layers run (liaison: the outbox worker): name -> () -> {"ok": bool, ...};
+# extensions add theirs, ``/healthz`` shows each and is ok (200) only if every one is (else 503).
+HealthCheck = Callable[[], dict[str, object]]
+HEALTH = web.AppKey("health", dict[str, HealthCheck])
 
 HTTP_MESSAGES = {
     400: "请求不正确",
@@ -60,9 +64,11 @@ HTTP_MESSAGES = {
 async def healthz(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     snap = ctx.holder.current
-    return web.json_response(
-        {"ok": True, "generation": snap.generation, "offices": len(snap.offices), "regions": len(snap.regions)}
-    )
+    checks = {name: check() for name, check in request.app[HEALTH].items()}
+    ok = all(bool(c.get("ok")) for c in checks.values())
+    body: dict[str, object] = {"ok": ok, "generation": snap.generation, "offices": len(snap.offices)}
+    body.update({"regions": len(snap.regions), **({"checks": checks} if checks else {})})
+    return web.json_response(body, status=200 if ok else 503)
 
 
 async def metrics_page(request: web.Request) -> web.Response:
@@ -168,6 +174,7 @@ def make_app(ctx: WebContext, extensions: Iterable[Extension] = ()) -> web.Appli
     )
     app[CTX] = ctx
     app[METRICS] = metrics.Metrics()
+    app[HEALTH] = {}
     app[auth.AUTH] = auth.AuthState(ctx.settings, ctx.store, template_env())
     app.middlewares.extend([metrics.middleware(app[METRICS]), errors_middleware, body_limit, auth.middleware()])
     app.on_startup.append(_startup)

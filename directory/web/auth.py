@@ -224,7 +224,8 @@ def require_user(request: web.Request, *, role: str | None = None) -> User:
 
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PUBLIC_PREFIXES = ("/login", "/healthz", "/metrics", "/static/", "/api/v1/openapi.json")
+PUBLIC_PREFIXES: tuple[str, ...] = ("/login", "/healthz", "/metrics", "/static/", "/api/v1/openapi.json")
+PUBLIC_PREFIXES += ("/meetings/answer/",)  # liaison: signed answer links of meeting notices need no login
 
 
 def middleware() -> Middleware:
@@ -234,7 +235,7 @@ def middleware() -> Middleware:
         user = await _resolve(request, state)
         if user is not None:
             request[USER] = user
-            # compatibility for pages written against a plain mapping (liaison/web.py on branch letters)
+            # for pages written against a plain mapping
             request[ACCOUNT] = {"username": user.username, "role": user.role, "province_code": user.province_code}
         anonymous_refused = not state.settings.web.anonymous_read and user is None
         if anonymous_refused and not request.path.startswith(PUBLIC_PREFIXES):

@@ -17,6 +17,14 @@ from liaison.transports import Envelope, Outcome
 _TEMPORARY_NETWORK = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError)
 
 
+def xtext(value: str) -> str:
+    """RFC 3461 §4: ``+XX`` (upper-case hex) for ``+``, ``=`` and every byte outside 0x21–0x7E (UTF-8 bytes)."""
+    out = []
+    for byte in value.encode("utf-8"):
+        out.append(f"+{byte:02X}" if byte in (0x2B, 0x3D) or not 0x21 <= byte <= 0x7E else chr(byte))
+    return "".join(out)
+
+
 def _outcome(code: int, text: str) -> Outcome:
     if 200 <= code < 300:
         return Outcome("sent", code, text)
@@ -67,7 +75,7 @@ class SmtpTransport:
         rcpt_options: list[str] = []
         if smtp.supports_extension("dsn"):
             mail_options = ["RET=HDRS", f"ENVID={envelope.token}"]
-            rcpt_options = ["NOTIFY=FAILURE,DELAY", f"ORCPT=rfc822;{envelope.recipient}"]
+            rcpt_options = ["NOTIFY=FAILURE,DELAY", f"ORCPT=rfc822;{xtext(envelope.recipient)}"]
         _, response = await smtp.sendmail(
             envelope.mail_from,
             [envelope.recipient],

@@ -193,6 +193,7 @@ def _meetings() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("uid", sa.String(255), nullable=False, unique=True),
         sa.Column("sequence", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("time_sequence", sa.Integer, nullable=False, server_default="0"),
         sa.Column("status", sa.String(20), nullable=False, server_default="scheduled"),
         sa.Column("title", sa.String(200), nullable=False),
         sa.Column("host_province", sa.String(2), nullable=False),

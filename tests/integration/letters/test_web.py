@@ -1,16 +1,16 @@
-"""Letters pages in the web face (aiohttp TestClient): staff-only, compose → queued letter, escaping, editor limits,
-the deadline board. The login middleware lives on another branch; here a two-line middleware sets
-``request["account"]`` the way it will."""
+"""Letters pages in the web face (real app on 127.0.0.1:0, real login form and session): staff-only, compose →
+queued letter, CSRF on the form, escaping, editor limits, the deadline board."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import warnings
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from directory import accounts
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
@@ -18,23 +18,34 @@ from directory.validate import OfficeData
 from directory.web.app import WebContext, make_app
 from liaison import outbox
 from liaison import web as letters_web
+from tests.integration.web.helpers import CSRF_RE, PASSWORD
 
-ACCOUNTS = {
-    "admin": {"username": "admin", "role": "admin", "province_code": None},
-    "hebei": {"username": "hb", "role": "editor", "province_code": "130000000000"},
-    "beijing": {"username": "bj", "role": "editor", "province_code": "110000000000"},
-    "reader": {"username": "r", "role": "reader", "province_code": None},
-}
+USERS = {"admin": ("admin", None), "hebei": ("editor", "13"), "beijing": ("editor", "11"), "reader": ("reader", None)}
 
 
-def as_account(request: web.Request) -> None:
-    who = request.headers.get("X-Test-Account")
-    if who:
-        request[letters_web.ACCOUNT_KEY] = ACCOUNTS[who]
+class Browser:
+    def __init__(self, client: TestClient[Any, Any], woken: list[int]) -> None:
+        self.client, self.woken = client, woken
+
+    async def csrf(self, path: str) -> str:
+        resp = await self.client.get(path)
+        m = CSRF_RE.search(await resp.text())
+        assert m, f"no CSRF field on {path}"
+        return m[1]
+
+    async def login(self, username: str) -> None:
+        await self.client.post("/logout", data={"csrf": await self.csrf("/login")})
+        data = {"username": username, "password": PASSWORD, "csrf": await self.csrf("/login")}
+        resp = await self.client.post("/login", data=data, allow_redirects=False)
+        assert resp.status == 303, await resp.text()
+
+    async def send(self, form: dict[str, str]) -> Any:
+        token = await self.csrf("/login")
+        return await self.client.post("/letters/new", data={**form, "csrf": token}, allow_redirects=False)
 
 
 @pytest.fixture
-async def client(store: Store) -> AsyncIterator[tuple[TestClient[Any, Any], list[int]]]:
+async def browser(store: Store) -> AsyncIterator[Browser]:
     store.upsert_offices(
         [
             OfficeData("130100000000", "石家庄市流动人口服务管理办公室", email="sjz@hebei.example"),
@@ -42,20 +53,15 @@ async def client(store: Store) -> AsyncIterator[tuple[TestClient[Any, Any], list
         ],
         "test",
     )
+    for name, (role, province) in USERS.items():
+        accounts.add_user(store, name, PASSWORD, role, province, "test")
     woken: list[int] = []
-
-    @web.middleware
-    async def fake_login(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
-        as_account(request)
-        response: web.StreamResponse = await handler(request)
-        return response
-
-    settings = Settings().replace(database={"url": store.url})
-    ctx = WebContext(settings, store, SnapshotHolder(store))
-    ext = letters_web.extension(lambda: woken.append(1))
-    app = make_app(ctx, [lambda a: a.middlewares.append(fake_login), ext])
-    async with TestClient(TestServer(app)) as c:
-        yield c, woken
+    settings = Settings().replace(database={"url": store.url}, http={"port": 0})
+    app = make_app(WebContext(settings, store, SnapshotHolder(store)), [letters_web.extension(lambda: woken.append(1))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no NotAppKeyWarning: no plain string keys on the app or the request
+        async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+            yield Browser(c, woken)
 
 
 FORM = {
@@ -67,42 +73,58 @@ FORM = {
 }
 
 
-async def test_anonymous_and_readers_cannot_send(client: tuple[TestClient[Any, Any], list[int]]) -> None:
-    c, _ = client
-    assert (await c.get("/letters/new")).status == 403
-    resp = await c.post("/letters/new", data=FORM)
-    assert resp.status == 403 and "登录" in await resp.text()
-    assert (await c.post("/letters/new", data=FORM, headers={"X-Test-Account": "reader"})).status == 403
-    assert (await c.get("/letters/board/110000000000")).status == 403
+async def test_anonymous_and_readers_cannot_send(browser: Browser, store: Store) -> None:
+    c = browser.client
+    resp = await c.get("/letters/new", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"].startswith("/login?next=")
+    assert (await c.get("/letters/board/110000000000", allow_redirects=False)).status == 303
+    assert (await browser.send(FORM)).status == 303  # to the login page, nothing queued
+    await browser.login("reader")
+    resp = await browser.send(FORM)
+    assert resp.status == 403 and "只有管理员和编辑可以发函" in await resp.text()
+    assert outbox.counts(store) == {} and browser.woken == []
 
 
-async def test_compose_sends_and_shows(client: tuple[TestClient[Any, Any], list[int]], store: Store) -> None:
-    c, woken = client
-    form = await c.get("/letters/new", headers={"X-Test-Account": "hebei"})
-    assert form.status == 200 and "写联络函" in await form.text()
-    resp = await c.post("/letters/new", data=FORM, headers={"X-Test-Account": "hebei"}, allow_redirects=False)
-    assert resp.status == 303 and woken == [1]
-    page = await c.get(resp.headers["Location"], headers={"X-Test-Account": "reader"})
+async def test_form_without_csrf_is_refused(browser: Browser, store: Store) -> None:
+    await browser.login("admin")
+    resp = await browser.client.post("/letters/new", data=FORM)
+    assert resp.status == 403 and "CSRF" in await resp.text()
+    assert outbox.counts(store) == {}
+
+
+async def test_compose_sends_and_shows(browser: Browser, store: Store) -> None:
+    await browser.login("hebei")
+    form = await browser.client.get("/letters/new")
+    text = await form.text()
+    assert form.status == 200 and "写联络函" in text and 'name="csrf"' in text and 'href="/letters/new"' in text
+    assert "hebei（编辑 · 河北省）" in text  # the web face's base layout with the user
+    resp = await browser.send(FORM)
+    assert resp.status == 303 and browser.woken == [1]
+    await browser.login("reader")
+    page = await browser.client.get(resp.headers["Location"])
     text = await page.text()
     assert "渤联〔" in text and "dc@beijing.example" in text and "待发" in text
     assert outbox.counts(store) == {"queued": 1}
-    board = await (await c.get("/letters/board/110000000000", headers={"X-Test-Account": "beijing"})).text()
+    await browser.login("beijing")
+    board = await (await browser.client.get("/letters/board/110000000000")).text()
     assert "关于核查的函" in board and "未到期（1）" in board  # 7 working days are more than 3 days ahead
 
 
-async def test_bad_form_is_shown_again_escaped(client: tuple[TestClient[Any, Any], list[int]], store: Store) -> None:
-    c, woken = client
+async def test_bad_form_is_shown_again_escaped(browser: Browser, store: Store) -> None:
+    await browser.login("admin")
     bad = {**FORM, "subject": "", "body": "<script>alert(1)</script>", "to": "999999999999"}
-    resp = await c.post("/letters/new", data=bad, headers={"X-Test-Account": "admin"})
+    resp = await browser.send(bad)
     text = await resp.text()
     assert resp.status == 400 and "区划代码不存在" in text and "标题不能为空" in text
     assert "<script>" not in text and "&lt;script&gt;" in text
-    assert outbox.counts(store) == {} and woken == []
+    assert outbox.counts(store) == {} and browser.woken == []
 
 
-async def test_editor_sends_only_for_own_province(client: tuple[TestClient[Any, Any], list[int]], store: Store) -> None:
-    c, _ = client
-    resp = await c.post("/letters/new", data=FORM, headers={"X-Test-Account": "beijing"})
+async def test_editor_sends_only_for_own_province(browser: Browser, store: Store) -> None:
+    await browser.login("beijing")
+    resp = await browser.send(FORM)
     assert resp.status == 403 and "本省" in await resp.text()
-    assert (await c.get("/letters/board/130100000000", headers={"X-Test-Account": "admin"})).status == 404
+    await browser.login("admin")
+    resp = await browser.client.get("/letters/board/130100000000")
+    assert resp.status == 404 and "省级区划 130100000000 不存在" in await resp.text()
     assert outbox.counts(store) == {}

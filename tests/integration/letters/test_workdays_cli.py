@@ -3,12 +3,18 @@ year official; bad files are refused with the key and value named and nothing is
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from directory.store import open_store
-from liaison import cli
+from directory.settings import Settings
+from directory.snapshot import SnapshotHolder
+from directory.store import Store, open_store
+from directory.validate import OfficeData
+from liaison import cli, letters
+from liaison.models import delivery_t
 from liaison.workdays_store import load_calendar
 
 NOTICE = """year = 2027
@@ -57,3 +63,31 @@ def test_cli_add_between_and_load(
         assert store.history("workdays", "2027")[0]["action"] == "load"
     finally:
         store.close()
+
+
+def test_load_recomputes_provisional_deadlines(
+    store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    store.upsert_offices(
+        [
+            OfficeData("130100000000", "石家庄市流动人口服务管理办公室", email="sjz@hebei.example"),
+            OfficeData("110101000000", "东城区流动人口服务管理办公室", email="dc@beijing.example"),
+        ],
+        "test",
+    )
+    settings = Settings().replace(database={"url": store.url})
+    sent_at = dt.datetime(2027, 1, 29, 9, tzinfo=letters.SHANGHAI).astimezone(dt.UTC)  # a Friday
+    draft = letters.Draft("130100000000", ["110101000000"], "关于核查的函", "请协助核查。", 10)
+    sent = letters.send_letter(store, settings, SnapshotHolder(store).current, draft, now=sent_at)
+    (before,) = sent.deliveries
+    assert before["deadline_provisional"] is True
+    monkeypatch.setenv("BOHAI_DATABASE_URL", store.url)
+    good = tmp_path / "2027.toml"
+    good.write_text(NOTICE, encoding="utf-8")
+    code, out, _ = run(capsys, "workdays", "load", str(good))
+    assert code == 0 and "重新计算 1 个暂定回复期限" in out
+    with store.read() as conn:
+        after = conn.execute(sa.select(delivery_t).where(delivery_t.c.id == before["id"])).mappings().one()
+    # 10 working days after 29 Jan: 1-5 Feb, the make-up Saturday 6 Feb, then 15-18 Feb (8-12 Feb are holidays)
+    assert after["deadline"] == dt.date(2027, 2, 18) and after["deadline_provisional"] is False
+    assert after["overdue_on"] == dt.date(2027, 2, 19) and after["remind_on"] < after["deadline"]

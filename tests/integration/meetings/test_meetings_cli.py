@@ -34,6 +34,7 @@ def test_create_update_cancel_show_list(env: str, tmp_path: Path, capsys: pytest
     assert code == 0, err
     assert "会议 1：环渤海联席会议" in out and "2026年12月19日 09:00" in out and "已排队发送通知 2 封" in out
     assert "注意：2026-12-19 不是工作日" in err
+    assert "meetings.base_url 未设置" in err and "http://127.0.0.1:8080" in err  # links would point there
     assert main(["meeting", "update", "1", "--start", "2026-12-18T09:00", "--end", "2026-12-18T12:00",
                  "--remove", "a@example.org"]) == 0  # fmt: skip
     out, _ = capsys.readouterr()
@@ -76,3 +77,13 @@ def test_bad_input_is_named(env: str, args: list[str], message: str, capsys: pyt
 def test_unknown_meeting(env: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["meeting", "show", "42"]) == 1
     assert "会议 42 不存在" in capsys.readouterr().err
+
+
+def test_no_base_url_warning_when_set(
+    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BOHAI_MEETINGS_BASE_URL", "https://liaison.example.org")
+    code = main(["meeting", "create", "--title", "会议", "--host", "13", "--start", "2026-12-17T09:00",
+                 "--end", "2026-12-17T10:00", "--attendee", "a@example.org"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0 and "会议 1：会议" in out and "base_url" not in err

@@ -158,12 +158,13 @@ def test_missing_liaison_officers_are_named(store: Store, settings: Settings, de
 
 
 def test_signed_links() -> None:
-    token = meeting_links.sign(b"k", 5, "a@example.org")
-    assert meeting_links.verify(b"k", token) == (5, "a@example.org")
+    token = meeting_links.sign(b"k", 5, "a@example.org", 2)
+    assert meeting_links.verify(b"k", token) == (5, "a@example.org", 2)
     assert meeting_links.verify(b"other", token) is None
-    mid, hexmail, mac = token.split(".")
-    assert meeting_links.verify(b"k", f"6.{hexmail}.{mac}") is None
-    assert meeting_links.verify(b"k", f"{mid}.{b'b@example.org'.hex()}.{mac}") is None
+    mid, seq, hexmail, mac = token.split(".")
+    assert meeting_links.verify(b"k", f"6.{seq}.{hexmail}.{mac}") is None
+    assert meeting_links.verify(b"k", f"{mid}.3.{hexmail}.{mac}") is None  # the notice version is signed too
+    assert meeting_links.verify(b"k", f"{mid}.{seq}.{b'b@example.org'.hex()}.{mac}") is None
     assert meeting_links.verify(b"k", "garbage") is None
 
 

@@ -32,14 +32,14 @@ async def running(db_url: str) -> AsyncIterator[service.Running]:
     await r.aclose()
 
 
-def reply_message(sender: str, attendee: str, uid: str, partstat: str = "ACCEPTED") -> EmailMessage:
+def reply_message(sender: str, attendee: str, uid: str, partstat: str = "ACCEPTED", sequence: int = 0) -> EmailMessage:
     cal = icalendar.Calendar()
     cal.add("prodid", "-//test//")
     cal.add("version", "2.0")
     cal.add("method", "REPLY")
     ev = icalendar.Event()
     ev.add("uid", uid)
-    ev.add("sequence", 0)
+    ev.add("sequence", sequence)
     ev.add("dtstamp", NOW)
     person = icalendar.vCalAddress(f"mailto:{attendee}")
     person.params["PARTSTAT"] = partstat
@@ -54,9 +54,11 @@ def reply_message(sender: str, attendee: str, uid: str, partstat: str = "ACCEPTE
     return msg
 
 
-async def send(running: service.Running, msg: EmailMessage, rcpt: str = ORGANISER) -> str:
+async def send(running: service.Running, msg: EmailMessage, rcpt: str = ORGANISER, envelope: str | None = None) -> str:
     host, _, port = running.urls["smtp"].removeprefix("smtp://").rpartition(":")
-    errors, answer = await aiosmtplib.send(msg, hostname=host, port=int(port), recipients=[rcpt], timeout=30)
+    errors, answer = await aiosmtplib.send(
+        msg, hostname=host, port=int(port), sender=envelope, recipients=[rcpt], timeout=30
+    )
     assert errors == {}
     return answer
 
@@ -103,3 +105,24 @@ async def test_plain_mail_to_the_organiser_is_kept_not_lost(running: service.Run
     with running.store.read() as conn:
         rows = conn.execute(sa.select(inbound_t.c.kind, inbound_t.c.rcpt_tos)).all()
     assert [tuple(r) for r in rows] == [("local", ORGANISER)]
+
+
+async def test_stale_reply_after_a_time_change_and_a_foreign_envelope_change_nothing(running: service.Running) -> None:
+    data = MeetingInput(title="联席会议", host="13", start=START, end=START + dt.timedelta(hours=8),
+                        attendees=["a@example.org", "b@example.org"])  # fmt: skip
+    made = meetings.create_meeting(running.store, None, running.settings, data, "t")
+    uid, mid = made.meeting.uid, made.meeting.id
+    await send(running, reply_message("a@example.org", "a@example.org", uid, sequence=0))
+    assert partstats(running, mid)["a@example.org"] == "ACCEPTED"
+    later = MeetingInput(start=START + dt.timedelta(days=1), end=START + dt.timedelta(days=1, hours=8))
+    meetings.update_meeting(running.store, None, running.settings, mid, later, "t")  # SEQUENCE 1 moves the time
+    meetings.update_meeting(running.store, None, running.settings, mid, MeetingInput(place="天津"), "t")  # 2: place
+    assert partstats(running, mid)["a@example.org"] == "NEEDS-ACTION"
+    await send(running, reply_message("a@example.org", "a@example.org", uid, sequence=0))  # delayed old answer
+    assert partstats(running, mid)["a@example.org"] == "NEEDS-ACTION"
+    forged = reply_message("b@example.org", "b@example.org", uid, "DECLINED", sequence=2)
+    await send(running, forged, envelope="mallory@example.net")  # From is b, the envelope is not
+    assert partstats(running, mid)["b@example.org"] == "NEEDS-ACTION"
+    await send(running, reply_message("a@example.org", "a@example.org", uid, sequence=1))  # answers the new time
+    await send(running, reply_message("b@example.org", "b@example.org", uid, "DECLINED", sequence=2))
+    assert partstats(running, mid) == {"a@example.org": "ACCEPTED", "b@example.org": "DECLINED"}

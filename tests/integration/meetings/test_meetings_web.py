@@ -39,6 +39,12 @@ def link_in(body: str) -> str:
     return m[1]
 
 
+def csrf_in(page: str) -> str:
+    m = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert m, page
+    return m[1]
+
+
 async def test_answer_link_roster_and_feed(running: service.Running, sink: Sink) -> None:
     url = running.urls["http"]
     settings = running.settings.replace(meetings={"base_url": url})
@@ -51,20 +57,24 @@ async def test_answer_link_roster_and_feed(running: service.Running, sink: Sink)
     mine = next(m for m in mails if m.rcpt_tos == ["r130000000000@demo.bohai.example"])
     text = next(p for p in mine.message.walk() if p.get_content_type() == "text/plain").get_content()
     link = link_in(text)
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         async with http.get(link) as resp:
             assert resp.status == 200
             page = await resp.text()
         assert "未答复" in page and 'value="ACCEPTED"' in page and "&lt;第十二次&gt;" in page
         assert meetings.get_meeting(running.store, made.meeting.id).attendees[2].partstat == "NEEDS-ACTION"
+        token = csrf_in(page)
         async with http.post(link, data={"partstat": "ACCEPTED"}) as resp:
+            assert resp.status == 403  # a form without the page's CSRF token changes nothing
+        assert meetings.get_meeting(running.store, made.meeting.id).attendees[2].partstat == "NEEDS-ACTION"
+        async with http.post(link, data={"partstat": "ACCEPTED", "csrf": token}) as resp:
             assert resp.status == 200
             assert "已记录您的答复：<strong>参加</strong>" in await resp.text()
-        async with http.post(link, data={"partstat": "MAYBE"}) as resp:
+        async with http.post(link, data={"partstat": "MAYBE", "csrf": token}) as resp:
             assert resp.status == 400
         tampered = link.replace(b"r130000000000".hex(), b"r110000000000".hex())
-        async with http.post(tampered, data={"partstat": "DECLINED"}) as resp:
-            assert resp.status == 403
+        async with http.post(tampered, data={"partstat": "DECLINED", "csrf": token}) as resp:
+            assert resp.status == 403 and "链接无效" in await resp.text()
         states = {a.email: a.partstat for a in meetings.get_meeting(running.store, made.meeting.id).attendees}
         assert states["r130000000000@demo.bohai.example"] == "ACCEPTED"
         assert list(states.values()).count("ACCEPTED") == 1
@@ -99,9 +109,11 @@ async def test_cancelled_meeting_link_cannot_answer(running: service.Running, si
     await running.outbox.wait_idle()
     (first,) = drain(sink)
     link = link_in(next(p for p in first.message.walk() if p.get_content_type() == "text/plain").get_content())
-    meetings.cancel_meeting(running.store, settings, made.meeting.id, "t")
-    async with aiohttp.ClientSession() as http:
-        async with http.post(link, data={"partstat": "ACCEPTED"}) as resp:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(link) as resp:
+            token = csrf_in(await resp.text())  # the page was opened before the meeting was cancelled
+        meetings.cancel_meeting(running.store, settings, made.meeting.id, "t")
+        async with http.post(link, data={"partstat": "ACCEPTED", "csrf": token}) as resp:
             assert resp.status == 409
         async with http.get(f"{url}/calendar/11.ics") as resp:
             cal = icalendar.Calendar.from_ical(await resp.read())
@@ -109,17 +121,45 @@ async def test_cancelled_meeting_link_cannot_answer(running: service.Running, si
     assert str(ev["STATUS"]) == "CANCELLED"
 
 
-async def test_pages_follow_anonymous_read(sqlite_demo_url: str) -> None:
+async def test_answer_link_from_before_a_time_change_is_refused(running: service.Running, sink: Sink) -> None:
+    url = running.urls["http"]
+    settings = running.settings.replace(meetings={"base_url": url})
+    data = MeetingInput(title="会议", host="11", start=START, end=START + dt.timedelta(hours=1), attendees=["a@x.org"])
+    made = meetings.create_meeting(running.store, None, settings, data, "t")
+    assert running.outbox is not None
+    await running.outbox.wait_idle()
+    (first,) = drain(sink)
+    old = link_in(next(p for p in first.message.walk() if p.get_content_type() == "text/plain").get_content())
+    later = MeetingInput(start=START + dt.timedelta(days=1), end=START + dt.timedelta(days=1, hours=1))
+    meetings.update_meeting(running.store, None, settings, made.meeting.id, later, "t")
+    await running.outbox.wait_idle()
+    (second,) = drain(sink)
+    new = link_in(next(p for p in second.message.walk() if p.get_content_type() == "text/plain").get_content())
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(new) as resp:
+            token = csrf_in(await resp.text())
+        async with http.post(old, data={"partstat": "ACCEPTED", "csrf": token}) as resp:
+            assert resp.status == 409 and "会议时间已变更" in await resp.text()
+        assert meetings.get_meeting(running.store, made.meeting.id).attendees[0].partstat == "NEEDS-ACTION"
+        async with http.post(new, data={"partstat": "ACCEPTED", "csrf": token}) as resp:
+            assert resp.status == 200
+    assert meetings.get_meeting(running.store, made.meeting.id).attendees[0].partstat == "ACCEPTED"
+
+
+async def test_pages_follow_anonymous_read(sqlite_demo_url: str, caplog: pytest.LogCaptureFixture) -> None:
     s = Settings().replace(
         database={"url": sqlite_demo_url}, http={"port": 0}, ldap={"enabled": False}, smtp={"enabled": False},
         web={"anonymous_read": False}, meetings={"scheduler_enabled": False},
     )  # fmt: skip
     r = await service.start(s, report=lambda line: None)
     try:
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             for path in ("/meetings", "/calendar/13.ics"):
-                async with http.get(r.urls["http"] + path) as resp:
-                    assert resp.status == 403, path
+                async with http.get(r.urls["http"] + path, allow_redirects=False) as resp:
+                    assert resp.status == 303 and resp.headers["Location"].startswith("/login?next="), path
+            async with http.get(r.urls["http"] + "/meetings/answer/forged") as resp:  # signed links need no login
+                assert resp.status == 403 and "链接无效" in await resp.text()
+        assert "meetings.base_url 未设置" in caplog.text  # no base_url: warned at start-up
     finally:
         await r.aclose()
 

@@ -1,0 +1,101 @@
+"""Inbound faults found in review, against the real inbound SMTP face and a real sink (SQLite and PostgreSQL):
+auto-replies are no bounces and no replies, a reply counts only from the office written to, a DSN counts only for the
+recipient we sent to, role mail is forwarded byte for byte, and a bounced forward does not flag the office."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import sqlalchemy as sa
+
+from liaison.models import inbound_t, outbox_t
+from tests.integration.letters.test_letters import DOMAIN, EMAIL_ONLY, SENDER, World, at_nine, dsn, reply, world
+
+__all__ = ["world"]  # the fixture, shared with test_letters
+
+
+def office_status(w: World, code: str) -> str:
+    office = w.store.get_office(code)
+    assert office is not None
+    return str(office["email_status"])
+
+
+def last_note(w: World) -> str:
+    with w.store.read() as conn:
+        return str(conn.execute(sa.select(inbound_t.c.note).order_by(inbound_t.c.id.desc())).scalars().first())
+
+
+def auto_reply(to: str, header: tuple[str, str] | None = None) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "jdk@beijing.example"
+    msg["To"] = to
+    msg["Subject"] = "自动回复：我正在休假"
+    if header:
+        msg[header[0]] = header[1]
+    msg.set_content("本人休假至下周一。")
+    return msg
+
+
+async def test_auto_reply_with_null_sender_is_no_bounce(world: World) -> None:
+    sent = world.send(EMAIL_ONLY)
+    (mail,) = await world.drain()
+    await world.smtp_in(auto_reply(mail.mail_from), mail.mail_from, mail_from="")
+    assert world.delivery(sent.deliveries[0]["id"])["state"] == "queued"
+    assert office_status(world, EMAIL_ONLY) == "ok" and "仅存档" in last_note(world)
+
+
+async def test_dsn_for_another_recipient_is_no_bounce(world: World) -> None:
+    sent = world.send(EMAIL_ONLY)
+    (mail,) = await world.drain()
+    await world.smtp_in(dsn(mail.mail_from, "victim@elsewhere.example"), mail.mail_from, mail_from="")
+    assert world.delivery(sent.deliveries[0]["id"])["state"] == "queued"
+    assert office_status(world, EMAIL_ONLY) == "ok" and "不符" in last_note(world)
+
+
+async def test_auto_mail_and_strangers_are_no_replies(world: World) -> None:
+    sent = world.send(EMAIL_ONLY)
+    (mail,) = await world.drain()
+    role, mid = f"{SENDER}@{DOMAIN}", str(mail.message["Message-ID"])
+    for name, value in (("X-Autoreply", "yes"), ("X-Autorespond", "1"), ("Precedence", "auto_reply")):
+        msg = auto_reply(role, (name, value))
+        msg["In-Reply-To"] = mid
+        await world.smtp_in(msg, role, mail_from="jdk@beijing.example")
+    forged = reply(role, mid)
+    forged.replace_header("From", "someone@evil.example")
+    await world.smtp_in(forged, role, mail_from="someone@evil.example")
+    assert world.delivery(sent.deliveries[0]["id"])["replied_at"] is None
+    await world.smtp_in(reply(role, mid), role, mail_from="jdk@beijing.example")  # the office itself
+    assert world.delivery(sent.deliveries[0]["id"])["state"] == "replied"
+
+
+async def test_reminders_are_marked_auto_generated(world: World) -> None:
+    sent = world.send(EMAIL_ONLY, reply_within=5)
+    await world.drain()
+    world.clock.now = at_nine(world.delivery(sent.deliveries[0]["id"])["remind_on"])
+    (reminder,) = await world.drain()
+    assert "回复提醒" in reminder.message["Subject"] and reminder.message["Auto-Submitted"] == "auto-generated"
+
+
+RAW = (
+    b"From: =?utf-8?b?5byg5LiJ?= <zhang@example.org>\r\n"
+    b"To: 130100000000@liaison.bohai.example\r\n"
+    b"DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=sel;\r\n"
+    b"\th=from:to:subject; bh=abc=; b=def=\r\n"
+    b"Subject:   spaced    subject\r\n"
+    b"Message-ID: <fwd-1@example.org>\r\n"
+    b"\r\n"
+    b"line one  \r\n"
+    b"line two\r\n"
+)
+
+
+async def test_role_mail_is_forwarded_byte_for_byte_and_its_bounce_does_not_flag(world: World) -> None:
+    role = f"{SENDER}@{DOMAIN}"
+    await world.smtp_in(RAW, role, mail_from="zhang@example.org")
+    (forwarded,) = await world.drain()
+    assert forwarded.rcpt_tos == ["sjz@hebei.example"]
+    assert forwarded.data == f"Delivered-To: {role}\r\nX-Original-To: {role}\r\n".encode() + RAW
+    await world.smtp_in(dsn(forwarded.mail_from, "sjz@hebei.example"), forwarded.mail_from, mail_from="")
+    with world.store.read() as conn:
+        state = conn.execute(sa.select(outbox_t.c.state).where(outbox_t.c.kind == "forward")).scalar_one()
+    assert state == "bounced" and office_status(world, SENDER) == "ok"
