@@ -161,9 +161,9 @@ class SearchIndex:
     subtree: dict[str, list[int]]
 
     def __init__(self, snap: Snapshot, previous: SearchIndex | None = None) -> None:
-        self.snap = snap
+        self.region_map = snap.regions  # not the Snapshot itself: it holds this index (no reference cycle)
         if previous is not None and (
-            previous.snap.regions is not snap.regions or previous.pos.keys() != snap.offices.keys()
+            previous.region_map is not snap.regions or previous.pos.keys() != snap.offices.keys()
         ):
             previous = None
         self.codes = previous.codes if previous else sorted(snap.offices)
@@ -200,7 +200,7 @@ class SearchIndex:
             self.region_pinyin = _PrefixIndex(
                 (key, j) for j, c in enumerate(self.region_codes) for key in pinyin_keys(snap.regions[c].name) if key
             )
-            self.subtree = self._subtrees()
+            self.subtree = self._subtrees(snap)
 
     @staticmethod
     def _own_keys(o: OfficeView) -> dict[str, list[str]]:
@@ -228,11 +228,11 @@ class SearchIndex:
                 if key:
                     yield key, i
 
-    def _subtrees(self) -> dict[str, list[int]]:
+    def _subtrees(self, snap: Snapshot) -> dict[str, list[int]]:
         """Region code → indexes of the offices strictly below it."""
         below: dict[str, list[int]] = {}
         for i, code in enumerate(self.codes):
-            for anc in self.snap.ancestors(code):
+            for anc in snap.ancestors(code):
                 below.setdefault(anc.code, []).append(i)
         return below
 

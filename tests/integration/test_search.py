@@ -131,3 +131,31 @@ async def test_incremental_refresh_equals_a_full_build(demo_store: Store) -> Non
     for query in ("公孙策略", "gscl", "changan", "石家庄 长安", "0311", "130104", "街道"):
         assert codes(search(patched, query, 100)) == codes(fresh.search(query, 100)), query
     assert codes(search(patched, "公孙策略")) == [CHANGAN]
+
+
+async def test_replaced_snapshots_are_freed(sqlite_demo_url: str) -> None:
+    """A long-running service swaps Snapshots on every edit; the old ones (with their search and LDAP indexes)
+    must be collectable, or each edit would leak a whole read model."""
+    import dataclasses
+    import gc
+    import weakref
+
+    from directory import demo, regions
+    from directory.ldap.service import register_index
+    from directory.search import SearchIndexer
+    from directory.store import open_store
+
+    store = open_store(sqlite_demo_url)
+    try:
+        holder = SnapshotHolder(store)
+        holder.register("search", SearchIndexer())
+        register_index(holder, "dc=bohai,dc=example")
+        old = weakref.ref(holder.current)
+        data = demo.office_for(regions.by_code()[CHANGAN])
+        for name in ("甲一", "乙二", "丙三"):
+            await store.run(store.upsert_offices, [dataclasses.replace(data, contact_name=name)], "t")
+            assert await holder.refresh()
+        gc.collect()
+        assert old() is None
+    finally:
+        store.close()
