@@ -8,6 +8,7 @@ The same code always yields the same office, on every machine.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator
 
@@ -95,10 +96,16 @@ def unit_name(division: bundled.Division) -> str:
     return f"{division.name}流动人口服务站"
 
 
+@functools.cache
+def _lengths(area: str) -> tuple[int, ...]:
+    """Subscriber-number lengths the numbering plan accepts under this area code (8, or 7, or both)."""
+    return tuple(n for n in (8, 7) if parse_phone(f"{area}-{'6' * n}") is not None) or (8,)
+
+
 def _phone(code: str, area: str, salt: str) -> str:
-    """A valid-looking landline under the city's real area code (8 digits, else 7 where the plan wants that)."""
+    """A valid-looking landline under the city's real area code."""
     n = _rng(code, salt)
-    for length in (8, 7):
+    for length in _lengths(area):
         for attempt in range(10):
             subscriber = str(2 + (n + attempt) % 7) + f"{(n // 10 + attempt) % 10 ** (length - 1):0{length - 1}d}"
             num = parse_phone(f"{area}-{subscriber}")
