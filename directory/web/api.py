@@ -16,13 +16,13 @@ from aiohttp import web
 
 from directory import quality
 from directory.errors import FieldError, NotFound, ValidationFailed
+from directory.exchange.vcard import card_30
 from directory.search import Hit, office_public, search
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.validate import display_phone
 from directory.web.app import CTX
 from directory.web.auth import current_user
 from directory.web.pages import _today
-from directory.web.vcards import vcard30
 
 MAX_PAGE = 1000
 EXPORT_FORMATS = ("json", "vcard")
@@ -215,7 +215,7 @@ async def api_export(request: web.Request) -> web.Response:
     region = _region(snap, code)
     found = _subtree_offices(snap, region.code)
     if fmt == "vcard":
-        body = "".join(vcard30(o, r) for o, r in found)
+        body = "".join(card_30(snap, o) for o, _ in found)
         headers = {"Content-Disposition": f'attachment; filename="{region.code}.vcf"'}
         return web.Response(text=body, content_type="text/vcard", charset="utf-8", headers=headers)
     domain = request.app[CTX].settings.liaison.domain

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from directory import accounts, quality, regions
 from directory.errors import AuthenticationFailed, Conflict, FieldError, Forbidden, NotFound, TooLarge
+from directory.exchange.vcard import card_30, vcards_outlook
 from directory.models import OFFICE_FIELDS
 from directory.search import search
 from directory.snapshot import OfficeView, RegionView, Snapshot
@@ -23,7 +24,6 @@ from directory.validate import FIELD_LABELS, clean_office, display_phone
 from directory.web import auth
 from directory.web.app import CTX, WebContext
 from directory.web.auth import check_csrf, current_user, redirect, render, require_user
-from directory.web.vcards import vcard21, vcard30
 
 MAX_FIELD = 2000  # characters per form field; more is refused with 413 before anything is checked or written
 HINTS = {
@@ -165,7 +165,7 @@ async def office_vcard(request: web.Request) -> web.Response:
     if office is None:
         raise NotFound(f"{region.path_text} 没有单位记录")
     outlook = request.query.get("variant") == "outlook"
-    text = vcard21(office, region) if outlook else vcard30(office, region)
+    text = vcards_outlook(snap, [office]).decode("utf-8") if outlook else card_30(snap, office)
     name = f"{code}{'-outlook' if outlook else ''}.vcf"
     return web.Response(
         body=text.encode("utf-8"),

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-import vobject
-
 from directory import quality
 from directory.snapshot import build
-from directory.web.vcards import vcard21, vcard30
 
 NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
 REGIONS = [
@@ -74,29 +71,6 @@ def snapshot():  # type: ignore[no-untyped-def]
         office(3, "130104000000", email_status="bouncing", verified_at=NOW - dt.timedelta(days=181)),
     ]
     return build(REGIONS, offices, [], 1)
-
-
-def test_vcard30_round_trip() -> None:
-    snap = snapshot()
-    card = vobject.readOne(vcard30(snap.offices["130100000000"], snap.regions["130100000000"]))
-    assert card.version.value == "3.0"
-    assert card.fn.value == "单位1; 测试" and card.org.value == ["单位1; 测试"]
-    assert card.n.value.family == "张三" and card.title.value == "科长"
-    tels = {t.type_param: t.value for t in card.tel_list}
-    assert tels == {"WORK": "+8631187654321 转 12", "FAX": "+8631187654322"}
-    assert card.email.value == "u1@example.org"
-    assert card.adr.value.street.startswith("河北省石家庄市长安区中山东路1号") and card.adr.value.code == "050000"
-
-
-def test_vcard21_for_outlook() -> None:
-    snap = snapshot()
-    text = vcard21(snap.offices["130100000000"], snap.regions["130100000000"])
-    lines = text.split("\r\n")
-    assert lines[:2] == ["BEGIN:VCARD", "VERSION:2.1"] and lines[-2:] == ["END:VCARD", ""]
-    assert "FN;CHARSET=UTF-8:单位1\\; 测试" in lines
-    assert "TEL;WORK;VOICE:+8631187654321 转 12" in lines and "EMAIL;PREF;INTERNET:u1@example.org" in lines
-    adr = next(line for line in lines if line.startswith("ADR"))
-    assert adr.startswith("ADR;WORK;CHARSET=UTF-8:;;") and "\n" not in adr and "050000;中国" in adr
 
 
 def test_quality_counts_and_report() -> None:
