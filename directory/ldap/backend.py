@@ -13,7 +13,6 @@ import bisect
 import gc
 import heapq
 import itertools
-import sys
 import threading
 import time
 from array import array
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from directory import dit
 from directory.ldap import messages as m
 from directory.ldap import schema
-from directory.ldap.ber import enc_str, read_tlv, tlv
+from directory.ldap.ber import enc_str, tlv
 from directory.ldap.dn import normalize_dn, parent_dn
 from directory.ldap.filters import Predicate, prep_phone_piece, prep_string, prepare, prepare_entry
 from directory.snapshot import OfficeView, RegionView, Snapshot
@@ -39,21 +38,9 @@ class IndexedEntry:
     parent_norm: str
     attrs: dict[str, list[str]]
     prepared: dict[str, tuple[str, ...]]
+    parts: dict[str, bytes]  # attribute key → encoded PartialAttribute
     dn_enc: bytes
     full: bytes  # SearchResultEntry op with every user attribute
-
-    def parts(self) -> Iterator[tuple[str, bytes]]:
-        """(attribute key, encoded PartialAttribute) for each attribute, cut out of ``full`` when a client asks for
-        a selection (and then cached per selection): keeping them separately too would double the index memory."""
-        buf = self.full
-        _, start, end = read_tlv(buf, 0, len(buf))
-        _, _, dn_end = read_tlv(buf, start, end)
-        _, pos, stop = read_tlv(buf, dn_end, end)
-        while pos < stop:
-            _, inner, part_end = read_tlv(buf, pos, stop)
-            _, name_start, name_end = read_tlv(buf, inner, part_end)
-            yield _attr_key(bytes(buf[name_start:name_end]).decode("utf-8")), buf[pos:part_end]
-            pos = part_end
 
 
 @dataclass(slots=True)
@@ -278,19 +265,17 @@ def _scan(index: TextIndex, needle: str) -> Iterator[int]:
 SORTED_KEYS = ("cn", "sn", "givenname", "mail", "uid", "ou", "telephonenumber")
 
 
-def _attr_key(name: str) -> str:
-    at = schema.lookup(name)
-    return at.key if at else sys.intern(name.lower())
-
-
 def index_entry(entry: dit.Entry, cache: dict[tuple[str, str], str]) -> IndexedEntry:
     """Prepare and encode one DIT entry (done once; unchanged entries are reused by the next Snapshot)."""
-    parts = [m.encode_attribute(name, values) for name, values in entry.attrs.items()]
+    parts: dict[str, bytes] = {}
+    for name, values in entry.attrs.items():
+        at = schema.lookup(name)
+        parts[at.key if at else name.lower()] = m.encode_attribute(name, values)
     norm = normalize_dn(entry.dn)
     dn_enc = enc_str(entry.dn)
-    full = tlv(m.SEARCH_ENTRY, dn_enc + tlv(0x30, b"".join(parts)))
+    full = tlv(m.SEARCH_ENTRY, dn_enc + tlv(0x30, b"".join(parts.values())))
     prepared = prepare_entry(entry.attrs, cache)
-    return IndexedEntry(entry.dn, norm, parent_dn(norm), entry.attrs, prepared, dn_enc, full)
+    return IndexedEntry(entry.dn, norm, parent_dn(norm), entry.attrs, prepared, parts, dn_enc, full)
 
 
 class Indexer:

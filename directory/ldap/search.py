@@ -117,7 +117,7 @@ class Selection:
             parts = [m.encode_attribute(n, (), True) for n in e.attrs if self.all_user or _key(n) in self.keys]
         else:
             keys = self.keys
-            parts = [p for k, p in e.parts() if self.all_user or k in keys]
+            parts = list(e.parts.values()) if self.all_user else [p for k, p in e.parts.items() if k in keys]
         if self.operational or self.keys & _OPERATIONAL:
             parts += self._operational(index, i, e)
         encoded = tlv(m.SEARCH_ENTRY, e.dn_enc + tlv(0x30, b"".join(parts)))
