@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from directory import settings as settings_mod
@@ -38,6 +39,16 @@ def _open(settings: Settings) -> Store:
     return open_store(settings.database.url, pool_size=settings.database.pool_size)
 
 
+@contextlib.contextmanager
+def _opened(settings: Settings) -> Iterator[Store]:
+    """The database for one command, closed afterwards whatever happens."""
+    store = _open(settings)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 # -- serve ----------------------------------------------------------------------------------------------------
 
 
@@ -51,11 +62,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from liaison.service import load_demo
 
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         created = load_demo(store)
-    finally:
-        store.close()
     print(f"已生成演示单位 {created} 个" if created else "数据库中已有单位，未生成演示数据")
     return 0
 
@@ -89,11 +97,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from directory.search import search
     from directory.snapshot import SnapshotHolder
 
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         result = search(SnapshotHolder(store).current, args.query, args.limit)
-    finally:
-        store.close()
     if args.json:
         hits = [h.as_dict() for h in result.hits]
         print(json.dumps({"query": args.query, "total": result.total, "hits": hits}, ensure_ascii=False, indent=2))
@@ -151,11 +156,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"警告：{warning}", file=sys.stderr)
     if not plan.ok:
         raise ValidationFailed(plan.errors, "文件中有错误，未写入任何数据")
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         result = preview(store, plan) if args.dry_run else apply(store, plan, _cli_actor("import"))
-    finally:
-        store.close()
     prefix = "试运行（未写入任何数据）：" if args.dry_run else ""
     print(f"{prefix}新增 {result.created}，更新 {result.updated}，未变 {result.unchanged}")
     return 0
@@ -167,11 +169,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.format in BINARY and not args.output:
         raise BohaiError(f"{args.format} 是二进制格式，请用 -o 指定输出文件")
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         snap = build(*store.load_all())
-    finally:
-        store.close()
     data = render(snap, args.format, root=resolve_region(snap, args.region), base_dn=settings.ldap.base_dn)
     if args.output:
         _write_atomically(args.output, data)
@@ -240,11 +239,8 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     from directory import accounts
 
     password = _read_password(args)
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         user = accounts.add_user(store, args.username, password, args.role, args.province, "cli")
-    finally:
-        store.close()
     where = f"，省份 {user.province_name}" if user.province_name else ""
     print(f"已创建用户 {user.username}（{user.role_name}{where}）")
     return 0
@@ -254,11 +250,8 @@ def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
     from directory import accounts
 
     password = _read_password(args)
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         accounts.set_password(store, args.username, password, "cli")
-    finally:
-        store.close()
     print(f"已修改用户 {args.username} 的密码（锁定已解除）")
     return 0
 
@@ -267,11 +260,8 @@ def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
     from directory.accounts import ROLE_NAMES
     from directory.regions import PROVINCES
 
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         rows = store.list_accounts()
-    finally:
-        store.close()
     for a in rows:
         province = PROVINCES.get((a["province_code"] or "")[:2], "")
         state = "已停用" if a["disabled"] else ("已锁定" if a["locked_until"] else "正常")
@@ -285,11 +275,8 @@ def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_user_disable(args: argparse.Namespace, settings: Settings) -> int:
     from directory import accounts
 
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         accounts.set_disabled(store, args.username, not args.enable, "cli")
-    finally:
-        store.close()
     print(f"已{'启用' if args.enable else '停用'}用户 {args.username}")
     return 0
 
@@ -297,11 +284,8 @@ def cmd_user_disable(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_user_token(args: argparse.Namespace, settings: Settings) -> int:
     from directory import accounts
 
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         token = accounts.new_token(store, args.username, "cli")
-    finally:
-        store.close()
     print(token)
     print("请妥善保存此令牌（只显示一次，旧令牌已失效）；用法：Authorization: Bearer <令牌>", file=sys.stderr)
     return 0
@@ -336,11 +320,8 @@ def _add_accounts(sub: Any) -> None:
 def _calendar(settings: Settings) -> Any:
     from liaison.workdays_store import load_calendar
 
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         return load_calendar(store)
-    finally:
-        store.close()
 
 
 def cmd_workdays_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -377,12 +358,9 @@ def cmd_workdays_load(args: argparse.Namespace, settings: Settings) -> int:
         print(f"错误：无法读取 {path}：{exc.strerror}", file=sys.stderr)
         return 1
     overrides = parse_overrides(text, name=str(path))
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         save_overrides(store, overrides, "cli")
         recomputed = deadlines.recompute_provisional(store, settings, load_calendar(store))
-    finally:
-        store.close()
     print(
         f"已载入 {overrides.year} 年放假安排：假日 {len(overrides.holidays)} 天，调休上班 {len(overrides.workdays)} 天"
     )
@@ -450,8 +428,7 @@ def cmd_letter_send(args: argparse.Namespace, settings: Settings) -> int:
 
     body = _body(args)
     attachments = [_read_attachment(p) for p in args.attach]
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         snap = SnapshotHolder(store).current
         to = list(args.to)
         if args.under:
@@ -467,8 +444,6 @@ def cmd_letter_send(args: argparse.Namespace, settings: Settings) -> int:
             template=args.template or "",
         )
         sent = letters.send_letter(store, settings, snap, draft, calendar=load_calendar(store))
-    finally:
-        store.close()
     print(sent.number)
     routed = [d for d in sent.deliveries if d["note"] and not d["is_copy"]]
     for d in routed:
@@ -477,30 +452,17 @@ def cmd_letter_send(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-STATE_NAMES = {
-    "queued": "待发",
-    "sent": "已发",
-    "deferred": "重试中",
-    "failed": "失败",
-    "bounced": "退信",
-    "replied": "已回复",
-    "overdue": "逾期",
-}
-
-
 def cmd_letter_show(args: argparse.Namespace, settings: Settings) -> int:
+    from liaison import letters as letters_mod
     from liaison.deadlines import get_letter
 
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         letter = get_letter(store, args.key)
-    finally:
-        store.close()
     print(f"{letter['number']}　{letter['subject']}")
     within = letter["reply_within"] or "无"
     print(f"发函：{letter['from_code']}　时间：{letter['created_at']:%Y-%m-%d %H:%M}　回复期限：{within} 个工作日")
     for d in letter["deliveries"]:
-        state = STATE_NAMES.get(d["effective_state"], d["effective_state"])
+        state = letters_mod.STATE_NAMES.get(d["effective_state"], d["effective_state"])
         due = f"　期限 {d['deadline']}{'（暂定）' if d['deadline_provisional'] else ''}" if d["deadline"] else ""
         extra = (
             f"　{d['last_error'] or d['state_note']}"
@@ -517,11 +479,8 @@ def cmd_letter_show(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_letter_list(args: argparse.Namespace, settings: Settings) -> int:
     from liaison.deadlines import list_letters
 
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         rows = list_letters(store, from_code=args.sender, limit=args.limit)
-    finally:
-        store.close()
     for r in rows:
         print(f"{r['id']}\t{r['number']}\t{r['from_code']}\t{r['created_at']:%Y-%m-%d}\t{r['subject']}")
     if not rows:
@@ -608,46 +567,34 @@ def cmd_meeting_create(args: argparse.Namespace, settings: Settings) -> int:
     warning = meeting_links.base_url_warning(settings)
     if warning:
         print(f"注意：{warning}", file=sys.stderr)
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         return _report(meetings_service.create(store, settings, _meeting_input(args)), "已创建")
-    finally:
-        store.close()
 
 
 def cmd_meeting_update(args: argparse.Namespace, settings: Settings) -> int:
     from liaison import meetings_service
 
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         return _report(meetings_service.update(store, settings, args.id, _meeting_input(args)), "已更新")
-    finally:
-        store.close()
 
 
 def cmd_meeting_cancel(args: argparse.Namespace, settings: Settings) -> int:
     from liaison import meetings, meetings_service
 
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         return _report(meetings.cancel_meeting(store, settings, args.id, meetings_service.actor()), "已取消")
-    finally:
-        store.close()
 
 
 def cmd_meeting_show(args: argparse.Namespace, settings: Settings) -> int:
     from liaison import meetings
 
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         _print_meeting(meetings.get_meeting(store, args.id))
         for n in meetings.notices(store, args.id):
             print(f"  邮件 {n.subject} → {n.recipient} {n.state} {n.last_error}".rstrip())
         for job in meetings.reminders(store, args.id):
             due = f"{job.due_at:%Y-%m-%d %H:%M}Z"
             print(f"  提醒 {job.label} → {job.recipient} 计划 {due} {job.outcome or '待发送'}")
-    finally:
-        store.close()
     return 0
 
 
@@ -655,11 +602,8 @@ def cmd_meeting_list(args: argparse.Namespace, settings: Settings) -> int:
     from liaison import meetings
     from liaison.meeting_mail import local_time
 
-    store = _open(settings)
-    try:
+    with _opened(settings) as store:
         found = meetings.list_meetings(store, meetings.normalize_host(args.province) if args.province else None)
-    finally:
-        store.close()
     for m in found:
         state = "已取消" if m.cancelled else f"第 {m.sequence + 1} 版"
         print(f"{m.id}\t{local_time(m.start_at)}\t{m.host_province}\t{state}\t{m.title}")

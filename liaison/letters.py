@@ -40,6 +40,15 @@ LETTER_TEMPLATES = {"tongbao": "通报", "hecha": "核查", "fankui": "反馈"}
 MAX_RECIPIENTS = 20000
 MAX_BODY = 100_000
 OPEN_STATES = ("queued", "sent", "deferred")
+STATE_NAMES = {  # how a delivery's state is shown to staff (CLI and web)
+    "queued": "待发",
+    "sent": "已发",
+    "deferred": "重试中",
+    "failed": "失败",
+    "bounced": "退信",
+    "replied": "已回复",
+    "overdue": "逾期",
+}
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),

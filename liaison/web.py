@@ -90,7 +90,7 @@ async def letter_detail(request: web.Request) -> web.Response:
     require_user(request)
     ctx = request.app[CTX]
     letter = await ctx.store.run(deadlines.get_letter, ctx.store, request.match_info["key"])
-    return render(request, "letters/detail.html.j2", {"letter": letter, "states": STATE_NAMES})
+    return render(request, "letters/detail.html.j2", {"letter": letter, "states": letters.STATE_NAMES})
 
 
 async def board(request: web.Request) -> web.Response:
@@ -102,19 +102,8 @@ async def board(request: web.Request) -> web.Response:
         raise NotFound(f"省级区划 {province} 不存在")
     today = letters.today_in_china(dt.datetime.now(dt.UTC))
     rows = await ctx.store.run(deadlines.board, ctx.store, province, today)
-    context = {"province": region.name, "code": province, "board": rows, "today": today, "states": STATE_NAMES}
+    context = {"province": region.name, "code": province, "board": rows, "today": today, "states": letters.STATE_NAMES}
     return render(request, "letters/board.html.j2", context)
-
-
-STATE_NAMES = {
-    "queued": "待发",
-    "sent": "已发",
-    "deferred": "重试中",
-    "failed": "失败",
-    "bounced": "退信",
-    "replied": "已回复",
-    "overdue": "逾期",
-}
 
 
 @dataclass(frozen=True)
