@@ -22,13 +22,12 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from directory import regions as bundled
 from directory.errors import Conflict, FieldError, NotFound, StorageError, ValidationFailed
+from directory.migrations import HEAD as SCHEMA_HEAD
 from directory.models import OFFICE_FIELDS, Account, Change, Contact, Meta, Office, Region, utcnow
 from directory.validate import OfficeData
 
@@ -143,13 +142,17 @@ class Store:
 
     def migrate(self) -> None:
         """Create or upgrade the schema (Alembic), then load the bundled regions if any are missing."""
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.begin() as conn:
             if not self.is_sqlite:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_ID})
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            if _schema_revision(conn) != SCHEMA_HEAD:
+                from alembic import command  # only when there is something to do (see directory.migrations)
+                from alembic.config import Config
+
+                cfg = Config()
+                cfg.set_main_option("script_location", str(MIGRATIONS))
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
             self._ensure_regions(conn)
             conn.execute(sa.select(meta_t.c.key).where(meta_t.c.key == "generation")).first() or conn.execute(
                 sa.insert(meta_t).values(key="generation", value="1")
@@ -157,9 +160,9 @@ class Store:
 
     def _ensure_regions(self, conn: Connection) -> int:
         have = conn.execute(sa.select(sa.func.count()).select_from(region_t)).scalar_one()
-        divisions = bundled.divisions()
-        if have >= len(divisions):
+        if have >= bundled.division_count():  # without loading the table: a running service seldom needs it
             return 0
+        divisions = bundled.divisions()
         existing = {r[0] for r in conn.execute(sa.select(region_t.c.code))}
         rows = [dataclasses.asdict(d) for d in divisions if d.code not in existing]
         for start in range(0, len(rows), 5000):
@@ -607,6 +610,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def _schema_revision(conn: Connection) -> str | None:
+    """The Alembic revision the database is at (None for a new database)."""
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    rows = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    return rows[0] if len(rows) == 1 else None
 
 
 def _short(exc: SQLAlchemyError) -> str:

@@ -21,9 +21,6 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-import holidays
-from holidays.countries.china import ChinaStaticHolidays
-
 from directory.errors import BohaiError, FieldError, ValidationFailed
 
 MAX_SPAN_DAYS = 3 * 366  # bound on every walk through the calendar
@@ -48,6 +45,8 @@ class NoOfficialCalendar(BohaiError):
 @functools.cache
 def _package_official_years() -> frozenset[int]:
     """Years for which the holidays package carries the State Council's special days (调休)."""
+    from holidays.countries.china import ChinaStaticHolidays  # imported on first use: it loads every country
+
     years = set(ChinaStaticHolidays.special_public_holidays)
     return frozenset(range(2001, max(years) + 1))
 
@@ -87,6 +86,8 @@ class Calendar:
 
     def _package_year(self, year: int) -> tuple[frozenset[dt.date], frozenset[dt.date]]:
         if year not in self._package:
+            import holidays  # on first use (~17 MB: the package imports every country's module)
+
             cn = holidays.country_holidays("CN", years=year)
             off = frozenset(d for d in cn if d.year == year)
             make_up = frozenset(d for d in cn.weekend_workdays if d.year == year)

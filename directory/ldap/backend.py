@@ -1,10 +1,15 @@
 """The LDAP backend: the Snapshot's DIT indexed and pre-encoded once per Snapshot.
 
 Owns: ``build_index(snap, base_dn)`` (registered as the Snapshot's ``"ldap"`` derived value), which takes the
-entries of ``directory.dit``, prepares their values for matching, encodes each entry's attributes once, and builds
-indexes — equality (by prepared value), presence, sorted keys for prefix (``v*``) filters, and per-attribute text
+entries of ``directory.dit``, prepares their values for matching, encodes each entry once (one ``bytes`` per entry,
+with the offsets of each attribute inside it, so an attribute selection is sliced out, not stored twice), and builds
+indexes — sorted (value, id) columns for equality and prefix (``v*``) filters, presence, and per-attribute text
 for ``*v*`` filters scanned at C speed in DIT order; the subtree of every entry is a contiguous id range. And the
 query side: candidate planning for a filter, scoped evaluation with limits, attribute selection, sort keys.
+
+Memory is part of the design (the whole service should stay under 300 MB with 32,000 entries): no per-entry copy of
+the raw attribute values (the encoded entry and the prepared values are all that is kept), attribute layouts shared
+between entries, equal prepared tuples shared, and sorted columns instead of a dict of single-element lists.
 """
 
 from __future__ import annotations
@@ -32,15 +37,45 @@ Plan = tuple[int, Iterable[int] | None, bool]
 
 
 @dataclass(frozen=True, slots=True)
+class Layout:
+    """The attributes of an entry in encoding order (shared by every entry with the same attributes)."""
+
+    keys: tuple[str, ...]  # attribute key of each encoded PartialAttribute
+    names: tuple[str, ...]  # the attribute names as written (typesOnly answers)
+
+
+_LAYOUTS: dict[tuple[str, ...], Layout] = {}
+
+
+def _layout(keys: tuple[str, ...], names: tuple[str, ...]) -> Layout:
+    found = _LAYOUTS.get(names)
+    if found is None:
+        if len(_LAYOUTS) > 10_000:  # layouts are few (one per attribute combination); bound it anyway
+            _LAYOUTS.clear()
+        found = _LAYOUTS[names] = Layout(keys, names)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
 class IndexedEntry:
     dn: str
-    norm: str  # normalised DN
-    parent_norm: str
-    attrs: dict[str, list[str]]
+    norm: str  # normalised DN (the same object as ``dn`` when already normal)
     prepared: dict[str, tuple[str, ...]]
-    parts: dict[str, bytes]  # attribute key → encoded PartialAttribute
-    dn_enc: bytes
+    layout: Layout
+    spans: array[int]  # offsets in ``full``: DN start, DN end, then the start of each attribute, then the end
     full: bytes  # SearchResultEntry op with every user attribute
+
+    @property
+    def dn_enc(self) -> bytes:
+        return self.full[self.spans[0] : self.spans[1]]
+
+    def parts(self, columns: Iterable[int]) -> bytes:
+        """The encoded attributes at these layout positions, concatenated."""
+        full, spans = self.full, self.spans
+        return b"".join([full[spans[j + 2] : spans[j + 3]] for j in columns])
+
+    def all_parts(self) -> bytes:
+        return self.full[self.spans[2] : self.spans[-1]]
 
 
 @dataclass(slots=True)
@@ -62,9 +97,8 @@ class DirectoryIndex:
     children: list[list[int]] = field(default_factory=list)
     parents: list[int] = field(default_factory=list)
     end: list[int] = field(default_factory=list)
-    eq: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     present: dict[str, list[int]] = field(default_factory=dict)
-    sorted_keys: dict[str, tuple[list[str], list[int]]] = field(default_factory=dict)
+    sorted_keys: dict[str, tuple[list[str], list[int]]] = field(default_factory=dict)  # every value kind but dn/bool
     texts: dict[str, TextIndex] = field(default_factory=dict)
     _encoded: dict[object, dict[int, bytes]] = field(default_factory=dict, repr=False)
     _sets: dict[int, tuple[list[int], frozenset[int]]] = field(default_factory=dict, repr=False)
@@ -122,8 +156,15 @@ class DirectoryIndex:
         at = schema.lookup(f.attr)
         if at is None or at.kind in ("dn", "bool"):
             return 0, [], True
-        ids = self.eq.get(at.key, {}).get(prepare(at.kind, f.value), [])
-        return len(ids), ids, True
+        column = self.sorted_keys.get(at.key)
+        if column is None:
+            return 0, [], True
+        keys, ids = column
+        wanted = prepare(at.kind, f.value)
+        lo = bisect.bisect_left(keys, wanted)
+        hi = bisect.bisect_right(keys, wanted, lo)
+        found = ids[lo:hi]  # one entry's values are unique, so ids of one value are ascending and unique
+        return len(found), found, True
 
     def _plan_and(self, f: m.And) -> Plan:
         plans = sorted((self.plan(i) for i in f.items), key=lambda p: p[0])
@@ -262,20 +303,36 @@ def _scan(index: TextIndex, needle: str) -> Iterator[int]:
 
 # -- building ------------------------------------------------------------------------------------------------------
 
-SORTED_KEYS = ("cn", "sn", "givenname", "mail", "uid", "ou", "telephonenumber")
+Values = tuple[str, ...]
 
 
-def index_entry(entry: dit.Entry, cache: dict[tuple[str, str], str]) -> IndexedEntry:
-    """Prepare and encode one DIT entry (done once; unchanged entries are reused by the next Snapshot)."""
-    parts: dict[str, bytes] = {}
+def index_entry(entry: dit.Entry, cache: dict[tuple[str, str], str], tuples: dict[Values, Values]) -> IndexedEntry:
+    """Prepare and encode one DIT entry (done once; unchanged entries are reused by the next Snapshot).
+
+    ``cache`` and ``tuples`` live for one index build: they share equal prepared strings and tuples between
+    entries (``st``, ``l``, ``postalCode`` … repeat thousands of times)."""
+    names = tuple(entry.attrs)
+    keys = []
+    parts = []
     for name, values in entry.attrs.items():
         at = schema.lookup(name)
-        parts[at.key if at else name.lower()] = m.encode_attribute(name, values)
+        keys.append(at.key if at else name.lower())
+        parts.append(m.encode_attribute(name, values))
     norm = normalize_dn(entry.dn)
+    if norm == entry.dn:
+        norm = entry.dn
     dn_enc = enc_str(entry.dn)
-    full = tlv(m.SEARCH_ENTRY, dn_enc + tlv(0x30, b"".join(parts.values())))
-    prepared = prepare_entry(entry.attrs, cache)
-    return IndexedEntry(entry.dn, norm, parent_dn(norm), entry.attrs, prepared, parts, dn_enc, full)
+    body = b"".join(parts)
+    seq = tlv(0x30, body)
+    full = tlv(m.SEARCH_ENTRY, dn_enc + seq)
+    start = len(full) - len(dn_enc) - len(seq)
+    first = start + len(dn_enc) + len(seq) - len(body)
+    spans = array("I", [start, start + len(dn_enc), *itertools.accumulate((len(p) for p in parts), initial=first)])
+    prepared = {
+        key: tuples.setdefault(values, values)
+        for key, values in prepare_entry(entry.attrs, cache).items()
+    }
+    return IndexedEntry(entry.dn, norm, prepared, _layout(tuple(keys), names), spans, full)
 
 
 class Indexer:
@@ -286,19 +343,21 @@ class Indexer:
     def __init__(self, base_dn: str) -> None:
         self.base_dn = base_dn
         self._lock = threading.Lock()
-        self._cache: dict[tuple[str, str], str] = {}
         self._regions: dict[str, tuple[RegionView, IndexedEntry]] = {}
         self._offices: dict[str, tuple[OfficeView, RegionView, list[IndexedEntry]]] = {}
         self._previous: DirectoryIndex | None = None
 
     def __call__(self, snap: Snapshot) -> DirectoryIndex:
         with self._lock:
-            if len(self._cache) > 1_000_000:
-                self._cache = {}
             enabled = gc.isenabled()
             gc.disable()  # ~1M small objects: the cyclic collector would triple the build time
             try:
-                entries = self._walk(snap)
+                self._cache: dict[tuple[str, str], str] = {}  # for this build only: kept, it would pin every
+                self._tuples: dict[Values, Values] = {}  # raw value of the directory (~15 MB)
+                try:
+                    entries = self._walk(snap)
+                finally:
+                    self._cache, self._tuples = {}, {}
                 prev = self._previous
                 if (
                     prev is not None
@@ -319,7 +378,7 @@ class Indexer:
     def _walk(self, snap: Snapshot) -> list[IndexedEntry]:
         regions: dict[str, tuple[RegionView, IndexedEntry]] = {}
         offices: dict[str, tuple[OfficeView, RegionView, list[IndexedEntry]]] = {}
-        out = [index_entry(dit.base_entry(self.base_dn), self._cache)]
+        out = [index_entry(dit.base_entry(self.base_dn), self._cache, self._tuples)]
         for province in snap.provinces():
             for region in snap.descendants(province.code):
                 out.append(self._region(snap, region, regions))
@@ -336,7 +395,7 @@ class Indexer:
         entry = (
             old[1]
             if old and old[0] == region
-            else index_entry(dit.region_entry(snap, region, self.base_dn), self._cache)
+            else index_entry(dit.region_entry(snap, region, self.base_dn), self._cache, self._tuples)
         )
         seen[region.code] = (region, entry)
         return entry
@@ -352,10 +411,11 @@ class Indexer:
         if old and old[0] == office and old[1] == region:
             entries = old[2]
         else:
-            entries = [index_entry(dit.office_entry(snap, office, self.base_dn), self._cache)]
+            entries = [index_entry(dit.office_entry(snap, office, self.base_dn), self._cache, self._tuples)]
             for contact in office.contacts:
                 if contact.email and contact.email.isascii():
-                    entries.append(index_entry(dit.contact_entry(snap, office, contact, self.base_dn), self._cache))
+                    entry = dit.contact_entry(snap, office, contact, self.base_dn)
+                    entries.append(index_entry(entry, self._cache, self._tuples))
         seen[region.code] = (office, region, entries)
         return entries
 
@@ -371,22 +431,17 @@ def assemble(entries: list[IndexedEntry], base_dn: str, generation: int) -> Dire
     children: list[list[int]] = [[] for _ in entries]
     parents = [-1] * len(entries)
     present: dict[str, list[int]] = {}
-    eq: dict[str, dict[str, list[int]]] = {}
     for i, e in enumerate(entries):
         by_dn[e.norm] = i
         index.by_raw[e.dn] = i
-        parent = by_dn.get(e.parent_norm, -1) if e.parent_norm else -1
+        parent_norm = parent_dn(e.norm)
+        parent = by_dn.get(parent_norm, -1) if parent_norm else -1
         parents[i] = parent
         if parent >= 0:
             children[parent].append(i)
-        for key, values in e.prepared.items():
+        for key in e.prepared:
             present.setdefault(key, []).append(i)
-            bucket = eq.setdefault(key, {})
-            for v in values:
-                ids = bucket.setdefault(v, [])
-                if not ids or ids[-1] != i:
-                    ids.append(i)
-    index.children, index.parents, index.present, index.eq = children, parents, present, eq
+    index.children, index.parents, index.present = children, parents, present
     _finish(index)
     return index
 
@@ -397,7 +452,7 @@ def patch(prev: DirectoryIndex, entries: list[IndexedEntry], generation: int) ->
     changed = [i for i, (a, b) in enumerate(zip(prev.entries, entries, strict=True)) if a is not b]
     index = DirectoryIndex(prev.base_dn, generation, entries, prev.by_dn, prev.by_raw, prev.children, prev.parents)
     index.end = prev.end
-    index.eq, index.present = dict(prev.eq), dict(prev.present)
+    index.present = dict(prev.present)
     index.sorted_keys, index.texts = dict(prev.sorted_keys), dict(prev.texts)
     keys: set[str] = set()
     for i in changed:
@@ -406,27 +461,14 @@ def patch(prev: DirectoryIndex, entries: list[IndexedEntry], generation: int) ->
     for key in keys:
         olds = {i: prev.entries[i].prepared.get(key, ()) for i in changed}
         news = {i: entries[i].prepared.get(key, ()) for i in changed}
-        _patch_eq(index, key, olds, news)
-        if all(len(olds[i]) == len(news[i]) for i in changed) and key in index.texts:
+        if all(len(olds[i]) == len(news[i]) for i in changed) and key in index.sorted_keys:
             _patch_sorted(index, key, olds, news)
-            _patch_text(index, key, news)
+            if key in index.texts:
+                _patch_text(index, key, news)
         else:
             index.present[key] = [i for i, e in enumerate(entries) if key in e.prepared]
             _key_indexes(index, key)
     return index
-
-
-def _patch_eq(
-    index: DirectoryIndex, key: str, olds: dict[int, tuple[str, ...]], news: dict[int, tuple[str, ...]]
-) -> None:
-    bucket = dict(index.eq.get(key, {}))
-    for i, values in olds.items():
-        for v in set(values):
-            bucket[v] = [x for x in bucket.get(v, []) if x != i]
-    for i, values in news.items():
-        for v in set(values):
-            bucket[v] = sorted({*bucket.get(v, []), i})
-    index.eq[key] = {v: ids for v, ids in bucket.items() if ids}
 
 
 def _patch_sorted(
@@ -436,13 +478,14 @@ def _patch_sorted(
         return
     keys, ids = list(index.sorted_keys[key][0]), list(index.sorted_keys[key][1])
     for i, values in olds.items():
-        for v in values:
+        for v in dict.fromkeys(values):
             lo, hi = bisect.bisect_left(keys, v), bisect.bisect_right(keys, v)
             at = lo + ids[lo:hi].index(i)
             del keys[at], ids[at]
     for i, values in news.items():
-        for v in values:
-            at = bisect.bisect_left(keys, v)
+        for v in dict.fromkeys(values):
+            lo, hi = bisect.bisect_left(keys, v), bisect.bisect_right(keys, v)
+            at = bisect.bisect_left(ids, i, lo, hi)  # equal values stay ordered by id
             keys.insert(at, v)
             ids.insert(at, i)
     index.sorted_keys[key] = (keys, ids)
@@ -467,14 +510,23 @@ def _patch_text(index: DirectoryIndex, key: str, news: dict[int, tuple[str, ...]
 
 def _key_indexes(index: DirectoryIndex, key: str) -> None:
     at = schema.lookup(key)
-    if at is None or at.kind not in ("string", "phone") or not index.present.get(key):
+    if at is None or at.kind in ("dn", "bool") or not index.present.get(key):
         index.sorted_keys.pop(key, None)
         index.texts.pop(key, None)
         return
-    if key in SORTED_KEYS:
-        pairs = sorted((v, i) for i in index.present[key] for v in index.entries[i].prepared[key])
-        index.sorted_keys[key] = ([p[0] for p in pairs], [p[1] for p in pairs])
-    _text(index, key)
+    entries = index.entries
+    values: list[str] = []
+    owners: list[int] = []
+    for i in index.present[key]:
+        unique = dict.fromkeys(entries[i].prepared[key])
+        values.extend(unique)
+        owners.extend(itertools.repeat(i, len(unique)))
+    order = sorted(range(len(values)), key=values.__getitem__)  # stable: equal values stay in id order
+    index.sorted_keys[key] = ([values[j] for j in order], [owners[j] for j in order])
+    if at.kind in ("string", "phone"):
+        _text(index, key)
+    else:
+        index.texts.pop(key, None)
 
 
 def _finish(index: DirectoryIndex) -> None:

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from directory.ldap import messages as m
 from directory.ldap import schema
-from directory.ldap.backend import DirectoryIndex, IndexedEntry
+from directory.ldap.backend import DirectoryIndex, IndexedEntry, Layout
 from directory.ldap.ber import BerError, tlv
 from directory.ldap.dn import DnError, normalize_dn
 from directory.ldap.filters import compile_filter, prepare, prepare_entry
@@ -114,16 +114,29 @@ class Selection:
         if hit is not None:
             return hit
         if self.types_only:
-            parts = [m.encode_attribute(n, (), True) for n in e.attrs if self.all_user or _key(n) in self.keys]
+            body = b"".join(
+                m.encode_attribute(n, (), True)
+                for n, k in zip(e.layout.names, e.layout.keys, strict=True)
+                if self.all_user or k in self.keys
+            )
         else:
-            keys = self.keys
-            parts = list(e.parts.values()) if self.all_user else [p for k, p in e.parts.items() if k in keys]
+            body = e.all_parts() if self.all_user else e.parts(self._columns(e.layout))
         if self.operational or self.keys & _OPERATIONAL:
-            parts += self._operational(index, i, e)
-        encoded = tlv(m.SEARCH_ENTRY, e.dn_enc + tlv(0x30, b"".join(parts)))
+            body += b"".join(self._operational(index, i, e))
+        encoded = tlv(m.SEARCH_ENTRY, e.dn_enc + tlv(0x30, body))
         if len(cache) < ENCODED_CACHE_ENTRIES:
             cache[i] = encoded
         return encoded
+
+    def _columns(self, layout: Layout) -> tuple[int, ...]:
+        """Positions of the selected attributes in an entry layout (few layouts, so remembered)."""
+        key = (self.keys, layout)
+        found = _COLUMNS.get(key)
+        if found is None:
+            if len(_COLUMNS) > 4096:
+                _COLUMNS.clear()
+            found = _COLUMNS[key] = tuple(j for j, k in enumerate(layout.keys) if k in self.keys)
+        return found
 
     def _operational(self, index: DirectoryIndex, i: int, e: IndexedEntry) -> list[bytes]:
         values = {
@@ -148,6 +161,7 @@ class Selection:
 
 
 _OPERATIONAL = frozenset({"entrydn", "subschemasubentry", "hassubordinates"})
+_COLUMNS: dict[tuple[frozenset[str], Layout], tuple[int, ...]] = {}
 
 
 def _key(name: str) -> str:

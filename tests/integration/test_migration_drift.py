@@ -23,3 +23,17 @@ def test_migrated_schema_matches_the_models(store: Store) -> None:
         for col in model_cols:
             if not col.primary_key:
                 assert db_cols[col.name]["nullable"] == col.nullable, f"{name}.{col.name} nullability differs"
+
+
+def test_head_constant_is_alembics_head() -> None:
+    """``directory.migrations.HEAD`` lets an up-to-date database open without importing Alembic; it must be the
+    newest script's revision, or a new migration would never run."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from directory.migrations import HEAD
+    from directory.store import MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(cfg).get_heads() == [HEAD]
