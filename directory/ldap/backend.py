@@ -29,11 +29,16 @@ from directory.ldap import messages as m
 from directory.ldap import schema
 from directory.ldap.ber import enc_str, tlv
 from directory.ldap.dn import normalize_dn, parent_dn
-from directory.ldap.filters import Predicate, prep_phone_piece, prep_string, prepare, prepare_entry
+from directory.ldap.filters import Predicate, compile_filter, prep_phone_piece, prep_string, prepare, prepare_entry
 from directory.snapshot import OfficeView, RegionView, Snapshot
 
 ALL = 1 << 30  # "unknown, probably large" candidate estimate
+# A plan: (estimated size, candidate ids ⊇ matches or None to scan the scope, whether the ids are exactly the
+# matches). Candidates are an ascending list, an unordered set (sorted once, at the end), or an ascending iterator.
 Plan = tuple[int, Iterable[int] | None, bool]
+_MATERIAL = (list, set, frozenset)
+ENCODED_BUDGET = 8 << 20  # bytes of entries kept encoded per attribute selection, all selections of an index
+ENTRY_OVERHEAD = 100  # a bytes object and its dict slot, beyond the encoded length
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,7 @@ class DirectoryIndex:
     sorted_keys: dict[str, tuple[list[str], list[int]]] = field(default_factory=dict)  # every value kind but dn/bool
     texts: dict[str, TextIndex] = field(default_factory=dict)
     _encoded: dict[object, dict[int, bytes]] = field(default_factory=dict, repr=False)
+    _encoded_bytes: int = field(default=0, repr=False)
     _sets: dict[int, tuple[list[int], frozenset[int]]] = field(default_factory=dict, repr=False)
 
     def encoded(self, selection: object) -> dict[int, bytes]:
@@ -108,9 +114,25 @@ class DirectoryIndex:
         cache = self._encoded.get(selection)
         if cache is None:
             if len(self._encoded) >= 16:
-                self._encoded.pop(next(iter(self._encoded)))
+                self._forget(next(iter(self._encoded)))
             cache = self._encoded[selection] = {}
         return cache
+
+    def remember(self, cache: dict[int, bytes], i: int, op: bytes) -> None:
+        """Keep an encoded entry while all selections together stay within ``ENCODED_BUDGET`` bytes; past it, the
+        oldest selection is dropped (an index lives until the next change, so this is a cache, not a leak)."""
+        cost = len(op) + ENTRY_OVERHEAD
+        while self._encoded_bytes + cost > ENCODED_BUDGET and self._encoded:
+            oldest = next(iter(self._encoded))
+            if self._encoded[oldest] is cache:
+                return  # this selection alone fills the budget: serve the rest unremembered
+            self._forget(oldest)
+        cache[i] = op
+        self._encoded_bytes += cost
+
+    def _forget(self, selection: object) -> None:
+        dropped = self._encoded.pop(selection)
+        self._encoded_bytes -= sum(len(op) + ENTRY_OVERHEAD for op in dropped.values())
 
     # -- lookups -----------------------------------------------------------------------------------------------
 
@@ -132,8 +154,8 @@ class DirectoryIndex:
     # -- candidate planning ------------------------------------------------------------------------------------
 
     def plan(self, f: m.Filter) -> Plan:
-        """(estimated size, ascending candidate ids ⊇ matches or None to scan the scope, whether the ids are
-        exactly the matches so the filter need not be evaluated again)."""
+        """(estimated size, candidate ids ⊇ matches or None to scan the scope, whether the ids are exactly the
+        matches so the filter need not be evaluated again); see ``Plan``."""
         if isinstance(f, m.Compare) and f.op == "=":
             return self._plan_equality(f)
         if isinstance(f, m.Present):
@@ -168,15 +190,16 @@ class DirectoryIndex:
 
     def _plan_and(self, f: m.And) -> Plan:
         plans = sorted((self.plan(i) for i in f.items), key=lambda p: p[0])
-        if all(p[2] and isinstance(p[1], list) for p in plans):
+        if len(plans) > 1 and all(p[2] and isinstance(p[1], _MATERIAL) for p in plans):
             first = plans[0][1]
-            assert isinstance(first, list)
-            others = [self._as_set(p[1]) for p in plans[1:]]  # type: ignore[arg-type]
-            ids = sorted(set(first).intersection(*others)) if others else first
-            return len(ids), ids, True
-        return plans[0][0], plans[0][1], False
+            assert isinstance(first, _MATERIAL)
+            found = set(first).intersection(*(self._as_set(p[1]) for p in plans[1:]))  # type: ignore[arg-type]
+            return len(found), found, True
+        return plans[0][0], plans[0][1], plans[0][2] and len(plans) == 1
 
-    def _as_set(self, ids: list[int]) -> set[int] | frozenset[int]:
+    def _as_set(self, ids: list[int] | set[int] | frozenset[int]) -> set[int] | frozenset[int]:
+        if not isinstance(ids, list):
+            return ids
         if len(ids) < 64:
             return set(ids)
         cached = self._sets.get(id(ids))
@@ -190,11 +213,11 @@ class DirectoryIndex:
         plans = [self.plan(i) for i in f.items]
         if any(p[1] is None for p in plans):
             return ALL, None, False
-        if all(isinstance(p[1], list) for p in plans):
-            ids = sorted(set().union(*(p[1] for p in plans if p[0])))  # type: ignore[arg-type]
-            return len(ids), ids, all(p[2] for p in plans)
-        iters = [p[1] for p in plans if p[0]]
-        return sum(p[0] for p in plans), _unique(heapq.merge(*iters)), False  # type: ignore[arg-type]
+        if all(isinstance(p[1], _MATERIAL) for p in plans):
+            found: set[int] = set().union(*(p[1] for p in plans if p[0]))  # type: ignore[arg-type]
+            return len(found), found, all(p[2] for p in plans)
+        iters = [_ascending(p[1]) for p in plans if p[0]]  # type: ignore[arg-type]
+        return sum(p[0] for p in plans), _unique(heapq.merge(*iters)), False
 
     def _plan_substrings(self, f: m.Substrings) -> Plan:
         at = schema.lookup(f.attr)
@@ -205,7 +228,7 @@ class DirectoryIndex:
             prefix = prepare(at.kind, f.initial)
             lo = bisect.bisect_left(keys, prefix)
             hi = bisect.bisect_left(keys, prefix + "\U0010ffff")
-            found = sorted(set(ids[lo:hi]))
+            found = set(ids[lo:hi])
             return len(found), found, True
         prep = prep_phone_piece if at.kind == "phone" else prep_string
         pieces = [prep(p) for p in (*f.any, f.final) if p]
@@ -233,26 +256,32 @@ class DirectoryIndex:
         base: int,
         scope: int,
         f: m.Filter,
-        predicate: Predicate,
+        predicate: Predicate | None,
         limit: int,
         deadline: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> tuple[list[int], bool, bool]:
-        """Matching ids in DIT order: (ids, more than ``limit`` matched, the deadline passed)."""
+        """Matching ids in DIT order: (ids, more than ``limit`` matched, the deadline passed). ``predicate`` is
+        compiled from ``f`` only when the index cannot answer the filter by itself."""
         lo, hi, explicit = self.scope_ids(base, scope)
         _, plan, exact = (ALL, None, False) if explicit is not None else self.plan(f)
-        source: Iterable[int] = range(lo, hi) if plan is None else _clip(plan, lo, hi)
+        source: Iterable[int]
         if explicit is not None:
             source = explicit
-        elif exact:  # the index answered the whole filter
-            found = list(itertools.islice(source, limit + 1))
-            return found[:limit], len(found) > limit, False
+        elif plan is None:
+            source = range(lo, hi)
+        else:
+            source = _clip(plan, lo, hi)
+            if exact:  # the index answered the whole filter
+                found = list(itertools.islice(source, limit + 1))
+                return found[:limit], len(found) > limit, False
+        match = predicate or compile_filter(f)
         out: list[int] = []
         entries = self.entries
         for n, i in enumerate(source):
             if n & 255 == 255 and clock() > deadline:
                 return out, False, True
-            if predicate(entries[i].prepared) is True:
+            if match(entries[i].prepared) is True:
                 if len(out) >= limit:
                     return out, True, False
                 out.append(i)
@@ -273,14 +302,19 @@ def _unique(ids: Iterable[int]) -> Iterator[int]:
             last = i
 
 
-def _clip(ids: Iterable[int], lo: int, hi: int) -> Iterator[int]:
+def _ascending(ids: Iterable[int]) -> Iterable[int]:
+    return sorted(ids) if isinstance(ids, set | frozenset) else ids
+
+
+def _clip(ids: Iterable[int], lo: int, hi: int) -> Iterable[int]:
+    """The candidates inside the id range [lo, hi), ascending."""
+    ids = _ascending(ids)
     if isinstance(ids, list):
-        start = bisect.bisect_left(ids, lo)
-        for i in ids[start:]:
-            if i >= hi:
-                return
-            yield i
-        return
+        return ids[bisect.bisect_left(ids, lo) : bisect.bisect_left(ids, hi)]
+    return _range(ids, lo, hi)
+
+
+def _range(ids: Iterable[int], lo: int, hi: int) -> Iterator[int]:
     for i in ids:
         if i >= hi:
             return

@@ -19,11 +19,19 @@ def enc_len(n: int) -> bytes:
     return bytes((0x80 | len(raw),)) + raw
 
 
-def tlv(tag: int, content: bytes) -> bytes:
-    n = len(content)
+def header(tag: int, n: int) -> bytes:
+    """Tag and definite length of a TLV whose content is ``n`` bytes."""
     if n < 0x80:
-        return bytes((tag, n)) + content
-    return bytes((tag,)) + enc_len(n) + content
+        return bytes((tag, n))
+    if n < 0x100:
+        return bytes((tag, 0x81, n))
+    if n < 0x10000:
+        return bytes((tag, 0x82, n >> 8, n & 0xFF))
+    return bytes((tag,)) + enc_len(n)
+
+
+def tlv(tag: int, content: bytes) -> bytes:
+    return header(tag, len(content)) + content
 
 
 def enc_int(value: int, tag: int = 0x02) -> bytes:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from directory.ldap import messages as m
 from directory.ldap import schema
 from directory.ldap.backend import DirectoryIndex, IndexedEntry, Layout
-from directory.ldap.ber import BerError, tlv
+from directory.ldap.ber import BerError, header
 from directory.ldap.dn import DnError, normalize_dn
 from directory.ldap.filters import compile_filter, prepare, prepare_entry
 
@@ -25,7 +25,6 @@ T = TypeVar("T")
 SUPPORTED_CONTROLS = (m.OID_PAGED, m.OID_SORT_REQ, m.OID_VLV_REQ)
 SUBSCHEMA_DN = "cn=Subschema"
 MAX_PAGED_SETS = 8  # open paged result sets per connection
-ENCODED_CACHE_ENTRIES = 5000  # entries kept encoded per attribute selection (memory stays a few MB per selection)
 
 
 @dataclass(frozen=True)
@@ -106,13 +105,25 @@ class Selection:
         return self.all_user and not self.operational and not self.types_only and not (self.keys & _OPERATIONAL)
 
     def encode(self, index: DirectoryIndex, i: int) -> bytes:
-        e = index.entries[i]
+        return self.encode_all(index, [i])[0]
+
+    def encode_all(self, index: DirectoryIndex, ids: Iterable[int]) -> list[bytes]:
+        """The SearchResultEntry ops of these entries for this selection (remembered per index, within a budget)."""
+        entries = index.entries
         if self.plain:
-            return e.full
+            return [entries[i].full for i in ids]
         cache = index.encoded(self.cache_key)
-        hit = cache.get(i)
-        if hit is not None:
-            return hit
+        out = []
+        for i in ids:
+            op = cache.get(i)
+            if op is None:
+                op = self._encode(index, i)
+                index.remember(cache, i, op)
+            out.append(op)
+        return out
+
+    def _encode(self, index: DirectoryIndex, i: int) -> bytes:
+        e = index.entries[i]
         if self.types_only:
             body = b"".join(
                 m.encode_attribute(n, (), True)
@@ -123,10 +134,9 @@ class Selection:
             body = e.all_parts() if self.all_user else e.parts(self._columns(e.layout))
         if self.operational or self.keys & _OPERATIONAL:
             body += b"".join(self._operational(index, i, e))
-        encoded = tlv(m.SEARCH_ENTRY, e.dn_enc + tlv(0x30, body))
-        if len(cache) < ENCODED_CACHE_ENTRIES:
-            cache[i] = encoded
-        return encoded
+        dn_enc = e.dn_enc
+        inner = header(0x30, len(body))
+        return b"".join((header(m.SEARCH_ENTRY, len(dn_enc) + len(inner) + len(body)), dn_enc, inner, body))
 
     def _columns(self, layout: Layout) -> tuple[int, ...]:
         """Positions of the selected attributes in an entry layout (few layouts, so remembered)."""
@@ -198,17 +208,16 @@ class Searcher:
             return special
         index = self.current()
         base = self._base(index, req.base)
-        predicate = compile_filter(req.filter)
         limits = [t for t in (req.time_limit, self.limits.time_limit) if t > 0]
         deadline = self.clock() + min(limits) if limits else float("inf")
         sizes = [n for n in (req.size_limit, self.limits.size_limit) if n > 0]
         size = min(sizes) if sizes else len(index.entries)
         if not wanted:
-            ids, more, late = index.evaluate(base, req.scope, req.filter, predicate, size, deadline, self.clock)
+            ids, more, late = index.evaluate(base, req.scope, req.filter, None, size, deadline, self.clock)
             return _done(index, sel, ids, more, late)
         if m.OID_PAGED in wanted:
-            return self._paged(index, req, wanted, paged, base, predicate, deadline, sel)
-        ids, _, late = index.evaluate(base, req.scope, req.filter, predicate, len(index.entries), deadline, self.clock)
+            return self._paged(index, req, wanted, paged, base, deadline, sel)
+        ids, _, late = index.evaluate(base, req.scope, req.filter, None, len(index.entries), deadline, self.clock)
         if late:
             return _done(index, sel, [], False, True)
         return _sorted_view(index, sel, ids, wanted, size)
@@ -243,7 +252,6 @@ class Searcher:
         wanted: dict[str, m.Control],
         paged: dict[bytes, PagedSet],
         base: int,
-        predicate: Callable[..., bool | None],
         deadline: float,
         sel: Selection,
     ) -> Outcome:
@@ -256,7 +264,7 @@ class Searcher:
             del paged[cookie]
         else:
             ids, _, late = index.evaluate(
-                base, req.scope, req.filter, predicate, len(index.entries), deadline, self.clock
+                base, req.scope, req.filter, None, len(index.entries), deadline, self.clock
             )
             if late:
                 return _done(index, sel, [], False, True)
@@ -317,7 +325,7 @@ def _decode(decoder: Callable[[bytes | None], T], control: m.Control) -> T:
 
 
 def _done(index: DirectoryIndex, sel: Selection, ids: list[int], more: bool, late: bool) -> Outcome:
-    out = Outcome([sel.encode(index, i) for i in ids])
+    out = Outcome(sel.encode_all(index, ids))
     if late:
         out.code, out.text = m.TIME_LIMIT, "超出时间限制 (time limit exceeded)"
     elif more:
@@ -379,7 +387,7 @@ def _vlv(
         target = next((n + 1 for n, k in enumerate(sort_keys) if (k[0], k[1]) >= (0, wanted)), count + 1)
     first = max(0, target - 1 - vlv.before)
     window = ordered[first : min(count, target + vlv.after)][: max(size, 1)]
-    out = Outcome([sel.encode(index, i) for i in window])
+    out = Outcome(sel.encode_all(index, window))
     out.controls += [sort_ctl, m.vlv_control(target, count, m.SUCCESS, vlv.context)]
     return out
 
@@ -391,7 +399,7 @@ def _next_page(
     stop = min(start + page_limit, len(state.ids))
     if total_limit:
         stop = min(stop, total_limit)
-    out = Outcome([sel.encode(state.index, i) for i in state.ids[start:stop]])
+    out = Outcome(sel.encode_all(state.index, state.ids[start:stop]))
     state.sent = stop
     if total_limit and stop >= total_limit and len(state.ids) > total_limit:
         out.code, out.text = m.SIZE_LIMIT, f"超出条目数限制 (size limit exceeded): {total_limit}"

@@ -24,7 +24,7 @@ from argon2.exceptions import Argon2Error, InvalidHashError
 
 from directory.ldap import messages as m
 from directory.ldap.backend import DirectoryIndex
-from directory.ldap.ber import BerError, enc_int, enc_len, frame_size
+from directory.ldap.ber import BerError, enc_int, frame_size, header
 from directory.ldap.dn import DnError, normalize_dn
 from directory.ldap.search import Limits, PagedSet, Searcher
 from directory.settings import LdapSettings
@@ -320,9 +320,14 @@ class Connection(asyncio.Protocol):
         out = self.server.searcher.search(req, msg.controls, self.paged)
         assert self.transport is not None
         msgid_enc = enc_int(msg.msgid)
-        self.transport.writelines([_frame(msgid_enc, op) for op in out.entries])
+        size = len(msgid_enc)
+        pieces: list[bytes] = []
+        for op in out.entries:  # one write of every message: header, message ID, the pre-encoded entry
+            pieces += (header(0x30, size + len(op)), msgid_enc, op)
         done = m.result(m.SEARCH_DONE, out.code, out.text, out.matched)
-        self.send(msg.msgid, done, m.controls(*out.controls))
+        pieces.append(m.message(msg.msgid, done, m.controls(*out.controls)))
+        if not self.transport.is_closing():
+            self.transport.write(b"".join(pieces))
 
     def handle_compare(self, msg: m.Message) -> None:
         req = msg.op
@@ -414,11 +419,6 @@ _RESPONSE_TAGS = {
 def _error_op(op: m.Request, code: int, text: str) -> bytes:
     tag = _RESPONSE_TAGS.get(type(op), m.EXTENDED_RESP)
     return m.result(tag, code, text)
-
-
-def _frame(msgid_enc: bytes, op: bytes) -> bytes:
-    body_len = len(msgid_enc) + len(op)
-    return b"\x30" + enc_len(body_len) + msgid_enc + op
 
 
 def _public(req: m.SearchRequest) -> bool:

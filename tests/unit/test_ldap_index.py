@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from directory.ldap import backend
 from directory.ldap import messages as m
 from directory.ldap.filters import compile_filter
+from directory.ldap.search import Selection
 from tests.ldap_support import small_index
 
 INDEX = small_index()
@@ -47,3 +50,20 @@ def test_planned_search_equals_brute_force(f: m.Filter, base: int, scope: int, l
     assert not late
     assert ids == brute[:limit]
     assert more == (len(brute) > limit)
+
+
+def test_encoded_entries_stay_within_the_budget_and_equal_fresh_encodings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Selections are sliced out of each entry's one encoding and remembered only within ``ENCODED_BUDGET``."""
+    index = small_index()
+    budget = 2_000
+    monkeypatch.setattr(backend, "ENCODED_BUDGET", budget)
+    ids = list(range(len(index.entries)))
+    selections = [Selection.of(("cn", "mail"), False), Selection.of(("ou",), False), Selection.of(("*",), True)]
+    for sel in selections * 2:
+        first = sel.encode_all(index, ids)
+        assert index._encoded_bytes <= budget
+        assert first == [sel._encode(index, i) for i in ids]  # remembered or not, the same bytes
+    cn_mail = selections[0].encode_all(index, [ids[-1]])[0]
+    entry = index.entries[ids[-1]]
+    assert cn_mail.startswith(bytes([m.SEARCH_ENTRY])) and entry.dn_enc in cn_mail
+    assert (b"mail" in cn_mail) == ("mail" in entry.layout.keys) and b"objectClass" not in cn_mail
