@@ -194,7 +194,8 @@ def prepare_entry(attrs: Mapping[str, list[str]], cache: dict[tuple[str, str], s
             ck = (at.kind, v)
             p = cache.get(ck)
             if p is None:
-                p = cache.setdefault(ck, prepare(at.kind, v))
+                p = prepare(at.kind, v)
+                p = cache.setdefault(ck, v if p == v else p)  # an unchanged value stays the caller's object
             prepared.append(p)
         out[at.key] = tuple(prepared)
     return out
