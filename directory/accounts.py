@@ -10,6 +10,7 @@ these functions and never hash or compare secrets themselves.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
@@ -30,7 +31,14 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 ROLE_NAMES = {"admin": "管理员", "editor": "编辑", "reader": "只读"}
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-_DUMMY_HASH = _hasher.hash("timing-equaliser-not-a-password")
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """A hash to verify against for unknown accounts (equal work), made on first use: hashing costs ~64 MB of
+    argon2 memory for a moment, which a process that never checks a password need not pay."""
+    return _hasher.hash("timing-equaliser-not-a-password")
+
 
 
 @dataclass(frozen=True)
@@ -153,7 +161,7 @@ def authenticate(
     now = now or utcnow()
     account = store.get_account(username) if len(username) <= 64 else None
     if account is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(dummy_hash(), password)
         raise AuthenticationFailed("用户名或密码不正确")
     locked = _aware(account["locked_until"])
     if locked is not None and locked > now:

@@ -22,6 +22,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import Argon2Error, InvalidHashError
 
+from directory.accounts import dummy_hash
 from directory.ldap import messages as m
 from directory.ldap.backend import DirectoryIndex
 from directory.ldap.ber import BerError, enc_int, frame_size, header
@@ -33,7 +34,6 @@ from directory.store import Store
 log = logging.getLogger(__name__)
 _HASHER = PasswordHasher()
 MAX_PENDING = 256  # requests queued behind a running bind or StartTLS
-_DUMMY_HASH = _HASHER.hash("bohai-ldap-dummy-password")  # equal work for unknown accounts
 
 
 class BindThrottle:
@@ -122,7 +122,7 @@ class LdapServer:
         username = rdn[4:] if rdn.startswith("uid=") and suffix == self.accounts_suffix else ""
         account = await self.store.run(self.store.get_account, username) if username and self.store else None
         usable = account is not None and not account.get("disabled")
-        hashed = account["password_hash"] if account is not None and usable else _DUMMY_HASH
+        hashed = account["password_hash"] if account is not None and usable else dummy_hash()  # equal work
         ok = await asyncio.to_thread(verify_password, hashed, password)
         return ok and usable
 
