@@ -37,7 +37,7 @@ ALL = 1 << 30  # "unknown, probably large" candidate estimate
 # matches). Candidates are an ascending list, an unordered set (sorted once, at the end), or an ascending iterator.
 Plan = tuple[int, Iterable[int] | None, bool]
 _MATERIAL = (list, set, frozenset)
-ENCODED_BUDGET = 8 << 20  # bytes of entries kept encoded per attribute selection, all selections of an index
+ENCODED_BUDGET = 8 << 20  # bytes of encoded entries remembered for all attribute selections of one index together
 ENTRY_OVERHEAD = 100  # a bytes object and its dict slot, beyond the encoded length
 
 
