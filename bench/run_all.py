@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHES = ("search", "import", "http_search", "ldap", "outbox", "scale")
@@ -68,10 +69,82 @@ def record(results: dict[str, str]) -> None:
         f"- Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         "",
     ]
+    figures = {name: json.loads(line) for name, line in results.items()}
+    out += ["## Summary against the goals", "", "Read off the JSON lines below by `bench/run_all.py` itself.", ""]
+    out += ["| figure | measured in this run | goal | met |", "|---|---|---|---|"]
+    out += [f"| {a} | {b} | {c} | {'yes' if ok else '**no**'} |" for a, b, c, ok in goal_rows(figures)]
+    out.append("")
     for name, line in results.items():
         out += [f"## {name}", "", f"Command: `.venv/bin/python bench/{name}.py`", "", "```json", line, "```", ""]
     (ROOT / "docs").mkdir(exist_ok=True)
     (ROOT / "docs" / "benchmarks.md").write_text("\n".join(out), encoding="utf-8")
+
+
+def goal_rows(f: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """(figure, measured, goal, met) for every goal the issues set, from the benchmarks that ran."""
+    rows: list[tuple[str, str, str, bool]] = []
+    if "search" in f:
+        s = f["search"]
+        rows.append(
+            (
+                f"search p50 / p99 over {s['queries']:,} queries, {s['offices']:,} offices (`search`)",
+                f"{s['p50_ms']} / {s['p99_ms']} ms",
+                "p99 < 5 ms",
+                s["p99_ms"] < 5,
+            )
+        )
+        rss = s["serve_demo_peak_rss_mb"]
+        rows.append(("peak RSS of `bohai serve --demo`, every face on (`search`)", f"{rss} MB", "< 300 MB", rss < 300))
+    if "import" in f:
+        i = f["import"]
+        rows.append(
+            (
+                f"import of {i['rows']:,} rows vs openpyxl reading the same file (`import`)",
+                f"{i['import_s']} s vs {i['openpyxl_read_s']} s ({i['ratio']}×)",
+                "< 10 s and ≤ 3×",
+                i["import_s"] < 10 and i["ratio"] <= 3,
+            )
+        )
+    if "http_search" in f:
+        h = f["http_search"]
+        for kind, label in (("search_distinct_queries", "distinct queries"), ("search_repeated_queries", "repeated")):
+            rows.append(
+                (
+                    f"HTTP search vs trivial aiohttp handler, {label}, c={h['concurrency']} (`http_search`)",
+                    f"{h[kind]['rps']:,} vs {h['trivial']['rps']:,} req/s ({h['rps_vs_trivial'][kind]}×), "
+                    f"p99 {h[kind]['p99_ms']} ms",
+                    "≥ 0.5×",
+                    h["rps_vs_trivial"][kind] >= 0.5,
+                )
+            )
+    if "ldap" in f:
+        kinds = f["ldap"]["kinds"]
+        goals = {"prefix": 1.0, "contains": 1.0, "mail": 0.5, "base": 0.5}
+        p99_goal = {"prefix": 10.0, "mail": 10.0, "base": 10.0}
+        for kind, k in kinds.items():
+            ours, ref = k["ours"], k["slapd"]
+            limit = p99_goal.get(kind)
+            met = k["ratio_ours_to_slapd"] >= goals[kind] and (limit is None or ours["p99_ms"] < limit)
+            rows.append(
+                (
+                    f"LDAP {kind} vs slapd, c={f['ldap']['concurrency']} (`ldap`)",
+                    f"{ours['searches_per_s']:,} vs {ref['searches_per_s']:,} searches/s "
+                    f"({k['ratio_ours_to_slapd']}×), p99 {ours['p99_ms']} vs {ref['p99_ms']} ms",
+                    f"≥ {goals[kind]}×" + (f", p99 < {limit:g} ms" if limit else ""),
+                    met,
+                )
+            )
+    if "outbox" in f:
+        o = f["outbox"]
+        rows.append(
+            (
+                "outbox vs bare aiosmtplib to the same aiosmtpd sink (`outbox`)",
+                f"{o['outbox_msgs_per_s']:,} vs {o['bare_aiosmtplib_msgs_per_s']:,} msg/s ({o['ratio']}×)",
+                f"≥ {o['goal_ratio']}×",
+                o["ratio"] >= o["goal_ratio"],
+            )
+        )
+    return rows
 
 
 def main() -> int:
