@@ -93,8 +93,15 @@ def goal_rows(f: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
                 s["p99_ms"] < 5,
             )
         )
-        rss = s["serve_demo_peak_rss_mb"]
-        rows.append(("peak RSS of `bohai serve --demo`, every face on (`search`)", f"{rss} MB", "< 300 MB", rss < 300))
+        rss, first = s["serve_demo_peak_rss_mb"], s.get("serve_demo_first_run_peak_rss_mb", 0)
+        rows.append(
+            (
+                "peak RSS of `bohai serve --demo`, every face on: existing database / first run (`search`)",
+                f"{rss} / {first} MB",
+                "< 300 MB",
+                max(rss, first) < 300,
+            )
+        )
     if "import" in f:
         i = f["import"]
         rows.append(
