@@ -1,25 +1,41 @@
 """Query parsing and ranking over the Snapshot: one box that finds offices.
 
-Owns: the search index (built once per Snapshot via ``Snapshot.derived``) and ``search(snapshot, query)``.
-A query is split into terms; every term must match the office (AND). A term matches
+Owns: the search index (built once per Snapshot via ``Snapshot.derived``, patched from the previous Snapshot's by
+``SearchIndexer``) and ``search(snapshot, query)``. A query is split into terms; every term must match the office
+(AND). A term matches
 - the office's own text by substring: unit name, contact names, e-mail, phone and fax digits in every form;
 - the office's own region, or any ancestor region, by name (substring) or by pinyin / pinyin initials (prefix);
 - a contact's pinyin or initials (prefix), the region code (prefix) and the postal code (prefix).
 Scores: own exact 6 > own prefix 5 > own substring 4 > ancestor exact 3 > prefix 2 > substring 1, summed over
 terms; ties go to the higher level (province first), then to the code. A query that looks like one phone number
-(``0311-8765 4321``, ``+86 311…``) is a single digits term.
+(``0311-8765 4321``, ``+86 311…``) is a single digits term. A digits-only term looks only in phone digits, another
+ASCII term in e-mail (and in names only if some name has Latin letters or digits), any other term in names.
+
+How it stays fast (no scan of the whole directory per query, no Python loop per matching office in the common case):
+- Every region has a position, in rank order (level, then code), and offices are addressed by their region's
+  position; so a set of positions sorted is already in tie order, and a region's subtree is a few runs of positions.
+- Keys live in ``_Keys``: one string per kind with a suffix array, so a term's exact, prefix and substring matches
+  are three ranges found by bisection, and their owners are array slices turned into sets at C speed.
+- A term yields one set of positions per score (6…1); a one-term query takes its top hits tier by tier and counts
+  the union, a longer query intersects the terms' unions first and scores only the offices in the intersection.
+- The region part of the index is shared while the regions are. The office part is a base (built at the last full
+  build) plus a small delta over the offices changed since, whose base entries are masked out; past
+  ``REBUILD_AFTER`` changed offices the base is rebuilt.
 """
 
 from __future__ import annotations
 
 import bisect
 import heapq
-import itertools
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import add
 
 from directory.pinyin import pinyin_keys
 from directory.snapshot import OfficeView, RegionView, Snapshot
@@ -30,11 +46,12 @@ MAX_QUERY = 200
 MAX_TERMS = 8
 OWN_EXACT, OWN_PREFIX, OWN_SUB = 6, 5, 4
 ANC_EXACT, ANC_PREFIX, ANC_SUB = 3, 2, 1
+REBUILD_AFTER = 1000  # changed offices in the delta before the office part is rebuilt from scratch
 _PHONE_LIKE = re.compile(r"^\+?[\d\s\-()（）]{5,}$")
 _SPLIT = re.compile(r"[\s,，、;；]+")
-_SEP, _REC = "\x00", "\x01"
-OWN_KINDS = ("text", "mail", "digits")
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]")
+_MARK, _END, _TOP = "\x01", "\x00", "\U0010ffff"  # key start, key end, above every character in a key
+_SAMPLE = 32  # every 32nd suffix is kept as a string for the first, C-level step of a lookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,184 +108,344 @@ def parse_terms(query: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(terms))[:MAX_TERMS]
 
 
-class _Haystack:
-    """Records of keys joined in one string, searched by ``str.find`` (C speed), with the match kind per record."""
+def _ends(text: str, starts: array[int]) -> Iterator[int]:
+    """Just past the END after each start."""
+    return map(add, map(text.index, repeat(_END), starts), repeat(1))
 
-    def __init__(self, records: list[str]) -> None:
-        self.records = records
-        self.text = "".join(records)
-        self.starts = [0, *itertools.accumulate(len(r) for r in records)]
+
+class _Keys:
+    """Keys of owners (positions) in one string ``MARK key END MARK key END …`` with a suffix array over it.
+
+    The array holds every key's MARK position, so ``MARK + term`` finds the keys starting with the term and
+    ``MARK + term + END`` the keys equal to it, and (with ``substrings``) each character position of a key that a
+    longer key of the same owner does not already contain (a phone's ``n`` inside ``0n`` and ``86n``). Entries are
+    sorted by their suffix up to its END; every ``_SAMPLE``-th of those suffixes is kept as a string, so a lookup
+    is a C bisection over the samples and a few probes in one block. Costs 4 bytes per entry, plus its owner.
+    Keys must not contain MARK, END or _TOP (control characters are rejected on input; _TOP is unassigned).
+    """
+
+    __slots__ = ("chars", "owners", "sa", "sample", "substrings", "text")
+
+    def __init__(self, items: Iterable[tuple[int, Iterable[str]]], *, substrings: bool, owner_type: str) -> None:
+        self.substrings = substrings
+        entries: array[int] = array("I")  # text offsets of the suffixes to sort
+        owner_at: array[int] = array(owner_type)  # owner of every text offset (only while building)
+        parts: list[str] = []
+        at = 0
+        for owner, keys in items:
+            covered = ""  # the owner's keys so far, longest first, joined by END
+            for key in sorted({k for k in keys if k}, key=lambda k: (-len(k), k)):
+                span = 0
+                if substrings and not covered:
+                    span, covered = len(key), key
+                elif substrings:
+                    # key[span:] inside a longer key of this owner: so is every later suffix, stop there
+                    while span < len(key) and key[span:] not in covered:
+                        span += 1
+                    covered = f"{covered}{_END}{key}"
+                parts.append(key)
+                entries.extend(range(at, at + span + 1))
+                owner_at.extend(repeat(owner, len(key) + 2))
+                at += len(key) + 2
+        self.text = text = "".join(f"{_MARK}{k}{_END}" for k in parts)
+        del parts
+        self.sa, self.sample = self._sort(text, entries)
+        self.owners = array(owner_type, map(owner_at.__getitem__, self.sa))
+        self.chars = frozenset(text) - {_MARK, _END}
 
     @staticmethod
-    def record(keys: Iterable[str]) -> str:
-        return _REC + _SEP + _SEP.join(k for k in keys if k) + _SEP
+    def _sort(text: str, entries: array[int], chunk: int = 1 << 17) -> tuple[array[int], list[str]]:
+        """The entries sorted by their suffix up to END, and every ``_SAMPLE``-th suffix. Done a few leading
+        characters at a time so that at most ``chunk`` suffix strings exist at once; every step is a C loop."""
+        counts = Counter(map(text.__getitem__, entries))
+        groups: list[list[str]] = [[]]
+        size = 0
+        for first in sorted(counts):
+            if size and size + counts[first] > chunk:
+                groups.append([])
+                size = 0
+            groups[-1].append(first)
+            size += counts[first]
+        sa: array[int] = array("I")
+        for group in groups:
+            wanted = frozenset(group)
+            part = array("I", compress(entries, map(wanted.__contains__, map(text.__getitem__, entries))))
+            suffixes = list(map(text.__getitem__, map(slice, part, _ends(text, part))))
+            sa.extend(map(part.__getitem__, sorted(range(len(part)), key=suffixes.__getitem__)))
+            del suffixes
+        # made after the transient strings are gone, so that the kept ones do not pin their memory
+        picked = sa[::_SAMPLE]
+        return sa, list(map(text.__getitem__, map(slice, picked, _ends(text, picked))))
 
-    def find(self, term: str, scores: tuple[int, int, int]) -> dict[int, int]:
-        """Record index → best score (exact, prefix, substring) for ``term``."""
-        out: dict[int, int] = {}
-        text, starts, n = self.text, self.starts, len(term)
-        exact, prefix, sub = scores
-        pos = text.find(term)
-        while pos != -1:
-            i = bisect.bisect_right(starts, pos) - 1
-            end = starts[i + 1]
-            best = 0
-            while pos != -1 and pos < end:
-                if text[pos - 1] == _SEP:
-                    best = max(best, exact if text[pos + n] == _SEP else prefix)
-                else:
-                    best = max(best, sub)
-                if best == exact:
-                    break
-                pos = text.find(term, pos + 1, end)
-            out[i] = best
-            pos = text.find(term, end)
-        return out
+    def _bound(self, probe: str) -> int:
+        """The first entry whose suffix is >= probe (comparing the suffix's first ``len(probe)`` characters)."""
+        k = bisect.bisect_left(self.sample, probe)
+        if k == 0:
+            return 0
+        text, n = self.text, len(probe)
+        hi = min(k * _SAMPLE, len(self.sa))
+        return bisect.bisect_left(self.sa, probe, (k - 1) * _SAMPLE + 1, hi, key=lambda p: text[p : p + n])
+
+    def _end(self, lo: int, probe: str) -> int:
+        """The first entry after ``lo`` whose suffix does not start with ``probe`` (galloping: ranges are short)."""
+        sa, text, n = self.sa, self.text, len(self.sa)
+        step = 1
+        while lo + step < n and text.startswith(probe, sa[lo + step]):
+            lo += step
+            step *= 2
+        hi = min(lo + step, n)
+        if hi - lo <= 1:
+            return hi
+        m = len(probe)
+        return bisect.bisect_right(self.sa, probe, lo + 1, hi, key=lambda p: text[p : p + m])
+
+    def lookup(self, term: str, exact: set[int], prefix: set[int], sub: set[int]) -> None:
+        """Add the owners of keys equal to, starting with and (with ``substrings``) containing ``term``."""
+        if not self.chars.issuperset(term):
+            return
+        sa, text, n = self.sa, self.text, len(self.sa)
+        if self.substrings:
+            lo = self._bound(term)
+            if lo == n or not text.startswith(term, sa[lo]):
+                return
+            sub.update(self.owners[lo : self._end(lo, term)])
+        mark = _MARK + term
+        lo = self._bound(mark)
+        if lo == n or not text.startswith(mark, sa[lo]):
+            return
+        prefix.update(self.owners[lo : self._end(lo, mark)])
+        mark += _END
+        if text.startswith(mark, sa[lo]):  # the key equal to the term sorts first among its extensions
+            exact.update(self.owners[lo : self._end(lo, mark)])
 
 
-class _PrefixIndex:
-    """Sorted (key, record) pairs for prefix and exact matches (pinyin, initials, codes)."""
+class _OfficeKeys:
+    """The office part of the index for some positions: names, e-mail and phone digits (substring) and the region
+    code, postal code and contacts' pinyin (prefix), plus which of those offices have Latin letters or digits in
+    a name."""
 
-    def __init__(self, pairs: Iterable[tuple[str, int]]) -> None:
-        self.items = sorted(set(pairs))
-        self.keys = [k for k, _ in self.items]
-        self.ids = [i for _, i in self.items]
+    __slots__ = ("ascii_names", "digits", "mail", "prefix", "text")
 
-    def find(self, term: str, exact: int, prefix: int, out: dict[int, int]) -> None:
-        lo = bisect.bisect_left(self.keys, term)
-        hi = bisect.bisect_left(self.keys, term + "\uffff", lo)
-        for j in range(lo, hi):
-            score = exact if self.keys[j] == term else prefix
-            i = self.ids[j]
-            if out.get(i, 0) < score:
-                out[i] = score
+    def __init__(self, offices: Sequence[OfficeView | None], positions: Iterable[int], owner_type: str) -> None:
+        own = [(i, o) for i in positions if (o := offices[i]) is not None]
+        names = [(i, self._names(o)) for i, o in own]
+        self.ascii_names = frozenset(i for i, keys in names if any(_ASCII_WORD.search(k) for k in keys))
+        self.text = _Keys(names, substrings=True, owner_type=owner_type)
+        del names
+        self.mail = _Keys(((i, self._mail(o)) for i, o in own), substrings=True, owner_type=owner_type)
+        self.digits = _Keys(((i, self._digits(o)) for i, o in own), substrings=True, owner_type=owner_type)
+        self.prefix = _Keys(((i, self._prefix_keys(o)) for i, o in own), substrings=False, owner_type=owner_type)
+
+    @staticmethod
+    def _names(o: OfficeView) -> list[str]:
+        return [o.unit_name.lower(), o.contact_name.lower(), *(c.name.lower() for c in o.contacts)]
+
+    @staticmethod
+    def _mail(o: OfficeView) -> list[str]:
+        return [o.email.lower(), *(c.email.lower() for c in o.contacts)]
+
+    @staticmethod
+    def _digits(o: OfficeView) -> list[str]:
+        return [*phone_digits(o.phone), *phone_digits(o.fax), *(d for c in o.contacts for d in phone_digits(c.phone))]
+
+    @staticmethod
+    def _prefix_keys(o: OfficeView) -> list[str]:
+        keys = [o.region_code, o.postal_code]
+        for name in (o.contact_name, *(c.name for c in o.contacts)):
+            keys.extend(pinyin_keys(name))
+        return keys
+
+    def lookup(self, term: str, kinds: tuple[str, ...], exact: set[int], prefix: set[int], sub: set[int]) -> None:
+        for kind in kinds:
+            keys: _Keys = getattr(self, kind)
+            keys.lookup(term, exact, prefix, sub)
+        self.prefix.lookup(term, exact, prefix, sub)
 
 
 class SearchIndex:
-    """The index of one Snapshot. Given the previous index, it rebuilds only what changed: the region parts are
-    shared while the regions are, and only offices that are not the very same OfficeView object are re-keyed."""
+    """The index of one Snapshot. Given the previous index, it rebuilds only what changed: the region part is shared
+    while the regions are, and only offices that are not the very same OfficeView object go into the delta."""
 
+    region_map: object
+    regions: list[RegionView]  # by position: every region, in rank order
     codes: list[str]
     pos: dict[str, int]
-    regions: list[RegionView]
-    rank: list[tuple[int, str]]
-    offices: list[OfficeView]
-    own: dict[str, _Haystack]  # "text" (names), "mail", "digits": each term scans only the kind it can match
-    own_prefix: _PrefixIndex
-    region_codes: list[str]
-    region_names: _Haystack
-    region_pinyin: _PrefixIndex
-    subtree: dict[str, list[int]]
+    offices: list[OfficeView | None]  # by position
+    vacant: frozenset[int]  # positions of regions without an office
+    subtree: dict[int, tuple[range, ...]]  # position → runs of the positions strictly below it
+    region_names: _Keys
+    region_pinyin: _Keys
+    base: _OfficeKeys
+    stale: frozenset[int]  # offices changed since ``base`` was built: their base entries are ignored
+    delta: _OfficeKeys | None  # the current keys of the stale offices
+    text_has_ascii: bool
 
     def __init__(self, snap: Snapshot, previous: SearchIndex | None = None) -> None:
         self.region_map = snap.regions  # not the Snapshot itself: it holds this index (no reference cycle)
-        if previous is not None and (
-            previous.region_map is not snap.regions or previous.pos.keys() != snap.offices.keys()
-        ):
+        if previous is not None and previous.region_map is not snap.regions:
             previous = None
-        self.codes = previous.codes if previous else sorted(snap.offices)
-        self.pos = previous.pos if previous else {code: i for i, code in enumerate(self.codes)}
-        self.offices = [snap.offices[c] for c in self.codes]
-        self.regions = previous.regions if previous else [snap.regions[c] for c in self.codes]
-        self.rank = previous.rank if previous else [(LEVEL_ORDER.get(r.level, 9), r.code) for r in self.regions]
-        changed = (
-            [i for i, o in enumerate(self.offices) if o is not previous.offices[i]]
-            if previous
-            else range(len(self.offices))
-        )
-        records = {
-            kind: list(previous.own[kind].records) if previous else [""] * len(self.offices) for kind in OWN_KINDS
-        }
-        for i in changed:
-            for kind, keys in self._own_keys(self.offices[i]).items():
-                records[kind][i] = _Haystack.record(keys)
-        self.own = {kind: _Haystack(records[kind]) for kind in OWN_KINDS}
-        self.text_has_ascii = bool(_ASCII_WORD.search(self.own["text"].text))
-        if previous:
-            gone = set(changed)
-            pairs = [p for p in previous.own_prefix.items if p[1] not in gone]
-            pairs += [p for i in changed for p in self._prefix_keys(i)]
+        if previous is not None:
+            self.regions, self.codes, self.pos = previous.regions, previous.codes, previous.pos
+            self.subtree, self.region_names, self.region_pinyin = (
+                previous.subtree,
+                previous.region_names,
+                previous.region_pinyin,
+            )
         else:
-            pairs = [p for i in range(len(self.offices)) for p in self._prefix_keys(i)]
-        self.own_prefix = _PrefixIndex(pairs)
-        if previous:
-            self.region_codes, self.region_names = previous.region_codes, previous.region_names
-            self.region_pinyin, self.subtree = previous.region_pinyin, previous.subtree
-        else:
-            self.region_codes = sorted(snap.regions)
-            self.region_names = _Haystack([_Haystack.record([snap.regions[c].name.lower()]) for c in self.region_codes])
-            self.region_pinyin = _PrefixIndex(
-                (key, j) for j, c in enumerate(self.region_codes) for key in pinyin_keys(snap.regions[c].name) if key
+            self.regions = sorted(snap.regions.values(), key=lambda r: (LEVEL_ORDER.get(r.level, 9), r.code))
+            self.codes = [r.code for r in self.regions]
+            self.pos = {code: i for i, code in enumerate(self.codes)}
+            owner_type = self._owner_type()
+            self.region_names = _Keys(
+                ((i, (r.name.lower(),)) for i, r in enumerate(self.regions)), substrings=True, owner_type=owner_type
+            )
+            self.region_pinyin = _Keys(
+                ((i, pinyin_keys(r.name)) for i, r in enumerate(self.regions)), substrings=False, owner_type=owner_type
             )
             self.subtree = self._subtrees(snap)
+        offices = snap.offices
+        self.offices = [offices.get(code) for code in self.codes]
+        self.vacant = (
+            previous.vacant
+            if previous is not None and len(previous.vacant) == len(self.codes) - len(offices)
+            else frozenset(i for i, o in enumerate(self.offices) if o is None)
+        )
+        changed: list[int] = []
+        stale: frozenset[int] = frozenset()
+        if previous is not None:
+            changed = [i for i, (o, p) in enumerate(zip(self.offices, previous.offices, strict=True)) if o is not p]
+            stale = previous.stale.union(changed)
+        if previous is None or len(stale) > REBUILD_AFTER:
+            self.base = _OfficeKeys(self.offices, range(len(self.codes)), self._owner_type())
+            self.stale, self.delta = frozenset(), None
+        else:
+            self.base, self.stale = previous.base, stale
+            self.delta = _OfficeKeys(self.offices, sorted(stale), self._owner_type()) if changed else previous.delta
+        self.text_has_ascii = bool(self.base.ascii_names - self.stale) or bool(self.delta and self.delta.ascii_names)
 
-    @staticmethod
-    def _own_keys(o: OfficeView) -> dict[str, list[str]]:
-        text = [o.unit_name.lower(), o.contact_name.lower(), *(c.name.lower() for c in o.contacts)]
-        mail = [o.email.lower(), *(c.email.lower() for c in o.contacts)]
-        digits = [*phone_digits(o.phone), *phone_digits(o.fax), *(d for c in o.contacts for d in phone_digits(c.phone))]
-        return {"text": text, "mail": mail, "digits": digits}
+    def _owner_type(self) -> str:
+        return "H" if len(self.codes) <= 1 << 16 else "I"
+
+    def _subtrees(self, snap: Snapshot) -> dict[int, tuple[range, ...]]:
+        """Position → runs of the positions strictly below it (a few runs: codes are hierarchical)."""
+        below: dict[int, list[int]] = {}
+        for i, code in enumerate(self.codes):
+            for anc in snap.ancestors(code):
+                below.setdefault(self.pos[anc.code], []).append(i)
+        out: dict[int, tuple[range, ...]] = {}
+        for i, found in below.items():
+            found.sort()
+            runs: list[range] = []
+            start = prev = found[0]
+            for k in found[1:]:
+                if k != prev + 1:
+                    runs.append(range(start, prev + 1))
+                    start = k
+                prev = k
+            runs.append(range(start, prev + 1))
+            out[i] = tuple(runs)
+        return out
 
     def _kinds_for(self, term: str) -> tuple[str, ...]:
-        """Which haystacks can hold ``term``: digits only in phones, other ASCII in e-mail (and in names only if
-        some name has Latin letters), anything else in names."""
+        """Which own kinds can hold ``term``: digits only in phones, other ASCII in e-mail (and in names only if
+        some name has Latin letters or digits), anything else in names."""
         if term.isascii():
             if term.isdigit():
                 return ("digits",)
             return ("mail", "text") if self.text_has_ascii else ("mail",)
         return ("text",)
 
-    def _prefix_keys(self, i: int) -> Iterable[tuple[str, int]]:
-        o = self.offices[i]
-        yield o.region_code, i
-        if o.postal_code:
-            yield o.postal_code, i
-        for name in (o.contact_name, *(c.name for c in o.contacts)):
-            for key in pinyin_keys(name):
-                if key:
-                    yield key, i
+    def term_tiers(self, term: str) -> tuple[list[tuple[int, set[int]]], set[int]]:
+        """For one term: per score from 6 down, the positions that reach it (an office may be in several; its
+        score is the first), and the union of all of them."""
+        exact: set[int] = set()
+        prefix: set[int] = set()
+        sub: set[int] = set()
+        kinds = self._kinds_for(term)
+        self.base.lookup(term, kinds, exact, prefix, sub)
+        if self.stale:
+            exact -= self.stale
+            prefix -= self.stale
+            sub -= self.stale
+            if self.delta is not None:
+                self.delta.lookup(term, kinds, exact, prefix, sub)
+        r_exact: set[int] = set()
+        r_prefix: set[int] = set()
+        r_sub: set[int] = set()
+        self.region_names.lookup(term, r_exact, r_prefix, r_sub)
+        self.region_pinyin.lookup(term, r_exact, r_prefix, r_sub)
+        tiers = [(OWN_EXACT, exact), (OWN_PREFIX, prefix), (OWN_SUB, sub)]
+        if r_exact or r_prefix or r_sub:
+            r_prefix -= r_exact
+            r_sub -= r_exact
+            r_sub -= r_prefix
+            vacant, subtree = self.vacant, self.subtree
+            for own, anc_score, regions in (
+                (exact, ANC_EXACT, r_exact),
+                (prefix, ANC_PREFIX, r_prefix),
+                (sub, ANC_SUB, r_sub),
+            ):
+                own |= regions - vacant if vacant else regions
+                anc: set[int] = set()
+                for r in regions:
+                    runs = subtree.get(r)
+                    if runs:
+                        anc.update(*runs)
+                if anc:
+                    tiers.append((anc_score, anc - vacant if vacant else anc))
+        tiers = [(score, found) for score, found in tiers if found]
+        return tiers, set().union(*(found for _, found in tiers))
 
-    def _subtrees(self, snap: Snapshot) -> dict[str, list[int]]:
-        """Region code → indexes of the offices strictly below it."""
-        below: dict[str, list[int]] = {}
-        for i, code in enumerate(self.codes):
-            for anc in snap.ancestors(code):
-                below.setdefault(anc.code, []).append(i)
-        return below
-
-    def term_scores(self, term: str) -> dict[int, int]:
-        scores: dict[int, int] = {}
-        for kind in self._kinds_for(term):
-            for k, score in self.own[kind].find(term, (OWN_EXACT, OWN_PREFIX, OWN_SUB)).items():
-                if scores.get(k, 0) < score:
-                    scores[k] = score
-        self.own_prefix.find(term, OWN_EXACT, OWN_PREFIX, scores)
-        matched: dict[int, int] = self.region_names.find(term, (OWN_EXACT, OWN_PREFIX, OWN_SUB))
-        self.region_pinyin.find(term, OWN_EXACT, OWN_PREFIX, matched)
-        for j, own_score in matched.items():
-            code = self.region_codes[j]
-            i = self.pos.get(code)
-            if i is not None and scores.get(i, 0) < own_score:
-                scores[i] = own_score
-            anc_score = own_score - 3
-            for k in self.subtree.get(code, ()):
-                if scores.get(k, 0) < anc_score:
-                    scores[k] = anc_score
-        return scores
-
-    def search(self, query: str, limit: int = 50) -> SearchResult:
+    def rank(self, query: str, limit: int = 50) -> tuple[tuple[str, ...], list[tuple[int, int]], int]:
+        """The query's terms, its best ``limit`` (position, score) pairs in order, and how many offices match."""
         terms = parse_terms(query)
         if not terms:
-            return SearchResult(query, terms, (), 0)
-        per_term = sorted((self.term_scores(t) for t in terms), key=len)
-        total = dict(per_term[0])
-        for scores in per_term[1:]:
-            total = {i: s + scores[i] for i, s in total.items() if i in scores}
-            if not total:
+            return terms, [], 0
+        per_term = sorted((self.term_tiers(t) for t in terms), key=lambda tu: len(tu[1]))
+        if len(per_term) == 1:
+            tiers, matched = per_term[0]
+            return terms, self._top_one(tiers, limit), len(matched)
+        common = per_term[0][1]
+        for _, matched in per_term[1:]:
+            common = common & matched
+            if not common:
+                return terms, [], 0
+        if limit <= 0:
+            return terms, [], len(common)
+        scores = dict.fromkeys(common, 0)
+        for tiers, _ in per_term:
+            left = set(common)
+            for score, found in tiers:
+                got = left & found
+                for i in got:
+                    scores[i] += score
+                left -= got
+                if not left:
+                    break
+        best = heapq.nsmallest(limit, scores, key=lambda i: (-scores[i], i))
+        return terms, [(i, scores[i]) for i in best], len(common)
+
+    @staticmethod
+    def _top_one(tiers: list[tuple[int, set[int]]], limit: int) -> list[tuple[int, int]]:
+        """The best ``limit`` of one term: tier by tier (scores descending), positions ascending in a tier."""
+        out: list[tuple[int, int]] = []
+        higher: set[int] = set()
+        for score, found in tiers:
+            need = limit - len(out)
+            if need <= 0:
                 break
-        best = heapq.nsmallest(max(limit, 0), total, key=lambda i: (-total[i], self.rank[i]))
-        hits = tuple(Hit(self.offices[i], self.regions[i], total[i]) for i in best)
-        return SearchResult(query, terms, hits, len(total))
+            tier = found - higher if higher else found
+            if tier:
+                chosen = sorted(tier) if len(tier) <= 4 * need else heapq.nsmallest(need, tier)
+                out.extend((i, score) for i in chosen[:need])
+            higher |= found
+        return out
+
+    def search(self, query: str, limit: int = 50) -> SearchResult:
+        terms, ranked, total = self.rank(query, limit)
+        offices, regions = self.offices, self.regions
+        hits = tuple(Hit(offices[i], regions[i], score) for i, score in ranked)  # type: ignore[arg-type]
+        return SearchResult(query, terms, hits, total)
 
 
 class SearchIndexer:

@@ -8,8 +8,11 @@ error has the shape ``{ok: false, error, errors, status}`` (mapped once in ``app
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +20,7 @@ from aiohttp import web
 from directory import quality
 from directory.errors import FieldError, NotFound, ValidationFailed
 from directory.exchange.vcard import card_30
-from directory.search import Hit, office_public, search
+from directory.search import index, office_public
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.validate import display_phone
 from directory.web.app import CTX
@@ -112,30 +115,54 @@ class SearchCache:
             self.entries.popitem(last=False)
 
 
-def _hit_json(snap: Snapshot, hit: Hit) -> str:
-    """One hit as JSON; the office part is encoded once per Snapshot and office."""
-    encoded: dict[str, str] = snap.derived("web.office_json", lambda s: {})
-    code = hit.office.region_code
-    part = encoded.get(code)
-    if part is None:
-        part = json.dumps(office_public(hit.office, hit.region), ensure_ascii=False, separators=(",", ":"))
-        encoded[code] = part
-    return f'{{"score":{hit.score},{part[1:]}'
+class OfficeJsonIndexer:
+    """A Snapshot builder (registered as ``web.office_json``): every office's public fields (``office_public``)
+    encoded once as JSON without the opening brace, by region code, so a search response is a join of bytes. Given
+    the previous Snapshot's encodings it re-encodes only offices that are not the very same OfficeView object."""
+
+    def __init__(self) -> None:
+        self._previous: tuple[Mapping[str, OfficeView], dict[str, bytes]] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, snap: Snapshot) -> dict[str, bytes]:
+        with self._lock:
+            old_offices, old = self._previous or ({}, {})
+            encoded = {
+                code: old[code] if old_offices.get(code) is office else _office_bytes(office, snap.regions[code])
+                for code, office in snap.offices.items()
+            }
+            self._previous = (snap.offices, encoded)
+            return encoded
+
+
+def _encode_offices(snap: Snapshot) -> dict[str, bytes]:
+    """Every office encoded (when no ``OfficeJsonIndexer`` is registered, e.g. a holder outside the web app)."""
+    return {code: _office_bytes(office, snap.regions[code]) for code, office in snap.offices.items()}
+
+
+def _office_bytes(office: OfficeView, region: RegionView) -> bytes:
+    text = json.dumps(office_public(office, region), ensure_ascii=False, separators=(",", ":"))
+    return text[1:].encode()
+
+
+_SCORE_HEADS = [b'{"score":%d,' % score for score in range(64)]
 
 
 def search_body(snap: Snapshot, q: str, limit: int) -> bytes:
+    """The JSON answer to one search: ranked by the search index, hits joined from the pre-encoded offices."""
     cache: SearchCache = snap.derived("web.search_cache", lambda s: SearchCache())
     key = (q, limit)
     body = cache.get(key)
     if body is None:
-        result = search(snap, q, limit)
+        found = index(snap)
+        terms, ranked, total = found.rank(q, limit)
+        encoded: dict[str, bytes] = snap.derived("web.office_json", _encode_offices)
+        codes = found.codes
         head = json.dumps(
-            {"ok": True, "query": q, "terms": list(result.terms), "total": result.total},
-            ensure_ascii=False,
-            separators=(",", ":"),
+            {"ok": True, "query": q, "terms": list(terms), "total": total}, ensure_ascii=False, separators=(",", ":")
         )
-        hits = ",".join(_hit_json(snap, h) for h in result.hits)
-        body = f'{head[:-1]},"hits":[{hits}]}}'.encode()
+        hits = b",".join(_SCORE_HEADS[score] + encoded[codes[i]] for i, score in ranked)
+        body = b'%s,"hits":[%s]}' % (head[:-1].encode(), hits)
         cache.put(key, body)
     return body
 
@@ -305,7 +332,12 @@ OPENAPI: dict[str, Any] = {
 }
 
 
+async def _register_office_json(app: web.Application) -> None:
+    await asyncio.to_thread(app[CTX].holder.register, "web.office_json", OfficeJsonIndexer())
+
+
 def setup(app: web.Application) -> None:
+    app.on_startup.append(_register_office_json)
     r = app.router
     r.add_get("/api/v1/search", api_search)
     r.add_get("/api/v1/regions", api_regions)
