@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import operator
 import re
 import threading
 import unicodedata
@@ -35,7 +36,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
-from operator import add
 
 from directory.pinyin import pinyin_keys
 from directory.snapshot import OfficeView, RegionView, Snapshot
@@ -50,6 +50,7 @@ REBUILD_AFTER = 1000  # changed offices in the delta before the office part is r
 _PHONE_LIKE = re.compile(r"^\+?[\d\s\-()（）]{5,}$")
 _SPLIT = re.compile(r"[\s,，、;；]+")
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]")
+_CONTROL = dict.fromkeys(range(32))  # characters below " " are dropped from queries
 _MARK, _END, _TOP = "\x01", "\x00", "\U0010ffff"  # key start, key end, above every character in a key
 _SAMPLE = 32  # every 32nd suffix is kept as a string for the first, C-level step of a lookup
 
@@ -95,7 +96,7 @@ class SearchResult:
 
 def normalize_query(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)[:MAX_QUERY]
-    return "".join(ch for ch in text if ch >= " ").strip().lower()
+    return text.translate(_CONTROL).strip().lower()
 
 
 def parse_terms(query: str) -> tuple[str, ...]:
@@ -110,18 +111,19 @@ def parse_terms(query: str) -> tuple[str, ...]:
 
 def _ends(text: str, starts: array[int]) -> Iterator[int]:
     """Just past the END after each start."""
-    return map(add, map(text.index, repeat(_END), starts), repeat(1))
+    return map(operator.add, map(text.index, repeat(_END), starts), repeat(1))
 
 
 class _Keys:
     """Keys of owners (positions) in one string ``MARK key END MARK key END …`` with a suffix array over it.
 
-    The array holds every key's MARK position, so ``MARK + term`` finds the keys starting with the term and
-    ``MARK + term + END`` the keys equal to it, and (with ``substrings``) each character position of a key that a
-    longer key of the same owner does not already contain (a phone's ``n`` inside ``0n`` and ``86n``). Entries are
-    sorted by their suffix up to its END; every ``_SAMPLE``-th of those suffixes is kept as a string, so a lookup
-    is a C bisection over the samples and a few probes in one block. Costs 4 bytes per entry, plus its owner.
-    Keys must not contain MARK, END or _TOP (control characters are rejected on input; _TOP is unassigned).
+    The array holds every key's first character position and (with ``substrings``) each later position whose
+    suffix a longer key of the same owner does not already contain (a phone's ``n`` inside ``0n`` and ``86n`` adds
+    only its start). Entries are sorted by their suffix up to END, so a term's matches are one range, found by a
+    C bisection over every ``_SAMPLE``-th suffix kept as a string and a few probes in one block; the range's
+    entries just after a MARK are the keys starting with the term, and those among the range's first entries
+    (suffix ``term + END``) the keys equal to it. Costs 4 bytes per entry, plus its owner. Keys must not contain
+    MARK, END or _TOP (control characters are rejected on input; _TOP is unassigned).
     """
 
     __slots__ = ("chars", "owners", "sa", "sample", "substrings", "text")
@@ -135,7 +137,7 @@ class _Keys:
         for owner, keys in items:
             covered = ""  # the owner's keys so far, longest first, joined by END
             for key in sorted({k for k in keys if k}, key=lambda k: (-len(k), k)):
-                span = 0
+                span = 1
                 if substrings and not covered:
                     span, covered = len(key), key
                 elif substrings:
@@ -144,7 +146,7 @@ class _Keys:
                         span += 1
                     covered = f"{covered}{_END}{key}"
                 parts.append(key)
-                entries.extend(range(at, at + span + 1))
+                entries.extend(range(at + 1, at + 1 + span))
                 owner_at.extend(repeat(owner, len(key) + 2))
                 at += len(key) + 2
         self.text = text = "".join(f"{_MARK}{k}{_END}" for k in parts)
@@ -203,20 +205,34 @@ class _Keys:
         """Add the owners of keys equal to, starting with and (with ``substrings``) containing ``term``."""
         if not self.chars.issuperset(term):
             return
-        sa, text, n = self.sa, self.text, len(self.sa)
-        if self.substrings:
-            lo = self._bound(term)
-            if lo == n or not text.startswith(term, sa[lo]):
-                return
-            sub.update(self.owners[lo : self._end(lo, term)])
-        mark = _MARK + term
-        lo = self._bound(mark)
-        if lo == n or not text.startswith(mark, sa[lo]):
+        sa, text = self.sa, self.text
+        lo = self._bound(term)
+        if lo == len(sa) or not text.startswith(term, sa[lo]):
             return
-        prefix.update(self.owners[lo : self._end(lo, mark)])
-        mark += _END
-        if text.startswith(mark, sa[lo]):  # the key equal to the term sorts first among its extensions
-            exact.update(self.owners[lo : self._end(lo, mark)])
+        hi = self._end(lo, term)
+        owners: Sequence[int] = self.owners[lo:hi]
+        whole = term + _END  # entries whose key ends with the term come first in the range
+        if text.startswith(whole, sa[hi - 1]):
+            equal = hi
+        else:
+            equal = self._end(lo, whole) if text.startswith(whole, sa[lo]) else lo
+        if self.substrings:
+            sub.update(owners)
+            owners = self._starts(lo, hi, owners)
+            if equal == hi:
+                exact.update(owners)
+            elif equal > lo:
+                exact.update(self._starts(lo, equal, self.owners[lo:equal]))
+        elif equal > lo:  # every entry is a key's start
+            exact.update(owners if equal == hi else owners[: equal - lo])
+        prefix.update(owners)
+
+    def _starts(self, lo: int, hi: int, owners: Sequence[int]) -> list[int]:
+        """Of the entries in [lo, hi) and their ``owners``, the owners of those that are a key's first character."""
+        if hi - lo == 1:
+            return [owners[0]] if self.text[self.sa[lo] - 1] == _MARK else []
+        before = map(self.text.__getitem__, map(operator.sub, self.sa[lo:hi], repeat(1)))
+        return list(compress(owners, map(_MARK.__eq__, before)))
 
 
 class _OfficeKeys:
@@ -394,7 +410,9 @@ class SearchIndex:
                 if anc:
                     tiers.append((anc_score, anc - vacant if vacant else anc))
         tiers = [(score, found) for score, found in tiers if found]
-        return tiers, set().union(*(found for _, found in tiers))
+        if len(tiers) < 2:
+            return tiers, tiers[0][1] if tiers else exact
+        return tiers, tiers[0][1].union(*(found for _, found in tiers[1:]))
 
     def rank(self, query: str, limit: int = 50) -> tuple[tuple[str, ...], list[tuple[int, int]], int]:
         """The query's terms, its best ``limit`` (position, score) pairs in order, and how many offices match."""
@@ -429,16 +447,15 @@ class SearchIndex:
     def _top_one(tiers: list[tuple[int, set[int]]], limit: int) -> list[tuple[int, int]]:
         """The best ``limit`` of one term: tier by tier (scores descending), positions ascending in a tier."""
         out: list[tuple[int, int]] = []
-        higher: set[int] = set()
+        higher: set[int] | None = None  # the positions of the tiers taken so far
         for score, found in tiers:
             need = limit - len(out)
             if need <= 0:
                 break
             tier = found - higher if higher else found
             if tier:
-                chosen = sorted(tier) if len(tier) <= 4 * need else heapq.nsmallest(need, tier)
-                out.extend((i, score) for i in chosen[:need])
-            higher |= found
+                out += zip(sorted(tier)[:need], repeat(score))
+            higher = found if higher is None else higher | found
         return out
 
     def search(self, query: str, limit: int = 50) -> SearchResult:

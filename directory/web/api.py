@@ -20,7 +20,7 @@ from aiohttp import web
 from directory import quality
 from directory.errors import FieldError, NotFound, ValidationFailed
 from directory.exchange.vcard import card_30
-from directory.search import index, office_public
+from directory.search import MAX_TERMS, OWN_EXACT, index, office_public
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.validate import display_phone
 from directory.web.app import CTX
@@ -145,26 +145,32 @@ def _office_bytes(office: OfficeView, region: RegionView) -> bytes:
     return text[1:].encode()
 
 
-_SCORE_HEADS = [b'{"score":%d,' % score for score in range(64)]
+_SCORE_HEADS = [b'{"score":%d,' % score for score in range(OWN_EXACT * MAX_TERMS + 1)]  # the highest score
+_string = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept (the C encoder when available)
 
 
 def search_body(snap: Snapshot, q: str, limit: int) -> bytes:
-    """The JSON answer to one search: ranked by the search index, hits joined from the pre-encoded offices."""
+    """The JSON answer to one search, from the Snapshot's response cache or ``search_json``."""
     cache: SearchCache = snap.derived("web.search_cache", lambda s: SearchCache())
     key = (q, limit)
     body = cache.get(key)
     if body is None:
-        found = index(snap)
-        terms, ranked, total = found.rank(q, limit)
-        encoded: dict[str, bytes] = snap.derived("web.office_json", _encode_offices)
-        codes = found.codes
-        head = json.dumps(
-            {"ok": True, "query": q, "terms": list(terms), "total": total}, ensure_ascii=False, separators=(",", ":")
-        )
-        hits = b",".join(_SCORE_HEADS[score] + encoded[codes[i]] for i, score in ranked)
-        body = b'%s,"hits":[%s]}' % (head[:-1].encode(), hits)
+        body = search_json(snap, q, limit)
         cache.put(key, body)
     return body
+
+
+def search_json(snap: Snapshot, q: str, limit: int) -> bytes:
+    """Ranked by the search index, hits joined from the pre-encoded offices; the bytes json.dumps(...,
+    ensure_ascii=False, separators=(",", ":")) would write for ok, query, terms, total and hits (as ``Hit.as_dict``
+    with the score first)."""
+    found = index(snap)
+    terms, ranked, total = found.rank(q, limit)
+    encoded: dict[str, bytes] = snap.derived("web.office_json", _encode_offices)
+    codes = found.codes
+    head = f'{{"ok":true,"query":{_string(q)},"terms":[{",".join(map(_string, terms))}],"total":{total},"hits":['
+    hits = b",".join(_SCORE_HEADS[score] + encoded[codes[i]] for i, score in ranked)
+    return b"%s%s]}" % (head.encode(), hits)
 
 
 async def api_search(request: web.Request) -> web.Response:
