@@ -35,7 +35,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import compress, repeat
+from itertools import accumulate, chain, compress, repeat
 
 from directory.pinyin import pinyin_keys
 from directory.snapshot import OfficeView, RegionView, Snapshot
@@ -46,7 +46,7 @@ MAX_QUERY = 200
 MAX_TERMS = 8
 OWN_EXACT, OWN_PREFIX, OWN_SUB = 6, 5, 4
 ANC_EXACT, ANC_PREFIX, ANC_SUB = 3, 2, 1
-REBUILD_AFTER = 1000  # changed offices in the delta before the office part is rebuilt from scratch
+REBUILD_AFTER = 256  # changed offices in the delta before the office part is rebuilt (each patch rebuilds the delta)
 _PHONE_LIKE = re.compile(r"^\+?[\d\s\-()（）]{5,}$")
 _SPLIT = re.compile(r"[\s,，、;；]+")
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]")
@@ -114,6 +114,11 @@ def _ends(text: str, starts: array[int]) -> Iterator[int]:
     return map(operator.add, map(text.index, repeat(_END), starts), repeat(1))
 
 
+def _slices(text: str, starts: array[int], width: int) -> list[str]:
+    """``text[p : p + width]`` for every start p."""
+    return list(map(text.__getitem__, map(slice, starts, map(operator.add, starts, repeat(width)))))
+
+
 class _Keys:
     """Keys of owners (positions) in one string ``MARK key END MARK key END …`` with a suffix array over it.
 
@@ -124,60 +129,93 @@ class _Keys:
     entries just after a MARK are the keys starting with the term, and those among the range's first entries
     (suffix ``term + END``) the keys equal to it. Costs 4 bytes per entry, plus its owner. Keys must not contain
     MARK, END or _TOP (control characters are rejected on input; _TOP is unassigned).
+
+    With ``tail_after`` (``"@"`` for e-mail), what follows its first occurrence in a key (the domain, shared by
+    many keys) is a key of ``tails``, once per distinct tail, with the owners of each: a term found inside a tail
+    matches (as a substring) every owner of that tail, and no entry starts inside a tail in the main array.
     """
 
-    __slots__ = ("chars", "owners", "sa", "sample", "substrings", "text")
+    __slots__ = ("chars", "owners", "sa", "sample", "substrings", "tail_owners", "tails", "text")
 
-    def __init__(self, items: Iterable[tuple[int, Iterable[str]]], *, substrings: bool, owner_type: str) -> None:
+    def __init__(
+        self,
+        items: Iterable[tuple[int, Iterable[str]]],
+        *,
+        substrings: bool,
+        owner_type: str,
+        tail_after: str | None = None,
+    ) -> None:
         self.substrings = substrings
-        entries: array[int] = array("I")  # text offsets of the suffixes to sort
-        owner_at: array[int] = array(owner_type)  # owner of every text offset (only while building)
-        parts: list[str] = []
-        at = 0
-        for owner, keys in items:
+        keys: list[str] = []
+        owners: list[int] = []
+        spans: list[int] = []  # how many of each key's leading positions are entries
+        tails: dict[str, list[int]] = {}
+        for owner, own in items:
+            if not substrings:
+                found = [k for k in own if k]
+                keys += found
+                owners += repeat(owner, len(found))
+                continue
             covered = ""  # the owner's keys so far, longest first, joined by END
-            for key in sorted({k for k in keys if k}, key=lambda k: (-len(k), k)):
+            for key in sorted({k for k in own if k}, key=lambda k: (-len(k), k)):
+                limit = len(key)
+                if tail_after is not None and 0 < (cut := key.find(tail_after) + 1) < limit:
+                    tails.setdefault(key[cut:], []).append(owner)
+                    limit = cut
                 span = 1
-                if substrings and not covered:
-                    span, covered = len(key), key
-                elif substrings:
-                    # key[span:] inside a longer key of this owner: so is every later suffix, stop there
-                    while span < len(key) and key[span:] not in covered:
+                if not covered:
+                    span = limit
+                else:  # key[span:] inside a longer key of this owner: so is every later suffix, stop there
+                    while span < limit and key[span:] not in covered:
                         span += 1
-                    covered = f"{covered}{_END}{key}"
-                parts.append(key)
-                entries.extend(range(at + 1, at + 1 + span))
-                owner_at.extend(repeat(owner, len(key) + 2))
-                at += len(key) + 2
-        self.text = text = "".join(f"{_MARK}{k}{_END}" for k in parts)
-        del parts
-        self.sa, self.sample = self._sort(text, entries)
-        self.owners = array(owner_type, map(owner_at.__getitem__, self.sa))
+                covered = f"{covered}{_END}{key}"
+                keys.append(key)
+                owners.append(owner)
+                spans.append(span)
+        self.tails = _Keys(enumerate((tail,) for tail in tails), substrings=True, owner_type="I") if tails else None
+        self.tail_owners = [array(owner_type, found) for found in tails.values()]
+        del tails
+        self.text = text = f"{_MARK}{(_END + _MARK).join(keys)}{_END}" if keys else ""
+        width = max(map(len, keys), default=0) + 1  # the longest suffix with its END
+        starts = array("I", map(operator.add, accumulate(map(len, keys), initial=1), range(0, 2 * len(keys), 2)))
+        del keys
+        if substrings:
+            entries = array("I", chain.from_iterable(map(range, starts, map(operator.add, starts, spans))))
+            owned = array(owner_type, chain.from_iterable(map(repeat, owners, spans)))
+        else:
+            entries, owned = starts[:-1], array(owner_type, owners)
+        del starts, spans, owners
+        order = self._order(text, entries, width)
+        self.sa = array("I", map(entries.__getitem__, order))
+        self.owners = array(owner_type, map(owned.__getitem__, order))
+        del order, entries, owned
+        # made after the transient strings are gone, so that the kept ones do not pin their memory
+        picked = self.sa[::_SAMPLE]
+        self.sample = list(map(text.__getitem__, map(slice, picked, _ends(text, picked))))
         self.chars = frozenset(text) - {_MARK, _END}
 
     @staticmethod
-    def _sort(text: str, entries: array[int], chunk: int = 1 << 17) -> tuple[array[int], list[str]]:
-        """The entries sorted by their suffix up to END, and every ``_SAMPLE``-th suffix. Done a few leading
-        characters at a time so that at most ``chunk`` suffix strings exist at once; every step is a C loop."""
+    def _order(text: str, entries: array[int], width: int, chunk: int = 1 << 18) -> list[int]:
+        """Indexes into ``entries`` in the order of their suffixes up to END. The first ``width`` characters decide
+        it (a suffix's END comes first), so those are compared; a few leading characters at a time, so that at
+        most ``chunk`` suffix strings exist at once. Every step is a C loop."""
+        if len(entries) <= chunk:
+            return sorted(range(len(entries)), key=_slices(text, entries, width).__getitem__)
         counts = Counter(map(text.__getitem__, entries))
-        groups: list[list[str]] = [[]]
+        order: list[int] = []
+        group: set[str] = set()
         size = 0
-        for first in sorted(counts):
-            if size and size + counts[first] > chunk:
-                groups.append([])
-                size = 0
-            groups[-1].append(first)
-            size += counts[first]
-        sa: array[int] = array("I")
-        for group in groups:
-            wanted = frozenset(group)
-            part = array("I", compress(entries, map(wanted.__contains__, map(text.__getitem__, entries))))
-            suffixes = list(map(text.__getitem__, map(slice, part, _ends(text, part))))
-            sa.extend(map(part.__getitem__, sorted(range(len(part)), key=suffixes.__getitem__)))
+        for first in [*sorted(counts), None]:  # None: the end, sort what is left
+            if first is not None and (size + counts[first] <= chunk or not group):
+                group.add(first)
+                size += counts[first]
+                continue
+            wanted = list(compress(range(len(entries)), map(group.__contains__, map(text.__getitem__, entries))))
+            suffixes = _slices(text, array("I", map(entries.__getitem__, wanted)), width)
+            order += map(wanted.__getitem__, sorted(range(len(wanted)), key=suffixes.__getitem__))
             del suffixes
-        # made after the transient strings are gone, so that the kept ones do not pin their memory
-        picked = sa[::_SAMPLE]
-        return sa, list(map(text.__getitem__, map(slice, picked, _ends(text, picked))))
+            group, size = {first} if first is not None else set(), counts[first] if first is not None else 0
+        return order
 
     def _bound(self, probe: str) -> int:
         """The first entry whose suffix is >= probe (comparing the suffix's first ``len(probe)`` characters)."""
@@ -205,6 +243,11 @@ class _Keys:
         """Add the owners of keys equal to, starting with and (with ``substrings``) containing ``term``."""
         if not self.chars.issuperset(term):
             return
+        if self.tails is not None:
+            inside: set[int] = set()
+            self.tails.lookup(term, inside, inside, inside)
+            for tail in inside:
+                sub.update(self.tail_owners[tail])
         sa, text = self.sa, self.text
         lo = self._bound(term)
         if lo == len(sa) or not text.startswith(term, sa[lo]):
@@ -248,7 +291,7 @@ class _OfficeKeys:
         self.ascii_names = frozenset(i for i, keys in names if any(_ASCII_WORD.search(k) for k in keys))
         self.text = _Keys(names, substrings=True, owner_type=owner_type)
         del names
-        self.mail = _Keys(((i, self._mail(o)) for i, o in own), substrings=True, owner_type=owner_type)
+        self.mail = _Keys(((i, self._mail(o)) for i, o in own), substrings=True, owner_type=owner_type, tail_after="@")
         self.digits = _Keys(((i, self._digits(o)) for i, o in own), substrings=True, owner_type=owner_type)
         self.prefix = _Keys(((i, self._prefix_keys(o)) for i, o in own), substrings=False, owner_type=owner_type)
 
