@@ -114,9 +114,9 @@ def _ends(text: str, starts: array[int]) -> Iterator[int]:
     return map(operator.add, map(text.index, repeat(_END), starts), repeat(1))
 
 
-def _slices(text: str, starts: array[int], width: int) -> list[str]:
-    """``text[p : p + width]`` for every start p."""
-    return list(map(text.__getitem__, map(slice, starts, map(operator.add, starts, repeat(width)))))
+def _suffixes(text: str, starts: array[int]) -> list[str]:
+    """The suffix from every start up to and with its END."""
+    return list(map(text.__getitem__, map(slice, starts, _ends(text, starts))))
 
 
 class _Keys:
@@ -176,7 +176,6 @@ class _Keys:
         self.tail_owners = [array(owner_type, found) for found in tails.values()]
         del tails
         self.text = text = f"{_MARK}{(_END + _MARK).join(keys)}{_END}" if keys else ""
-        width = max(map(len, keys), default=0) + 1  # the longest suffix with its END
         starts = array("I", map(operator.add, accumulate(map(len, keys), initial=1), range(0, 2 * len(keys), 2)))
         del keys
         if substrings:
@@ -185,22 +184,21 @@ class _Keys:
         else:
             entries, owned = starts[:-1], array(owner_type, owners)
         del starts, spans, owners
-        order = self._order(text, entries, width)
+        order = self._order(text, entries)
         self.sa = array("I", map(entries.__getitem__, order))
         self.owners = array(owner_type, map(owned.__getitem__, order))
         del order, entries, owned
         # made after the transient strings are gone, so that the kept ones do not pin their memory
         picked = self.sa[::_SAMPLE]
-        self.sample = list(map(text.__getitem__, map(slice, picked, _ends(text, picked))))
+        self.sample = _suffixes(text, picked)
         self.chars = frozenset(text) - {_MARK, _END}
 
     @staticmethod
-    def _order(text: str, entries: array[int], width: int, chunk: int = 1 << 18) -> list[int]:
-        """Indexes into ``entries`` in the order of their suffixes up to END. The first ``width`` characters decide
-        it (a suffix's END comes first), so those are compared; a few leading characters at a time, so that at
-        most ``chunk`` suffix strings exist at once. Every step is a C loop."""
+    def _order(text: str, entries: array[int], chunk: int = 1 << 18) -> list[int]:
+        """Indexes into ``entries`` in the order of their suffixes up to END; a few leading characters at a time,
+        so that at most ``chunk`` suffix strings exist at once. Every step is a C loop."""
         if len(entries) <= chunk:
-            return sorted(range(len(entries)), key=_slices(text, entries, width).__getitem__)
+            return sorted(range(len(entries)), key=_suffixes(text, entries).__getitem__)
         counts = Counter(map(text.__getitem__, entries))
         order: list[int] = []
         group: set[str] = set()
@@ -211,7 +209,7 @@ class _Keys:
                 size += counts[first]
                 continue
             wanted = list(compress(range(len(entries)), map(group.__contains__, map(text.__getitem__, entries))))
-            suffixes = _slices(text, array("I", map(entries.__getitem__, wanted)), width)
+            suffixes = _suffixes(text, array("I", map(entries.__getitem__, wanted)))
             order += map(wanted.__getitem__, sorted(range(len(wanted)), key=suffixes.__getitem__))
             del suffixes
             group, size = {first} if first is not None else set(), counts[first] if first is not None else 0

@@ -97,6 +97,7 @@ async def test_same_ranking_after_patches(sqlite_demo_url: str, monkeypatch: pyt
             ("130102000000", {"contact_name": "Li Lei", "email": "li.lei@hebei.example"}),
             ("130104000000", {"unit_name": "桥西区 Service Center", "phone": "+8631187650000"}),
             ("370102000000", {"email": "office@demo.bohai.example", "fax": "+8653112345678"}),
+            ("130105000000", {"unit_name": "新华区" + "流动人口服务管理" * 24}),  # 195 characters
         ]
         for code, changes in edits:
             data = dataclasses.replace(demo.office_for(by_code[code]), **changes)
@@ -104,7 +105,7 @@ async def test_same_ranking_after_patches(sqlite_demo_url: str, monkeypatch: pyt
             assert await holder.refresh()
             patched = new.index(holder.current)
             assert patched.base is first.base and patched.pos[code] in patched.stale
-        assert_same(holder.current, patched, [*EDGE, "li lei", "lilei", "service", "8765", "hebei.example"])
+        assert_same(holder.current, patched, [*EDGE, "li lei", "lilei", "service", "8765", "hebei.example", "理流动"])
         monkeypatch.setattr(new, "REBUILD_AFTER", 2)
         data = dataclasses.replace(demo.office_for(by_code["110101000000"]), contact_name="王 Wang")
         await store.run(store.upsert_offices, [data], "t")
