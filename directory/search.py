@@ -14,8 +14,9 @@ ASCII term in e-mail (and in names only if some name has Latin letters or digits
 How it stays fast (no scan of the whole directory per query, no Python loop per matching office in the common case):
 - Every region has a position, in rank order (level, then code), and offices are addressed by their region's
   position; so a set of positions sorted is already in tie order, and a region's subtree is a few runs of positions.
-- Keys live in ``_Keys``: one string per kind with a suffix array, so a term's exact, prefix and substring matches
-  are three ranges found by bisection, and their owners are array slices turned into sets at C speed.
+- Keys live in ``_Keys``: one string per kind with a suffix array, so a term's substring matches are one range
+  found by bisection, the prefix and exact matches are filtered from it, and owners are array slices turned into
+  sets at C speed. E-mail domains are indexed once per distinct domain.
 - A term yields one set of positions per score (6…1); a one-term query takes its top hits tier by tier and counts
   the union, a longer query intersects the terms' unions first and scores only the offices in the intersection.
 - The region part of the index is shared while the regions are. The office part is a base (built at the last full
@@ -238,7 +239,8 @@ class _Keys:
         return bisect.bisect_right(self.sa, probe, lo + 1, hi, key=lambda p: text[p : p + m])
 
     def lookup(self, term: str, exact: set[int], prefix: set[int], sub: set[int]) -> None:
-        """Add the owners of keys equal to, starting with and (with ``substrings``) containing ``term``."""
+        """Add the owners of keys equal to, starting with and (with ``substrings``) containing ``term``; an owner
+        may be left out of a lower one when it is in a higher one (its score is the highest)."""
         if not self.chars.issuperset(term):
             return
         if self.tails is not None:
@@ -259,14 +261,16 @@ class _Keys:
             equal = self._end(lo, whole) if text.startswith(whole, sa[lo]) else lo
         if self.substrings:
             sub.update(owners)
-            owners = self._starts(lo, hi, owners)
+            starts = self._starts(lo, hi, owners)
             if equal == hi:
-                exact.update(owners)
-            elif equal > lo:
-                exact.update(self._starts(lo, equal, self.owners[lo:equal]))
-        elif equal > lo:  # every entry is a key's start
-            exact.update(owners if equal == hi else owners[: equal - lo])
-        prefix.update(owners)
+                exact.update(starts)
+            else:
+                if equal > lo:
+                    exact.update(self._starts(lo, equal, self.owners[lo:equal]))
+                prefix.update(starts)
+        else:  # every entry is a key's start; the tiers need not repeat exact owners among the prefix ones
+            exact.update(owners[: equal - lo])
+            prefix.update(owners[equal - lo :])
 
     def _starts(self, lo: int, hi: int, owners: Sequence[int]) -> list[int]:
         """Of the entries in [lo, hi) and their ``owners``, the owners of those that are a key's first character."""
@@ -362,16 +366,15 @@ class SearchIndex:
             self.subtree = self._subtrees(snap)
         offices = snap.offices
         self.offices = [offices.get(code) for code in self.codes]
-        self.vacant = (
-            previous.vacant
-            if previous is not None and len(previous.vacant) == len(self.codes) - len(offices)
-            else frozenset(i for i, o in enumerate(self.offices) if o is None)
-        )
         changed: list[int] = []
         stale: frozenset[int] = frozenset()
-        if previous is not None:
+        if previous is None:
+            self.vacant = frozenset(i for i, o in enumerate(self.offices) if o is None)
+        else:
             changed = [i for i, (o, p) in enumerate(zip(self.offices, previous.offices, strict=True)) if o is not p]
             stale = previous.stale.union(changed)
+            gone = {i for i in changed if self.offices[i] is None}
+            self.vacant = previous.vacant.difference(changed).union(gone) if changed else previous.vacant
         if previous is None or len(stale) > REBUILD_AFTER:
             self.base = _OfficeKeys(self.offices, range(len(self.codes)), self._owner_type())
             self.stale, self.delta = frozenset(), None

@@ -84,6 +84,18 @@ def test_same_ranking_with_regions_without_office(snap: Snapshot) -> None:
     assert_same(sparse, new.SearchIndex(sparse), queries(sparse, 100))
 
 
+def test_same_ranking_after_offices_come_and_go(snap: Snapshot) -> None:
+    """A patched index over a Snapshot where one region lost its office and another gained one."""
+    codes = sorted(snap.offices)
+    before = Snapshot(snap.generation, snap.regions, {c: snap.offices[c] for c in codes if c != "130104000000"})
+    after = dict(before.offices)
+    del after["130102000000"]
+    after["130104000000"] = snap.offices["130104000000"]
+    patched = new.SearchIndex(Snapshot(snap.generation + 1, snap.regions, after), new.SearchIndex(before))
+    assert patched.pos["130102000000"] in patched.vacant and patched.pos["130104000000"] not in patched.vacant
+    assert_same(Snapshot(snap.generation + 1, snap.regions, after), patched, [*EDGE, "长安区", "桥西区", "130104"])
+
+
 async def test_same_ranking_after_patches(sqlite_demo_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Edits go into the delta over the shared base (names with Latin letters, new phones and e-mail domains),
     then past the rebuild threshold into a fresh base; every step ranks like the oracle on the same Snapshot."""
