@@ -158,7 +158,9 @@ class _Keys:
                 owners += repeat(owner, len(found))
                 continue
             covered = ""  # the owner's keys so far, longest first, joined by END
-            for key in sorted({k for k in own if k}, key=lambda k: (-len(k), k)):
+            for key in sorted(dict.fromkeys(own), key=len, reverse=True):
+                if not key:
+                    continue
                 limit = len(key)
                 if tail_after is not None and 0 < (cut := key.find(tail_after) + 1) < limit:
                     tails.setdefault(key[cut:], []).append(owner)
