@@ -21,6 +21,8 @@ from directory.snapshot import Snapshot, SnapshotHolder
 from directory.store import open_store
 from tests import search_reference as old
 
+pytestmark = pytest.mark.slow
+
 # fmt: off
 EDGE = [
     "", " ", "镇", "街道", "区", "a", "1", "0", "demo", "bohai", ".", "@", "example", "@demo", "0@demo", "r13",
