@@ -1,9 +1,11 @@
 """The JSON API under ``/api/v1`` and its OpenAPI 3 document.
 
 Owns: the read API for scripts and the search page's live results — search, regions, offices, an office's history,
-export of a region's subtree (JSON or vCard) — and ``/api/v1/openapi.json``. Reading follows ``[web]
-anonymous_read``; scripts authenticate with ``Authorization: Bearer <token>`` (``bohai user token NAME``). Every
-error has the shape ``{ok: false, error, errors, status}`` (mapped once in ``app.py``); successes carry ``ok: true``.
+export of a region's subtree (JSON or vCard) — and ``/api/v1/openapi.json``; per Snapshot, the search responses
+already sent (``SearchCache``) and every office's encoded JSON (``OfficeJsonIndexer``), so answering a new search is
+ranking plus a join of bytes. Reading follows ``[web] anonymous_read``; scripts authenticate with ``Authorization:
+Bearer <token>`` (``bohai user token NAME``). Every error has the shape ``{ok: false, error, errors, status}``
+(mapped once in ``app.py``); successes carry ``ok: true``.
 """
 
 from __future__ import annotations
@@ -161,9 +163,9 @@ def search_body(snap: Snapshot, q: str, limit: int) -> bytes:
 
 
 def search_json(snap: Snapshot, q: str, limit: int) -> bytes:
-    """Ranked by the search index, hits joined from the pre-encoded offices; the bytes json.dumps(...,
-    ensure_ascii=False, separators=(",", ":")) would write for ok, query, terms, total and hits (as ``Hit.as_dict``
-    with the score first)."""
+    """Ranked by the search index, hits joined from the pre-encoded offices: the bytes json.dumps(...,
+    ensure_ascii=False, separators=(",", ":")) would write for ok, query, terms, total and hits (each hit its score,
+    then ``office_public``)."""
     found = index(snap)
     terms, ranked, total = found.rank(q, limit)
     encoded: dict[str, bytes] = snap.derived("web.office_json", _encode_offices)
