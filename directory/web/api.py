@@ -98,11 +98,13 @@ def office_json(office: OfficeView, region: RegionView, domain: str) -> dict[str
 class SearchCache:
     """Encoded search responses of one Snapshot (a new Snapshot starts empty, so edits show at once).
 
-    Typing produces the same prefixes from many staff; a hit skips ranking and JSON encoding. Bounded LRU.
+    Typing produces the same prefixes from many staff; a hit skips ranking and JSON encoding. An LRU bounded by
+    entries and by bytes (a response of 50 hits is ~30 KB, so 4,096 of them would be 120 MB).
     """
 
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
+    def __init__(self, size: int = 4096, max_bytes: int = 8 << 20) -> None:
+        self.size, self.max_bytes = size, max_bytes
+        self.bytes = 0
         self.entries: OrderedDict[tuple[str, int], bytes] = OrderedDict()
 
     def get(self, key: tuple[str, int]) -> bytes | None:
@@ -112,9 +114,13 @@ class SearchCache:
         return body
 
     def put(self, key: tuple[str, int], body: bytes) -> None:
+        if len(body) > self.max_bytes:
+            return
+        old = self.entries.pop(key, None)
+        self.bytes += len(body) - (len(old) if old is not None else 0)
         self.entries[key] = body
-        if len(self.entries) > self.size:
-            self.entries.popitem(last=False)
+        while len(self.entries) > self.size or self.bytes > self.max_bytes:
+            self.bytes -= len(self.entries.popitem(last=False)[1])
 
 
 class OfficeJsonIndexer:

@@ -90,3 +90,20 @@ def test_quality_counts_and_report() -> None:
     ).liaison_missing
     # the same snapshot and day are computed once
     assert quality.subtree_counts(snap, today) is counts
+
+
+def test_search_cache_is_bounded_by_entries_and_bytes() -> None:
+    from directory.web.api import SearchCache
+
+    cache = SearchCache(size=3, max_bytes=100)
+    cache.put(("a", 20), b"x" * 40)
+    cache.put(("b", 20), b"y" * 40)
+    assert cache.get(("a", 20)) == b"x" * 40  # now the most recent
+    cache.put(("c", 20), b"z" * 40)  # 120 bytes > 100: the least recently used ("b") goes
+    assert cache.get(("b", 20)) is None and cache.get(("a", 20)) and cache.get(("c", 20))
+    assert cache.bytes == 80
+    cache.put(("d", 20), b"w" * 101)  # larger than the whole budget: not kept, nothing evicted
+    assert cache.get(("d", 20)) is None and cache.bytes == 80
+    for key in ("e", "f", "g"):
+        cache.put((key, 20), b"v")
+    assert len(cache.entries) == 3 and cache.bytes == 3
