@@ -23,7 +23,7 @@ import aiosmtplib
 
 from directory.settings import Settings
 from directory.store import open_store
-from liaison import outbox
+from liaison.mail import outbox
 from tests.mailsink import Sink, mail_sink
 
 

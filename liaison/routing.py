@@ -14,7 +14,7 @@ from typing import Literal
 from directory.errors import FieldError, NotFound, ValidationFailed
 from directory.models import LEVEL_NAMES
 from directory.snapshot import OfficeView, Snapshot
-from liaison.transports.fax import fax_address
+from liaison.mail.transports.fax import fax_address
 
 Channel = Literal["email", "fax"]
 

@@ -22,8 +22,9 @@ from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
 from directory.web.app import HEALTH, WebContext, make_app
-from liaison.inbound import Inbound, InboundServer
-from liaison.outbox import OutboxWorker
+from liaison.letters import compose
+from liaison.mail.inbound import Inbound, InboundServer
+from liaison.mail.outbox import OutboxWorker
 
 log = logging.getLogger(__name__)
 Closer = Callable[[], Awaitable[None]]
@@ -116,7 +117,7 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 
 def web_extensions(running: Running) -> list[Callable[[web.Application], None]]:
     """Pages that the liaison layer adds to the directory's web app."""
-    from liaison import web as letters_web  # --- issue 4: letters pages ---
+    from liaison.letters import web as letters_web  # --- issue 4: letters pages ---
 
     def wake() -> None:
         if running.outbox is not None:
@@ -130,7 +131,7 @@ def web_extensions(running: Running) -> list[Callable[[web.Application], None]]:
 
     extensions: list[Callable[[web.Application], None]] = [letters_web.extension(wake), add_health]
     # --- meetings pages (issue 5) ---
-    from liaison import meetings_web
+    from liaison.meetings import web as meetings_web
 
     extensions.append(meetings_web.extension(wake))
     return extensions
@@ -182,7 +183,7 @@ async def _start_ldaps(running: Running) -> tuple[str, str] | None:
 
 async def _start_outbox(running: Running) -> tuple[str, str] | None:
     """The outbox worker (always on: letters queued by `bohai letter send` are sent by a running service)."""
-    from liaison import deadlines
+    from liaison.letters import deadlines
 
     worker = OutboxWorker(running.store, running.settings)
     worker.add_job(deadlines.job(running.settings, lambda: running.holder.current))
@@ -194,7 +195,13 @@ async def _start_outbox(running: Running) -> tuple[str, str] | None:
 
 async def _start_smtp(running: Running) -> tuple[str, str] | None:
     """Inbound SMTP on [smtp] host/port; it wakes the outbox worker when it queued a forward."""
-    core = Inbound(running.store, running.settings, lambda: running.holder.current)
+    core = Inbound(
+        running.store,
+        running.settings,
+        lambda: running.holder.current,
+        on_bounce=[compose.mark_delivery_bounced],
+        on_reply=[compose.mark_replied],
+    )
     if running.outbox is not None:
         core.on_queued = running.outbox.wake
     running.inbound = core
@@ -210,8 +217,8 @@ async def _start_smtp(running: Running) -> tuple[str, str] | None:
 # --- meetings scheduler (issue 5) ---
 async def _start_meetings_scheduler(running: Running) -> tuple[str, str] | None:
     """Register the iMIP reply hook with the inbound face; run the reminder scheduler until the service stops."""
-    from liaison import meetings_service
-    from liaison.meeting_links import base_url_warning
+    from liaison.meetings import service as meetings_service
+    from liaison.meetings.links import base_url_warning
 
     s = running.settings.meetings
     meetings_service.check_settings(running.settings)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import liaison.models  # noqa: F401  (registers the liaison tables in SQLModel.metadata)
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 import directory.models
-import liaison.models  # noqa: F401  (registers the liaison tables in SQLModel.metadata)
 from directory.store import Store
 
 

@@ -12,8 +12,8 @@ import pytest
 import vobject
 
 from directory.settings import Settings
-from liaison import ical, meeting_mail
-from liaison.meeting_models import AttendeeView, MeetingView
+from liaison.meetings import ical, mails
+from liaison.meetings.models import AttendeeView, MeetingView
 
 TITLE = "环渤海地区流动人口服务管理联席会议第十二次全体会议暨区域协作机制建设推进会（河北石家庄）"
 NOW = dt.datetime(2026, 11, 30, 2, 0, tzinfo=dt.UTC)
@@ -80,7 +80,7 @@ def check_calendar(data: bytes, method: str, sequence: int, attendees: set[str])
 
 
 def notice(m: MeetingView, method: str, person: AttendeeView = PEOPLE[0]) -> EmailMessage:
-    return roundtrip(meeting_mail.notice(m, person, method, Settings(), "http://127.0.0.1/x", NOW))
+    return roundtrip(mails.notice(m, person, method, Settings(), "http://127.0.0.1/x", NOW))
 
 
 def test_invitation_mime_structure() -> None:

@@ -15,10 +15,12 @@ from directory import regions
 from directory.errors import NotFound, SettingsError, ValidationFailed
 from directory.models import utcnow
 from directory.snapshot import Snapshot, build
-from liaison import faxpdf, letters, outbox, routing
-from liaison.inbound import is_auto, parse_dsn, referenced_ids
-from liaison.transports.fax import FAX_ADDRESS, fax_address
-from liaison.workdays import default_calendar
+from liaison import routing
+from liaison.letters import compose, faxpdf
+from liaison.mail import outbox
+from liaison.mail.inbound import is_auto, parse_dsn, referenced_ids
+from liaison.mail.transports.fax import FAX_ADDRESS, fax_address
+from liaison.workdays.calendar import default_calendar
 from tests.conftest import need
 
 GW = "fax.gw.example"
@@ -193,17 +195,17 @@ def test_bounce_addresses() -> None:
 
 
 def test_templates_render_and_name_missing_fields() -> None:
-    text = letters.render_template("hecha", {"details": "张三，身份证号略"})
+    text = compose.render_template("hecha", {"details": "张三，身份证号略"})
     assert "协助核查" in text and "张三" in text
     with pytest.raises(ValidationFailed) as info:
-        letters.render_template("hecha", {})
+        compose.render_template("hecha", {})
     assert "details" in str(info.value.errors[0])
     with pytest.raises(ValidationFailed):
-        letters.render_template("../etc/passwd", {})
+        compose.render_template("../etc/passwd", {})
 
 
 def test_deadline_dates_around_national_day_2026() -> None:
-    d = letters.deadline_for(default_calendar(), dt.date(2026, 9, 25), 5, 2)
+    d = compose.deadline_for(default_calendar(), dt.date(2026, 9, 25), 5, 2)
     # 9-25 is the Mid-Autumn holiday; working days after it: 9-28, 9-29, 9-30, 10-8, 10-9
     assert d.deadline == dt.date(2026, 10, 9)
     assert d.remind_on == dt.date(2026, 9, 30)  # two working days before: 10-8, 9-30
@@ -212,13 +214,13 @@ def test_deadline_dates_around_national_day_2026() -> None:
 
 
 def test_deadline_in_a_year_without_official_data_is_provisional() -> None:
-    d = letters.deadline_for(default_calendar(), dt.date(2026, 12, 24), 10, 2)
+    d = compose.deadline_for(default_calendar(), dt.date(2026, 12, 24), 10, 2)
     assert d.deadline.year == 2027 and d.provisional
 
 
 def test_transports_by_name() -> None:
     from directory.settings import Settings
-    from liaison import transports
+    from liaison.mail import transports
 
     settings = Settings().replace(fax={"gateway": GW})
     assert type(transports.load("null", settings)).__name__ == "NullTransport"
@@ -229,8 +231,8 @@ def test_transports_by_name() -> None:
 
 async def test_null_and_fax_transport_outcomes() -> None:
     from directory.settings import Settings
-    from liaison import transports
-    from liaison.transports import Envelope
+    from liaison.mail import transports
+    from liaison.mail.transports import Envelope
 
     settings = Settings().replace(fax={"gateway": GW}, relay={"port": 1})
     null = transports.load("null", settings)

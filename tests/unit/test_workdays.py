@@ -9,7 +9,7 @@ import chinese_calendar
 import pytest
 
 from directory.errors import ValidationFailed
-from liaison import workdays as wd
+from liaison.workdays import calendar as wd
 
 D = dt.date
 

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
 from directory.validate import OfficeData
-from liaison import letters
-from liaison.models import delivery_t, outbox_t
+from liaison.letters import compose
+from liaison.letters.models import delivery_t
+from liaison.mail.models import outbox_t
 from tests.integration.letters.conftest import settings_for
 from tests.mailsink import Sink
 from tests.servers import serve_process
@@ -31,8 +32,8 @@ def queue_letters(store: Store, sink: Sink) -> set[str]:
     settings = settings_for(store.url, sink)
     snap = SnapshotHolder(store).current
     for i in range(N):
-        draft = letters.Draft("130100000000", ["110101000000"], f"第{i}号测试函", "正文", reply_within=None)
-        letters.send_letter(store, settings, snap, draft)
+        draft = compose.Draft("130100000000", ["110101000000"], f"第{i}号测试函", "正文", reply_within=None)
+        compose.send_letter(store, settings, snap, draft)
     with store.read() as conn:
         return set(conn.execute(sa.select(delivery_t.c.message_id)).scalars())
 

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 
 import sqlalchemy as sa
 
-from liaison.models import inbound_t, outbox_t
+from liaison.mail.models import inbound_t, outbox_t
 from tests.integration.letters.test_letters import DOMAIN, EMAIL_ONLY, SENDER, World, at_nine, dsn, reply, world
 
 __all__ = ["world"]  # the fixture, shared with test_letters

@@ -10,7 +10,9 @@ import pytest
 
 from directory.store import Store, open_store
 from directory.validate import OfficeData
-from liaison import cli, meetings, outbox
+from liaison import cli
+from liaison.mail import outbox
+from liaison.meetings import rules
 from tests.integration.letters.test_web import FORM, Browser
 from tests.integration.letters.test_web import browser as letters_browser
 
@@ -95,6 +97,6 @@ def test_meetings_refuse_header_injection(
     assert code == 1 and "attendee" in err and "电子邮箱格式不正确" in err
     store = open_store(db_url)
     try:
-        assert meetings.list_meetings(store) == [] and outbox.counts(store) == {}
+        assert rules.list_meetings(store) == [] and outbox.counts(store) == {}
     finally:
         store.close()

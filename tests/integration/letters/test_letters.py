@@ -22,10 +22,11 @@ from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
 from directory.validate import OfficeData
-from liaison import deadlines, letters
-from liaison.inbound import Inbound, InboundServer
-from liaison.models import delivery_t, inbound_t
-from liaison.outbox import OutboxWorker
+from liaison.letters import compose, deadlines
+from liaison.letters.models import delivery_t
+from liaison.mail.inbound import Inbound, InboundServer
+from liaison.mail.models import inbound_t
+from liaison.mail.outbox import OutboxWorker
 from tests.conftest import need
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.mailsink import Received, Sink
@@ -58,11 +59,11 @@ class World:
     sink: Sink
     clock: Clock
 
-    def send(self, *to: str, reply_within: int | None = 10) -> letters.Sent:
-        draft = letters.Draft(
+    def send(self, *to: str, reply_within: int | None = 10) -> compose.Sent:
+        draft = compose.Draft(
             SENDER, list(to), "关于核查流动人口信息的函", "请协助核查张三的居住登记信息。", reply_within
         )
-        return letters.send_letter(self.store, self.settings, self.holder.current, draft, now=self.clock())
+        return compose.send_letter(self.store, self.settings, self.holder.current, draft, now=self.clock())
 
     async def drain(self) -> list[Received]:
         await self.worker.wait_idle()
@@ -85,7 +86,14 @@ async def world(store: Store, sink: Sink, clock: Clock) -> AsyncIterator[World]:
     holder = SnapshotHolder(store)
     worker = OutboxWorker(store, settings, clock=clock)
     worker.add_job(deadlines.job(settings, lambda: holder.current))
-    inbound = Inbound(store, settings, lambda: holder.current, on_queued=worker.wake)
+    inbound = Inbound(
+        store,
+        settings,
+        lambda: holder.current,
+        on_queued=worker.wake,
+        on_bounce=[compose.mark_delivery_bounced],
+        on_reply=[compose.mark_replied],
+    )
     server = InboundServer(inbound)
     _, port = await server.start()
     worker.start()
@@ -205,7 +213,7 @@ def reply(to: str, in_reply_to: str, auto: str | None = None) -> EmailMessage:
 
 def at_nine(day: object) -> dt.datetime:
     assert isinstance(day, dt.date)
-    return dt.datetime.combine(day, dt.time(9), letters.SHANGHAI).astimezone(dt.UTC)
+    return dt.datetime.combine(day, dt.time(9), compose.SHANGHAI).astimezone(dt.UTC)
 
 
 async def test_reply_stops_reminders_and_the_other_gets_reminder_then_overdue(world: World) -> None:
@@ -297,15 +305,15 @@ async def test_hook_handles_before_default(world: World) -> None:
 async def test_answer_letter_is_threaded_and_carries_attachments(world: World) -> None:
     first = world.send(EMAIL_ONLY)
     (original,) = await world.drain()
-    answer = letters.Draft(
+    answer = compose.Draft(
         EMAIL_ONLY,
         [SENDER],
         "关于核查结果的复函",
         "经核查，情况属实。",
-        attachments=[letters.Attachment("核查结果.csv", "text/csv", "姓名,结果\n张三,属实\n".encode())],
+        attachments=[compose.Attachment("核查结果.csv", "text/csv", "姓名,结果\n张三,属实\n".encode())],
         in_reply_to=first.number,
     )
-    letters.send_letter(world.store, world.settings, world.holder.current, answer, now=world.clock())
+    compose.send_letter(world.store, world.settings, world.holder.current, answer, now=world.clock())
     (reply_mail,) = await world.drain()
     msg = reply_mail.message
     letter_root = deadlines.get_letter(world.store, str(first.id))["message_id"]
@@ -316,6 +324,6 @@ async def test_answer_letter_is_threaded_and_carries_attachments(world: World) -
     (part,) = list(msg.iter_attachments())
     assert part.get_filename() == "核查结果.csv" and "张三" in part.get_content()
     with pytest.raises(NotFound):
-        letters.send_letter(
+        compose.send_letter(
             world.store, world.settings, world.holder.current, dataclasses.replace(answer, in_reply_to="nope")
         )

@@ -10,8 +10,8 @@ from email.message import EmailMessage
 import sqlalchemy as sa
 
 from directory.store import Store
-from liaison import outbox
-from liaison.models import outbox_t
+from liaison.mail import outbox
+from liaison.mail.models import outbox_t
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.mailsink import Sink, mail_sink
 

@@ -17,8 +17,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from directory.errors import StorageError
 from directory.store import Store
-from liaison import outbox
-from liaison.models import outbox_t
+from liaison.mail import outbox
+from liaison.mail.models import outbox_t
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.integration.letters.test_outbox import queue, row
 from tests.mailsink import Received, Sink, mail_sink
@@ -114,7 +114,7 @@ async def test_a_failed_round_does_not_stop_the_worker(
 
     worker.add_job(flaky_job)
     (oid,) = queue(store, "after@example.org")
-    caplog.set_level(logging.ERROR, logger="liaison.outbox")
+    caplog.set_level(logging.ERROR, logger="liaison.mail.outbox")
     worker.start()
     try:
         await worker.wait_idle()
@@ -189,7 +189,7 @@ async def test_dsn_orcpt_is_xtext_encoded(store: Store) -> None:
 
 
 def test_xtext_encodes_plus_equals_and_bytes_outside_printable_ascii() -> None:
-    from liaison.transports.smtp import xtext
+    from liaison.mail.transports.smtp import xtext
 
     assert xtext("a+b=c d@x") == "a+2Bb+3Dc+20d@x"
     assert xtext("张@x") == "+E5+BC+A0@x" and xtext("plain@example.org") == "plain@example.org"

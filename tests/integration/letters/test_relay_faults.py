@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from aiosmtpd.smtp import SMTP
 
 from directory.store import Store, open_store
-from liaison import outbox
-from liaison.models import outbox_t
+from liaison.mail import outbox
+from liaison.mail.models import outbox_t
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.integration.letters.test_outbox import message, queue, row
 from tests.mailsink import Sink

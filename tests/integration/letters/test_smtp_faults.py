@@ -10,8 +10,8 @@ from email.message import EmailMessage
 
 import sqlalchemy as sa
 
-from liaison.inbound import Inbound, InboundServer
-from liaison.models import inbound_t
+from liaison.mail.inbound import Inbound, InboundServer
+from liaison.mail.models import inbound_t
 from tests.integration.letters.test_letters import DOMAIN, EMAIL_ONLY, World, world
 
 __all__ = ["world"]

@@ -13,9 +13,10 @@ from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
 from directory.validate import OfficeData
-from liaison import cli, letters
-from liaison.models import delivery_t
-from liaison.workdays_store import load_calendar
+from liaison import cli
+from liaison.letters import compose
+from liaison.letters.models import delivery_t
+from liaison.workdays.store import load_calendar
 
 NOTICE = """year = 2027
 source = "测试通知"
@@ -76,9 +77,9 @@ def test_load_recomputes_provisional_deadlines(
         "test",
     )
     settings = Settings().replace(database={"url": store.url})
-    sent_at = dt.datetime(2027, 1, 29, 9, tzinfo=letters.SHANGHAI).astimezone(dt.UTC)  # a Friday
-    draft = letters.Draft("130100000000", ["110101000000"], "关于核查的函", "请协助核查。", 10)
-    sent = letters.send_letter(store, settings, SnapshotHolder(store).current, draft, now=sent_at)
+    sent_at = dt.datetime(2027, 1, 29, 9, tzinfo=compose.SHANGHAI).astimezone(dt.UTC)  # a Friday
+    draft = compose.Draft("130100000000", ["110101000000"], "关于核查的函", "请协助核查。", 10)
+    sent = compose.send_letter(store, settings, SnapshotHolder(store).current, draft, now=sent_at)
     (before,) = sent.deliveries
     assert before["deadline_provisional"] is True
     monkeypatch.setenv("BOHAI_DATABASE_URL", store.url)

@@ -17,9 +17,10 @@ import sqlalchemy as sa
 from directory.settings import Settings
 from directory.snapshot import Snapshot, SnapshotHolder
 from directory.store import Store, open_store
-from liaison import meetings_service, scheduler
-from liaison.meeting_models import Meeting
-from liaison.outbox import OutboxWorker
+from liaison.mail import scheduler
+from liaison.mail.outbox import OutboxWorker
+from liaison.meetings import service as meetings_service
+from liaison.meetings.models import Meeting
 from tests.mailsink import Received, Sink, mail_sink
 
 START = dt.datetime(2026, 12, 17, 1, 0, tzinfo=dt.UTC)  # 09:00 in Shanghai, a Thursday and a working day

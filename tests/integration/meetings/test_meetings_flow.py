@@ -14,9 +14,10 @@ from directory.errors import SettingsError, ValidationFailed
 from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
-from liaison import meeting_links, meetings, scheduler
-from liaison.meetings import MeetingInput
-from liaison.workdays import Calendar
+from liaison.mail import scheduler
+from liaison.meetings import links, rules
+from liaison.meetings.rules import MeetingInput
+from liaison.workdays.calendar import Calendar
 
 TITLE = "环渤海地区流动人口服务管理联席会议第十二次全体会议暨区域协作机制建设推进会"
 OFFICERS = {
@@ -59,13 +60,13 @@ async def notices(store: Store, settings: Settings, clock: Clock, sink: Sink) ->
 async def test_invite_move_remove_cancel(
     demo_store: Store, demo_snap: Snapshot, settings: Settings, clock: Clock, sink: Sink
 ) -> None:
-    made = meetings.create_meeting(demo_store, demo_snap, settings, new(), "tester", now=NOW)
+    made = rules.create_meeting(demo_store, demo_snap, settings, new(), "tester", now=NOW)
     assert {a.email for a in made.meeting.attendees} == OFFICERS
     assert made.warnings == [] and made.notices == 10
     got = await notices(demo_store, settings, clock, sink)
     assert got == sorted((e, "REQUEST", 0, "CONFIRMED") for e in OFFICERS)
 
-    moved = meetings.update_meeting(
+    moved = rules.update_meeting(
         demo_store, demo_snap, settings, made.meeting.id, MeetingInput(start=START + dt.timedelta(days=1),
         end=START + dt.timedelta(days=1, hours=8)), "tester", now=NOW,
     )  # fmt: skip
@@ -75,7 +76,7 @@ async def test_invite_move_remove_cancel(
 
     gone = "r410000000000@demo.bohai.example"
     guest = "guest@example.org"
-    changed = meetings.update_meeting(
+    changed = rules.update_meeting(
         demo_store, demo_snap, settings, made.meeting.id, MeetingInput(remove=[gone], add=[guest]), "tester", now=NOW
     )
     assert changed.meeting.sequence == 2
@@ -83,7 +84,7 @@ async def test_invite_move_remove_cancel(
     stay = (OFFICERS - {gone}) | {guest}
     assert got == sorted([(e, "REQUEST", 2, "CONFIRMED") for e in stay] + [(gone, "CANCEL", 2, "CANCELLED")])
 
-    meetings.cancel_meeting(demo_store, settings, made.meeting.id, "tester", now=NOW)
+    rules.cancel_meeting(demo_store, settings, made.meeting.id, "tester", now=NOW)
     got = await notices(demo_store, settings, clock, sink)
     assert got == sorted((e, "CANCEL", 3, "CANCELLED") for e in OFFICERS | {guest})
 
@@ -91,9 +92,9 @@ async def test_invite_move_remove_cancel(
 async def test_moved_invitation_carries_new_time(
     demo_store: Store, demo_snap: Snapshot, settings: Settings, clock: Clock, sink: Sink
 ) -> None:
-    made = meetings.create_meeting(demo_store, demo_snap, settings, new(attendees=["a@example.org"]), "t", now=NOW)
+    made = rules.create_meeting(demo_store, demo_snap, settings, new(attendees=["a@example.org"]), "t", now=NOW)
     later = START + dt.timedelta(days=7)
-    meetings.update_meeting(
+    rules.update_meeting(
         demo_store,
         None,
         settings,
@@ -119,11 +120,11 @@ def test_bad_input_names_the_field_and_writes_nothing(store: Store, settings: Se
     }
     for name, data in cases.items():
         with pytest.raises(ValidationFailed) as info:
-            meetings.create_meeting(store, None, settings, data, "t")
+            rules.create_meeting(store, None, settings, data, "t")
         assert info.value.errors[0].field == name, name
     too_many = settings.replace(meetings={"max_attendees": 2})
     with pytest.raises(ValidationFailed) as info:
-        meetings.create_meeting(store, None, too_many, new(attendees=["a@x.org", "b@x.org", "c@x.org"]), "t")
+        rules.create_meeting(store, None, too_many, new(attendees=["a@x.org", "b@x.org", "c@x.org"]), "t")
     assert info.value.errors[0].field == "attendee" and "最多 2 人" in info.value.errors[0].message
     assert count_meetings(store) == 0
     assert scheduler.jobs_for(store, "1") == []
@@ -131,7 +132,7 @@ def test_bad_input_names_the_field_and_writes_nothing(store: Store, settings: Se
 
 def test_non_working_day_warns(store: Store, settings: Settings) -> None:
     sunday = dt.datetime(2026, 12, 20, 1, 0, tzinfo=dt.UTC)
-    made = meetings.create_meeting(
+    made = rules.create_meeting(
         store, None, settings, new(start=sunday, end=sunday + dt.timedelta(hours=3), attendees=["a@x.org"]), "t"
     )
     assert made.warnings == ["2026-12-20 不是工作日（周末或法定节假日）"]
@@ -139,38 +140,38 @@ def test_non_working_day_warns(store: Store, settings: Settings) -> None:
 
     def at(*day: int) -> list[str]:
         start = dt.datetime(*day, 1, 0, tzinfo=dt.UTC)
-        return meetings.date_warnings(start, start + dt.timedelta(hours=1), cal)
+        return rules.date_warnings(start, start + dt.timedelta(hours=1), cal)
 
     assert at(2026, 10, 1) == ["2026-10-01 不是工作日（周末或法定节假日）"]
     assert at(2026, 10, 10) == []  # a Saturday, but a make-up working day (调休)
     assert at(2027, 3, 3) == ["2027-03-03 所在年份尚无国务院放假安排数据，是否工作日仅为推定"]
-    assert meetings.date_warnings(START, START + dt.timedelta(hours=8), cal) == []
+    assert rules.date_warnings(START, START + dt.timedelta(hours=8), cal) == []
 
 
 def test_missing_liaison_officers_are_named(store: Store, settings: Settings, demo_snap: Snapshot) -> None:
-    people, warnings = meetings.default_attendees(demo_snap)
+    people, warnings = rules.default_attendees(demo_snap)
     assert len(people) == 10 and warnings == []
     from directory.snapshot import SnapshotHolder
 
     empty = SnapshotHolder(store).current
-    people, warnings = meetings.default_attendees(empty)
+    people, warnings = rules.default_attendees(empty)
     assert people == [] and len(warnings) == 10 and warnings[0].startswith("北京市没有登记联络员")
 
 
 def test_signed_links() -> None:
-    token = meeting_links.sign(b"k", 5, "a@example.org", 2)
-    assert meeting_links.verify(b"k", token) == (5, "a@example.org", 2)
-    assert meeting_links.verify(b"other", token) is None
+    token = links.sign(b"k", 5, "a@example.org", 2)
+    assert links.verify(b"k", token) == (5, "a@example.org", 2)
+    assert links.verify(b"other", token) is None
     mid, seq, hexmail, mac = token.split(".")
-    assert meeting_links.verify(b"k", f"6.{seq}.{hexmail}.{mac}") is None
-    assert meeting_links.verify(b"k", f"{mid}.3.{hexmail}.{mac}") is None  # the notice version is signed too
-    assert meeting_links.verify(b"k", f"{mid}.{seq}.{b'b@example.org'.hex()}.{mac}") is None
-    assert meeting_links.verify(b"k", "garbage") is None
+    assert links.verify(b"k", f"6.{seq}.{hexmail}.{mac}") is None
+    assert links.verify(b"k", f"{mid}.3.{hexmail}.{mac}") is None  # the notice version is signed too
+    assert links.verify(b"k", f"{mid}.{seq}.{b'b@example.org'.hex()}.{mac}") is None
+    assert links.verify(b"k", "garbage") is None
 
 
 def test_audit_rows(store: Store, settings: Settings) -> None:
-    made = meetings.create_meeting(store, None, settings, new(attendees=["a@x.org"]), "张三")
-    meetings.cancel_meeting(store, settings, made.meeting.id, "李四")
+    made = rules.create_meeting(store, None, settings, new(attendees=["a@x.org"]), "张三")
+    rules.cancel_meeting(store, settings, made.meeting.id, "李四")
     rows = store.history("meeting", str(made.meeting.id))
     assert [(r["action"], r["actor"]) for r in rows] == [("cancel", "李四"), ("create", "张三")]
     with store.read() as conn:
@@ -178,30 +179,30 @@ def test_audit_rows(store: Store, settings: Settings) -> None:
 
 
 def test_new_time_asks_again_other_changes_keep_answers(store: Store, settings: Settings) -> None:
-    made = meetings.create_meeting(store, None, settings, new(attendees=["a@x.org", "b@x.org"]), "t")
+    made = rules.create_meeting(store, None, settings, new(attendees=["a@x.org", "b@x.org"]), "t")
     mid = made.meeting.id
-    assert meetings.set_partstat(store, mid, "a@x.org", "ACCEPTED")
-    meetings.update_meeting(store, None, settings, mid, MeetingInput(place="天津"), "t")
-    assert {a.email: a.partstat for a in meetings.get_meeting(store, mid).attendees}["a@x.org"] == "ACCEPTED"
+    assert rules.set_partstat(store, mid, "a@x.org", "ACCEPTED")
+    rules.update_meeting(store, None, settings, mid, MeetingInput(place="天津"), "t")
+    assert {a.email: a.partstat for a in rules.get_meeting(store, mid).attendees}["a@x.org"] == "ACCEPTED"
     later = START + dt.timedelta(days=1)
-    meetings.update_meeting(
+    rules.update_meeting(
         store, None, settings, mid, MeetingInput(start=later, end=later + dt.timedelta(hours=1)), "t"
     )
-    people = meetings.get_meeting(store, mid).attendees
+    people = rules.get_meeting(store, mid).attendees
     assert [(a.partstat, a.responded_at) for a in people] == [("NEEDS-ACTION", None)] * 2
 
 
 def test_bad_meetings_settings_name_the_option(store: Store, settings: Settings) -> None:
     cases = {
-        "meetings.reminder_offsets": {"reminder_offsets": "10 weeks"},
-        "meetings.organiser_local_part": {"organiser_local_part": "130000000000"},
-        "meetings.base_url": {"base_url": "javascript:alert(1)"},
+        "rules.reminder_offsets": {"reminder_offsets": "10 weeks"},
+        "rules.organiser_local_part": {"organiser_local_part": "130000000000"},
+        "rules.base_url": {"base_url": "javascript:alert(1)"},
     }
     for option, values in cases.items():
         with pytest.raises(SettingsError, match=option.replace(".", r"\.")):
-            meetings.check_settings(settings.replace(meetings=values))
+            rules.check_settings(settings.replace(meetings=values))
     with pytest.raises(SettingsError, match=r"meetings\.reminder_offsets.*'10 weeks'"):
-        meetings.create_meeting(
+        rules.create_meeting(
             store,
             None,
             settings.replace(meetings={"reminder_offsets": "1 day, 10 weeks"}),

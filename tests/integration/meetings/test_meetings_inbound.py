@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from meetings_support import NOW, START
 
 from directory.settings import Settings
-from liaison import meetings, service
-from liaison.meetings import MeetingInput
-from liaison.models import inbound_t
+from liaison import service
+from liaison.mail.models import inbound_t
+from liaison.meetings import rules
+from liaison.meetings.rules import MeetingInput
 
 ORGANISER = "meetings@liaison.bohai.example"
 
@@ -64,13 +65,13 @@ async def send(running: service.Running, msg: EmailMessage, rcpt: str = ORGANISE
 
 
 def partstats(running: service.Running, meeting_id: int) -> dict[str, str]:
-    return {a.email: a.partstat for a in meetings.get_meeting(running.store, meeting_id).attendees}
+    return {a.email: a.partstat for a in rules.get_meeting(running.store, meeting_id).attendees}
 
 
 async def test_reply_from_attendee_marks_accepted_and_others_change_nothing(running: service.Running) -> None:
     data = MeetingInput(title="联席会议", host="13", start=START, end=START + dt.timedelta(hours=8),
                         attendees=["a@example.org", "b@example.org"])  # fmt: skip
-    made = meetings.create_meeting(running.store, None, running.settings, data, "t")
+    made = rules.create_meeting(running.store, None, running.settings, data, "t")
     uid, mid = made.meeting.uid, made.meeting.id
     untouched = {"a@example.org": "NEEDS-ACTION", "b@example.org": "NEEDS-ACTION"}
 
@@ -110,13 +111,13 @@ async def test_plain_mail_to_the_organiser_is_kept_not_lost(running: service.Run
 async def test_stale_reply_after_a_time_change_and_a_foreign_envelope_change_nothing(running: service.Running) -> None:
     data = MeetingInput(title="联席会议", host="13", start=START, end=START + dt.timedelta(hours=8),
                         attendees=["a@example.org", "b@example.org"])  # fmt: skip
-    made = meetings.create_meeting(running.store, None, running.settings, data, "t")
+    made = rules.create_meeting(running.store, None, running.settings, data, "t")
     uid, mid = made.meeting.uid, made.meeting.id
     await send(running, reply_message("a@example.org", "a@example.org", uid, sequence=0))
     assert partstats(running, mid)["a@example.org"] == "ACCEPTED"
     later = MeetingInput(start=START + dt.timedelta(days=1), end=START + dt.timedelta(days=1, hours=8))
-    meetings.update_meeting(running.store, None, running.settings, mid, later, "t")  # SEQUENCE 1 moves the time
-    meetings.update_meeting(running.store, None, running.settings, mid, MeetingInput(place="天津"), "t")  # 2: place
+    rules.update_meeting(running.store, None, running.settings, mid, later, "t")  # SEQUENCE 1 moves the time
+    rules.update_meeting(running.store, None, running.settings, mid, MeetingInput(place="天津"), "t")  # 2: place
     assert partstats(running, mid)["a@example.org"] == "NEEDS-ACTION"
     await send(running, reply_message("a@example.org", "a@example.org", uid, sequence=0))  # delayed old answer
     assert partstats(running, mid)["a@example.org"] == "NEEDS-ACTION"

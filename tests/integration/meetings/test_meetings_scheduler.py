@@ -11,10 +11,11 @@ from meetings_support import NOW, START, Clock, Sink, drain, make_scheduler, sen
 
 from directory.settings import Settings
 from directory.store import Store
-from liaison import meetings, scheduler
-from liaison.ical import SHANGHAI
-from liaison.meetings import MeetingInput
-from liaison.workdays import Calendar
+from liaison.mail import scheduler
+from liaison.meetings import rules
+from liaison.meetings.ical import SHANGHAI
+from liaison.meetings.rules import MeetingInput
+from liaison.workdays.calendar import Calendar
 
 PEOPLE = ["a@example.org", "b@example.org", "c@example.org"]
 TEN_WORKDAYS = dt.datetime(2026, 12, 3, 9, 0, tzinfo=SHANGHAI)  # 10th working day strictly before 2026-12-17
@@ -23,7 +24,7 @@ ONE_DAY = START - dt.timedelta(days=1)
 
 def create(store: Store, settings: Settings, start: dt.datetime = START) -> int:
     data = MeetingInput(title="联席会议", host="11", start=start, end=start + dt.timedelta(hours=4), attendees=PEOPLE)
-    return meetings.create_meeting(store, None, settings, data, "t", now=NOW).meeting.id
+    return rules.create_meeting(store, None, settings, data, "t", now=NOW).meeting.id
 
 
 async def subjects(store: Store, settings: Settings, sink: Sink) -> list[tuple[str, str]]:
@@ -40,8 +41,8 @@ def test_reminder_times_follow_the_offsets(store: Store, settings: Settings) -> 
     mid = create(store, settings)
     due = sorted({j.due_at for j in jobs(store, mid, "reminder")})
     assert due == [TEN_WORKDAYS.astimezone(dt.UTC), ONE_DAY]
-    assert meetings.reminder_time(START, 3, "hour", Calendar()) == START - dt.timedelta(hours=3)
-    assert meetings.reminder_time(START, 1, "workday", Calendar()) == START - dt.timedelta(days=1)
+    assert rules.reminder_time(START, 3, "hour", Calendar()) == START - dt.timedelta(hours=3)
+    assert rules.reminder_time(START, 1, "workday", Calendar()) == START - dt.timedelta(days=1)
 
 
 async def test_restart_while_a_reminder_is_due_sends_it_once(
@@ -85,7 +86,7 @@ async def test_a_crashed_claim_is_taken_over_only_after_its_lease(
     with store.begin() as conn:
         assert not any(scheduler.finish(conn, j, "sent", clock.now) for j in claimed)
     with pytest.raises(scheduler.LeaseLost):
-        await meetings.run_reminder(store, settings, claimed[0], clock.now)
+        await rules.run_reminder(store, settings, claimed[0], clock.now)
     assert await send_outbox(store, settings) == 0
     assert {j.outcome for j in jobs(store, mid, "reminder")} == {"sent"}
 
@@ -126,7 +127,7 @@ async def test_late_reminder_is_sent_while_the_meeting_has_not_started(
 
 async def test_declined_attendees_get_no_reminder(store: Store, settings: Settings, clock: Clock, sink: Sink) -> None:
     mid = create(store, settings)
-    assert meetings.set_partstat(store, mid, "b@example.org", "DECLINED")
+    assert rules.set_partstat(store, mid, "b@example.org", "DECLINED")
     clock.now = ONE_DAY
     await make_scheduler(store, settings, clock).run_due()
     reminded = {r for r, s in await subjects(store, settings, sink) if s == "会议提醒"}
@@ -136,13 +137,13 @@ async def test_declined_attendees_get_no_reminder(store: Store, settings: Settin
 async def test_moving_supersedes_old_reminders(store: Store, settings: Settings, clock: Clock, sink: Sink) -> None:
     mid = create(store, settings)
     later = START + dt.timedelta(days=7)
-    meetings.update_meeting(
+    rules.update_meeting(
         store, None, settings, mid, MeetingInput(start=later, end=later + dt.timedelta(hours=2)), "t", now=NOW
     )
     reminders = jobs(store, mid, "reminder")
     assert sorted(j.outcome for j in reminders) == [""] * 6 + ["superseded"] * 6
     assert min(j.due_at for j in reminders if not j.outcome) == dt.datetime(2026, 12, 10, 1, 0, tzinfo=dt.UTC)
-    meetings.cancel_meeting(store, settings, mid, "t", now=NOW)
+    rules.cancel_meeting(store, settings, mid, "t", now=NOW)
     assert {j.outcome for j in jobs(store, mid, "reminder")} == {"superseded"}
 
 

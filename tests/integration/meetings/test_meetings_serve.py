@@ -10,9 +10,9 @@ from meetings_support import Sink
 from directory.models import utcnow
 from directory.settings import Settings
 from directory.store import Store, open_store
-from liaison import meetings
-from liaison.meetings import MeetingInput
-from liaison.models import outbox_t
+from liaison.mail.models import outbox_t
+from liaison.meetings import rules
+from liaison.meetings.rules import MeetingInput
 from tests.servers import serve_process
 
 
@@ -21,7 +21,7 @@ def create(store: Store, settings: Settings, people: list[str]) -> int:
     now = utcnow()
     start = now + dt.timedelta(hours=2)
     data = MeetingInput(title="联席会议", host="12", start=start, end=start + dt.timedelta(hours=1), attendees=people)
-    return meetings.create_meeting(store, None, settings, data, "t", now=now - dt.timedelta(days=2)).meeting.id
+    return rules.create_meeting(store, None, settings, data, "t", now=now - dt.timedelta(days=2)).meeting.id
 
 
 async def receive(sink: Sink, n: int) -> list[tuple[str, str]]:
@@ -55,7 +55,7 @@ async def test_restart_sends_a_due_reminder_once(db_url: str, sink: Sink) -> Non
         async with serve_process(env):
             assert await receive(sink, 2) == [("c@example.org", "会议提醒"), ("c@example.org", "会议通知")]
         assert sink.queue.empty()
-        reminders = meetings.reminders(store, first)
+        reminders = rules.reminders(store, first)
         assert [(j.outcome, j.attempts) for j in reminders] == [("sent", 1), ("sent", 1)]
         # One outbox row per mail, none queued twice. (Their state is the outbox's business: a row whose send was
         # cut by the SIGTERM may still read "sending" and would go again after its lease, with the same Message-ID.)

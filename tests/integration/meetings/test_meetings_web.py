@@ -13,8 +13,9 @@ from meetings_support import START, Sink, drain
 
 from directory.errors import SettingsError
 from directory.settings import Settings
-from liaison import meetings, service
-from liaison.meetings import MeetingInput
+from liaison import service
+from liaison.meetings import rules
+from liaison.meetings.rules import MeetingInput
 
 TITLE = "环渤海联席会议 <第十二次>"
 
@@ -49,7 +50,7 @@ async def test_answer_link_roster_and_feed(running: service.Running, sink: Sink)
     url = running.urls["http"]
     settings = running.settings.replace(meetings={"base_url": url})
     data = MeetingInput(title=TITLE, host="13", place="石家庄", start=START, end=START + dt.timedelta(hours=8))
-    made = meetings.create_meeting(running.store, running.holder.current, settings, data, "t")
+    made = rules.create_meeting(running.store, running.holder.current, settings, data, "t")
     assert running.outbox is not None
     await running.outbox.wait_idle()
     mails = drain(sink)
@@ -62,11 +63,11 @@ async def test_answer_link_roster_and_feed(running: service.Running, sink: Sink)
             assert resp.status == 200
             page = await resp.text()
         assert "未答复" in page and 'value="ACCEPTED"' in page and "&lt;第十二次&gt;" in page
-        assert meetings.get_meeting(running.store, made.meeting.id).attendees[2].partstat == "NEEDS-ACTION"
+        assert rules.get_meeting(running.store, made.meeting.id).attendees[2].partstat == "NEEDS-ACTION"
         token = csrf_in(page)
         async with http.post(link, data={"partstat": "ACCEPTED"}) as resp:
             assert resp.status == 403  # a form without the page's CSRF token changes nothing
-        assert meetings.get_meeting(running.store, made.meeting.id).attendees[2].partstat == "NEEDS-ACTION"
+        assert rules.get_meeting(running.store, made.meeting.id).attendees[2].partstat == "NEEDS-ACTION"
         async with http.post(link, data={"partstat": "ACCEPTED", "csrf": token}) as resp:
             assert resp.status == 200
             assert "已记录您的答复：<strong>参加</strong>" in await resp.text()
@@ -75,7 +76,7 @@ async def test_answer_link_roster_and_feed(running: service.Running, sink: Sink)
         tampered = link.replace(b"r130000000000".hex(), b"r110000000000".hex())
         async with http.post(tampered, data={"partstat": "DECLINED", "csrf": token}) as resp:
             assert resp.status == 403 and "链接无效" in await resp.text()
-        states = {a.email: a.partstat for a in meetings.get_meeting(running.store, made.meeting.id).attendees}
+        states = {a.email: a.partstat for a in rules.get_meeting(running.store, made.meeting.id).attendees}
         assert states["r130000000000@demo.bohai.example"] == "ACCEPTED"
         assert list(states.values()).count("ACCEPTED") == 1
 
@@ -104,7 +105,7 @@ async def test_cancelled_meeting_link_cannot_answer(running: service.Running, si
     url = running.urls["http"]
     settings = running.settings.replace(meetings={"base_url": url})
     data = MeetingInput(title="会议", host="11", start=START, end=START + dt.timedelta(hours=1), attendees=["a@x.org"])
-    made = meetings.create_meeting(running.store, None, settings, data, "t")
+    made = rules.create_meeting(running.store, None, settings, data, "t")
     assert running.outbox is not None
     await running.outbox.wait_idle()
     (first,) = drain(sink)
@@ -112,7 +113,7 @@ async def test_cancelled_meeting_link_cannot_answer(running: service.Running, si
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         async with http.get(link) as resp:
             token = csrf_in(await resp.text())  # the page was opened before the meeting was cancelled
-        meetings.cancel_meeting(running.store, settings, made.meeting.id, "t")
+        rules.cancel_meeting(running.store, settings, made.meeting.id, "t")
         async with http.post(link, data={"partstat": "ACCEPTED", "csrf": token}) as resp:
             assert resp.status == 409
         async with http.get(f"{url}/calendar/11.ics") as resp:
@@ -125,13 +126,13 @@ async def test_answer_link_from_before_a_time_change_is_refused(running: service
     url = running.urls["http"]
     settings = running.settings.replace(meetings={"base_url": url})
     data = MeetingInput(title="会议", host="11", start=START, end=START + dt.timedelta(hours=1), attendees=["a@x.org"])
-    made = meetings.create_meeting(running.store, None, settings, data, "t")
+    made = rules.create_meeting(running.store, None, settings, data, "t")
     assert running.outbox is not None
     await running.outbox.wait_idle()
     (first,) = drain(sink)
     old = link_in(next(p for p in first.message.walk() if p.get_content_type() == "text/plain").get_content())
     later = MeetingInput(start=START + dt.timedelta(days=1), end=START + dt.timedelta(days=1, hours=1))
-    meetings.update_meeting(running.store, None, settings, made.meeting.id, later, "t")
+    rules.update_meeting(running.store, None, settings, made.meeting.id, later, "t")
     await running.outbox.wait_idle()
     (second,) = drain(sink)
     new = link_in(next(p for p in second.message.walk() if p.get_content_type() == "text/plain").get_content())
@@ -140,10 +141,10 @@ async def test_answer_link_from_before_a_time_change_is_refused(running: service
             token = csrf_in(await resp.text())
         async with http.post(old, data={"partstat": "ACCEPTED", "csrf": token}) as resp:
             assert resp.status == 409 and "会议时间已变更" in await resp.text()
-        assert meetings.get_meeting(running.store, made.meeting.id).attendees[0].partstat == "NEEDS-ACTION"
+        assert rules.get_meeting(running.store, made.meeting.id).attendees[0].partstat == "NEEDS-ACTION"
         async with http.post(new, data={"partstat": "ACCEPTED", "csrf": token}) as resp:
             assert resp.status == 200
-    assert meetings.get_meeting(running.store, made.meeting.id).attendees[0].partstat == "ACCEPTED"
+    assert rules.get_meeting(running.store, made.meeting.id).attendees[0].partstat == "ACCEPTED"
 
 
 async def test_pages_follow_anonymous_read(sqlite_demo_url: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -159,7 +160,7 @@ async def test_pages_follow_anonymous_read(sqlite_demo_url: str, caplog: pytest.
                     assert resp.status == 303 and resp.headers["Location"].startswith("/login?next="), path
             async with http.get(r.urls["http"] + "/meetings/answer/forged") as resp:  # signed links need no login
                 assert resp.status == 403 and "链接无效" in await resp.text()
-        assert "meetings.base_url 未设置" in caplog.text  # no base_url: warned at start-up
+        assert "rules.base_url 未设置" in caplog.text  # no base_url: warned at start-up
     finally:
         await r.aclose()
 

@@ -43,6 +43,6 @@ def load(name: str, settings: Settings) -> Transport:
     """The transport called ``name`` (``smtp``, ``fax`` or ``null``), configured from ``settings``."""
     if name not in NAMES:
         raise SettingsError(f"liaison.transport: unknown transport {name!r}; known: {', '.join(NAMES)}")
-    module = importlib.import_module(f"liaison.transports.{name}")
+    module = importlib.import_module(f"liaison.mail.transports.{name}")
     transport: Transport = module.create(settings)
     return transport

@@ -38,12 +38,13 @@ from directory.regions import PROVINCES
 from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
-from liaison import meeting_days, meeting_links, meeting_mail, outbox, scheduler
-from liaison.ical import SHANGHAI
-from liaison.meeting_models import PARTSTATS, AttendeeView, Meeting, MeetingAttendee, MeetingView
-from liaison.models import outbox_t
-from liaison.workdays import Calendar
-from liaison.workdays_store import load_calendar
+from liaison.mail import outbox, scheduler
+from liaison.mail.models import outbox_t
+from liaison.meetings import days, links, mails
+from liaison.meetings.ical import SHANGHAI
+from liaison.meetings.models import PARTSTATS, AttendeeView, Meeting, MeetingAttendee, MeetingView
+from liaison.workdays.calendar import Calendar
+from liaison.workdays.store import load_calendar
 
 meeting_t = Meeting.__table__  # type: ignore[attr-defined]
 attendee_t = MeetingAttendee.__table__  # type: ignore[attr-defined]
@@ -137,7 +138,7 @@ def date_warnings(start: dt.datetime, end: dt.datetime, calendar: Calendar) -> l
     """A warning for each local date of the meeting that is not a working day (or has no official data)."""
     first = start.astimezone(SHANGHAI).date()
     last = (end - dt.timedelta(seconds=1)).astimezone(SHANGHAI).date()
-    return meeting_days.date_warnings(first, last, calendar)
+    return days.date_warnings(first, last, calendar)
 
 
 def parse_offsets(text: str) -> list[tuple[str, int, str]]:
@@ -174,7 +175,7 @@ def reminder_time(start: dt.datetime, n: int, unit: str, calendar: Calendar) -> 
     if unit == "day":
         return start - dt.timedelta(days=n)
     local = start.astimezone(SHANGHAI)
-    day = meeting_days.subtract_workdays(local.date(), n, calendar)
+    day = days.subtract_workdays(local.date(), n, calendar)
     return dt.datetime.combine(day, local.time(), SHANGHAI).astimezone(dt.UTC)
 
 
@@ -460,10 +461,10 @@ def _queue_notices(
     people: Sequence[AttendeeView],
     now: dt.datetime,
 ) -> int:
-    secret = meeting_links.secret_in(conn, settings)
+    secret = links.secret_in(conn, settings)
     for person in people:
-        link = meeting_links.answer_link(settings, secret, meeting.id, person.email, meeting.sequence)
-        msg = meeting_mail.notice(meeting, person, method, settings, link, now)
+        link = links.answer_link(settings, secret, meeting.id, person.email, meeting.sequence)
+        msg = mails.notice(meeting, person, method, settings, link, now)
         outbox.enqueue(conn, msg, recipient=person.email, kind=NOTICE_KIND, ref=str(meeting.id))
     return len(people)
 
@@ -505,9 +506,9 @@ def _remind(store: Store, settings: Settings, job: scheduler.JobRow, now: dt.dat
         elif person is None or person.partstat == "DECLINED":
             outcome = "skipped"
         if outcome == "sent" and person is not None:
-            secret = meeting_links.secret_in(conn, settings)
-            link = meeting_links.answer_link(settings, secret, meeting.id, person.email, meeting.sequence)
-            msg = meeting_mail.reminder(meeting, person, settings, link, str(info["offset"]), now)
+            secret = links.secret_in(conn, settings)
+            link = links.answer_link(settings, secret, meeting.id, person.email, meeting.sequence)
+            msg = mails.reminder(meeting, person, settings, link, str(info["offset"]), now)
             outbox.enqueue(conn, msg, recipient=person.email, kind=REMINDER_KIND, ref=str(meeting.id))
         if not scheduler.finish(conn, job, outcome, now):
             raise scheduler.LeaseLost(job.id)  # another scheduler took the job over: roll back

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 
 from directory.models import utcnow
 from directory.store import Store
-from liaison.meeting_models import Job
+from liaison.mail.models import Job
 
 log = logging.getLogger(__name__)
 job_t = Job.__table__  # type: ignore[attr-defined]

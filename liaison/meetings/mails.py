@@ -16,8 +16,8 @@ import jinja2
 
 from directory.regions import PROVINCES
 from directory.settings import PROJECT_ROOT, Settings
-from liaison import ical
-from liaison.meeting_models import AttendeeView, MeetingView
+from liaison.meetings import ical
+from liaison.meetings.models import AttendeeView, MeetingView
 
 SUBJECTS = {"REQUEST": "会议通知", "UPDATE": "会议变更", "CANCEL": "会议取消", "REMINDER": "会议提醒"}
 OUTBOX_STATES = {"queued": "待发送", "sending": "发送中", "deferred": "稍后重试", "sent": "已发送",
@@ -74,8 +74,8 @@ def notice(
     msg = EmailMessage()
     _headers(msg, meeting, person, settings, kind)
     msg["Date"] = format_datetime(now.astimezone(ical.SHANGHAI))
-    msg.set_content(env.get_template("meetings/notice.txt").render(ctx), charset="utf-8")
-    msg.add_alternative(env.get_template("meetings/notice.html").render(ctx), subtype="html", charset="utf-8")
+    msg.set_content(env.get_template("meetings/mail/notice.txt").render(ctx), charset="utf-8")
+    msg.add_alternative(env.get_template("meetings/mail/notice.html").render(ctx), subtype="html", charset="utf-8")
     msg.add_alternative(data, maintype="text", subtype="calendar", params={"method": method, "charset": "UTF-8"})
     msg.make_mixed()
     msg.add_attachment(data, maintype="application", subtype="ics", filename="invite.ics")
@@ -91,6 +91,6 @@ def reminder(
     msg = EmailMessage()
     _headers(msg, meeting, person, settings, "REMINDER")
     msg["Date"] = format_datetime(now.astimezone(ical.SHANGHAI))
-    msg.set_content(env.get_template("meetings/reminder.txt").render(ctx), charset="utf-8")
-    msg.add_alternative(env.get_template("meetings/notice.html").render(ctx), subtype="html", charset="utf-8")
+    msg.set_content(env.get_template("meetings/mail/reminder.txt").render(ctx), charset="utf-8")
+    msg.add_alternative(env.get_template("meetings/mail/notice.html").render(ctx), subtype="html", charset="utf-8")
     return msg

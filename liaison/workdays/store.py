@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from directory.models import utcnow
 from directory.store import Store
-from liaison.models import workday_override_t, workday_year_t
-from liaison.workdays import Calendar, Overrides
+from liaison.workdays.calendar import Calendar, Overrides
+from liaison.workdays.models import workday_override_t, workday_year_t
 
 
 def save_overrides(store: Store, overrides: Overrides, actor: str) -> None:

@@ -2,7 +2,7 @@
 
 Owns: thin aiohttp handlers over :mod:`liaison.letters` and :mod:`liaison.deadlines`, added to the directory's app by
 :func:`extension` (via ``service.web_extensions``). Pages are pages of the web face: ``directory.web.auth.render``
-(base layout, navigation, the user and the CSRF token; templates ``templates/letters/*.html.j2``, autoescaped),
+(base layout, navigation, the user and the CSRF token; templates ``templates/letters/pages/*.html``, autoescaped),
 ``require_user`` for login, and the web face's error page for every ``BohaiError``. The auth middleware checks the
 CSRF field of every POST before a handler here runs.
 
@@ -24,8 +24,9 @@ from directory.snapshot import Snapshot
 from directory.store import Store
 from directory.web.app import CTX
 from directory.web.auth import AUTH, User, redirect, render, require_user
-from liaison import deadlines, letters, routing
-from liaison.workdays_store import load_calendar
+from liaison import routing
+from liaison.letters import compose, deadlines
+from liaison.workdays.store import load_calendar
 
 NAV = ("/letters/new", "联络函")
 
@@ -38,8 +39,8 @@ def _sender(request: web.Request) -> User:
 
 
 def _compose(request: web.Request, form: Mapping[str, str], errors: list[str], status: int = 200) -> web.Response:
-    context = {"form": form, "errors": errors, "templates": letters.LETTER_TEMPLATES}
-    return render(request, "letters/compose.html.j2", context, status=status)
+    context = {"form": form, "errors": errors, "templates": compose.LETTER_TEMPLATES}
+    return render(request, "letters/pages/compose.html", context, status=status)
 
 
 async def compose_form(request: web.Request) -> web.Response:
@@ -47,14 +48,14 @@ async def compose_form(request: web.Request) -> web.Response:
     return _compose(request, {}, [])
 
 
-def _draft(form: Mapping[str, str], user: User) -> letters.Draft:
+def _draft(form: Mapping[str, str], user: User) -> compose.Draft:
     sender = form.get("from", "").strip()
     if not user.can_edit(sender):
         raise Forbidden("编辑只能以本省单位名义发函")
     within = form.get("reply_within", "").strip()
     if within and not within.isdigit():
         raise ValidationFailed([FieldError("reply_within", "应为整数", value=within)])
-    return letters.Draft(
+    return compose.Draft(
         from_code=sender,
         to=form.get("to", "").split(),
         subject=form.get("subject", ""),
@@ -81,16 +82,16 @@ async def compose_post(request: web.Request) -> web.Response:
     return redirect(f"/letters/{sent.id}")
 
 
-def _send(store: Store, settings: Settings, snap: Snapshot, draft: letters.Draft) -> letters.Sent:
+def _send(store: Store, settings: Settings, snap: Snapshot, draft: compose.Draft) -> compose.Sent:
     """Runs in the store's thread: the calendar is read fresh, so a newly loaded notice counts at once."""
-    return letters.send_letter(store, settings, snap, draft, calendar=load_calendar(store))
+    return compose.send_letter(store, settings, snap, draft, calendar=load_calendar(store))
 
 
 async def letter_detail(request: web.Request) -> web.Response:
     require_user(request)
     ctx = request.app[CTX]
     letter = await ctx.store.run(deadlines.get_letter, ctx.store, request.match_info["key"])
-    return render(request, "letters/detail.html.j2", {"letter": letter, "states": letters.STATE_NAMES})
+    return render(request, "letters/pages/detail.html", {"letter": letter, "states": compose.STATE_NAMES})
 
 
 async def board(request: web.Request) -> web.Response:
@@ -100,10 +101,10 @@ async def board(request: web.Request) -> web.Response:
     region = ctx.holder.current.region(province)
     if region is None or region.level != "province":
         raise NotFound(f"省级区划 {province} 不存在")
-    today = letters.today_in_china(dt.datetime.now(dt.UTC))
+    today = compose.today_in_china(dt.datetime.now(dt.UTC))
     rows = await ctx.store.run(deadlines.board, ctx.store, province, today)
-    context = {"province": region.name, "code": province, "board": rows, "today": today, "states": letters.STATE_NAMES}
-    return render(request, "letters/board.html.j2", context)
+    context = {"province": region.name, "code": province, "board": rows, "today": today, "states": compose.STATE_NAMES}
+    return render(request, "letters/pages/board.html", context)
 
 
 @dataclass(frozen=True)

@@ -40,9 +40,9 @@ from sqlalchemy.engine import Connection
 from directory.models import utcnow
 from directory.settings import Settings
 from directory.store import Store
-from liaison import transports
-from liaison.models import outbox_t
-from liaison.transports import Envelope, Outcome, Transport
+from liaison.mail import transports
+from liaison.mail.models import outbox_t
+from liaison.mail.transports import Envelope, Outcome, Transport
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]

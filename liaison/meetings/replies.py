@@ -18,7 +18,7 @@ from email.utils import getaddresses
 from directory.errors import ValidationFailed
 from directory.settings import Settings
 from directory.store import Store
-from liaison import ical, meetings
+from liaison.meetings import ical, rules
 
 log = logging.getLogger(__name__)
 Hook = Callable[[Store, EmailMessage, str, Sequence[str]], Awaitable[bool]]
@@ -63,21 +63,21 @@ def apply_reply(store: Store, message: Message, mail_from: str = "") -> list[str
 def _apply_one(store: Store, sender: str, reply: ical.Reply) -> str:
     if not sender or reply.email != sender:
         return f"ignored: From {sender or '(none)'} is not the attendee {reply.email}"
-    meeting = meetings.find_by_uid(store, reply.uid)
+    meeting = rules.find_by_uid(store, reply.uid)
     if meeting is None:
         return f"ignored: no meeting with UID {reply.uid}"
     if reply.sequence > meeting.sequence:
         return f"ignored: SEQUENCE {reply.sequence} is newer than the meeting's {meeting.sequence}"
     if reply.sequence < meeting.time_sequence:
         return f"ignored: SEQUENCE {reply.sequence} answers a time changed at SEQUENCE {meeting.time_sequence}"
-    if not meetings.set_partstat(store, meeting.id, reply.email, reply.partstat, via="imip", sequence=reply.sequence):
+    if not rules.set_partstat(store, meeting.id, reply.email, reply.partstat, via="imip", sequence=reply.sequence):
         return f"ignored: {reply.email} is not on the list of meeting {meeting.id} or it is cancelled"
     return f"applied: {reply.email} {reply.partstat} for meeting {meeting.id}"
 
 
 def reply_hook(settings: Settings) -> Hook:
     """The inbound hook: handles messages to the organiser address that carry a METHOD:REPLY calendar."""
-    organiser = meetings.organiser_address(settings)
+    organiser = rules.organiser_address(settings)
 
     async def hook(store: Store, message: EmailMessage, mail_from: str, rcpt_tos: Sequence[str]) -> bool:
         if organiser not in {r.lower() for r in rcpt_tos} or not calendar_parts(message):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from directory.settings import Settings
-from liaison.transports import Envelope, Outcome
+from liaison.mail.transports import Envelope, Outcome
 
 
 class NullTransport:

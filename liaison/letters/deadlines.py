@@ -21,10 +21,12 @@ from directory.errors import NotFound
 from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
-from liaison import letters, outbox
-from liaison.models import delivery_t, letter_t, outbox_t
+from liaison.letters import compose
+from liaison.letters.models import delivery_t, letter_t
+from liaison.mail import outbox
+from liaison.mail.models import outbox_t
 from liaison.routing import Route, route
-from liaison.workdays import Calendar
+from liaison.workdays.calendar import Calendar
 
 Job = Callable[[Store, dt.datetime], int]
 SnapshotSource = Callable[[], Snapshot]
@@ -43,8 +45,8 @@ def recompute_provisional(store: Store, settings: Settings, calendar: Calendar) 
     changed = 0
     with store.begin() as conn:
         for row in conn.execute(query).all():
-            sent_on = letters.today_in_china(outbox.aware(row.created_at))
-            new = letters.deadline_for(calendar, sent_on, int(row.reply_within), settings.liaison.reminder_days_before)
+            sent_on = compose.today_in_china(outbox.aware(row.created_at))
+            new = compose.deadline_for(calendar, sent_on, int(row.reply_within), settings.liaison.reminder_days_before)
             values = {"deadline": new.deadline, "deadline_provisional": new.provisional, "remind_on": new.remind_on,
                       "overdue_on": new.overdue_on}  # fmt: skip
             conn.execute(sa.update(delivery_t).where(d.id == row.id).values(**values))
@@ -75,9 +77,9 @@ def _due_query(store: Store, column: sa.Column[Any], stamp: sa.Column[Any], toda
     return query
 
 
-def _ctx(row: RowMapping, snap: Snapshot, settings: Settings) -> letters.Context:
+def _ctx(row: RowMapping, snap: Snapshot, settings: Settings) -> compose.Context:
     sender = snap.office(row["from_code"])
-    return letters.Context(
+    return compose.Context(
         number=row["number"],
         subject=row["subject"],
         body="",
@@ -87,15 +89,15 @@ def _ctx(row: RowMapping, snap: Snapshot, settings: Settings) -> letters.Context
         domain=settings.liaison.domain,
         thread_ids=(row["message_id"],),
         attachments=(),
-        sent_on=letters.today_in_china(outbox.aware(row["created_at"])),
+        sent_on=compose.today_in_china(outbox.aware(row["created_at"])),
         font=settings.liaison.fax_font,
     )
 
 
 def _notice(
-    conn: Connection, ctx: letters.Context, r: Route, name: str, template: str, kind: str, **extra: Any
+    conn: Connection, ctx: compose.Context, r: Route, name: str, template: str, kind: str, **extra: Any
 ) -> None:
-    text = letters.render_text(
+    text = compose.render_text(
         template,
         recipient_name=name,
         sender_name=ctx.sender_name,
@@ -107,7 +109,7 @@ def _notice(
     title = {"reminder": "【回复提醒】", "overdue": "【逾期通知】"}[kind] + ctx.subject
     mid = email.utils.make_msgid(domain=ctx.domain)
     reply_by = str(extra.get("reply_by", ""))
-    msg = letters.build_message(
+    msg = compose.build_message(
         ctx, r, recipient_name=name, subject=title, text=text, reply_by=reply_by, message_id=mid
     )
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it, and an answer to it is no reply
@@ -121,7 +123,7 @@ def _name(snap: Snapshot, code: str) -> str:
 
 
 def send_reminders(store: Store, settings: Settings, snap: Snapshot, now: dt.datetime) -> int:
-    today = letters.today_in_china(now)
+    today = compose.today_in_china(now)
     done = 0
     with store.begin() as conn:
         for row in conn.execute(_due_query(store, delivery_t.c.remind_on, delivery_t.c.reminded_at, today)).mappings():
@@ -145,7 +147,7 @@ def send_reminders(store: Store, settings: Settings, snap: Snapshot, now: dt.dat
 
 
 def send_overdue_notices(store: Store, settings: Settings, snap: Snapshot, now: dt.datetime) -> int:
-    today = letters.today_in_china(now)
+    today = compose.today_in_china(now)
     done = 0
     with store.begin() as conn:
         for row in conn.execute(_due_query(store, delivery_t.c.overdue_on, delivery_t.c.overdue_at, today)).mappings():

@@ -12,7 +12,7 @@ import asyncio
 import aiosmtplib
 
 from directory.settings import RelaySettings, Settings
-from liaison.transports import Envelope, Outcome
+from liaison.mail.transports import Envelope, Outcome
 
 _TEMPORARY_NETWORK = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError)
 

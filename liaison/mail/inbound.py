@@ -1,4 +1,4 @@
-"""Inbound SMTP face (aiosmtpd): role addresses, replies to letters, bounces, and addresses other parts register.
+"""Inbound SMTP face (aiosmtpd): role addresses, replies, bounces, and addresses other parts register.
 
 Owns: the RCPT policy — only ``<region code>@<domain>`` of an office with e-mail, ``bounces+<token>@<domain>`` of a
 message we sent, and the extra local parts the composition root passes in (``postmaster``, the meetings organiser
@@ -6,7 +6,8 @@ address); everything else, other domains included, is refused at RCPT, so this i
 handling: hooks first (``async (store, message, mail_from, rcpt_tos) -> bool``, e.g. meetings' iMIP REPLY), then
 bounces (only an RFC 3464 report whose Final-/Original-Recipient is the address we sent to marks the delivery bounced
 and flags the office's e-mail — not for forwards; auto-replies and anything else are archived only), replies
-(In-Reply-To/References → delivery replied, only from the office the delivery went to, never auto mail) and
+(In-Reply-To/References handed to the ``on_reply`` handlers — letters marks its deliveries replied, only from the
+office the delivery went to —, never for auto mail; a bounce of a sent message goes to the ``on_bounce`` handlers) and
 forwarding of role mail, byte for byte with ``Delivered-To``/``X-Original-To`` prepended, through the outbox to the
 office's current e-mail. The message is stored (and anything it causes committed) before the 250 answer.
 """
@@ -14,6 +15,7 @@ office's current e-mail. The message is stored (and anything it causes committed
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import email.policy
 import email.utils
 import logging
@@ -22,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage, Message
+from typing import Protocol
 
 import sqlalchemy as sa
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -31,11 +34,29 @@ from directory.models import utcnow
 from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
-from liaison import letters, outbox
-from liaison.models import inbound_t, outbox_t
+from liaison.mail import outbox
+from liaison.mail.models import inbound_t, outbox_t
 
 log = logging.getLogger(__name__)
 Hook = Callable[[Store, EmailMessage, str, list[str]], Awaitable[bool]]
+SenderCheck = Callable[[Mapping[str, object]], bool]
+
+
+class BounceHandler(Protocol):
+    """Told, inside the inbound transaction, that outbox row ``outbox_id`` bounced with ``text``."""
+
+    def __call__(self, conn: Connection, outbox_id: int, text: str) -> object: ...
+
+
+class ReplyHandler(Protocol):
+    """Told, inside the inbound transaction, of a reply to ``message_ids``; returns the ids of what it marked.
+
+    ``sender_ok`` says whether a delivery row (with ``address``, ``region_code``, ``via_code``) went to the sender.
+    """
+
+    def __call__(
+        self, conn: Connection, message_ids: Sequence[str], at: dt.datetime, *, sender_ok: SenderCheck
+    ) -> Sequence[int]: ...
 REGION_CODE = re.compile(r"^[0-9]{12}$")
 MAX_RECIPIENTS = 50
 MSGID = re.compile(r"<[^<>\s]{1,250}>")
@@ -124,6 +145,8 @@ class Inbound:
     snapshot: Callable[[], Snapshot]
     local_parts: set[str] = field(default_factory=lambda: {"postmaster"})  # add more, e.g. "meetings"
     hooks: list[Hook] = field(default_factory=list)
+    on_bounce: list[BounceHandler] = field(default_factory=list)  # e.g. letters: the delivery bounced
+    on_reply: list[ReplyHandler] = field(default_factory=list)  # e.g. letters: the delivery was answered
     on_queued: Callable[[], None] = lambda: None
 
     @property
@@ -219,13 +242,14 @@ class Inbound:
         outbox.mark_bounced(conn, token, report.text)
         if row["kind"] == "forward":  # the office's mailbox refused someone else's mail: do not flag the office
             return f"转发的邮件被退回：{report.text}"
-        letters.mark_delivery_bounced(conn, int(row["id"]), report.text)
+        for handler in self.on_bounce:
+            handler(conn, int(row["id"]), report.text)
         for office in self.snapshot().offices.values():
             if office.email and office.email.lower() == recipient:
                 flagged.append((office.region_code, f"退信：{report.text}"[:1000]))
         return f"退信：{report.text}"
 
-    def _from_office(self, senders: set[str]) -> Callable[[Mapping[str, object]], bool]:
+    def _from_office(self, senders: set[str]) -> SenderCheck:
         """Whether a delivery's office (or the office that passes it on) is among ``senders``."""
 
         def ok(delivery: Mapping[str, object]) -> bool:
@@ -243,7 +267,8 @@ class Inbound:
         note = ""
         if not is_auto(msg) and mail_from not in ("", "<>"):
             senders = addresses(str(msg.get("From", "")), mail_from)
-            replied = letters.mark_replied(conn, referenced_ids(msg), utcnow(), sender_ok=self._from_office(senders))
+            ids, now, ok = referenced_ids(msg), utcnow(), self._from_office(senders)
+            replied = [i for handler in self.on_reply for i in handler(conn, ids, now, sender_ok=ok)]
             note = f"回复了投递 {replied}；" if replied else ""
         office = self.snapshot().office(code)
         role = f"{code}@{self.domain}"

@@ -17,7 +17,8 @@ from directory.models import utcnow
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
-from liaison import meeting_inbound, meetings, scheduler
+from liaison.mail import scheduler
+from liaison.meetings import replies, rules
 
 MAX_AGENDA_FILE = 256 * 1024
 
@@ -36,7 +37,7 @@ def build_scheduler(
     """
 
     async def reminder(job: scheduler.JobRow, now: dt.datetime) -> str:
-        outcome = await meetings.run_reminder(store, settings, job, now)
+        outcome = await rules.run_reminder(store, settings, job, now)
         if outcome == "sent":
             on_queued()
         return outcome
@@ -54,12 +55,12 @@ def build_scheduler(
 
 def check_settings(settings: Settings) -> None:
     """Fail the start with a SettingsError naming the option when a ``[meetings]`` value is unusable."""
-    meetings.check_settings(settings)
+    rules.check_settings(settings)
 
 
-def inbound_hooks(settings: Settings) -> list[meeting_inbound.Hook]:
+def inbound_hooks(settings: Settings) -> list[replies.Hook]:
     """Hooks for ``liaison.inbound``: iMIP replies to the organiser address."""
-    return [meeting_inbound.reply_hook(settings)]
+    return [replies.reply_hook(settings)]
 
 
 def organiser_local_parts(settings: Settings) -> list[str]:
@@ -93,11 +94,11 @@ def read_agenda(path: str | None) -> str | None:
         ) from None
 
 
-def create(store: Store, settings: Settings, data: meetings.MeetingInput) -> meetings.Outcome:
+def create(store: Store, settings: Settings, data: rules.MeetingInput) -> rules.Outcome:
     snap = SnapshotHolder(store).current if data.attendees is None else None
-    return meetings.create_meeting(store, snap, settings, data, actor())
+    return rules.create_meeting(store, snap, settings, data, actor())
 
 
-def update(store: Store, settings: Settings, meeting_id: int, data: meetings.MeetingInput) -> meetings.Outcome:
+def update(store: Store, settings: Settings, meeting_id: int, data: rules.MeetingInput) -> rules.Outcome:
     snap = SnapshotHolder(store).current if data.add else None
-    return meetings.update_meeting(store, snap, settings, meeting_id, data, actor())
+    return rules.update_meeting(store, snap, settings, meeting_id, data, actor())

@@ -24,9 +24,9 @@ from directory.models import utcnow
 from directory.regions import PROVINCES
 from directory.web.app import CTX
 from directory.web.auth import AUTH, User, redirect, render, require_user
-from liaison import ical, meeting_links, meeting_mail, meetings
-from liaison.meeting_models import MeetingView
-from liaison.workdays_store import load_calendar
+from liaison.meetings import ical, links, mails, rules
+from liaison.meetings.models import MeetingView
+from liaison.workdays.store import load_calendar
 
 ANSWERS = {"ACCEPTED": "参加", "TENTATIVE": "待定", "DECLINED": "不参加"}
 NAV = ("/meetings", "联席会议")
@@ -42,8 +42,8 @@ def extension(wake: Callable[[], None]) -> Callable[[web.Application], None]:
     def extend(app: web.Application) -> None:
         app[WAKE] = wake
         env = app[AUTH].env  # the meetings templates' filter and tables, in the web face's environment
-        env.filters["local"] = meeting_mail.local_time
-        env.globals.update(meeting_mail.environment().globals)
+        env.filters["local"] = mails.local_time
+        env.globals.update(mails.environment().globals)
         if NAV not in app[AUTH].extra_nav:
             app[AUTH].extra_nav.append(NAV)
         app.router.add_get("/meetings", list_page)
@@ -66,30 +66,30 @@ def _render(request: web.Request, name: str, status: int = 200, **context: Any) 
 
 async def list_page(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    everything = await ctx.store.run(meetings.list_meetings, ctx.store)
+    everything = await ctx.store.run(rules.list_meetings, ctx.store)
     now = utcnow()
     coming = [m for m in everything if m.end_at >= now]
     past = [m for m in reversed(everything) if m.end_at < now]
-    return _render(request, "meetings/list.html", coming=coming, past=past)
+    return _render(request, "meetings/pages/list.html", coming=coming, past=past)
 
 
 async def detail_page(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    meeting = await ctx.store.run(meetings.get_meeting, ctx.store, int(request.match_info["id"]))
-    notices = await ctx.store.run(meetings.notices, ctx.store, meeting.id)
-    reminders = await ctx.store.run(meetings.reminders, ctx.store, meeting.id)
+    meeting = await ctx.store.run(rules.get_meeting, ctx.store, int(request.match_info["id"]))
+    notices = await ctx.store.run(rules.notices, ctx.store, meeting.id)
+    reminders = await ctx.store.run(rules.reminders, ctx.store, meeting.id)
     calendar = await ctx.store.run(load_calendar, ctx.store)
-    warnings = meetings.date_warnings(meeting.start_at, meeting.end_at, calendar)
-    return _render(request, "meetings/detail.html", m=meeting, notices=notices, reminders=reminders, warnings=warnings)
+    warnings = rules.date_warnings(meeting.start_at, meeting.end_at, calendar)
+    return _render(request, "meetings/pages/detail.html", m=meeting, notices=notices, reminders=reminders, warnings=warnings)
 
 
 async def _answering(request: web.Request) -> tuple[MeetingView, str, int]:
     ctx = request.app[CTX]
-    key = await ctx.store.run(meeting_links.secret, ctx.store, ctx.settings)
-    found = meeting_links.verify(key, request.match_info["token"])
+    key = await ctx.store.run(links.secret, ctx.store, ctx.settings)
+    found = links.verify(key, request.match_info["token"])
     if found is None:
         raise Forbidden("链接无效或已被改动")
-    meeting = await ctx.store.run(meetings.get_meeting, ctx.store, found[0])
+    meeting = await ctx.store.run(rules.get_meeting, ctx.store, found[0])
     return meeting, found[1], found[2]
 
 
@@ -98,7 +98,7 @@ def _answer(
 ) -> web.Response:
     person = None if error else next((a for a in meeting.attendees if a.email == email), None)
     context = {"m": meeting, "person": person, "email": email, "answers": ANSWERS, "done": done, "error": error}
-    return render(request, "meetings/answer.html", context, status=status)
+    return render(request, "meetings/pages/answer.html", context, status=status)
 
 
 async def answer_page(request: web.Request) -> web.Response:
@@ -117,10 +117,10 @@ async def answer_post(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     if sequence < meeting.time_sequence:
         return _answer(request, 409, meeting, email, None, error=STALE)
-    ok = await ctx.store.run(meetings.set_partstat, ctx.store, meeting.id, email, choice, sequence=sequence)
+    ok = await ctx.store.run(rules.set_partstat, ctx.store, meeting.id, email, choice, sequence=sequence)
     if not ok:
         return _answer(request, 409, meeting, email, None, error="会议已取消，或您已不在参会名单中")
-    meeting = await ctx.store.run(meetings.get_meeting, ctx.store, meeting.id)
+    meeting = await ctx.store.run(rules.get_meeting, ctx.store, meeting.id)
     return _answer(request, 200, meeting, email, choice)
 
 
@@ -129,7 +129,7 @@ async def calendar_feed(request: web.Request) -> web.Response:
     code = request.match_info["code"][:2]
     if code not in PROVINCES:
         raise NotFound(f"没有省级区划 {code}")
-    chosen = await ctx.store.run(meetings.list_meetings, ctx.store, code)
+    chosen = await ctx.store.run(rules.list_meetings, ctx.store, code)
     organiser = ctx.settings.meetings.organiser_name
     data = ical.calendar(chosen, "PUBLISH", organiser_name=organiser, stamp=utcnow(), name=f"{PROVINCES[code]}联席会议")
     headers = {"Content-Disposition": f"inline; filename={code}.ics", "Cache-Control": "no-cache"}
@@ -153,17 +153,17 @@ def _lines(text: str) -> list[str]:
     return [x.strip() for x in text.replace(",", "\n").splitlines() if x.strip()][:1000]
 
 
-def _input(form: Mapping[str, str], *, create: bool) -> meetings.MeetingInput:
+def _input(form: Mapping[str, str], *, create: bool) -> rules.MeetingInput:
     def text(name: str) -> str | None:
         value = form.get(name, "").strip() if name != "agenda" else form.get(name, "")
         return value if value or create else None
 
     def when(name: str) -> Any:
         value = form.get(name, "").strip()
-        return meetings.parse_local(value, name) if value else None
+        return rules.parse_local(value, name) if value else None
 
     people = _lines(form.get("attendees", ""))
-    return meetings.MeetingInput(
+    return rules.MeetingInput(
         title=text("title"), host=text("host"), place=text("place"), start=when("start"), end=when("end"),
         agenda=text("agenda"), notes=text("notes"), attendees=(people or None) if create else None,
         add=_lines(form.get("add", "")), remove=_lines(form.get("remove", "")),
@@ -178,7 +178,7 @@ async def _form(request: web.Request) -> dict[str, str]:
 def _form_page(
     request: web.Request, status: int, form: Mapping[str, str], errors: list[str], m: MeetingView | None = None
 ) -> web.Response:
-    return _render(request, "meetings/form.html", status, form=form, errors=errors, m=m)
+    return _render(request, "meetings/pages/form.html", status, form=form, errors=errors, m=m)
 
 
 async def new_form(request: web.Request) -> web.Response:
@@ -194,7 +194,7 @@ async def new_post(request: web.Request) -> web.Response:
         data = _input(form, create=True)
         snap = ctx.holder.current if data.attendees is None else None
         actor = f"web:{user.username}"
-        made = await ctx.store.run(meetings.create_meeting, ctx.store, snap, ctx.settings, data, actor)
+        made = await ctx.store.run(rules.create_meeting, ctx.store, snap, ctx.settings, data, actor)
     except ValidationFailed as exc:
         return _form_page(request, 400, form, [str(e) for e in exc.errors])
     request.app[WAKE]()
@@ -204,7 +204,7 @@ async def new_post(request: web.Request) -> web.Response:
 async def _owned(request: web.Request) -> tuple[MeetingView, User]:
     _staff(request)
     ctx = request.app[CTX]
-    meeting = await ctx.store.run(meetings.get_meeting, ctx.store, int(request.match_info["id"]))
+    meeting = await ctx.store.run(rules.get_meeting, ctx.store, int(request.match_info["id"]))
     return meeting, _staff(request, meeting.host_province)
 
 
@@ -223,7 +223,7 @@ async def edit_post(request: web.Request) -> web.Response:
         data = _input(form, create=False)
         actor = f"web:{user.username}"
         args = (ctx.store, ctx.holder.current, ctx.settings, meeting.id, data, actor)
-        await ctx.store.run(meetings.update_meeting, *args)
+        await ctx.store.run(rules.update_meeting, *args)
     except ValidationFailed as exc:
         return _form_page(request, 400, form, [str(e) for e in exc.errors], meeting)
     request.app[WAKE]()
@@ -234,11 +234,11 @@ async def cancel_post(request: web.Request) -> web.Response:
     meeting, user = await _owned(request)
     ctx = request.app[CTX]
     try:
-        await ctx.store.run(meetings.cancel_meeting, ctx.store, ctx.settings, meeting.id, f"web:{user.username}")
+        await ctx.store.run(rules.cancel_meeting, ctx.store, ctx.settings, meeting.id, f"web:{user.username}")
     except ValidationFailed as exc:
         return _render(
             request,
-            "meetings/detail.html",
+            "meetings/pages/detail.html",
             409,
             m=meeting,
             notices=[],

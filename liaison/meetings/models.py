@@ -1,9 +1,8 @@
-"""SQLModel tables of joint meetings and the durable scheduler: Meeting, MeetingAttendee, Job.
+"""SQLModel tables of joint meetings, and the read-only views the pages and mail texts use.
 
 Owns: the shape of the stored meetings (one row per meeting with its iCalendar UID and SEQUENCE, one row per
-attendee with the RSVP state) and of the scheduler's jobs (due time, lease owner/expiry, attempts, outcome). The
-schema itself is created by the initial Alembic migration (region "meetings and the scheduler"); these classes
-mirror it and give ``liaison.meetings`` and ``liaison.scheduler`` their table objects.
+attendee with the RSVP state). The schema comes from the liaison migrations; these classes mirror it and give the
+meetings package its table objects.
 """
 
 from __future__ import annotations
@@ -55,25 +54,6 @@ class MeetingAttendee(SQLModel, table=True):
     partstat: str = Field(default="NEEDS-ACTION", max_length=20)
     active: bool = True  # False once removed from the list (still gets the cancellation)
     responded_at: dt.datetime | None = Field(default=None, sa_column=_tz(nullable=True))
-
-
-class Job(SQLModel, table=True):
-    __tablename__ = "scheduler_job"
-
-    id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=20)  # e.g. reminder (handlers are registered per kind)
-    ref: str = Field(default="", max_length=64, index=True)  # e.g. the meeting id
-    recipient: str = Field(default="", max_length=254)
-    label: str = Field(default="", max_length=100)  # e.g. the reminder offset "10 workdays"
-    payload: str = ""  # kind-specific JSON
-    due_at: dt.datetime = Field(sa_column=_tz())
-    lease_owner: str | None = Field(default=None, max_length=64)
-    lease_until: dt.datetime | None = Field(default=None, sa_column=_tz(nullable=True))
-    attempts: int = 0
-    done_at: dt.datetime | None = Field(default=None, sa_column=_tz(nullable=True))
-    outcome: str = Field(default="", max_length=20)  # sent | skipped | superseded | failed
-    error: str = ""
-    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_tz())
 
 
 @dataclass(frozen=True, slots=True)

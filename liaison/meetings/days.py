@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from liaison.workdays import MAX_SPAN_DAYS, Calendar
+from liaison.workdays.calendar import MAX_SPAN_DAYS, Calendar
 
 
 def date_warnings(start_local: dt.date, last_local: dt.date, calendar: Calendar) -> list[str]:

@@ -29,10 +29,11 @@ from directory.models import utcnow
 from directory.settings import PROJECT_ROOT, Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
-from liaison import faxpdf, outbox
-from liaison.models import attachment_t, delivery_t, letter_t
+from liaison.letters import faxpdf
+from liaison.letters.models import attachment_t, delivery_t, letter_t
+from liaison.mail import outbox
 from liaison.routing import Route, liaison_copy, route
-from liaison.workdays import Calendar, default_calendar
+from liaison.workdays.calendar import Calendar, default_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TEMPLATES = PROJECT_ROOT / "templates"
@@ -90,16 +91,16 @@ def today_in_china(now: dt.datetime) -> dt.date:
 
 
 def render_text(template: str, **context: Any) -> str:
-    """A mail or fax text from ``templates/letters/<template>.txt.j2`` (letter, reminder, overdue, ...)."""
-    return _env.get_template(f"letters/{template}.txt.j2").render(**context)
+    """A mail or fax text from ``templates/letters/mail/<template>.txt`` (letter, reminder, overdue, ...)."""
+    return _env.get_template(f"letters/mail/{template}.txt").render(**context)
 
 
 def render_template(name: str, context: Mapping[str, Any]) -> str:
-    """Body text from ``templates/letters/<name>.txt.j2`` (tongbao 通报, hecha 核查, fankui 反馈)."""
+    """Body text from ``templates/letters/mail/<name>.txt`` (tongbao 通报, hecha 核查, fankui 反馈)."""
     if name not in LETTER_TEMPLATES:
         raise ValidationFailed([FieldError("template", f"模板应为 {'、'.join(LETTER_TEMPLATES)} 之一", value=name)])
     try:
-        return _env.get_template(f"letters/{name}.txt.j2").render(**context).strip()
+        return _env.get_template(f"letters/mail/{name}.txt").render(**context).strip()
     except jinja2.UndefinedError as exc:
         raise ValidationFailed([FieldError("template", f"模板缺少字段：{exc.message}", value=name)]) from None
 

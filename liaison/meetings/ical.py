@@ -15,7 +15,7 @@ from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
 from directory.errors import FieldError, ValidationFailed
 from directory.regions import PROVINCES
-from liaison.meeting_models import PARTSTATS, AttendeeView, MeetingView
+from liaison.meetings.models import PARTSTATS, AttendeeView, MeetingView
 
 TZID = "Asia/Shanghai"
 SHANGHAI = zoneinfo.ZoneInfo(TZID)

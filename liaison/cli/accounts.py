@@ -1,0 +1,102 @@
+"""``bohai user …``: staff accounts and API tokens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from directory.errors import FieldError, ValidationFailed
+from directory.settings import Settings
+from liaison.cli.common import opened
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("密码：")
+    if getpass.getpass("再次输入密码：") != first:
+        raise ValidationFailed([FieldError("password", "两次输入的密码不一致")], "密码未设置")
+    return first
+
+
+def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    from directory import accounts
+
+    password = _read_password(args)
+    with opened(settings) as store:
+        user = accounts.add_user(store, args.username, password, args.role, args.province, "cli")
+    where = f"，省份 {user.province_name}" if user.province_name else ""
+    print(f"已创建用户 {user.username}（{user.role_name}{where}）")
+    return 0
+
+
+def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
+    from directory import accounts
+
+    password = _read_password(args)
+    with opened(settings) as store:
+        accounts.set_password(store, args.username, password, "cli")
+    print(f"已修改用户 {args.username} 的密码（锁定已解除）")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
+    from directory.accounts import ROLE_NAMES
+    from directory.regions import PROVINCES
+
+    with opened(settings) as store:
+        rows = store.list_accounts()
+    for a in rows:
+        province = PROVINCES.get((a["province_code"] or "")[:2], "")
+        state = "已停用" if a["disabled"] else ("已锁定" if a["locked_until"] else "正常")
+        token = "有令牌" if a["api_token_hash"] else ""
+        print(f"{a['username']}\t{ROLE_NAMES.get(a['role'], a['role'])}\t{province or '—'}\t{state}\t{token}".rstrip())
+    if not rows:
+        print("还没有用户；用 bohai user add 创建", file=sys.stderr)
+    return 0
+
+
+def cmd_user_disable(args: argparse.Namespace, settings: Settings) -> int:
+    from directory import accounts
+
+    with opened(settings) as store:
+        accounts.set_disabled(store, args.username, not args.enable, "cli")
+    print(f"已{'启用' if args.enable else '停用'}用户 {args.username}")
+    return 0
+
+
+def cmd_user_token(args: argparse.Namespace, settings: Settings) -> int:
+    from directory import accounts
+
+    with opened(settings) as store:
+        token = accounts.new_token(store, args.username, "cli")
+    print(token)
+    print("请妥善保存此令牌（只显示一次，旧令牌已失效）；用法：Authorization: Bearer <令牌>", file=sys.stderr)
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    user = sub.add_parser("user", help="管理工作人员账户").add_subparsers(dest="user_command", metavar="ACTION")
+    p = user.add_parser("add", help="创建账户")
+    p.add_argument("username")
+    p.add_argument("--role", choices=["admin", "editor", "reader"], default="reader", help="角色（默认 reader 只读）")
+    p.add_argument("--province", help="编辑所属省份代码（如 13 或 130000000000），editor 必填")
+    p.add_argument("--password-stdin", action="store_true", help="从标准输入读一行作为密码（供脚本使用）")
+    p.set_defaults(handler=cmd_user_add)
+    p = user.add_parser("passwd", help="修改密码（同时解除锁定）")
+    p.add_argument("username")
+    p.add_argument("--password-stdin", action="store_true", help="从标准输入读一行作为密码")
+    p.set_defaults(handler=cmd_user_passwd)
+    p = user.add_parser("list", help="列出账户")
+    p.set_defaults(handler=cmd_user_list)
+    p = user.add_parser("disable", help="停用账户（同时吊销访问令牌）")
+    p.add_argument("username")
+    p.add_argument("--enable", action="store_true", help="重新启用")
+    p.set_defaults(handler=cmd_user_disable)
+    p = user.add_parser("token", help="生成新的 API 访问令牌（旧令牌失效）")
+    p.add_argument("username")
+    p.set_defaults(handler=cmd_user_token)
