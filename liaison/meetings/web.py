@@ -80,8 +80,8 @@ async def detail_page(request: web.Request) -> web.Response:
     reminders = await ctx.store.run(rules.reminders, ctx.store, meeting.id)
     calendar = await ctx.store.run(load_calendar, ctx.store)
     warnings = rules.date_warnings(meeting.start_at, meeting.end_at, calendar)
-    context = {"m": meeting, "notices": notices, "reminders": reminders, "warnings": warnings}
-    return _render(request, "meetings/pages/detail.html", **context)
+    context: dict[str, Any] = {"m": meeting, "notices": notices, "reminders": reminders, "warnings": warnings}
+    return render(request, "meetings/pages/detail.html", context)
 
 
 async def _answering(request: web.Request) -> tuple[MeetingView, str, int]:
