@@ -22,8 +22,8 @@ from aiohttp import web
 from directory.errors import Forbidden, NotFound, ValidationFailed
 from directory.models import utcnow
 from directory.regions import PROVINCES
-from directory.web.app import CTX
 from directory.web.auth import AUTH, User, redirect, render, require_user
+from directory.web.context import CTX
 from liaison import ical, meeting_links, meeting_mail, meetings
 from liaison.meeting_models import MeetingView
 from liaison.workdays_store import load_calendar

@@ -21,7 +21,8 @@ from directory.errors import SettingsError
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
-from directory.web.app import HEALTH, WebContext, make_app
+from directory.web.app import make_app
+from directory.web.context import HEALTH, WebContext
 from liaison.inbound import Inbound, InboundServer
 from liaison.outbox import OutboxWorker
 

@@ -22,8 +22,8 @@ from directory.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
-from directory.web.app import CTX
 from directory.web.auth import AUTH, User, redirect, render, require_user
+from directory.web.context import CTX
 from liaison import deadlines, letters, routing
 from liaison.workdays_store import load_calendar
 

@@ -16,39 +16,22 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 
 import jinja2
 from aiohttp import web
 
 from directory.errors import BohaiError, TooLarge
 from directory.search import SearchIndexer
-from directory.settings import PROJECT_ROOT, Settings
-from directory.snapshot import SnapshotHolder
-from directory.store import Store
+from directory.settings import PROJECT_ROOT
 from directory.validate import display_phone
-from directory.web import auth, metrics
+from directory.web import api, auth, imports, metrics, pages
+from directory.web.context import CTX, HEALTH, METRICS, Extension, WebContext
 
 log = logging.getLogger(__name__)
 TEMPLATES = PROJECT_ROOT / "templates"
 STATIC = TEMPLATES / "web" / "static"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-@dataclass(frozen=True)
-class WebContext:
-    settings: Settings
-    store: Store
-    holder: SnapshotHolder
-
-
-CTX = web.AppKey("ctx", WebContext)
-METRICS = web.AppKey("metrics", metrics.Metrics)
-Extension = Callable[[web.Application], None]
-# Health of background workers other layers run (liaison: the outbox worker): name -> () -> {"ok": bool, ...};
-# extensions add theirs, ``/healthz`` shows each and is ok (200) only if every one is (else 503).
-HealthCheck = Callable[[], dict[str, object]]
-HEALTH = web.AppKey("health", dict[str, HealthCheck])
 
 HTTP_MESSAGES = {
     400: "请求不正确",
@@ -166,8 +149,6 @@ async def _startup(app: web.Application) -> None:
 
 
 def make_app(ctx: WebContext, extensions: Iterable[Extension] = ()) -> web.Application:
-    from directory.web import api, imports, pages
-
     app = web.Application(
         client_max_size=ctx.settings.http.max_body_size,
         middlewares=[],

@@ -21,8 +21,8 @@ from aiohttp import web
 
 from directory.errors import BohaiError, FieldError, NotFound, ValidationFailed
 from directory.regions import PROVINCES
-from directory.web.app import CTX
 from directory.web.auth import check_csrf, render, require_user
+from directory.web.context import CTX
 
 PENDING_SECONDS = 1800
 MAX_PENDING = 50

@@ -14,7 +14,8 @@ from directory import accounts
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import open_store
-from directory.web.app import WebContext, make_app
+from directory.web.app import make_app
+from directory.web.context import WebContext
 from liaison import meetings, meetings_web
 from liaison.models import outbox_t
 from tests.integration.web.helpers import CSRF_RE, PASSWORD
