@@ -21,8 +21,9 @@ from aiohttp import web
 
 from directory.errors import BohaiError, FieldError, NotFound, ValidationFailed
 from directory.regions import PROVINCES
-from directory.web.auth import check_csrf, render, require_user
+from directory.web.auth import check_csrf, require_user
 from directory.web.context import CTX
+from directory.web.render import render
 
 PENDING_SECONDS = 1800
 MAX_PENDING = 50
