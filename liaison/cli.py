@@ -542,7 +542,8 @@ def _meeting_input(args: argparse.Namespace) -> Any:
 
 
 def _print_meeting(m: Any) -> None:
-    from liaison.meeting_mail import PARTSTAT_NAMES, local_time
+    from liaison.mailtext import local_time
+    from liaison.meeting_mail import PARTSTAT_NAMES
 
     print(f"会议 {m.id}：{m.title}{'（已取消）' if m.cancelled else ''}")
     print(f"  时间：{local_time(m.start_at)} 至 {local_time(m.end_at)}（北京时间）")
@@ -600,7 +601,7 @@ def cmd_meeting_show(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_meeting_list(args: argparse.Namespace, settings: Settings) -> int:
     from liaison import meetings
-    from liaison.meeting_mail import local_time
+    from liaison.mailtext import local_time
 
     with _opened(settings) as store:
         found = meetings.list_meetings(store, meetings.normalize_host(args.province) if args.province else None)

@@ -21,7 +21,7 @@ from directory.errors import NotFound
 from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
-from liaison import letters, outbox
+from liaison import letters, mailtext, outbox
 from liaison.models import delivery_t, letter_t, outbox_t
 from liaison.routing import Route, route
 from liaison.workdays import Calendar
@@ -95,8 +95,8 @@ def _ctx(row: RowMapping, snap: Snapshot, settings: Settings) -> letters.Context
 def _notice(
     conn: Connection, ctx: letters.Context, r: Route, name: str, template: str, kind: str, **extra: Any
 ) -> None:
-    text = letters.render_text(
-        template,
+    text = mailtext.render_text(
+        f"letters/{template}.txt.j2",
         recipient_name=name,
         sender_name=ctx.sender_name,
         sent_on=ctx.sent_on.isoformat(),

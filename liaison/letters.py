@@ -1,9 +1,9 @@
 """Letters (联络函): compose, route, thread, queue, and keep the reply deadlines.
 
-Owns: validating a :class:`Draft`, rendering its text (free text or a jinja2 template of ``templates/letters``),
-numbering, threading (Message-ID / In-Reply-To / References), one delivery per recipient (e-mail, or fax as an A4
-PDF, or the parent office) queued in the outbox in the same transaction, the deadline in working days with its
-reminder and overdue dates, and the state changes coming back: replied, bounced, overdue.
+Owns: validating a :class:`Draft`, rendering its text (free text or a template of ``templates/letters``, through
+:mod:`liaison.mailtext`), numbering, threading (Message-ID / In-Reply-To / References), one delivery per recipient
+(e-mail, or fax as an A4 PDF, or the parent office) queued in the outbox in the same transaction, the deadline in
+working days with its reminder and overdue dates, and the state changes coming back: replied, bounced, overdue.
 
 Entry points: :func:`send_letter`, :func:`render_template`, :func:`due_notices` (an outbox worker job),
 :func:`mark_replied` / :func:`mark_delivery_bounced` (inbound), :func:`get_letter` / :func:`list_letters`.
@@ -26,16 +26,15 @@ from sqlalchemy.engine import Connection
 
 from directory.errors import FieldError, NotFound, ValidationFailed
 from directory.models import utcnow
-from directory.settings import PROJECT_ROOT, Settings
+from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
-from liaison import faxpdf, outbox
+from liaison import faxpdf, mailtext, outbox
 from liaison.models import attachment_t, delivery_t, letter_t
 from liaison.routing import Route, liaison_copy, route
 from liaison.workdays import Calendar, default_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-TEMPLATES = PROJECT_ROOT / "templates"
 LETTER_TEMPLATES = {"tongbao": "通报", "hecha": "核查", "fankui": "反馈"}
 MAX_RECIPIENTS = 20000
 MAX_BODY = 100_000
@@ -49,13 +48,6 @@ STATE_NAMES = {  # how a delivery's state is shown to staff (CLI and web)
     "replied": "已回复",
     "overdue": "逾期",
 }
-
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES),
-    undefined=jinja2.StrictUndefined,
-    autoescape=jinja2.select_autoescape(["html"]),
-    keep_trailing_newline=True,
-)
 
 
 @dataclass(frozen=True)
@@ -89,17 +81,12 @@ def today_in_china(now: dt.datetime) -> dt.date:
     return now.astimezone(SHANGHAI).date()
 
 
-def render_text(template: str, **context: Any) -> str:
-    """A mail or fax text from ``templates/letters/<template>.txt.j2`` (letter, reminder, overdue, ...)."""
-    return _env.get_template(f"letters/{template}.txt.j2").render(**context)
-
-
 def render_template(name: str, context: Mapping[str, Any]) -> str:
     """Body text from ``templates/letters/<name>.txt.j2`` (tongbao 通报, hecha 核查, fankui 反馈)."""
     if name not in LETTER_TEMPLATES:
         raise ValidationFailed([FieldError("template", f"模板应为 {'、'.join(LETTER_TEMPLATES)} 之一", value=name)])
     try:
-        return _env.get_template(f"letters/{name}.txt.j2").render(**context).strip()
+        return mailtext.render_text(f"letters/{name}.txt.j2", **context).strip()
     except jinja2.UndefinedError as exc:
         raise ValidationFailed([FieldError("template", f"模板缺少字段：{exc.message}", value=name)]) from None
 
@@ -195,8 +182,8 @@ class Context:
 
 
 def _letter_text(ctx: Context, recipient_name: str, r: Route, dl: Deadline | None, reply_within: int | None) -> str:
-    return render_text(
-        "letter",
+    return mailtext.render_text(
+        "letters/letter.txt.j2",
         recipient_name=recipient_name,
         body=ctx.body,
         reply_by=dl.deadline.isoformat() if dl else "",

@@ -26,7 +26,7 @@ from directory.settings import PROJECT_ROOT
 from directory.web.auth import User, allow_anonymous, require_user
 from directory.web.context import CTX
 from directory.web.render import add_nav, redirect, register_templates, render
-from liaison import ical, meeting_links, meeting_mail, meetings
+from liaison import ical, mailtext, meeting_links, meeting_mail, meetings
 from liaison.meeting_models import MeetingView
 from liaison.workdays_store import load_calendar
 
@@ -34,7 +34,7 @@ ANSWERS = {"ACCEPTED": "参加", "TENTATIVE": "待定", "DECLINED": "不参加"}
 NAV = ("/meetings", "联席会议")
 STALE = "会议时间已变更，此链接来自旧通知；请使用最新会议通知中的链接答复"
 TEMPLATES = PROJECT_ROOT / "templates" / "meetings"
-FILTERS = {"local": meeting_mail.local_time}  # a datetime shown in Beijing time
+FILTERS = {"local": mailtext.local_time}  # a datetime shown in Beijing time
 GLOBALS = {
     "provinces": PROVINCES,
     "partstat_names": meeting_mail.PARTSTAT_NAMES,
