@@ -137,7 +137,7 @@ def _add_search(sub: Any) -> None:
     p.set_defaults(handler=cmd_search)
 
 
-# -- directory: import, export (issue 2) ----------------------------------------------------------------
+# -- directory: import, export ------------------------------------------------------------------------
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -221,7 +221,7 @@ def _add_directory(sub: Any) -> None:
     p.set_defaults(handler=cmd_export)
 
 
-# -- accounts: user add|passwd|list|disable (issue 3) -----------------------------------------------------------
+# -- accounts: user add|passwd|list|disable -------------------------------------------------------------------
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -314,7 +314,7 @@ def _add_accounts(sub: Any) -> None:
     p.set_defaults(handler=cmd_user_token)
 
 
-# -- liaison: letters and working days (issue 4) ------------------------------------------------------------------
+# -- liaison: letters and working days --------------------------------------------------------------------------
 
 
 def _calendar(settings: Settings) -> Any:
@@ -518,7 +518,7 @@ def _add_letters(sub: Any) -> None:
     _add_letter(sub)
 
 
-# -- liaison: joint meetings (issue 5) ----------------------------------------------------------------------------
+# -- liaison: joint meetings ------------------------------------------------------------------------------------
 
 
 def _meeting_input(args: argparse.Namespace) -> Any:

@@ -1,6 +1,6 @@
-"""SQLModel tables of the liaison layer (issue 4): working-day overrides, letters, deliveries, outbox, inbound mail.
+"""SQLModel tables of the liaison layer: working-day overrides, letters, deliveries, outbox, inbound mail.
 
-Owns: the shape of these tables; they are created by the initial Alembic migration (the region marked for issue 4)
+Owns: the shape of these tables; they are created by the initial Alembic migration (its liaison part)
 and mirrored here so that liaison modules query them through SQLAlchemy Core (``*_t`` table objects below).
 """
 
