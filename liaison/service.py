@@ -21,7 +21,8 @@ from directory.errors import SettingsError
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
-from directory.web.app import HEALTH, WebContext, make_app
+from directory.web.app import make_app
+from directory.web.context import HEALTH, WebContext
 from liaison.letters import compose
 from liaison.mail.inbound import Inbound, InboundServer
 from liaison.mail.outbox import OutboxWorker
@@ -40,7 +41,7 @@ class Running:
     holder: SnapshotHolder
     urls: dict[str, str] = field(default_factory=dict)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
-    # --- issue 4: the outbox worker and the inbound SMTP core (meetings adds jobs, hooks and local parts) ---
+    # set by their faces on start; later faces (meetings) add jobs, hooks and local parts to them
     outbox: OutboxWorker | None = None
     inbound: Inbound | None = None
     _closers: list[Closer] = field(default_factory=list)
@@ -117,7 +118,7 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 
 def web_extensions(running: Running) -> list[Callable[[web.Application], None]]:
     """Pages that the liaison layer adds to the directory's web app."""
-    from liaison.letters import web as letters_web  # --- issue 4: letters pages ---
+    from liaison.letters import web as letters_web
 
     def wake() -> None:
         if running.outbox is not None:
@@ -130,7 +131,6 @@ def web_extensions(running: Running) -> list[Callable[[web.Application], None]]:
         app[HEALTH]["outbox"] = outbox_health
 
     extensions: list[Callable[[web.Application], None]] = [letters_web.extension(wake), add_health]
-    # --- meetings pages (issue 5) ---
     from liaison.meetings import web as meetings_web
 
     extensions.append(meetings_web.extension(wake))
@@ -178,7 +178,7 @@ async def _start_ldaps(running: Running) -> tuple[str, str] | None:
     return ("ldaps", url) if url else None
 
 
-# --- inbound smtp face and outbox worker (issue 4) ---
+# --- inbound smtp face and outbox worker ---
 
 
 async def _start_outbox(running: Running) -> tuple[str, str] | None:
@@ -214,7 +214,9 @@ async def _start_smtp(running: Running) -> tuple[str, str] | None:
     return "smtp", f"smtp://{shown}:{port}"
 
 
-# --- meetings scheduler (issue 5) ---
+# --- meetings scheduler ---
+
+
 async def _start_meetings_scheduler(running: Running) -> tuple[str, str] | None:
     """Register the iMIP reply hook with the inbound face; run the reminder scheduler until the service stops."""
     from liaison.meetings import service as meetings_service
@@ -237,15 +239,14 @@ async def _start_meetings_scheduler(running: Running) -> tuple[str, str] | None:
     return None
 
 
+# Started in this order, closed in reverse: the outbox worker before inbound SMTP (which wakes it after queueing a
+# forward), and both before the meetings scheduler (which adds its hooks to the inbound core and wakes the worker).
 FACES: list[Face] = [
     _start_http,
-    # --- ldap face (issue 7) ---
     _start_ldap,
     _start_ldaps,
-    # --- inbound smtp face and outbox worker (issue 4) ---
     _start_outbox,
     _start_smtp,
-    # --- meetings scheduler (issue 5) ---
     _start_meetings_scheduler,
 ]
 

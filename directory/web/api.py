@@ -25,8 +25,8 @@ from directory.exchange.vcard import card_30
 from directory.search import MAX_TERMS, OWN_EXACT, index, office_public
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.validate import display_phone
-from directory.web.app import CTX
 from directory.web.auth import current_user
+from directory.web.context import CTX
 from directory.web.pages import _today
 
 MAX_PAGE = 1000

@@ -1,9 +1,10 @@
 """The aiohttp application of the web face.
 
-Owns: building the ``web.Application`` (routes, middlewares, templates, shared state keys) from the settings, the
-store and the Snapshot holder, and the one mapping of the ``directory.errors`` tree (and aiohttp's HTTP errors) to
-responses: an HTML error page for pages, the JSON shape ``{ok: false, error, errors, status}`` for every ``/api/``
-path (404, 405, 413 and 500 included). Upper layers (liaison) plug their own pages in through ``extensions``.
+Owns: building the ``web.Application`` (routes, middlewares, the page renderer, the shared state of
+``directory.web.context``) from the settings, the store and the Snapshot holder, and the one mapping of the
+``directory.errors`` tree (and aiohttp's HTTP errors) to responses: an HTML error page for pages, the JSON shape
+``{ok: false, error, errors, status}`` for every ``/api/`` path (404, 405, 413 and 500 included). Upper layers
+(liaison) plug their own pages in through ``extensions`` (templates and navigation via ``directory.web.render``).
 
 Middlewares, outermost first: metrics (sees the final status) → errors → body-size guard → session/auth.
 """
@@ -16,39 +17,19 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 
-import jinja2
 from aiohttp import web
 
 from directory.errors import BohaiError, TooLarge
 from directory.search import SearchIndexer
-from directory.settings import PROJECT_ROOT, Settings
-from directory.snapshot import SnapshotHolder
-from directory.store import Store
-from directory.validate import display_phone
-from directory.web import auth, metrics
+from directory.settings import PROJECT_ROOT
+from directory.web import api, auth, imports, metrics, pages, render
+from directory.web.context import CTX, HEALTH, METRICS, Extension, WebContext
 
 log = logging.getLogger(__name__)
-TEMPLATES = PROJECT_ROOT / "templates"
-STATIC = TEMPLATES / "web" / "static"
+STATIC = PROJECT_ROOT / "templates" / "web" / "static"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-@dataclass(frozen=True)
-class WebContext:
-    settings: Settings
-    store: Store
-    holder: SnapshotHolder
-
-
-CTX = web.AppKey("ctx", WebContext)
-METRICS = web.AppKey("metrics", metrics.Metrics)
-Extension = Callable[[web.Application], None]
-# Health of background workers other layers run (liaison: the outbox worker): name -> () -> {"ok": bool, ...};
-# extensions add theirs, ``/healthz`` shows each and is ok (200) only if every one is (else 503).
-HealthCheck = Callable[[], dict[str, object]]
-HEALTH = web.AppKey("health", dict[str, HealthCheck])
 
 HTTP_MESSAGES = {
     400: "请求不正确",
@@ -94,7 +75,7 @@ def error_response(
         return web.json_response(body, status=status, dumps=_dumps)
     context = {"status": status, "message": message, "errors": errors}
     try:
-        return auth.render(request, "web/error.html", context, status=status)
+        return render.render(request, "web/error.html", context, status=status)
     except Exception:  # the error page itself must not fail
         log.exception("error page failed")
         return web.Response(text=f"{status} {message}", status=status, content_type="text/plain")
@@ -146,19 +127,6 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 # -- the app -------------------------------------------------------------------------------------------------------
 
 
-def template_env() -> jinja2.Environment:
-    """Web pages from the top-level ``templates/`` folder, always autoescaped."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["phone"] = display_phone  # stored E.164 → 0311-87654321
-    return env
-
-
 async def _startup(app: web.Application) -> None:
     ctx = app[CTX]
     await auth.load_secret(app[auth.AUTH])
@@ -166,8 +134,6 @@ async def _startup(app: web.Application) -> None:
 
 
 def make_app(ctx: WebContext, extensions: Iterable[Extension] = ()) -> web.Application:
-    from directory.web import api, imports, pages
-
     app = web.Application(
         client_max_size=ctx.settings.http.max_body_size,
         middlewares=[],
@@ -175,7 +141,8 @@ def make_app(ctx: WebContext, extensions: Iterable[Extension] = ()) -> web.Appli
     app[CTX] = ctx
     app[METRICS] = metrics.Metrics()
     app[HEALTH] = {}
-    app[auth.AUTH] = auth.AuthState(ctx.settings, ctx.store, template_env())
+    app[auth.AUTH] = auth.AuthState(ctx.settings, ctx.store)
+    render.setup(app)
     app.middlewares.extend([metrics.middleware(app[METRICS]), errors_middleware, body_limit, auth.middleware()])
     app.on_startup.append(_startup)
     app.on_response_prepare.append(_security_headers)

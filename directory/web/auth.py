@@ -1,8 +1,9 @@
-"""Sessions, CSRF and page rendering of the web face — the stable helper API for every page.
+"""Sessions, login and CSRF of the web face — the stable helper API for every page.
 
 Owns: the signed session cookie (HttpOnly, SameSite=Lax, Secure per ``[web] cookie_secure``; HMAC-SHA256 with
 ``[web] session_secret`` or a secret generated once and kept in the database), Bearer-token auth for scripts, the
-CSRF token of every form, and ``render`` (the base layout with navigation, the user and the CSRF token).
+CSRF token of every form, and which paths anonymous visitors may see when ``[web] anonymous_read`` is off.
+Rendering pages (``render``, ``redirect``, navigation) is ``directory.web.render``.
 
 Helper API for pages other parts plug in (liaison letters, meetings):
 
@@ -17,9 +18,8 @@ Helper API for pages other parts plug in (liaison letters, meetings):
   forms must carry the ``csrf`` field, scripts in a page may send the ``X-CSRF-Token`` header instead.
 - ``request[ACCOUNT]`` — the same user as a plain mapping (``username``, ``role``, ``province_code``), for pages
   written against a mapping; new code should use ``current_user``.
-- ``render(request, template, context, status=200) -> web.Response`` — a page from ``templates/`` (autoescaped)
-  in the base layout; ``context`` adds to ``user``, ``csrf``, ``nav``, ``settings``, ``path``.
-- ``redirect(location) -> web.Response`` — a 303 that still carries the session cookie set during the request.
+- ``allow_anonymous(app, prefix)`` — paths under ``prefix`` need no login even when ``[web] anonymous_read`` is off
+  (for pages that check their own proof, such as signed links).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jinja2
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
@@ -46,18 +45,18 @@ from directory.store import Store
 
 __all__ = [
     "User",
+    "allow_anonymous",
     "check_csrf",
     "csrf_token",
     "current_user",
-    "redirect",
-    "render",
     "require_user",
 ]
 
 COOKIE = "bohai_session"
 SECRET_META_KEY = "web.session_secret"
 RANK = {"reader": 0, "editor": 1, "admin": 2}
-NAV = (("/", "查找"), ("/tree", "按地区浏览"), ("/dashboard", "数据质量"))
+# Paths anyone may see, also with ``[web] anonymous_read`` off: the login page, probes, static files, the API spec.
+PUBLIC_PREFIXES: tuple[str, ...] = ("/login", "/healthz", "/metrics", "/static/", "/api/v1/openapi.json")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -71,14 +70,13 @@ class Session:
 
 @dataclass
 class AuthState:
-    """Per-app state: the signing key, the settings, the template environment, and logged-out session ids."""
+    """Per-app state: the signing key, the settings, logged-out session ids, and the paths open to anonymous users."""
 
     settings: Settings
     store: Store
-    env: jinja2.Environment
     secret: bytes = b""
     revoked: dict[str, int] = field(default_factory=dict)
-    extra_nav: list[tuple[str, str]] = field(default_factory=list)
+    public_prefixes: tuple[str, ...] = PUBLIC_PREFIXES
 
     def sign(self, payload: bytes) -> str:
         return hmac.new(self.secret, payload, hashlib.sha256).hexdigest()
@@ -224,8 +222,13 @@ def require_user(request: web.Request, *, role: str | None = None) -> User:
 
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PUBLIC_PREFIXES: tuple[str, ...] = ("/login", "/healthz", "/metrics", "/static/", "/api/v1/openapi.json")
-PUBLIC_PREFIXES += ("/meetings/answer/",)  # liaison: signed answer links of meeting notices need no login
+
+
+def allow_anonymous(app: web.Application, prefix: str) -> None:
+    """Paths under ``prefix`` need no login even with ``[web] anonymous_read`` off; the handler checks access."""
+    state = app[AUTH]
+    if prefix not in state.public_prefixes:
+        state.public_prefixes = (*state.public_prefixes, prefix)
 
 
 def middleware() -> Middleware:
@@ -238,7 +241,7 @@ def middleware() -> Middleware:
             # for pages written against a plain mapping
             request[ACCOUNT] = {"username": user.username, "role": user.role, "province_code": user.province_code}
         anonymous_refused = not state.settings.web.anonymous_read and user is None
-        if anonymous_refused and not request.path.startswith(PUBLIC_PREFIXES):
+        if anonymous_refused and not request.path.startswith(state.public_prefixes):
             require_user(request)
         routed = request.match_info.http_exception is None  # unknown routes answer 404/405, not 403
         if routed and request.method in UNSAFE and "Authorization" not in request.headers:
@@ -288,24 +291,3 @@ def check_csrf(request: web.Request, form: Mapping[str, Any]) -> None:
         raise Forbidden("表单已失效或来源不明（CSRF 校验失败），请刷新页面后重新提交")
     if not hmac.compare_digest(sent, csrf_token(request)):
         raise Forbidden("表单已失效或来源不明（CSRF 校验失败），请刷新页面后重新提交")
-
-
-# -- pages ---------------------------------------------------------------------------------------------------------
-
-
-def render(request: web.Request, template: str, context: Mapping[str, Any], *, status: int = 200) -> web.Response:
-    state = request.app[AUTH]
-    values = {
-        "user": current_user(request),
-        "csrf": csrf_token(request),
-        "nav": (*NAV, *state.extra_nav),
-        "settings": state.settings,
-        "path": request.path,
-        **context,
-    }
-    html = state.env.get_template(template).render(values)
-    return web.Response(text=html, content_type="text/html", status=status)
-
-
-def redirect(location: str) -> web.Response:
-    return web.Response(status=303, headers={"Location": location})

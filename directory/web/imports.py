@@ -1,37 +1,30 @@
-"""Upload import and export downloads of the web face, over the ``directory.exchange`` pipeline (branch core).
+"""Upload import and export downloads of the web face, over the ``directory.exchange`` pipeline.
 
 Owns: the upload page for the standard CSV/XLSX template (editors: their own province's subtree; admins: any
 scope), the dry-run report page that lists every bad cell (row, column, reason) and the warnings, the apply step
 (only for a plan without errors, by the same user, within ``PENDING_SECONDS``; all-or-nothing in the store), and
 ``/export/{code}/{fmt}`` downloads (csv, xlsx, vcard, vcard-outlook, ldif) of a region's subtree.
-
-``directory.exchange`` is imported when used: until branch core is merged, these pages answer 503 saying so.
 """
 
 from __future__ import annotations
 
-import importlib
 import secrets
 import time
 from dataclasses import dataclass, field
-from types import ModuleType
-from typing import Any
 
 from aiohttp import web
 
-from directory.errors import BohaiError, FieldError, NotFound, ValidationFailed
+from directory import exchange
+from directory.errors import FieldError, NotFound, ValidationFailed
+from directory.exchange import export
 from directory.regions import PROVINCES
-from directory.web.app import CTX
-from directory.web.auth import check_csrf, render, require_user
+from directory.web.auth import check_csrf, require_user
+from directory.web.context import CTX
+from directory.web.render import render
 
 PENDING_SECONDS = 1800
 MAX_PENDING = 50
 UPLOAD_SUFFIXES = (".csv", ".xlsx")
-
-
-class ExchangeMissing(BohaiError):
-    status = 503
-    code = "unavailable"
 
 
 @dataclass
@@ -39,7 +32,7 @@ class Pending:
     username: str
     filename: str
     scope: str | None
-    plan: Any  # directory.exchange.ImportPlan
+    plan: exchange.ImportPlan
     expires: float
 
 
@@ -68,13 +61,6 @@ class PendingImports:
 
 
 PENDING = web.AppKey("pending_imports", PendingImports)
-
-
-def _exchange(name: str = "directory.exchange") -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        raise ExchangeMissing("导入导出模块（directory.exchange）尚未安装到本服务，请联系管理员") from None
 
 
 def _scope(user_role: str, user_province: str | None, requested: str) -> str | None:
@@ -111,7 +97,6 @@ async def upload_check(request: web.Request) -> web.Response:
     if not data or not filename.lower().endswith(UPLOAD_SUFFIXES):
         error = FieldError("file", "请选择标准模板的 .xlsx 或 .csv 文件", value=filename[:80])
         raise ValidationFailed([error], "没有收到可导入的文件")
-    exchange = _exchange()
     ctx = request.app[CTX]
     scope = _scope(user.role, user.province_code, form.get("province", ""))
     table = await ctx.store.run(exchange.read_rows, data, filename)
@@ -130,7 +115,7 @@ async def upload_apply(request: web.Request) -> web.StreamResponse:
     key = form.get("key")
     pending = request.app[PENDING].take(key if isinstance(key, str) else "", user.username)
     ctx = request.app[CTX]
-    result = await ctx.store.run(_exchange().apply, ctx.store, pending.plan, user.username)
+    result = await ctx.store.run(exchange.apply, ctx.store, pending.plan, user.username)
     await ctx.holder.refresh()
     context = {"result": result, "filename": pending.filename}
     return render(request, "web/import_done.html", context)
@@ -141,9 +126,6 @@ async def export_download(request: web.Request) -> web.Response:
     snap = request.app[CTX].holder.current
     if code not in snap.regions:
         raise NotFound(f"区划代码 {code} 不存在")
-    exchange = _exchange()
-    export = _exchange("directory.exchange.export")
-
     if fmt not in export.FORMATS:
         raise NotFound(f"未知的导出格式 {fmt}：可选 {', '.join(export.FORMATS)}")
     base_dn = request.app[CTX].settings.ldap.base_dn

@@ -22,8 +22,9 @@ from directory.search import search
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.validate import FIELD_LABELS, clean_office, display_phone
 from directory.web import auth
-from directory.web.app import CTX, WebContext
-from directory.web.auth import check_csrf, current_user, redirect, render, require_user
+from directory.web.auth import check_csrf, current_user, require_user
+from directory.web.context import CTX, WebContext
+from directory.web.render import redirect, render
 
 MAX_FIELD = 2000  # characters per form field; more is refused with 413 before anything is checked or written
 HINTS = {

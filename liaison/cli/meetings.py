@@ -33,7 +33,8 @@ def _meeting_input(args: argparse.Namespace) -> Any:
 
 
 def _print_meeting(m: Any) -> None:
-    from liaison.meetings.mails import PARTSTAT_NAMES, local_time
+    from liaison.mail.text import local_time
+    from liaison.meetings.mails import PARTSTAT_NAMES
 
     print(f"会议 {m.id}：{m.title}{'（已取消）' if m.cancelled else ''}")
     print(f"  时间：{local_time(m.start_at)} 至 {local_time(m.end_at)}（北京时间）")
@@ -92,8 +93,8 @@ def cmd_meeting_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_meeting_list(args: argparse.Namespace, settings: Settings) -> int:
+    from liaison.mail.text import local_time
     from liaison.meetings import rules
-    from liaison.meetings.mails import local_time
 
     with opened(settings) as store:
         found = rules.list_meetings(store, rules.normalize_host(args.province) if args.province else None)

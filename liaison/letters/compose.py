@@ -26,17 +26,16 @@ from sqlalchemy.engine import Connection
 
 from directory.errors import FieldError, NotFound, ValidationFailed
 from directory.models import utcnow
-from directory.settings import PROJECT_ROOT, Settings
+from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
 from liaison.letters import faxpdf
 from liaison.letters.models import attachment_t, delivery_t, letter_t
-from liaison.mail import outbox
+from liaison.mail import outbox, text
 from liaison.routing import Route, liaison_copy, route
 from liaison.workdays.calendar import Calendar, default_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-TEMPLATES = PROJECT_ROOT / "templates"
 LETTER_TEMPLATES = {"tongbao": "通报", "hecha": "核查", "fankui": "反馈"}
 MAX_RECIPIENTS = 20000
 MAX_BODY = 100_000
@@ -51,12 +50,6 @@ STATE_NAMES = {  # how a delivery's state is shown to staff (CLI and web)
     "overdue": "逾期",
 }
 
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES),
-    undefined=jinja2.StrictUndefined,
-    autoescape=jinja2.select_autoescape(["html"]),
-    keep_trailing_newline=True,
-)
 
 
 @dataclass(frozen=True)
@@ -90,17 +83,12 @@ def today_in_china(now: dt.datetime) -> dt.date:
     return now.astimezone(SHANGHAI).date()
 
 
-def render_text(template: str, **context: Any) -> str:
-    """A mail or fax text from ``templates/letters/mail/<template>.txt`` (letter, reminder, overdue, ...)."""
-    return _env.get_template(f"letters/mail/{template}.txt").render(**context)
-
-
 def render_template(name: str, context: Mapping[str, Any]) -> str:
     """Body text from ``templates/letters/mail/<name>.txt`` (tongbao 通报, hecha 核查, fankui 反馈)."""
     if name not in LETTER_TEMPLATES:
         raise ValidationFailed([FieldError("template", f"模板应为 {'、'.join(LETTER_TEMPLATES)} 之一", value=name)])
     try:
-        return _env.get_template(f"letters/mail/{name}.txt").render(**context).strip()
+        return text.render_text(f"letters/mail/{name}.txt", **context).strip()
     except jinja2.UndefinedError as exc:
         raise ValidationFailed([FieldError("template", f"模板缺少字段：{exc.message}", value=name)]) from None
 
@@ -196,8 +184,8 @@ class Context:
 
 
 def _letter_text(ctx: Context, recipient_name: str, r: Route, dl: Deadline | None, reply_within: int | None) -> str:
-    return render_text(
-        "letter",
+    return text.render_text(
+        "letters/mail/letter.txt",
         recipient_name=recipient_name,
         body=ctx.body,
         reply_by=dl.deadline.isoformat() if dl else "",

@@ -23,7 +23,7 @@ from directory.snapshot import Snapshot
 from directory.store import Store
 from liaison.letters import compose
 from liaison.letters.models import delivery_t, letter_t
-from liaison.mail import outbox
+from liaison.mail import outbox, text
 from liaison.mail.models import outbox_t
 from liaison.routing import Route, route
 from liaison.workdays.calendar import Calendar
@@ -97,8 +97,8 @@ def _ctx(row: RowMapping, snap: Snapshot, settings: Settings) -> compose.Context
 def _notice(
     conn: Connection, ctx: compose.Context, r: Route, name: str, template: str, kind: str, **extra: Any
 ) -> None:
-    text = compose.render_text(
-        template,
+    body = text.render_text(
+        f"letters/mail/{template}.txt",
         recipient_name=name,
         sender_name=ctx.sender_name,
         sent_on=ctx.sent_on.isoformat(),
@@ -110,7 +110,7 @@ def _notice(
     mid = email.utils.make_msgid(domain=ctx.domain)
     reply_by = str(extra.get("reply_by", ""))
     msg = compose.build_message(
-        ctx, r, recipient_name=name, subject=title, text=text, reply_by=reply_by, message_id=mid
+        ctx, r, recipient_name=name, subject=title, text=body, reply_by=reply_by, message_id=mid
     )
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it, and an answer to it is no reply
     outbox.enqueue(conn, msg, recipient=r.address, kind=kind, ref=f"delivery:{extra['delivery_id']}")

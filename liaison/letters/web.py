@@ -1,7 +1,7 @@
 """Web pages of the letters area: compose form, letter detail, deadline board per province.
 
 Owns: thin aiohttp handlers over :mod:`liaison.letters` and :mod:`liaison.deadlines`, added to the directory's app by
-:func:`extension` (via ``service.web_extensions``). Pages are pages of the web face: ``directory.web.auth.render``
+:func:`extension` (via ``service.web_extensions``). Pages are pages of the web face: ``directory.web.render``
 (base layout, navigation, the user and the CSRF token; templates ``templates/letters/pages/*.html``, autoescaped),
 ``require_user`` for login, and the web face's error page for every ``BohaiError``. The auth middleware checks the
 CSRF field of every POST before a handler here runs.
@@ -19,16 +19,18 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from directory.errors import FieldError, Forbidden, NotFound, ValidationFailed
-from directory.settings import Settings
+from directory.settings import PROJECT_ROOT, Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
-from directory.web.app import CTX
-from directory.web.auth import AUTH, User, redirect, render, require_user
+from directory.web.auth import User, require_user
+from directory.web.context import CTX
+from directory.web.render import add_nav, redirect, register_templates, render
 from liaison import routing
 from liaison.letters import compose, deadlines
 from liaison.workdays.store import load_calendar
 
 NAV = ("/letters/new", "联络函")
+TEMPLATES = PROJECT_ROOT / "templates" / "letters"
 
 
 def _sender(request: web.Request) -> User:
@@ -120,8 +122,8 @@ def extension(wake: Callable[[], None]) -> Callable[[web.Application], None]:
 
     def extend(app: web.Application) -> None:
         app[LETTERS] = LettersWeb(wake)
-        if NAV not in app[AUTH].extra_nav:
-            app[AUTH].extra_nav.append(NAV)
+        register_templates(app, "letters", TEMPLATES)
+        add_nav(app, *NAV)
         app.router.add_get("/letters/new", compose_form)
         app.router.add_post("/letters/new", compose_post)
         app.router.add_get("/letters/board/{province:[0-9]{12}}", board)

@@ -1,4 +1,4 @@
-"""Working days as meetings need them, on top of :mod:`liaison.workdays` (issue 4).
+"""Working days as meetings need them, on top of :mod:`liaison.workdays`.
 
 Owns: the warnings shown when a meeting falls on a day that is not a working day (or on a year without official
 holiday data, where the answer is only an estimate), and stepping back N working days for "10 workdays before"

@@ -1,8 +1,9 @@
 """Mail of joint meetings: iMIP notices (RFC 6047) and reminders, ready for the outbox.
 
 Owns: the MIME shape of a notice — multipart/mixed → multipart/alternative (text/plain, text/html, text/calendar;
-method=…; charset=UTF-8) plus ``invite.ics`` — and of a reminder, rendered from ``templates/meetings/`` (zh-CN), and
-the Jinja environment the meetings pages share.
+method=…; charset=UTF-8) plus ``invite.ics`` — and of a reminder, rendered from ``templates/meetings/mail/`` (zh-CN)
+through :mod:`liaison.mail.text` (the text part unescaped, the HTML part autoescaped), and the names of states the
+meetings pages show.
 """
 
 from __future__ import annotations
@@ -10,12 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
-from functools import lru_cache
-
-import jinja2
 
 from directory.regions import PROVINCES
-from directory.settings import PROJECT_ROOT, Settings
+from directory.settings import Settings
+from liaison.mail import text
 from liaison.meetings import ical
 from liaison.meetings.models import AttendeeView, MeetingView
 
@@ -24,26 +23,6 @@ OUTBOX_STATES = {"queued": "待发送", "sending": "发送中", "deferred": "稍
                  "failed": "发送失败", "bounced": "已退信"}  # fmt: skip
 JOB_OUTCOMES = {"sent": "已发出", "skipped": "已跳过", "superseded": "已被新版本取代", "failed": "失败"}
 PARTSTAT_NAMES = {"NEEDS-ACTION": "未答复", "ACCEPTED": "参加", "DECLINED": "不参加", "TENTATIVE": "待定"}
-
-
-@lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(PROJECT_ROOT / "templates"),
-        autoescape=jinja2.select_autoescape(["html"]),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["local"] = local_time
-    env.globals.update(
-        provinces=PROVINCES, partstat_names=PARTSTAT_NAMES, outbox_states=OUTBOX_STATES, job_outcomes=JOB_OUTCOMES
-    )
-    return env
-
-
-def local_time(value: dt.datetime, fmt: str = "%Y年%m月%d日 %H:%M") -> str:
-    return value.astimezone(ical.SHANGHAI).strftime(fmt)
 
 
 def _kind(meeting: MeetingView, method: str) -> str:
@@ -69,13 +48,12 @@ def notice(
     data = ical.calendar(
         [meeting], method, organiser_name=settings.meetings.organiser_name, attendees=people, stamp=now
     )
-    ctx = {"m": meeting, "person": person, "kind": kind, "link": link, "method": method}
-    env = environment()
+    ctx = {"m": meeting, "person": person, "kind": kind, "link": link, "method": method, "provinces": PROVINCES}
     msg = EmailMessage()
     _headers(msg, meeting, person, settings, kind)
     msg["Date"] = format_datetime(now.astimezone(ical.SHANGHAI))
-    msg.set_content(env.get_template("meetings/mail/notice.txt").render(ctx), charset="utf-8")
-    msg.add_alternative(env.get_template("meetings/mail/notice.html").render(ctx), subtype="html", charset="utf-8")
+    msg.set_content(text.render_text("meetings/mail/notice.txt", **ctx), charset="utf-8")
+    msg.add_alternative(text.render_html("meetings/mail/notice.html", **ctx), subtype="html", charset="utf-8")
     msg.add_alternative(data, maintype="text", subtype="calendar", params={"method": method, "charset": "UTF-8"})
     msg.make_mixed()
     msg.add_attachment(data, maintype="application", subtype="ics", filename="invite.ics")
@@ -86,11 +64,11 @@ def reminder(
     meeting: MeetingView, person: AttendeeView, settings: Settings, link: str, offset: str, now: dt.datetime
 ) -> EmailMessage:
     """A plain reminder (text and HTML) of a coming meeting, with the signed reply link."""
-    ctx = {"m": meeting, "person": person, "kind": "REMINDER", "link": link, "method": "", "offset": offset}
-    env = environment()
+    ctx = {"m": meeting, "person": person, "kind": "REMINDER", "link": link, "method": "", "offset": offset,
+           "provinces": PROVINCES}  # fmt: skip
     msg = EmailMessage()
     _headers(msg, meeting, person, settings, "REMINDER")
     msg["Date"] = format_datetime(now.astimezone(ical.SHANGHAI))
-    msg.set_content(env.get_template("meetings/mail/reminder.txt").render(ctx), charset="utf-8")
-    msg.add_alternative(env.get_template("meetings/mail/notice.html").render(ctx), subtype="html", charset="utf-8")
+    msg.set_content(text.render_text("meetings/mail/reminder.txt", **ctx), charset="utf-8")
+    msg.add_alternative(text.render_html("meetings/mail/notice.html", **ctx), subtype="html", charset="utf-8")
     return msg

@@ -7,7 +7,7 @@ to everyone on the list and a CANCEL to anyone removed; cancelling sends METHOD:
 Replies (iMIP REPLY or the signed web link) change only the answering attendee's PARTSTAT; a new time resets every
 attendee to NEEDS-ACTION, since the update asks them again.
 
-Every notice goes into the outbox (:func:`liaison.outbox.enqueue`, issue 4) in the same transaction as the change,
+Every notice goes into the outbox (:func:`liaison.outbox.enqueue`) in the same transaction as the change,
 so a change is never stored without its notices nor the other way round; reminders are jobs of
 :mod:`liaison.scheduler` whose handler queues the reminder mail and finishes the job in one transaction.
 

@@ -2,7 +2,7 @@
 
 Owns: building the scheduler with the meetings' job handler (``reminder``: queue a reminder mail in the outbox or
 skip it per the misfire policy), the inbound hooks and organiser local parts that
-the inbound SMTP face (issue 4) takes, and the small use-case functions the ``bohai meeting`` commands call.
+the inbound SMTP face takes, and the small use-case functions the ``bohai meeting`` commands call.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Owns: the list of past and coming meetings (``/meetings``), one meeting with its
 three choices, POST records one — a GET never changes anything, so link scanners cannot answer for anyone), and the
 per-province subscription feed ``/calendar/<province code>.ics`` (METHOD:PUBLISH, no attendees), and the staff
 forms to create, change and cancel a meeting (``/meetings/new``, ``/meetings/<id>/edit``, ``/meetings/<id>/cancel``).
-Pages are pages of the web face (``directory.web.auth``): ``render`` with the base layout, navigation and the CSRF
+Pages are pages of the web face (``directory.web.render``): ``render`` with the base layout, navigation and the CSRF
 token in every form (the auth middleware checks it on every POST), the web face's error page for every
 ``BohaiError``. Reading pages follow ``web.anonymous_read`` (the auth middleware sends anonymous readers to the login
 page when it is off); the answer page needs no login because its link is signed (HMAC-SHA256); the staff forms need
@@ -22,8 +22,11 @@ from aiohttp import web
 from directory.errors import Forbidden, NotFound, ValidationFailed
 from directory.models import utcnow
 from directory.regions import PROVINCES
-from directory.web.app import CTX
-from directory.web.auth import AUTH, User, redirect, render, require_user
+from directory.settings import PROJECT_ROOT
+from directory.web.auth import User, allow_anonymous, require_user
+from directory.web.context import CTX
+from directory.web.render import add_nav, redirect, register_templates, render
+from liaison.mail import text
 from liaison.meetings import ical, links, mails, rules
 from liaison.meetings.models import MeetingView
 from liaison.workdays.store import load_calendar
@@ -31,6 +34,14 @@ from liaison.workdays.store import load_calendar
 ANSWERS = {"ACCEPTED": "参加", "TENTATIVE": "待定", "DECLINED": "不参加"}
 NAV = ("/meetings", "联席会议")
 STALE = "会议时间已变更，此链接来自旧通知；请使用最新会议通知中的链接答复"
+TEMPLATES = PROJECT_ROOT / "templates" / "meetings"
+FILTERS = {"local": text.local_time}  # a datetime shown in Beijing time
+GLOBALS = {
+    "provinces": PROVINCES,
+    "partstat_names": mails.PARTSTAT_NAMES,
+    "outbox_states": mails.OUTBOX_STATES,
+    "job_outcomes": mails.JOB_OUTCOMES,
+}
 
 
 WAKE: web.AppKey[Callable[[], None]] = web.AppKey("meetings_wake")
@@ -41,11 +52,9 @@ def extension(wake: Callable[[], None]) -> Callable[[web.Application], None]:
 
     def extend(app: web.Application) -> None:
         app[WAKE] = wake
-        env = app[AUTH].env  # the meetings templates' filter and tables, in the web face's environment
-        env.filters["local"] = mails.local_time
-        env.globals.update(mails.environment().globals)
-        if NAV not in app[AUTH].extra_nav:
-            app[AUTH].extra_nav.append(NAV)
+        register_templates(app, "meetings", TEMPLATES, filters=FILTERS, globals=GLOBALS)
+        add_nav(app, *NAV)
+        allow_anonymous(app, "/meetings/answer/")  # a signed answer link is its own proof, no login needed
         app.router.add_get("/meetings", list_page)
         app.router.add_get(r"/meetings/{id:\d{1,9}}", detail_page)
         app.router.add_get("/meetings/answer/{token}", answer_page)

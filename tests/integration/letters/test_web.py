@@ -15,7 +15,8 @@ from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
 from directory.validate import OfficeData
-from directory.web.app import WebContext, make_app
+from directory.web.app import make_app
+from directory.web.context import WebContext
 from liaison.letters import web as letters_web
 from liaison.mail import outbox
 from tests.integration.web.helpers import CSRF_RE, PASSWORD

@@ -14,7 +14,8 @@ from directory import accounts
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import open_store
-from directory.web.app import WebContext, make_app
+from directory.web.app import make_app
+from directory.web.context import WebContext
 from liaison.mail.models import outbox_t
 from liaison.meetings import rules
 from liaison.meetings import web as meetings_web

@@ -11,7 +11,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
-from directory.web.app import Extension, WebContext, make_app
+from directory.web.app import make_app
+from directory.web.context import Extension, WebContext
 from tests.integration.web.helpers import Web, WebFactory
 
 
