@@ -119,7 +119,9 @@ async def office_page(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     context = _office_context(request, code)
     store = _ctx(request).store
-    context["history"] = [_history_row(r) for r in await store.run(store.history, "office", code)]
+    staff = current_user(request) is not None  # who changed what is for staff, not for anonymous readers
+    context["history"] = [_history_row(r, staff) for r in await store.run(store.history, "office", code)]
+    context["show_editors"] = staff
     context["saved"] = request.query.get("saved") == "1"
     context["warnings"] = [FIELD_LABELS.get(w, w) for w in request.query.get("warn", "").split(",") if w]
     return render(request, "web/office.html", context)
@@ -129,7 +131,7 @@ async def office_print(request: web.Request) -> web.Response:
     return render(request, "web/office_print.html", _office_context(request, request.match_info["code"]))
 
 
-def _history_row(row: Mapping[str, Any]) -> dict[str, Any]:
+def _history_row(row: Mapping[str, Any], staff: bool) -> dict[str, Any]:
     before, after = row["before"] or {}, row["after"] or {}
     keys = [k for k in after if k != "version" and before.get(k) != after.get(k)]
     changes = [
@@ -137,7 +139,7 @@ def _history_row(row: Mapping[str, Any]) -> dict[str, Any]:
     ]
     return {
         "at": row["at"],
-        "actor": row["actor"],
+        "actor": row["actor"] if staff else "",
         "action": _ACTIONS.get(row["action"], row["action"]),
         "changes": changes,
     }
