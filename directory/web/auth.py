@@ -86,6 +86,7 @@ class AuthState:
 
 AUTH = web.AppKey("auth", AuthState)
 SESSION = web.RequestKey("session", Session)
+BY_TOKEN = web.RequestKey("by_token", bool)  # authenticated by a Bearer token (scripts: no CSRF token needed)
 USER = web.RequestKey("user", User)
 ACCOUNT = web.RequestKey("account", dict)
 
@@ -186,7 +187,9 @@ async def _resolve(request: web.Request, state: AuthState) -> User | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed("Authorization 头应为 Bearer <令牌>")
-        return await state.store.run(accounts.user_for_token, state.store, token.strip())
+        user = await state.store.run(accounts.user_for_token, state.store, token.strip())
+        request[BY_TOKEN] = True
+        return user
     cookie = request.cookies.get(COOKIE)
     now = int(time.time())
     s = _decode(state, cookie, now) if cookie else None
@@ -241,7 +244,7 @@ def middleware() -> Middleware:
         if anonymous_refused and not request.path.startswith(PUBLIC_PREFIXES):
             require_user(request)
         routed = request.match_info.http_exception is None  # unknown routes answer 404/405, not 403
-        if routed and request.method in UNSAFE and "Authorization" not in request.headers:
+        if routed and request.method in UNSAFE and not request.get(BY_TOKEN, False):
             await _check_csrf_early(request)
         try:
             response = await handler(request)
