@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from directory import accounts, quality, regions
-from directory.errors import AuthenticationFailed, Conflict, FieldError, Forbidden, NotFound, TooLarge
+from directory.errors import AuthenticationFailed, Busy, Conflict, FieldError, Forbidden, NotFound, Throttled, TooLarge
 from directory.exchange.vcard import card_30, vcards_outlook
 from directory.models import OFFICE_FIELDS
 from directory.search import search
@@ -23,7 +23,7 @@ from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.validate import FIELD_LABELS, clean_office, display_phone
 from directory.web import auth
 from directory.web.app import CTX, WebContext
-from directory.web.auth import check_csrf, current_user, redirect, render, require_user
+from directory.web.auth import check_csrf, current_user, redirect, render, require_user, safe_next
 
 MAX_FIELD = 2000  # characters per form field; more is refused with 413 before anything is checked or written
 HINTS = {
@@ -321,37 +321,26 @@ async def dashboard_province(request: web.Request) -> web.Response:
 # -- login ---------------------------------------------------------------------------------------------------------
 
 
-def _next(target: str | None) -> str:
-    """Only local paths are followed after login (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
 async def login_form(request: web.Request) -> web.Response:
-    return render(request, "web/login.html", {"next": _next(request.query.get("next")), "error": "", "username": ""})
+    context = {"next": safe_next(request.query.get("next")), "error": "", "username": ""}
+    return render(request, "web/login.html", context)
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     check_csrf(request, form)
     username, password = form.get("username", "").strip(), form.get("password", "")
-    s = _ctx(request).settings.web
-    store = _ctx(request).store
+    logins = request.app[auth.AUTH].logins
     try:
-        user = await store.run(
-            accounts.authenticate,
-            store,
-            username,
-            password,
-            attempts=s.lockout_attempts,
-            lock_seconds=s.lockout_seconds,
-        )
-    except AuthenticationFailed as exc:
-        context = {"next": _next(form.get("next")), "error": str(exc), "username": username}
-        return render(request, "web/login.html", context, status=401)
+        user = await logins.login(username, password, request.remote or "?", "web")
+    except (AuthenticationFailed, Throttled, Busy) as exc:
+        context = {"next": safe_next(form.get("next")), "error": str(exc), "username": username}
+        response = render(request, "web/login.html", context, status=exc.status)
+        if isinstance(exc, Throttled):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     auth.login(request, user)
-    return redirect(_next(form.get("next")))
+    return redirect(safe_next(form.get("next")))
 
 
 async def logout_post(request: web.Request) -> web.StreamResponse:
