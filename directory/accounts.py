@@ -203,10 +203,10 @@ class Logins:
     refusal costs the same and reads the same (``BAD_LOGIN``). Every refusal is logged with face, name and
     address. One ``Logins`` per store (``logins_for``), so all faces of a process share the counters."""
 
-    def __init__(self, store: Store, settings: LoginSettings, guard: LoginGuard | None = None) -> None:
+    def __init__(self, store: Store, settings: LoginSettings) -> None:
         self.store = store
         self.settings = settings
-        self.guard = guard or LoginGuard(settings)
+        self.guard = LoginGuard(settings)
         self.hashes = HashPool(settings.hash_workers, settings.hash_queue)
 
     async def login(self, username: str, password: str, client: str, face: str) -> User:
@@ -244,15 +244,21 @@ class Logins:
         return user_of(account)
 
     async def _upkeep(self, account: dict[str, Any], password: str) -> None:
-        """After a good login: move an old-parameter hash to today's, and clear a lock left by older versions."""
+        """After a good login: move an old-parameter hash to today's, and clear a lock left by older versions.
+
+        Best effort: the password was right, so a busy pool or a failed write only postpones this to the next
+        login instead of refusing the user."""
         username = account["username"]
         changes: dict[str, Any] = {}
-        if account["failed_logins"] or account["locked_until"]:
-            changes.update(failed_logins=0, locked_until=None)
-        if _hasher.check_needs_rehash(account["password_hash"]):
-            changes["password_hash"] = await self.hashes.run(hash_password, password)
-        if changes:
-            await self.store.run(self.store.update_account, username, username, audit=False, **changes)
+        try:
+            if account["failed_logins"] or account["locked_until"]:
+                changes.update(failed_logins=0, locked_until=None)
+            if _hasher.check_needs_rehash(account["password_hash"]):
+                changes["password_hash"] = await self.hashes.run(hash_password, password)
+            if changes:
+                await self.store.run(self.store.update_account, username, username, audit=False, **changes)
+        except (Busy, StorageError) as exc:
+            log.warning("account %r: upkeep after login postponed: %s", username, exc)
 
     def close(self) -> None:
         self.hashes.close()

@@ -1,4 +1,4 @@
-"""Login, sessions, CSRF, lockout, logout, tokens and anonymous_read, against the real app on a socket."""
+"""Login, sessions, CSRF, throttling, logout, tokens and anonymous_read, against the real app on a socket."""
 
 from __future__ import annotations
 
