@@ -1,35 +1,48 @@
-"""Staff accounts: password hashing, login with lockout, API tokens, and the account commands' logic.
+"""Staff accounts: password hashing, the one login check of every password face, API tokens, account commands.
 
 Owns: the rules about accounts — argon2id password hashes (argon2-cffi), which roles exist and what an editor's
-province is, counting failed logins and locking an account for a while, and API tokens for scripts (a token is
-``<username>.<secret>``; only its SHA-256 is stored, in ``Account.api_token_hash``). Storage goes through
-``Store`` (``get_account``/``create_account``/``update_account``/``list_accounts``); the CLI and the web face call
-these functions and never hash or compare secrets themselves.
+province is, ``Logins`` (the login check the web login and the LDAP bind share: the ``LoginGuard`` policy, the
+password length cap, equal work for unknown accounts, argon2 on a bounded pool of its own threads, never the
+store's), and API tokens for scripts (a token is ``<username>.<secret>``; only its SHA-256 is stored, in
+``Account.api_token_hash``). Storage goes through ``Store`` (``get_account``/``create_account``/``update_account``/
+``list_accounts``); the CLI and the faces call these functions and never hash or compare secrets themselves.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import asyncio
 import functools
 import hashlib
 import hmac
+import logging
 import re
 import secrets
+import threading
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from directory.errors import AuthenticationFailed, FieldError, NotFound, ValidationFailed
-from directory.models import ROLES, utcnow
+from directory.errors import AuthenticationFailed, Busy, FieldError, NotFound, StorageError, Throttled, ValidationFailed
+from directory.loginguard import LoginGuard
+from directory.models import ROLES
 from directory.regions import PROVINCES, normalize_code
+from directory.settings import LoginSettings
 from directory.store import Store
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 ROLE_NAMES = {"admin": "管理员", "editor": "编辑", "reader": "只读"}
+BAD_LOGIN = "用户名或密码不正确"  # the one answer to a wrong name, a wrong password and a disabled account
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 
@@ -38,7 +51,6 @@ def dummy_hash() -> str:
     """A hash to verify against for unknown accounts (equal work), made on first use: hashing costs ~64 MB of
     argon2 memory for a moment, which a process that never checks a password need not pay."""
     return _hasher.hash("timing-equaliser-not-a-password")
-
 
 
 @dataclass(frozen=True)
@@ -145,53 +157,127 @@ def user_for_token(store: Store, token: str) -> User:
     return user_of(account)
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:  # SQLite hands back naive datetimes
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
-def authenticate(
-    store: Store, username: str, password: str, *, attempts: int, lock_seconds: int, now: dt.datetime | None = None
-) -> User:
-    """Check a login; count failures and lock the account for ``lock_seconds`` after ``attempts`` in a row.
-
-    The message never tells whether the user exists; a locked account is refused even with the right password.
-    """
-    now = now or utcnow()
-    account = store.get_account(username) if len(username) <= 64 else None
-    if account is None:
-        _verify(dummy_hash(), password)
-        raise AuthenticationFailed("用户名或密码不正确")
-    locked = _aware(account["locked_until"])
-    if locked is not None and locked > now:
-        raise AuthenticationFailed(f"登录失败次数过多，账户已锁定至 {_local(locked)}，请稍后再试")
-    if account["disabled"] or not _verify(account["password_hash"], password):
-        _failed(store, account, attempts, lock_seconds, now)
-        raise AuthenticationFailed("用户名或密码不正确")
-    if account["failed_logins"] or account["locked_until"]:
-        store.update_account(username, username, audit=False, failed_logins=0, locked_until=None)
-    if _hasher.check_needs_rehash(account["password_hash"]):
-        store.update_account(username, username, audit=False, password_hash=hash_password(password))
-    return user_of(account)
-
-
-def _verify(stored: str, password: str) -> bool:
+def _verify(stored: str | None, password: str) -> bool:
+    """argon2 verification; ``None`` (no usable account) verifies against the dummy hash: the same work."""
     try:
-        return _hasher.verify(stored, password[:MAX_PASSWORD])
+        return _hasher.verify(stored or dummy_hash(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
 
-def _failed(store: Store, account: dict[str, Any], attempts: int, lock_seconds: int, now: dt.datetime) -> None:
-    failures = int(account["failed_logins"]) + 1
-    changes: dict[str, Any] = {"failed_logins": failures}
-    if attempts and failures >= attempts:
-        changes.update(failed_logins=0, locked_until=now + dt.timedelta(seconds=lock_seconds))
-        store.update_account(account["username"], "system", **changes)  # the lock itself is audited
-        return
-    store.update_account(account["username"], "system", audit=False, **changes)
+class HashPool:
+    """argon2 work on threads of its own: ``workers`` at once, ``queue`` more waiting, beyond that ``Busy``.
+
+    The store's threads (one on SQLite) stay free for pages while logins are hashed, and a flood of logins costs
+    a bounded amount of memory (argon2id takes ~64 MB per running check) and is answered "busy" at once."""
+
+    def __init__(self, workers: int, queue: int) -> None:
+        self.limit = workers + queue
+        self.taken = 0
+        self.checks = 0  # hash computations started, for tests and metrics
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        with self._lock:
+            if self.taken >= self.limit:
+                raise Busy("登录请求过多，服务器繁忙，请稍后再试")
+            self.taken += 1
+            self.checks += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        finally:
+            with self._lock:
+                self.taken -= 1
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _local(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
+class Logins:
+    """The login check of every password face: ``await logins.login(username, password, client, face)``.
+
+    Order: the guard (``Throttled`` before any work), the length cap, the account read (store thread), argon2 on
+    the hash pool (``Busy`` when it is full) — against the dummy hash for unknown and disabled accounts, so every
+    refusal costs the same and reads the same (``BAD_LOGIN``). Every refusal is logged with face, name and
+    address. One ``Logins`` per store (``logins_for``), so all faces of a process share the counters."""
+
+    def __init__(self, store: Store, settings: LoginSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self.guard = LoginGuard(settings)
+        self.hashes = HashPool(settings.hash_workers, settings.hash_queue)
+
+    async def login(self, username: str, password: str, client: str, face: str) -> User:
+        try:
+            attempt = self.guard.begin(username, client)
+        except Throttled as exc:
+            _log_refusal(face, username, client, f"throttled for {exc.retry_after}s")
+            raise
+        try:
+            user = await self._check(username, password)
+        except AuthenticationFailed:
+            self.guard.failed(attempt)
+            _log_refusal(face, username, client, "wrong name or password")
+            raise
+        except (Busy, StorageError) as exc:
+            self.guard.undo(attempt)
+            _log_refusal(face, username, client, f"not checked: {type(exc).__name__}")
+            raise
+        except BaseException:  # cancelled or a bug: the attempt stays counted
+            self.guard.failed(attempt)
+            raise
+        self.guard.succeeded(attempt)
+        return user
+
+    async def _check(self, username: str, password: str) -> User:
+        if len(password) > MAX_PASSWORD:  # no stored password is longer; nothing to hash
+            raise AuthenticationFailed(BAD_LOGIN)
+        known = USERNAME_RE.match(username) is not None
+        account = await self.store.run(self.store.get_account, username) if known else None
+        usable = account is not None and not account["disabled"]
+        stored = account["password_hash"] if account is not None and usable else None
+        if not await self.hashes.run(_verify, stored, password) or account is None:
+            raise AuthenticationFailed(BAD_LOGIN)
+        await self._upkeep(account, password)
+        return user_of(account)
+
+    async def _upkeep(self, account: dict[str, Any], password: str) -> None:
+        """After a good login: move an old-parameter hash to today's, and clear a lock left by older versions.
+
+        Best effort: the password was right, so a busy pool or a failed write only postpones this to the next
+        login instead of refusing the user."""
+        username = account["username"]
+        changes: dict[str, Any] = {}
+        try:
+            if account["failed_logins"] or account["locked_until"]:
+                changes.update(failed_logins=0, locked_until=None)
+            if _hasher.check_needs_rehash(account["password_hash"]):
+                changes["password_hash"] = await self.hashes.run(hash_password, password)
+            if changes:
+                await self.store.run(self.store.update_account, username, username, audit=False, **changes)
+        except (Busy, StorageError) as exc:
+            log.warning("account %r: upkeep after login postponed: %s", username, exc)
+
+    def close(self) -> None:
+        self.hashes.close()
+
+
+_LOGINS: weakref.WeakKeyDictionary[Store, Logins] = weakref.WeakKeyDictionary()
+_LOGINS_LOCK = threading.Lock()
+
+
+def logins_for(store: Store, settings: LoginSettings) -> Logins:
+    """The ``Logins`` of ``store``, made on first use with ``settings``: the web login and the LDAP bind of one
+    process count failures together and share one hash pool."""
+    with _LOGINS_LOCK:
+        logins = _LOGINS.get(store)
+        if logins is None:
+            logins = _LOGINS[store] = Logins(store, settings)
+            weakref.finalize(logins, logins.hashes.close)
+        return logins
+
+
+def _log_refusal(face: str, username: str, client: str, reason: str) -> None:
+    log.warning("%s login failed for %r from %s: %s", face, username[:64], client, reason)

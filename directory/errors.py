@@ -6,6 +6,7 @@ LDAP resultCode, SMTP reply, CLI exit code); nothing else decides how an error l
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -90,3 +91,21 @@ class StorageError(BohaiError):
 
     status = 503
     code = "storage"
+
+
+class Throttled(BohaiError):
+    """Too many failed logins: this attempt was refused without checking the password; try again later."""
+
+    status = 429
+    code = "throttled"
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(f"尝试过于频繁，请 {self.retry_after} 秒后再试")
+
+
+class Busy(BohaiError):
+    """The server has more work of this kind than it takes at once; nothing was done, try again shortly."""
+
+    status = 503
+    code = "busy"

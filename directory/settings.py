@@ -48,9 +48,24 @@ class WebSettings:
     session_secret: str = ""
     session_ttl: int = 8 * 3600
     cookie_secure: bool = False
-    lockout_attempts: int = 5
-    lockout_seconds: int = 900
+    lockout_attempts: int = 5  # deprecated, no effect: accounts are never locked (see LoginSettings)
+    lockout_seconds: int = 900  # deprecated, no effect
     search_limit: int = 50
+
+
+@dataclass(frozen=True)
+class LoginSettings:
+    """The one login-failure policy of every password face (web login, LDAP bind); see ``directory.loginguard``."""
+
+    free_failures: int = 3
+    first_delay: float = 1.0
+    max_delay: float = 300.0
+    account_failures: int = 20
+    address_failures: int = 100
+    slow_delay: float = 10.0
+    forget_seconds: int = 900
+    hash_workers: int = 2
+    hash_queue: int = 16
 
 
 @dataclass(frozen=True)
@@ -69,8 +84,8 @@ class LdapSettings:
     idle_timeout: int = 300
     size_limit: int = 1000
     time_limit: int = 10
-    bind_throttle_failures: int = 5
-    bind_throttle_seconds: int = 60
+    bind_throttle_failures: int = 5  # deprecated, no effect: binds follow LoginSettings
+    bind_throttle_seconds: int = 60  # deprecated, no effect
 
 
 @dataclass(frozen=True)
@@ -133,6 +148,7 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    login: LoginSettings = field(default_factory=LoginSettings)
     ldap: LdapSettings = field(default_factory=LdapSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
@@ -209,6 +225,7 @@ _PORT_OPTIONS = {"port", "ldaps_port"}
 
 _POSITIVE = {"database.pool_size", "database.poll_interval", "relay.timeout"}
 _POSITIVE.add("smtp.max_connections")  # liaison: inbound SMTP sessions at once
+_POSITIVE |= {"login.first_delay", "login.max_delay", "login.forget_seconds", "login.hash_workers"}
 _DB_SCHEMES = ("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")
 
 

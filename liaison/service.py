@@ -166,7 +166,7 @@ async def _start_ldap(running: Running) -> tuple[str, str] | None:
     s = running.settings.ldap
     if not s.enabled:
         return None
-    server, urls = await start_ldap(s, running.holder, running.store)
+    server, urls = await start_ldap(s, running.holder, running.store, login=running.settings.login)
     running.on_close(server.close)
     if "ldaps" in urls:
         running.urls["ldaps"] = urls["ldaps"]  # reported by _start_ldaps, next in FACES

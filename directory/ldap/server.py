@@ -1,11 +1,12 @@
 """The asyncio LDAP server: connections, framing, dispatch of operations, binds, StartTLS and limits.
 
-Owns: ``LdapServer`` (listeners for ldap:// and ldaps://, the connection count, the per-address bind throttle,
-service-account binds checked with argon2 off the event loop) and ``Connection`` (one asyncio.Protocol per client:
+Owns: ``LdapServer`` (listeners for ldap:// and ldaps://, the connection count; binds are judged by the
+``authenticate`` seam it is given — the accounts' one login check with its throttling — and answered through
+``results``, the one table of result codes) and ``Connection`` (one asyncio.Protocol per client:
 frames PDUs under ``max_pdu_size``, dispatches each operation to one small ``handle_<op>`` method with
 ``handle_unknown`` as fallback, closes idle connections, and answers a malformed PDU with a Notice of Disconnection
 that closes only that connection). Searches go to ``search.Searcher`` over the current Snapshot's index; nothing
-here knows the DIT. Service accounts bind as ``uid=<username>,ou=accounts,<base_dn>``.
+here knows the DIT, and nothing here reads accounts or hashes passwords.
 """
 
 from __future__ import annotations
@@ -15,81 +16,43 @@ import collections
 import logging
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from argon2 import PasswordHasher
-from argon2.exceptions import Argon2Error, InvalidHashError
-
-from directory.accounts import dummy_hash
+from directory.errors import AuthenticationFailed, BohaiError
 from directory.ldap import messages as m
 from directory.ldap.backend import DirectoryIndex
 from directory.ldap.ber import BerError, enc_int, frame_size, header
 from directory.ldap.dn import DnError, normalize_dn
+from directory.ldap.results import result_of
 from directory.ldap.search import Limits, PagedSet, Searcher
 from directory.settings import LdapSettings
-from directory.store import Store
 
 log = logging.getLogger(__name__)
-_HASHER = PasswordHasher()
 MAX_PENDING = 256  # requests queued behind a running bind or StartTLS
 
 
-class BindThrottle:
-    """Failed binds per client address in a sliding window; over the limit, binds are refused until it passes."""
+class Authenticate(Protocol):
+    """Judges a simple bind: returns if ``password`` is right for ``dn``, else raises a domain error
+    (``AuthenticationFailed``, ``Throttled``, ``Busy``, ``StorageError``) that ``results`` maps to a code."""
 
-    def __init__(self, failures: int, seconds: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.failures, self.seconds, self.clock = failures, seconds, clock
-        self._seen: dict[str, collections.deque[float]] = {}
-
-    def _window(self, address: str) -> collections.deque[float]:
-        now = self.clock()
-        q = self._seen.get(address)
-        if q is None:
-            return collections.deque()
-        while q and q[0] <= now - self.seconds:
-            q.popleft()
-        if not q:
-            del self._seen[address]
-        return q
-
-    def retry_after(self, address: str) -> float:
-        """Seconds until this address may bind again; 0 when it may now."""
-        q = self._window(address)
-        if self.failures <= 0 or len(q) < self.failures:
-            return 0.0
-        return max(0.0, q[-self.failures] + self.seconds - self.clock())
-
-    def failed(self, address: str) -> None:
-        if len(self._seen) > 100_000:  # bounded memory under address scans
-            self._seen.clear()
-        self._seen.setdefault(address, collections.deque(maxlen=max(self.failures, 1))).append(self.clock())
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _HASHER.verify(password_hash, password)
-    except (Argon2Error, InvalidHashError):
-        return False
+    def __call__(self, dn: str, password: str, client_address: str) -> Awaitable[object]: ...
 
 
 @dataclass
 class LdapServer:
     settings: LdapSettings
     index: Callable[[], DirectoryIndex]
-    store: Store | None = None
+    authenticate: Authenticate | None = None  # None: no account can bind (anonymous binds only)
     tls: ssl.SSLContext | None = None
-    throttle: BindThrottle = field(init=False)
     searcher: Searcher = field(init=False)
     connections: set[Connection] = field(default_factory=set)
     servers: list[asyncio.Server] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.throttle = BindThrottle(s.bind_throttle_failures, s.bind_throttle_seconds)
         self.searcher = Searcher(self.index, Limits(s.size_limit, s.time_limit), self.tls is not None)
-        self.accounts_suffix = normalize_dn(f"ou=accounts,{s.base_dn}")
 
     def protocol(self) -> Connection:
         return Connection(self)
@@ -111,20 +74,6 @@ class LdapServer:
         for server in self.servers:
             await server.wait_closed()
         self.servers.clear()
-
-    async def check_account(self, dn: str, password: str) -> bool:
-        """True if ``dn`` names an enabled account whose argon2 hash matches ``password`` (off the event loop)."""
-        try:
-            norm = normalize_dn(dn)
-        except DnError:
-            norm = ""
-        rdn, _, suffix = norm.partition(",")
-        username = rdn[4:] if rdn.startswith("uid=") and suffix == self.accounts_suffix else ""
-        account = await self.store.run(self.store.get_account, username) if username and self.store else None
-        usable = account is not None and not account.get("disabled")
-        hashed = account["password_hash"] if account is not None and usable else dummy_hash()  # equal work
-        ok = await asyncio.to_thread(verify_password, hashed, password)
-        return ok and usable
 
 
 class Connection(asyncio.Protocol):
@@ -256,9 +205,11 @@ class Connection(asyncio.Protocol):
         async def runner() -> None:
             try:
                 await work(msg)
-            except Exception:
-                log.exception("ldap: %s failed", m.describe(msg.op))
-                self.send(msg.msgid, _error_op(msg.op, m.OTHER, "服务器内部错误 (internal error)"))
+            except Exception as exc:
+                code, text = result_of(exc)
+                if code == m.OTHER:
+                    log.exception("ldap: %s failed", m.describe(msg.op))
+                self.send(msg.msgid, _error_op(msg.op, code, text))
             finally:
                 self.busy = False
                 self._drain_pending()
@@ -297,18 +248,17 @@ class Connection(asyncio.Protocol):
     async def _bind_account(self, msg: m.Message) -> None:
         req = msg.op
         assert isinstance(req, m.BindRequest)
-        wait = self.server.throttle.retry_after(self.peer)
-        if wait > 0:
-            text = f"绑定失败次数过多，请 {int(wait) + 1} 秒后再试 (too many failed binds)"
-            self.send(msg.msgid, m.result(m.BIND_RESP, m.BUSY, text))
-            return
         password = req.password.decode("utf-8", "replace")
-        if await self.server.check_account(req.name, password):
-            self.bound_dn = req.name
-            self.send(msg.msgid, m.result(m.BIND_RESP, m.SUCCESS))
+        try:
+            if self.server.authenticate is None:
+                raise AuthenticationFailed("no accounts")
+            await self.server.authenticate(req.name, password, self.peer)
+        except BohaiError as exc:
+            code, text = result_of(exc)
+            self.send(msg.msgid, m.result(m.BIND_RESP, code, text))
             return
-        self.server.throttle.failed(self.peer)
-        self.send(msg.msgid, m.result(m.BIND_RESP, m.INVALID_CREDENTIALS, "用户名或密码错误 (invalid credentials)"))
+        self.bound_dn = req.name
+        self.send(msg.msgid, m.result(m.BIND_RESP, m.SUCCESS))
 
     def handle_search(self, msg: m.Message) -> None:
         req = msg.op

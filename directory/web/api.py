@@ -5,7 +5,8 @@ export of a region's subtree (JSON or vCard) — and ``/api/v1/openapi.json``; p
 already sent (``SearchCache``) and every office's encoded JSON (``OfficeJsonIndexer``), so answering a new search is
 ranking plus a join of bytes. Reading follows ``[web] anonymous_read``; scripts authenticate with ``Authorization:
 Bearer <token>`` (``bohai user token NAME``). Every error has the shape ``{ok: false, error, errors, status}``
-(mapped once in ``app.py``); successes carry ``ok: true``.
+(mapped once in ``app.py``); successes carry ``ok: true``. Editors' user names (an office's ``updated_by``, the
+``actor`` of history rows) are given to logged-in staff only; anonymous readers get null.
 """
 
 from __future__ import annotations
@@ -75,14 +76,15 @@ def region_json(region: RegionView, snap: Snapshot) -> dict[str, Any]:
     }
 
 
-def office_json(office: OfficeView, region: RegionView, domain: str) -> dict[str, Any]:
+def office_json(office: OfficeView, region: RegionView, domain: str, *, staff: bool = False) -> dict[str, Any]:
+    """An office for the API; ``updated_by`` (an editor's user name) is given to logged-in staff only, else null."""
     return {
         **office_public(office, region),
         "routing_address": office.routing_address(domain),
         "email_status": office.email_status,
         "verified_at": office.verified_at.isoformat() if office.verified_at else None,
         "updated_at": office.updated_at.isoformat(),
-        "updated_by": office.updated_by,
+        "updated_by": office.updated_by if staff else None,
         "contacts": [
             {
                 "name": c.name,
@@ -223,7 +225,8 @@ async def api_offices(request: web.Request) -> web.Response:
     offset = _int(request, "offset", 0, 0, 10_000_000)
     found = _subtree_offices(snap, code)
     domain = request.app[CTX].settings.liaison.domain
-    page = [office_json(o, r, domain) for o, r in found[offset : offset + limit]]
+    staff = current_user(request) is not None
+    page = [office_json(o, r, domain, staff=staff) for o, r in found[offset : offset + limit]]
     return _json({"region": code, "total": len(found), "offset": offset, "offices": page})
 
 
@@ -234,7 +237,8 @@ async def api_office(request: web.Request) -> web.Response:
     office = snap.office(code)
     if office is None:
         raise NotFound(f"{region.path_text} 没有单位记录")
-    return _json({"office": office_json(office, region, request.app[CTX].settings.liaison.domain)})
+    domain = request.app[CTX].settings.liaison.domain
+    return _json({"office": office_json(office, region, domain, staff=current_user(request) is not None)})
 
 
 async def api_history(request: web.Request) -> web.Response:
@@ -242,6 +246,8 @@ async def api_history(request: web.Request) -> web.Response:
     _region(_snap(request), code)
     store = request.app[CTX].store
     rows = await store.run(store.history, "office", code)
+    if current_user(request) is None:  # who changed what is for staff only
+        rows = [{**row, "actor": None} for row in rows]
     return _json({"region_code": code, "history": rows})
 
 
@@ -260,7 +266,9 @@ async def api_export(request: web.Request) -> web.Response:
         headers = {"Content-Disposition": f'attachment; filename="{region.code}.vcf"'}
         return web.Response(text=body, content_type="text/vcard", charset="utf-8", headers=headers)
     domain = request.app[CTX].settings.liaison.domain
-    return _json({"region": region_json(region, snap), "offices": [office_json(o, r, domain) for o, r in found]})
+    staff = current_user(request) is not None
+    offices = [office_json(o, r, domain, staff=staff) for o, r in found]
+    return _json({"region": region_json(region, snap), "offices": offices})
 
 
 async def api_me(request: web.Request) -> web.Response:

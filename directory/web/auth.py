@@ -14,8 +14,10 @@ Helper API for pages other parts plug in (liaison letters, meetings):
 - ``csrf_token(request) -> str`` — put it in every form as ``<input type="hidden" name="csrf" value="…">``
   (``render`` passes it to templates as ``csrf``; the macro ``csrf_field()`` in ``web/base.html`` writes the input).
 - ``check_csrf(request, form)`` — raises ``Forbidden`` on a mismatch. The middleware already enforces it for every
-  POST/PUT/PATCH/DELETE that is not Bearer-authenticated, on every route (also pages plugged in by ``extensions``):
-  forms must carry the ``csrf`` field, scripts in a page may send the ``X-CSRF-Token`` header instead.
+  POST/PUT/PATCH/DELETE that was not authenticated by a Bearer token, on every route (also pages plugged in by
+  ``extensions``): forms must carry the ``csrf`` field, scripts in a page may send the ``X-CSRF-Token`` header
+  instead. Only a request whose token was accepted is exempt, never one that merely carries the header.
+- ``safe_next(target) -> str`` — where to go after login: ``target`` if it is a path on this site, else ``/``.
 - ``request[ACCOUNT]`` — the same user as a plain mapping (``username``, ``role``, ``province_code``), for pages
   written against a mapping; new code should use ``current_user``.
 - ``allow_anonymous(app, prefix)`` — paths under ``prefix`` need no login even when ``[web] anonymous_read`` is off
@@ -29,6 +31,7 @@ import hashlib
 import hmac
 import secrets
 import time
+import unicodedata
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +53,7 @@ __all__ = [
     "csrf_token",
     "current_user",
     "require_user",
+    "safe_next",
 ]
 
 COOKIE = "bohai_session"
@@ -77,6 +81,10 @@ class AuthState:
     secret: bytes = b""
     revoked: dict[str, int] = field(default_factory=dict)
     public_prefixes: tuple[str, ...] = PUBLIC_PREFIXES
+    logins: accounts.Logins = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.logins = accounts.logins_for(self.store, self.settings.login)
 
     def sign(self, payload: bytes) -> str:
         return hmac.new(self.secret, payload, hashlib.sha256).hexdigest()
@@ -84,6 +92,7 @@ class AuthState:
 
 AUTH = web.AppKey("auth", AuthState)
 SESSION = web.RequestKey("session", Session)
+BY_TOKEN = web.RequestKey("by_token", bool)  # authenticated by a Bearer token (scripts: no CSRF token needed)
 USER = web.RequestKey("user", User)
 ACCOUNT = web.RequestKey("account", dict)
 
@@ -184,7 +193,9 @@ async def _resolve(request: web.Request, state: AuthState) -> User | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed("Authorization 头应为 Bearer <令牌>")
-        return await state.store.run(accounts.user_for_token, state.store, token.strip())
+        user = await state.store.run(accounts.user_for_token, state.store, token.strip())
+        request[BY_TOKEN] = True
+        return user
     cookie = request.cookies.get(COOKIE)
     now = int(time.time())
     s = _decode(state, cookie, now) if cookie else None
@@ -244,7 +255,7 @@ def middleware() -> Middleware:
         if anonymous_refused and not request.path.startswith(state.public_prefixes):
             require_user(request)
         routed = request.match_info.http_exception is None  # unknown routes answer 404/405, not 403
-        if routed and request.method in UNSAFE and "Authorization" not in request.headers:
+        if routed and request.method in UNSAFE and not request.get(BY_TOKEN, False):
             await _check_csrf_early(request)
         try:
             response = await handler(request)
@@ -256,6 +267,22 @@ def middleware() -> Middleware:
         return response
 
     return authenticate
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after login: a path on this site, else ``/`` (no open redirect, no header injection).
+
+    Browsers drop tabs and line breaks from a URL and read ``\\`` as ``/``, so ``/<TAB>/evil.example`` would
+    become ``//evil.example``; any whitespace, control or format character, or backslash refuses the target
+    before it is checked. Non-ASCII letters are percent-encoded for the Location header."""
+    if not target or len(target) > 2000 or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ch.isspace() or unicodedata.category(ch)[0] in "CZ" for ch in target):
+        return "/"
+    parts = urllib.parse.urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return urllib.parse.quote(target, safe="/?&=#%:@!$'()*+,;~-._")
 
 
 # -- CSRF ----------------------------------------------------------------------------------------------------------

@@ -15,14 +15,14 @@ from typing import Any
 from aiohttp import web
 
 from directory import accounts, quality, regions
-from directory.errors import AuthenticationFailed, Conflict, FieldError, Forbidden, NotFound, TooLarge
+from directory.errors import AuthenticationFailed, Busy, Conflict, FieldError, Forbidden, NotFound, Throttled, TooLarge
 from directory.exchange.vcard import card_30, vcards_outlook
 from directory.models import OFFICE_FIELDS
 from directory.search import search
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.validate import FIELD_LABELS, clean_office, display_phone
 from directory.web import auth
-from directory.web.auth import check_csrf, current_user, require_user
+from directory.web.auth import check_csrf, current_user, require_user, safe_next
 from directory.web.context import CTX, WebContext
 from directory.web.render import redirect, render
 
@@ -120,7 +120,9 @@ async def office_page(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     context = _office_context(request, code)
     store = _ctx(request).store
-    context["history"] = [_history_row(r) for r in await store.run(store.history, "office", code)]
+    staff = current_user(request) is not None  # who changed what is for staff, not for anonymous readers
+    context["history"] = [_history_row(r, staff) for r in await store.run(store.history, "office", code)]
+    context["show_editors"] = staff
     context["saved"] = request.query.get("saved") == "1"
     context["warnings"] = [FIELD_LABELS.get(w, w) for w in request.query.get("warn", "").split(",") if w]
     return render(request, "web/office.html", context)
@@ -130,7 +132,7 @@ async def office_print(request: web.Request) -> web.Response:
     return render(request, "web/office_print.html", _office_context(request, request.match_info["code"]))
 
 
-def _history_row(row: Mapping[str, Any]) -> dict[str, Any]:
+def _history_row(row: Mapping[str, Any], staff: bool) -> dict[str, Any]:
     before, after = row["before"] or {}, row["after"] or {}
     keys = [k for k in after if k != "version" and before.get(k) != after.get(k)]
     changes = [
@@ -138,7 +140,7 @@ def _history_row(row: Mapping[str, Any]) -> dict[str, Any]:
     ]
     return {
         "at": row["at"],
-        "actor": row["actor"],
+        "actor": row["actor"] if staff else "",
         "action": _ACTIONS.get(row["action"], row["action"]),
         "changes": changes,
     }
@@ -320,37 +322,26 @@ async def dashboard_province(request: web.Request) -> web.Response:
 # -- login ---------------------------------------------------------------------------------------------------------
 
 
-def _next(target: str | None) -> str:
-    """Only local paths are followed after login (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
 async def login_form(request: web.Request) -> web.Response:
-    return render(request, "web/login.html", {"next": _next(request.query.get("next")), "error": "", "username": ""})
+    context = {"next": safe_next(request.query.get("next")), "error": "", "username": ""}
+    return render(request, "web/login.html", context)
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     check_csrf(request, form)
     username, password = form.get("username", "").strip(), form.get("password", "")
-    s = _ctx(request).settings.web
-    store = _ctx(request).store
+    logins = request.app[auth.AUTH].logins
     try:
-        user = await store.run(
-            accounts.authenticate,
-            store,
-            username,
-            password,
-            attempts=s.lockout_attempts,
-            lock_seconds=s.lockout_seconds,
-        )
-    except AuthenticationFailed as exc:
-        context = {"next": _next(form.get("next")), "error": str(exc), "username": username}
-        return render(request, "web/login.html", context, status=401)
+        user = await logins.login(username, password, request.remote or "?", "web")
+    except (AuthenticationFailed, Throttled, Busy) as exc:
+        context = {"next": safe_next(form.get("next")), "error": str(exc), "username": username}
+        response = render(request, "web/login.html", context, status=exc.status)
+        if isinstance(exc, Throttled):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     auth.login(request, user)
-    return redirect(_next(form.get("next")))
+    return redirect(safe_next(form.get("next")))
 
 
 async def logout_post(request: web.Request) -> web.StreamResponse:

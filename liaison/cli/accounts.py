@@ -52,7 +52,7 @@ def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
         rows = store.list_accounts()
     for a in rows:
         province = PROVINCES.get((a["province_code"] or "")[:2], "")
-        state = "已停用" if a["disabled"] else ("已锁定" if a["locked_until"] else "正常")
+        state = "已停用" if a["disabled"] else "正常"  # accounts are never locked (failed logins are slowed)
         token = "有令牌" if a["api_token_hash"] else ""
         print(f"{a['username']}\t{ROLE_NAMES.get(a['role'], a['role'])}\t{province or '—'}\t{state}\t{token}".rstrip())
     if not rows:

@@ -17,11 +17,12 @@ from typing import Any
 import ldap3
 import pytest
 
+from directory import accounts
 from directory.ldap import messages as m
 from directory.ldap.filterstr import parse_filter
 from directory.ldap.search import Limits, Searcher
 from directory.ldap.server import LdapServer
-from directory.ldap.service import load_tls, register_index
+from directory.ldap.service import bind_authenticator, load_tls, register_index
 from directory.settings import Settings
 from directory.snapshot import OfficeView, SnapshotHolder
 from directory.store import open_store
@@ -57,7 +58,8 @@ def directory(
     store = open_store(url)
     holder = SnapshotHolder(store)
     indexer = register_index(holder, BASE)
-    server = LdapServer(settings, lambda: holder.current.derived("ldap", indexer), store, load_tls(settings))
+    authenticate = bind_authenticator(accounts.logins_for(store, Settings().login), BASE)
+    server = LdapServer(settings, lambda: holder.current.derived("ldap", indexer), authenticate, load_tls(settings))
     with ThreadedServer(server) as running:
         yield running, holder
     store.close()

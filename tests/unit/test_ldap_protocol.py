@@ -7,18 +7,26 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 
+from directory import accounts
 from directory.ldap import messages as m
 from directory.ldap.server import LdapServer
+from directory.ldap.service import bind_authenticator
+from directory.settings import Settings
 from directory.store import Store
-from tests.ldap_support import BASE, Wire, ldap_settings, search_op, small_index
+from tests.ldap_support import BASE, Wire, search_op, small_index
 
 CA = "uid=130102000000,ou=130102000000,ou=130100000000,ou=130000000000," + BASE
 SJZ_OU = "ou=130100000000,ou=130000000000," + BASE
 
 
-def make_server(store: Store | None = None, **changes: Any) -> LdapServer:
+def make_server(store: Store | None = None, login: dict[str, Any] | None = None, **changes: Any) -> LdapServer:
+    """A server over the small index; with ``store``, its accounts bind through ``accounts.Logins``."""
     index = small_index()
-    return LdapServer(ldap_settings(**changes), lambda: index, store)
+    settings = Settings().replace(ldap={"port": 0, **changes}, login=login or {})
+    authenticate = None
+    if store is not None:
+        authenticate = bind_authenticator(accounts.logins_for(store, settings.login), settings.ldap.base_dn)
+    return LdapServer(settings.ldap, lambda: index, authenticate)
 
 
 async def test_anonymous_binds_v2_and_v3_and_refusals() -> None:
@@ -287,9 +295,9 @@ async def test_service_account_bind_whoami_and_anonymous_search_off(account_stor
 
 
 async def test_bind_failures_are_throttled_per_address(account_store: Store) -> None:
-    server = make_server(account_store, bind_throttle_failures=3, bind_throttle_seconds=60)
+    server = make_server(account_store, login={"free_failures": 3, "first_delay": 60})
     now = [1000.0]
-    server.throttle.clock = lambda: now[0]
+    accounts.logins_for(account_store, Settings().login).guard.clock = lambda: now[0]  # the one made above
     w = Wire(server, peer="198.51.100.7")
     dn = "uid=postfix,ou=accounts," + BASE
     codes = []

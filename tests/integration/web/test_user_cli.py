@@ -3,6 +3,7 @@ plus one run of the installed entry point as a subprocess."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import subprocess
@@ -11,8 +12,18 @@ import sys
 import pytest
 
 from directory import accounts
-from directory.store import open_store
+from directory.settings import LoginSettings
+from directory.store import Store, open_store
 from liaison.cli import main
+
+
+def login(store: Store, username: str, password: str) -> accounts.User:
+    """The password check every face uses (web login, LDAP bind)."""
+    logins = accounts.Logins(store, LoginSettings())
+    try:
+        return asyncio.run(logins.login(username, password, "127.0.0.1", "test"))
+    finally:
+        logins.close()
 
 
 @pytest.fixture
@@ -49,7 +60,7 @@ def test_user_commands(bohai, db_url: str) -> None:  # type: ignore[no-untyped-d
     store = open_store(db_url)
     try:
         assert accounts.user_for_token(store, token).username == "hebei"
-        user = accounts.authenticate(store, "hebei", "second pass 2", attempts=5, lock_seconds=60)
+        user = login(store, "hebei", "second pass 2")
         assert user.province_code == "130000000000"
         code, out, _ = bohai("disable", "hebei")
         assert code == 0 and "已停用用户 hebei" in out
@@ -69,6 +80,6 @@ def test_entry_point_reads_password_from_stdin(sqlite_demo_url: str) -> None:
     assert r.returncode == 0 and "已创建用户 root（管理员）" in r.stdout, r.stderr
     store = open_store(sqlite_demo_url)
     try:
-        assert accounts.authenticate(store, "root", "root pass 123", attempts=5, lock_seconds=60).role == "admin"
+        assert login(store, "root", "root pass 123").role == "admin"
     finally:
         store.close()

@@ -1,10 +1,9 @@
-"""Login, sessions, CSRF, lockout, logout, tokens and anonymous_read, against the real app on a socket."""
+"""Login, sessions, CSRF, throttling, logout, tokens and anonymous_read, against the real app on a socket."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from directory import accounts
+from directory.web.auth import AUTH
 from tests.integration.web.helpers import CHANGAN, PASSWORD, WebFactory
 
 
@@ -82,25 +81,30 @@ async def test_csrf_rejected(web: WebFactory, sqlite_demo_url: str) -> None:
     assert w.office(CHANGAN) == before and w.store.count_changes() == changes
 
 
-async def test_lockout_after_failures(web: WebFactory, db_url: str) -> None:
-    w = await web(db_url, web={"lockout_attempts": 3, "lockout_seconds": 600})
+async def test_repeated_failures_are_slowed_not_locked(web: WebFactory, db_url: str) -> None:
+    w = await web(db_url, login={"free_failures": 2, "first_delay": 60})
     w.add_user("hebei", "editor", "13")
-    for _ in range(3):
+    guard = w.client.app[AUTH].logins.guard
+    now = [1000.0]
+    guard.clock = lambda: now[0]
+
+    async def post(username: str, password: str) -> tuple[int, str, str]:
         token = await w.csrf("/login")
-        resp = await w.client.post("/login", data={"username": "hebei", "password": "wrong-pass", "csrf": token})
-        assert resp.status == 401
-    locked = w.store.get_account("hebei")
-    assert locked is not None and locked["locked_until"] is not None
-    token = await w.csrf("/login")
-    resp = await w.client.post("/login", data={"username": "hebei", "password": PASSWORD, "csrf": token})
-    assert resp.status == 401 and "已锁定" in await resp.text()
-    assert (await (await w.client.get("/api/v1/me")).json())["user"] is None
-    # after the lock time the right password works again and resets the counter
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=601)
-    user = accounts.authenticate(w.store, "hebei", PASSWORD, attempts=3, lock_seconds=600, now=later)
-    assert user.username == "hebei"
-    again = w.store.get_account("hebei")
-    assert again is not None and again["failed_logins"] == 0 and again["locked_until"] is None
+        resp = await w.client.post(
+            "/login", data={"username": username, "password": password, "csrf": token}, allow_redirects=False
+        )
+        return resp.status, await resp.text(), resp.headers.get("Retry-After", "")
+
+    for name in ("hebei", "nobody"):
+        assert [(await post(name, "wrong-pass"))[0] for _ in range(2)] == [401, 401]
+        status, text, retry = await post(name, PASSWORD)  # refused before the password is looked at
+        assert (status, retry) == (429, "60") and "请 60 秒后再试" in text
+    now[0] += 60
+    status, _, _ = await post("hebei", PASSWORD)
+    assert status == 303
+    assert (await (await w.client.get("/api/v1/me")).json())["user"]["username"] == "hebei"
+    account = w.store.get_account("hebei")
+    assert account is not None and account["locked_until"] is None and account["failed_logins"] == 0
 
 
 async def test_disabled_account_loses_session_and_token(web: WebFactory, sqlite_demo_url: str) -> None:
