@@ -35,7 +35,7 @@ def test_create_update_cancel_show_list(env: str, tmp_path: Path, capsys: pytest
     assert code == 0, err
     assert "会议 1：环渤海联席会议" in out and "2026年12月19日 09:00" in out and "已排队发送通知 2 封" in out
     assert "注意：2026-12-19 不是工作日" in err
-    assert "rules.base_url 未设置" in err and "http://127.0.0.1:8080" in err  # links would point there
+    assert "meetings.base_url 未设置" in err and "http://127.0.0.1:8080" in err  # links would point there
     assert main(["meeting", "update", "1", "--start", "2026-12-18T09:00", "--end", "2026-12-18T12:00",
                  "--remove", "a@example.org"]) == 0  # fmt: skip
     out, _ = capsys.readouterr()

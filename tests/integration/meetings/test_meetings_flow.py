@@ -195,9 +195,9 @@ def test_new_time_asks_again_other_changes_keep_answers(store: Store, settings: 
 
 def test_bad_meetings_settings_name_the_option(store: Store, settings: Settings) -> None:
     cases = {
-        "rules.reminder_offsets": {"reminder_offsets": "10 weeks"},
-        "rules.organiser_local_part": {"organiser_local_part": "130000000000"},
-        "rules.base_url": {"base_url": "javascript:alert(1)"},
+        "meetings.reminder_offsets": {"reminder_offsets": "10 weeks"},
+        "meetings.organiser_local_part": {"organiser_local_part": "130000000000"},
+        "meetings.base_url": {"base_url": "javascript:alert(1)"},
     }
     for option, values in cases.items():
         with pytest.raises(SettingsError, match=option.replace(".", r"\.")):

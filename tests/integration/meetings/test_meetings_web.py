@@ -161,7 +161,7 @@ async def test_pages_follow_anonymous_read(sqlite_demo_url: str, caplog: pytest.
                     assert resp.status == 303 and resp.headers["Location"].startswith("/login?next="), path
             async with http.get(r.urls["http"] + "/meetings/answer/forged") as resp:  # signed links need no login
                 assert resp.status == 403 and "链接无效" in await resp.text()
-        assert "rules.base_url 未设置" in caplog.text  # no base_url: warned at start-up
+        assert "meetings.base_url 未设置" in caplog.text  # no base_url: warned at start-up
     finally:
         await r.aclose()
 
