@@ -23,7 +23,7 @@ from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
 from directory.web.app import make_app
 from directory.web.context import HEALTH, WebContext
-from liaison.letters import compose
+from liaison.letters import store as letter_store
 from liaison.mail.inbound import Inbound, InboundServer
 from liaison.mail.outbox import OutboxWorker
 
@@ -199,8 +199,8 @@ async def _start_smtp(running: Running) -> tuple[str, str] | None:
         running.store,
         running.settings,
         lambda: running.holder.current,
-        on_bounce=[compose.mark_delivery_bounced],
-        on_reply=[compose.mark_replied],
+        on_bounce=[letter_store.mark_delivery_bounced],
+        on_reply=[letter_store.mark_replied],
     )
     if running.outbox is not None:
         core.on_queued = running.outbox.wake

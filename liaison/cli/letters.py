@@ -75,9 +75,9 @@ def cmd_letter_send(args: argparse.Namespace, settings: Settings) -> int:
         _show_recipients(snap, to)
         sent = compose.send_letter(store, settings, snap, draft, calendar=load_calendar(store))
     print(sent.number)
-    routed = [d for d in sent.deliveries if d["note"] and not d["is_copy"]]
+    routed = [d for d in sent.deliveries if d.note and not d.is_copy]
     for d in routed:
-        print(f"  {d['region_code']}：{d['note']}")
+        print(f"  {d.region_code}：{d.note}")
     print(f"已排队 {len(sent.deliveries)} 份（由运行中的 bohai serve 发送）", file=sys.stderr)
     return 0
 
@@ -93,35 +93,35 @@ def _show_recipients(snap: Snapshot, codes: list[str]) -> None:
 
 def cmd_letter_show(args: argparse.Namespace, settings: Settings) -> int:
     from liaison.letters import compose as letters_mod
-    from liaison.letters.deadlines import get_letter
+    from liaison.letters.store import get_letter
 
     with opened(settings) as store:
         letter = get_letter(store, args.key)
-    print(f"{letter['number']}　{letter['subject']}")
-    within = letter["reply_within"] or "无"
-    print(f"发函：{letter['from_code']}　时间：{letter['created_at']:%Y-%m-%d %H:%M}　回复期限：{within} 个工作日")
-    for d in letter["deliveries"]:
-        state = letters_mod.STATE_NAMES.get(d["effective_state"], d["effective_state"])
-        due = f"　期限 {d['deadline']}{'（暂定）' if d['deadline_provisional'] else ''}" if d["deadline"] else ""
+    print(f"{letter.number}　{letter.subject}")
+    within = letter.reply_within or "无"
+    print(f"发函：{letter.from_code}　时间：{letter.created_at:%Y-%m-%d %H:%M}　回复期限：{within} 个工作日")
+    for d in letter.deliveries:
+        state = letters_mod.STATE_NAMES.get(d.effective_state, d.effective_state)
+        due = f"　期限 {d.deadline}{'（暂定）' if d.deadline_provisional else ''}" if d.deadline else ""
         extra = (
-            f"　{d['last_error'] or d['state_note']}"
-            if d["effective_state"] in ("failed", "bounced", "deferred")
+            f"　{d.last_error or d.state_note}"
+            if d.effective_state in ("failed", "bounced", "deferred")
             else ""
         )
-        copy = "[抄送] " if d["is_copy"] else ""
-        print(f"  {copy}{d['region_code']} → {d['channel']} {d['address']}　{state}{due}{extra}")
-        if d["note"] and not d["is_copy"]:
-            print(f"    {d['note']}")
+        copy = "[抄送] " if d.is_copy else ""
+        print(f"  {copy}{d.region_code} → {d.channel} {d.address}　{state}{due}{extra}")
+        if d.note and not d.is_copy:
+            print(f"    {d.note}")
     return 0
 
 
 def cmd_letter_list(args: argparse.Namespace, settings: Settings) -> int:
-    from liaison.letters.deadlines import list_letters
+    from liaison.letters.store import list_letters
 
     with opened(settings) as store:
         rows = list_letters(store, from_code=args.sender, limit=args.limit)
     for r in rows:
-        print(f"{r['id']}\t{r['number']}\t{r['from_code']}\t{r['created_at']:%Y-%m-%d}\t{r['subject']}")
+        print(f"{r.id}\t{r.number}\t{r.from_code}\t{r.created_at:%Y-%m-%d}\t{r.subject}")
     if not rows:
         print("（没有联络函）", file=sys.stderr)
     return 0

@@ -80,13 +80,14 @@ def cmd_meeting_cancel(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_meeting_show(args: argparse.Namespace, settings: Settings) -> int:
-    from liaison.meetings import rules
+    from liaison.meetings import reminders
+    from liaison.meetings import store as meeting_store
 
     with opened(settings) as store:
-        _print_meeting(rules.get_meeting(store, args.id))
-        for n in rules.notices(store, args.id):
+        _print_meeting(meeting_store.get_meeting(store, args.id))
+        for n in meeting_store.notices(store, args.id):
             print(f"  邮件 {n.subject} → {n.recipient} {n.state} {n.last_error}".rstrip())
-        for job in rules.reminders(store, args.id):
+        for job in reminders.for_meeting(store, args.id):
             due = f"{job.due_at:%Y-%m-%d %H:%M}Z"
             print(f"  提醒 {job.label} → {job.recipient} 计划 {due} {job.outcome or '待发送'}")
     return 0
@@ -95,9 +96,10 @@ def cmd_meeting_show(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_meeting_list(args: argparse.Namespace, settings: Settings) -> int:
     from liaison.mail.text import local_time
     from liaison.meetings import rules
+    from liaison.meetings import store as meeting_store
 
     with opened(settings) as store:
-        found = rules.list_meetings(store, rules.normalize_host(args.province) if args.province else None)
+        found = meeting_store.list_meetings(store, rules.normalize_host(args.province) if args.province else None)
     for m in found:
         state = "已取消" if m.cancelled else f"第 {m.sequence + 1} 版"
         print(f"{m.id}\t{local_time(m.start_at)}\t{m.host_province}\t{state}\t{m.title}")

@@ -2,11 +2,10 @@
 
 Owns: validating a :class:`Draft`, rendering its text (free text or a jinja2 template of ``templates/letters``),
 numbering, threading (Message-ID / In-Reply-To / References), one delivery per recipient (e-mail, or fax as an A4
-PDF, or the parent office) queued in the outbox in the same transaction, the deadline in working days with its
-reminder and overdue dates, and the state changes coming back: replied, bounced, overdue.
+PDF, or the parent office) queued in the outbox in the same transaction, and the deadline in working days with its
+reminder and overdue dates. The SQL is :mod:`liaison.letters.store`'s.
 
-Entry points: :func:`send_letter`, :func:`render_template`, :func:`due_notices` (an outbox worker job),
-:func:`mark_replied` / :func:`mark_delivery_bounced` (inbound), :func:`get_letter` / :func:`list_letters`.
+Entry points: :func:`send_letter`, :func:`render_template`, :func:`build_message`.
 """
 
 from __future__ import annotations
@@ -14,14 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from directory.errors import FieldError, NotFound, ValidationFailed
@@ -30,7 +28,7 @@ from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
 from liaison.letters import faxpdf
-from liaison.letters.models import attachment_t, delivery_t, letter_t
+from liaison.letters import store as letter_store
 from liaison.mail import outbox, text
 from liaison.routing import Route, liaison_copy, route
 from liaison.workdays.calendar import Calendar, default_calendar
@@ -76,7 +74,7 @@ class Draft:
 class Sent:
     id: int
     number: str
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[letter_store.Delivery] = field(default_factory=list)
 
 
 def today_in_china(now: dt.datetime) -> dt.date:
@@ -248,20 +246,15 @@ def _thread(conn: Connection, in_reply_to: str, from_code: str, now: dt.datetime
     """References of an answer letter (root first, the message answered last); the answered delivery is replied."""
     if not in_reply_to:
         return ()
-    query = sa.select(letter_t).where(sa.or_(letter_t.c.number == in_reply_to, letter_t.c.message_id == in_reply_to))
-    parent = conn.execute(query).mappings().first()
-    if parent is None:
+    found = letter_store.parent(conn, in_reply_to)
+    if found is None:
         raise NotFound(f"被回复的函 {in_reply_to} 不存在")
-    chain = list(dict.fromkeys([parent["thread"], parent["message_id"]]))
-    received = sa.select(delivery_t.c.message_id).where(
-        delivery_t.c.letter_id == parent["id"],
-        delivery_t.c.region_code == from_code,
-        delivery_t.c.is_copy == sa.false(),
-    )
-    answered = conn.execute(received).scalars().first()
+    parent_id, message_id, thread = found
+    chain = list(dict.fromkeys([thread, message_id]))
+    answered = letter_store.received_by(conn, parent_id, from_code)
     if answered:
         chain.append(answered)
-        mark_replied(conn, [answered], now)
+        letter_store.mark_replied(conn, [answered], now)
     return tuple(chain)
 
 
@@ -313,11 +306,9 @@ def _insert_letter(
         "created_at": now,
         "created_by": draft.actor,
     }
-    letter_id = int(conn.execute(sa.insert(letter_t).values(**values).returning(letter_t.c.id)).scalar_one())
-    number = f"渤联〔{sent_on.year}〕{letter_id:05d}号"
-    conn.execute(sa.update(letter_t).where(letter_t.c.id == letter_id).values(number=number))
+    letter_id, number = letter_store.insert_letter(conn, values, lambda i: f"渤联〔{sent_on.year}〕{i:05d}号")
     for a in draft.attachments:
-        conn.execute(sa.insert(attachment_t).values(letter_id=letter_id, **a.__dict__))
+        letter_store.insert_attachment(conn, letter_id, a.filename, a.content_type, a.data)
     store.audit(conn, draft.actor, "letter", number, "send", None, {"to": list(draft.to), "subject": draft.subject})
     sender = snap.offices[draft.from_code]
     ctx = Context(
@@ -345,7 +336,7 @@ def _queue_delivery(
     dl: Deadline | None,
     reply_within: int | None,
     letter_id: int,
-) -> dict[str, Any]:
+) -> letter_store.Delivery:
     region = snap.regions[r.region_code]
     office = snap.office(r.region_code)
     name = office.unit_name if office is not None else region.name
@@ -374,49 +365,8 @@ def _queue_delivery(
         "remind_on": dl.remind_on if dl else None,
         "overdue_on": dl.overdue_on if dl else None,
     }
-    did = int(conn.execute(sa.insert(delivery_t).values(**values).returning(delivery_t.c.id)).scalar_one())
+    did = letter_store.insert_delivery(conn, values)
     kind = "fax" if r.channel == "fax" else "letter"
     oid = outbox.enqueue(conn, msg, recipient=r.address, kind=kind, ref=f"delivery:{did}")
-    conn.execute(sa.update(delivery_t).where(delivery_t.c.id == did).values(outbox_id=oid))
-    return {**values, "id": did, "outbox_id": oid}
-
-
-# -- state coming back --------------------------------------------------------------------------------------------
-
-
-def mark_replied(
-    conn: Connection,
-    message_ids: Sequence[str],
-    at: dt.datetime,
-    *,
-    sender_ok: Callable[[Mapping[str, Any]], bool] | None = None,
-) -> list[int]:
-    """Deliveries answered by a message referring to ``message_ids``: state replied, reminders stop.
-
-    ``sender_ok(delivery row)`` (inbound mail) says whether the message came from the office the delivery went to;
-    deliveries it refuses stay open. Without it (a reply sent through this system) every referenced one counts.
-    """
-    ids = [m.strip() for m in message_ids if m.strip()][:100]
-    if not ids:
-        return []
-    query = sa.select(delivery_t).where(delivery_t.c.message_id.in_(ids), delivery_t.c.replied_at.is_(None))
-    rows = conn.execute(query).mappings().all()
-    found = [int(r["id"]) for r in rows if sender_ok is None or sender_ok(dict(r))]
-    if found:
-        conn.execute(
-            sa.update(delivery_t)
-            .where(delivery_t.c.id.in_(found))
-            .values(state="replied", replied_at=at, state_note="")
-        )
-    return found
-
-
-def mark_delivery_bounced(conn: Connection, outbox_id: int, text: str) -> list[int]:
-    """The delivery sent as outbox row ``outbox_id`` bounced (reminders stop; the editors see the text)."""
-    query = sa.select(delivery_t.c.id).where(delivery_t.c.outbox_id == outbox_id, delivery_t.c.replied_at.is_(None))
-    found = [int(i) for i in conn.execute(query).scalars()]
-    if found:
-        conn.execute(
-            sa.update(delivery_t).where(delivery_t.c.id.in_(found)).values(state="bounced", state_note=text[:1000])
-        )
-    return found
+    letter_store.set_outbox(conn, did, oid)
+    return letter_store.delivery_from({**values, "id": did, "outbox_id": oid, "state_note": ""})

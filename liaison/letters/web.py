@@ -26,7 +26,8 @@ from directory.web.auth import User, require_user
 from directory.web.context import CTX
 from directory.web.render import add_nav, redirect, register_templates, render
 from liaison import routing
-from liaison.letters import compose, deadlines
+from liaison.letters import compose
+from liaison.letters import store as letter_store
 from liaison.workdays.store import load_calendar
 
 NAV = ("/letters/new", "联络函")
@@ -92,7 +93,7 @@ def _send(store: Store, settings: Settings, snap: Snapshot, draft: compose.Draft
 async def letter_detail(request: web.Request) -> web.Response:
     require_user(request)
     ctx = request.app[CTX]
-    letter = await ctx.store.run(deadlines.get_letter, ctx.store, request.match_info["key"])
+    letter = await ctx.store.run(letter_store.get_letter, ctx.store, request.match_info["key"])
     return render(request, "letters/pages/detail.html", {"letter": letter, "states": compose.STATE_NAMES})
 
 
@@ -104,7 +105,7 @@ async def board(request: web.Request) -> web.Response:
     if region is None or region.level != "province":
         raise NotFound(f"省级区划 {province} 不存在")
     today = compose.today_in_china(dt.datetime.now(dt.UTC))
-    rows = await ctx.store.run(deadlines.board, ctx.store, province, today)
+    rows = await ctx.store.run(letter_store.board, ctx.store, province, today)
     context = {"province": region.name, "code": province, "board": rows, "today": today, "states": compose.STATE_NAMES}
     return render(request, "letters/pages/board.html", context)
 

@@ -19,6 +19,7 @@ from directory.errors import ValidationFailed
 from directory.settings import Settings
 from directory.store import Store
 from liaison.meetings import ical, rules
+from liaison.meetings import store as meeting_store
 
 log = logging.getLogger(__name__)
 Hook = Callable[[Store, EmailMessage, str, Sequence[str]], Awaitable[bool]]
@@ -63,7 +64,7 @@ def apply_reply(store: Store, message: Message, mail_from: str = "") -> list[str
 def _apply_one(store: Store, sender: str, reply: ical.Reply) -> str:
     if not sender or reply.email != sender:
         return f"ignored: From {sender or '(none)'} is not the attendee {reply.email}"
-    meeting = rules.find_by_uid(store, reply.uid)
+    meeting = meeting_store.find_by_uid(store, reply.uid)
     if meeting is None:
         return f"ignored: no meeting with UID {reply.uid}"
     if reply.sequence > meeting.sequence:

@@ -19,43 +19,33 @@ it is skipped (outcome ``skipped``). A reminder of an older SEQUENCE or of a can
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from email import policy
-from email.parser import BytesHeaderParser
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from directory.errors import FieldError, NotFound, SettingsError, ValidationFailed
+from directory.errors import FieldError, SettingsError, ValidationFailed
 from directory.models import utcnow
 from directory.regions import PROVINCES
 from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
-from liaison.mail import outbox, scheduler
-from liaison.mail.models import outbox_t
-from liaison.meetings import days, links, mails
+from liaison.mail import outbox
+from liaison.meetings import days, links, mails, reminders
+from liaison.meetings import store as meeting_store
 from liaison.meetings.ical import SHANGHAI
-from liaison.meetings.models import PARTSTATS, AttendeeView, Meeting, MeetingAttendee, MeetingView
+from liaison.meetings.models import PARTSTATS, AttendeeView, MeetingView
 from liaison.workdays.calendar import Calendar
 from liaison.workdays.store import load_calendar
-
-meeting_t = Meeting.__table__  # type: ignore[attr-defined]
-attendee_t = MeetingAttendee.__table__  # type: ignore[attr-defined]
 
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
 )
-NOTICE_KIND = "meeting"  # outbox kind of invitations, updates and cancellations
-REMINDER_KIND = "meeting-reminder"  # outbox kind of reminders
 LIMITS = {"title": 200, "place": 300, "agenda": 20000, "notes": 5000}
-_OFFSET = re.compile(r"^\s*(\d{1,3})\s*(workdays?|days?|hours?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -141,23 +131,9 @@ def date_warnings(start: dt.datetime, end: dt.datetime, calendar: Calendar) -> l
     return days.date_warnings(first, last, calendar)
 
 
-def parse_offsets(text: str) -> list[tuple[str, int, str]]:
-    """``"10 workdays, 1 day"`` → [(label, n, unit)], unit one of workday/day/hour; errors name the option."""
-    out = []
-    for part in (p for p in text.split(",") if p.strip()):
-        m = _OFFSET.match(part)
-        if not m:
-            raise SettingsError(
-                f"meetings.reminder_offsets: each item must be '<N> workdays', '<N> days' or '<N> hours', "
-                f"got {part.strip()!r}"
-            )
-        out.append((part.strip(), int(m[1]), m[2].rstrip("s")))
-    return out
-
-
 def check_settings(settings: Settings) -> None:
     """Validate the ``[meetings]`` options that the schema cannot (called when the service starts)."""
-    parse_offsets(settings.meetings.reminder_offsets)
+    reminders.parse_offsets(settings.meetings.reminder_offsets)
     local = settings.meetings.organiser_local_part
     if not re.fullmatch(r"[a-z][a-z0-9._-]{0,63}", local) or local.startswith("bounces"):
         raise SettingsError(
@@ -167,16 +143,6 @@ def check_settings(settings: Settings) -> None:
     base = settings.meetings.base_url
     if base and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", base):
         raise SettingsError(f"meetings.base_url: expected an http:// or https:// URL, got {base!r}")
-
-
-def reminder_time(start: dt.datetime, n: int, unit: str, calendar: Calendar) -> dt.datetime:
-    if unit == "hour":
-        return start - dt.timedelta(hours=n)
-    if unit == "day":
-        return start - dt.timedelta(days=n)
-    local = start.astimezone(SHANGHAI)
-    day = days.subtract_workdays(local.date(), n, calendar)
-    return dt.datetime.combine(day, local.time(), SHANGHAI).astimezone(dt.UTC)
 
 
 # -- attendees --------------------------------------------------------------------------------------------------
@@ -202,62 +168,6 @@ def _person(snap: Snapshot | None, address: str) -> AttendeeView:
             if office.email.lower() == email:
                 return AttendeeView(email, office.contact_name, office.region_code)
     return AttendeeView(email)
-
-
-# -- reads ------------------------------------------------------------------------------------------------------
-
-
-def _view(row: Any, attendees: Sequence[Any]) -> MeetingView:
-    people = tuple(
-        AttendeeView(a["email"], a["name"], a["region_code"], a["partstat"], a["active"], _aware(a["responded_at"]))
-        for a in attendees
-    )
-    return MeetingView(
-        row["id"], row["uid"], row["sequence"], row["status"], row["title"], row["host_province"], row["place"],
-        _aware(row["start_at"]), _aware(row["end_at"]), row["agenda"], row["notes"], row["organiser"],
-        _aware(row["updated_at"]), people, row["time_sequence"],
-    )  # fmt: skip
-
-
-def _aware(value: Any) -> Any:
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)  # SQLite hands back naive UTC
-    return value
-
-
-def load(conn: Connection, meeting_id: int) -> MeetingView:
-    row = conn.execute(sa.select(meeting_t).where(meeting_t.c.id == meeting_id)).mappings().first()
-    if row is None:
-        raise NotFound(f"会议 {meeting_id} 不存在")
-    people = conn.execute(
-        sa.select(attendee_t).where(attendee_t.c.meeting_id == meeting_id).order_by(attendee_t.c.id)
-    ).mappings()
-    return _view(row, list(people))
-
-
-def get_meeting(store: Store, meeting_id: int) -> MeetingView:
-    with store.read() as conn:
-        return load(conn, meeting_id)
-
-
-def find_by_uid(store: Store, uid: str) -> MeetingView | None:
-    with store.read() as conn:
-        mid = conn.execute(sa.select(meeting_t.c.id).where(meeting_t.c.uid == uid)).scalar_one_or_none()
-        return load(conn, mid) if mid is not None else None
-
-
-def list_meetings(store: Store, province: str | None = None) -> list[MeetingView]:
-    """Every meeting by start time; with ``province``, those it hosts or whose attendees include its offices."""
-    with store.read() as conn:
-        ids = [r[0] for r in conn.execute(sa.select(meeting_t.c.id).order_by(meeting_t.c.start_at, meeting_t.c.id))]
-        views = [load(conn, i) for i in ids]
-    if province is None:
-        return views
-    return [m for m in views if m.host_province == province or any(_in(a, province) for a in m.active_attendees)]
-
-
-def _in(a: AttendeeView, province: str) -> bool:
-    return bool(a.region_code and a.region_code.startswith(province))
 
 
 # -- writes -----------------------------------------------------------------------------------------------------
@@ -312,12 +222,10 @@ def create_meeting(
         "updated_by": actor,
     }
     with store.begin() as conn:
-        mid = int(conn.execute(sa.insert(meeting_t).values(**row)).inserted_primary_key[0])  # type: ignore[index]
-        if people:
-            conn.execute(sa.insert(attendee_t), [_attendee_row(mid, p) for p in people])
-        meeting = load(conn, mid)
+        mid = meeting_store.insert_meeting(conn, row, people)
+        meeting = meeting_store.load(conn, mid)
         sent = _queue_notices(conn, store, settings, meeting, "REQUEST", meeting.active_attendees, now)
-        _schedule_reminders(conn, settings, meeting, now, calendar)
+        reminders.schedule(conn, settings, meeting, now, calendar)
         store.audit(conn, actor, "meeting", str(mid), "create", None, _audit(meeting))
     return Outcome(meeting, warnings, sent)
 
@@ -333,10 +241,6 @@ def _check_count(settings: Settings, people: Sequence[AttendeeView]) -> None:
     limit = settings.meetings.max_attendees
     if len(people) > limit:
         raise ValidationFailed([FieldError("attendee", f"参会人员过多（最多 {limit} 人，现有 {len(people)} 人）")])
-
-
-def _attendee_row(mid: int, p: AttendeeView) -> dict[str, Any]:
-    return {"meeting_id": mid, "email": p.email, "name": p.name, "region_code": p.region_code, "active": True}
 
 
 def _audit(m: MeetingView) -> dict[str, Any]:
@@ -362,7 +266,7 @@ def update_meeting(
     _check_text(changes)
     calendar = load_calendar(store)
     with store.begin() as conn:
-        before = load(conn, meeting_id)
+        before = meeting_store.load(conn, meeting_id)
         if before.cancelled:
             raise ValidationFailed([FieldError("status", "会议已取消，不能再修改")])
         if data.host is not None:
@@ -376,22 +280,16 @@ def update_meeting(
             return Outcome(before, ["没有任何改动，未发送更新"], 0)
         retimed = bool({"start_at", "end_at"} & changed.keys())
         stamp = {"time_sequence": before.sequence + 1} if retimed else {}
-        conn.execute(
-            sa.update(meeting_t)
-            .where(meeting_t.c.id == meeting_id)
-            .values(**changed, **stamp, sequence=before.sequence + 1, updated_at=now, updated_by=actor)
+        meeting_store.update_meeting(
+            conn, meeting_id, **changed, **stamp, sequence=before.sequence + 1, updated_at=now, updated_by=actor
         )
         if retimed:  # a new time asks everyone again (RFC 5546 §2.1.5); answers to older times no longer count
-            conn.execute(
-                sa.update(attendee_t)
-                .where(attendee_t.c.meeting_id == meeting_id, attendee_t.c.active == sa.true())
-                .values(partstat="NEEDS-ACTION", responded_at=None)
-            )
-        meeting = load(conn, meeting_id)
+            meeting_store.reset_answers(conn, meeting_id)
+        meeting = meeting_store.load(conn, meeting_id)
         sent = _queue_notices(conn, store, settings, meeting, "REQUEST", meeting.active_attendees, now)
         sent += _queue_notices(conn, store, settings, meeting, "CANCEL", dropped[1], now)
-        _supersede_reminders(conn, meeting_id, now)
-        _schedule_reminders(conn, settings, meeting, now, calendar)
+        reminders.supersede(conn, meeting_id, now)
+        reminders.schedule(conn, settings, meeting, now, calendar)
         store.audit(conn, actor, "meeting", str(meeting_id), "update", _audit(before), _audit(meeting))
     moved = {"start_at", "end_at"} & changed.keys()
     return Outcome(meeting, date_warnings(start, end, calendar) if moved else [], sent)
@@ -414,18 +312,11 @@ def _apply_list(
     removed = [p for e, p in current.items() if e not in wanted]
     mid = before.id
     for p in removed:
-        conn.execute(sa.update(attendee_t).where(_who(mid, p.email)).values(active=False))
+        meeting_store.remove_attendee(conn, mid, p.email)
     known = {a.email for a in before.attendees}
     for p in added:
-        if p.email in known:
-            conn.execute(sa.update(attendee_t).where(_who(mid, p.email)).values(active=True, partstat="NEEDS-ACTION"))
-        else:
-            conn.execute(sa.insert(attendee_t).values(**_attendee_row(mid, p)))
+        meeting_store.add_attendee(conn, mid, p, known=p.email in known)
     return added, removed
-
-
-def _who(mid: int, email: str) -> Any:
-    return sa.and_(attendee_t.c.meeting_id == mid, attendee_t.c.email == email)
 
 
 def cancel_meeting(
@@ -434,17 +325,15 @@ def cancel_meeting(
     """Cancel: STATUS:CANCELLED, SEQUENCE+1, METHOD:CANCEL to everyone ever on the list; reminders dropped."""
     now = now or utcnow()
     with store.begin() as conn:
-        before = load(conn, meeting_id)
+        before = meeting_store.load(conn, meeting_id)
         if before.cancelled:
             raise ValidationFailed([FieldError("status", "会议已经取消")])
-        conn.execute(
-            sa.update(meeting_t)
-            .where(meeting_t.c.id == meeting_id)
-            .values(status="cancelled", sequence=before.sequence + 1, updated_at=now, updated_by=actor)
+        meeting_store.update_meeting(
+            conn, meeting_id, status="cancelled", sequence=before.sequence + 1, updated_at=now, updated_by=actor
         )
-        meeting = load(conn, meeting_id)
+        meeting = meeting_store.load(conn, meeting_id)
         sent = _queue_notices(conn, store, settings, meeting, "CANCEL", meeting.attendees, now)
-        _supersede_reminders(conn, meeting_id, now)
+        reminders.supersede(conn, meeting_id, now)
         store.audit(conn, actor, "meeting", str(meeting_id), "cancel", _audit(before), _audit(meeting))
     return Outcome(meeting, [], sent)
 
@@ -465,95 +354,8 @@ def _queue_notices(
     for person in people:
         link = links.answer_link(settings, secret, meeting.id, person.email, meeting.sequence)
         msg = mails.notice(meeting, person, method, settings, link, now)
-        outbox.enqueue(conn, msg, recipient=person.email, kind=NOTICE_KIND, ref=str(meeting.id))
+        outbox.enqueue(conn, msg, recipient=person.email, kind=meeting_store.NOTICE_KIND, ref=str(meeting.id))
     return len(people)
-
-
-def _schedule_reminders(
-    conn: Connection, settings: Settings, meeting: MeetingView, now: dt.datetime, calendar: Calendar
-) -> None:
-    for label, n, unit in parse_offsets(settings.meetings.reminder_offsets):
-        due = reminder_time(meeting.start_at, n, unit, calendar)
-        if due <= now or due >= meeting.start_at:
-            continue  # a reminder time already past when the meeting is (re)scheduled is not a misfire: none
-        payload = json.dumps({"meeting": meeting.id, "sequence": meeting.sequence, "offset": label})
-        for person in meeting.active_attendees:
-            scheduler.add_job(
-                conn, "reminder", ref=str(meeting.id), recipient=person.email, label=label, payload=payload,
-                due_at=due,
-            )  # fmt: skip
-
-
-def _supersede_reminders(conn: Connection, meeting_id: int, now: dt.datetime) -> None:
-    scheduler.close_pending(conn, kind="reminder", ref=str(meeting_id), outcome="superseded", now=now)
-
-
-async def run_reminder(store: Store, settings: Settings, job: scheduler.JobRow, now: dt.datetime) -> str:
-    """Scheduler handler of ``reminder`` jobs: queue the reminder mail, or skip it per the misfire policy."""
-    return await store.run(_remind, store, settings, job, now)
-
-
-def _remind(store: Store, settings: Settings, job: scheduler.JobRow, now: dt.datetime) -> str:
-    info = json.loads(job.payload)
-    with store.begin() as conn:
-        meeting = load(conn, int(info["meeting"]))
-        person = next((a for a in meeting.active_attendees if a.email == job.recipient), None)
-        outcome = "sent"
-        if meeting.cancelled or meeting.sequence != info["sequence"]:
-            outcome = "superseded"
-        elif now >= meeting.start_at:
-            outcome = "skipped"  # misfire: the meeting has started, a late reminder is pointless
-        elif person is None or person.partstat == "DECLINED":
-            outcome = "skipped"
-        if outcome == "sent" and person is not None:
-            secret = links.secret_in(conn, settings)
-            link = links.answer_link(settings, secret, meeting.id, person.email, meeting.sequence)
-            msg = mails.reminder(meeting, person, settings, link, str(info["offset"]), now)
-            outbox.enqueue(conn, msg, recipient=person.email, kind=REMINDER_KIND, ref=str(meeting.id))
-        if not scheduler.finish(conn, job, outcome, now):
-            raise scheduler.LeaseLost(job.id)  # another scheduler took the job over: roll back
-    return outcome
-
-
-@dataclass(frozen=True)
-class Notice:
-    """One mail of a meeting in the outbox: invitation, update, cancellation or reminder, with its delivery state."""
-
-    kind: str
-    recipient: str
-    subject: str
-    state: str
-    created_at: dt.datetime
-    sent_at: dt.datetime | None
-    attempts: int
-    last_error: str
-
-
-def notices(store: Store, meeting_id: int) -> list[Notice]:
-    """The meeting's mails in the outbox, oldest first."""
-    c = outbox_t.c
-    query = (
-        sa.select(c.kind, c.recipient, c.body, c.state, c.created_at, c.sent_at, c.attempts, c.last_error)
-        .where(c.ref == str(meeting_id), c.kind.in_([NOTICE_KIND, REMINDER_KIND]))
-        .order_by(c.id)
-    )
-    with store.read() as conn:
-        rows = conn.execute(query).all()
-    return [
-        Notice(r.kind, r.recipient, _subject(r.body), r.state, _aware(r.created_at), _aware(r.sent_at), r.attempts,
-               r.last_error)
-        for r in rows
-    ]  # fmt: skip
-
-
-def _subject(body: bytes) -> str:
-    head = BytesHeaderParser(policy=policy.default).parsebytes(body)
-    return str(head.get("Subject", ""))
-
-
-def reminders(store: Store, meeting_id: int) -> list[scheduler.JobRow]:
-    """The meeting's scheduled reminder jobs (one per attendee and offset), with their outcome."""
-    return [j for j in scheduler.jobs_for(store, str(meeting_id)) if j.kind == "reminder"]
 
 
 # -- replies ----------------------------------------------------------------------------------------------------
@@ -575,14 +377,12 @@ def set_partstat(
         raise ValidationFailed([FieldError("partstat", "答复应为 ACCEPTED、DECLINED 或 TENTATIVE", value=partstat)])
     now = now or utcnow()
     with store.begin() as conn:
-        meeting = load(conn, meeting_id)
+        meeting = meeting_store.load(conn, meeting_id)
         person = next((a for a in meeting.active_attendees if a.email == email.lower()), None)
         if person is None or meeting.cancelled:
             return False
         if sequence is not None and sequence < meeting.time_sequence:
             return False
-        conn.execute(
-            sa.update(attendee_t).where(_who(meeting_id, person.email)).values(partstat=partstat, responded_at=now)
-        )
+        meeting_store.set_answer(conn, meeting_id, person.email, partstat, now)
         store.audit(conn, f"{via}:{person.email}", "meeting", str(meeting_id), "reply", None, {"partstat": partstat})
     return True

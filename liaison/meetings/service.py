@@ -18,7 +18,7 @@ from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
 from liaison.mail import scheduler
-from liaison.meetings import replies, rules
+from liaison.meetings import reminders, replies, rules
 
 MAX_AGENDA_FILE = 256 * 1024
 
@@ -37,7 +37,7 @@ def build_scheduler(
     """
 
     async def reminder(job: scheduler.JobRow, now: dt.datetime) -> str:
-        outcome = await rules.run_reminder(store, settings, job, now)
+        outcome = await reminders.run_reminder(store, settings, job, now)
         if outcome == "sent":
             on_queued()
         return outcome

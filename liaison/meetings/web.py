@@ -27,7 +27,8 @@ from directory.web.auth import User, allow_anonymous, require_user
 from directory.web.context import CTX
 from directory.web.render import add_nav, redirect, register_templates, render
 from liaison.mail import text
-from liaison.meetings import ical, links, mails, rules
+from liaison.meetings import ical, links, mails, reminders, rules
+from liaison.meetings import store as meeting_store
 from liaison.meetings.models import MeetingView
 from liaison.workdays.store import load_calendar
 
@@ -75,7 +76,7 @@ def _render(request: web.Request, name: str, status: int = 200, **context: Any) 
 
 async def list_page(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    everything = await ctx.store.run(rules.list_meetings, ctx.store)
+    everything = await ctx.store.run(meeting_store.list_meetings, ctx.store)
     now = utcnow()
     coming = [m for m in everything if m.end_at >= now]
     past = [m for m in reversed(everything) if m.end_at < now]
@@ -84,12 +85,12 @@ async def list_page(request: web.Request) -> web.Response:
 
 async def detail_page(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    meeting = await ctx.store.run(rules.get_meeting, ctx.store, int(request.match_info["id"]))
-    notices = await ctx.store.run(rules.notices, ctx.store, meeting.id)
-    reminders = await ctx.store.run(rules.reminders, ctx.store, meeting.id)
+    meeting = await ctx.store.run(meeting_store.get_meeting, ctx.store, int(request.match_info["id"]))
+    notices = await ctx.store.run(meeting_store.notices, ctx.store, meeting.id)
+    jobs = await ctx.store.run(reminders.for_meeting, ctx.store, meeting.id)
     calendar = await ctx.store.run(load_calendar, ctx.store)
     warnings = rules.date_warnings(meeting.start_at, meeting.end_at, calendar)
-    context: dict[str, Any] = {"m": meeting, "notices": notices, "reminders": reminders, "warnings": warnings}
+    context: dict[str, Any] = {"m": meeting, "notices": notices, "reminders": jobs, "warnings": warnings}
     return render(request, "meetings/pages/detail.html", context)
 
 
@@ -99,7 +100,7 @@ async def _answering(request: web.Request) -> tuple[MeetingView, str, int]:
     found = links.verify(key, request.match_info["token"])
     if found is None:
         raise Forbidden("链接无效或已被改动")
-    meeting = await ctx.store.run(rules.get_meeting, ctx.store, found[0])
+    meeting = await ctx.store.run(meeting_store.get_meeting, ctx.store, found[0])
     return meeting, found[1], found[2]
 
 
@@ -130,7 +131,7 @@ async def answer_post(request: web.Request) -> web.Response:
     ok = await ctx.store.run(rules.set_partstat, ctx.store, meeting.id, email, choice, sequence=sequence)
     if not ok:
         return _answer(request, 409, meeting, email, None, error="会议已取消，或您已不在参会名单中")
-    meeting = await ctx.store.run(rules.get_meeting, ctx.store, meeting.id)
+    meeting = await ctx.store.run(meeting_store.get_meeting, ctx.store, meeting.id)
     return _answer(request, 200, meeting, email, choice)
 
 
@@ -139,7 +140,7 @@ async def calendar_feed(request: web.Request) -> web.Response:
     code = request.match_info["code"][:2]
     if code not in PROVINCES:
         raise NotFound(f"没有省级区划 {code}")
-    chosen = await ctx.store.run(rules.list_meetings, ctx.store, code)
+    chosen = await ctx.store.run(meeting_store.list_meetings, ctx.store, code)
     organiser = ctx.settings.meetings.organiser_name
     data = ical.calendar(chosen, "PUBLISH", organiser_name=organiser, stamp=utcnow(), name=f"{PROVINCES[code]}联席会议")
     headers = {"Content-Disposition": f"inline; filename={code}.ics", "Cache-Control": "no-cache"}
@@ -214,7 +215,7 @@ async def new_post(request: web.Request) -> web.Response:
 async def _owned(request: web.Request) -> tuple[MeetingView, User]:
     _staff(request)
     ctx = request.app[CTX]
-    meeting = await ctx.store.run(rules.get_meeting, ctx.store, int(request.match_info["id"]))
+    meeting = await ctx.store.run(meeting_store.get_meeting, ctx.store, int(request.match_info["id"]))
     return meeting, _staff(request, meeting.host_province)
 
 

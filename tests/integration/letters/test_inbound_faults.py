@@ -40,7 +40,7 @@ async def test_auto_reply_with_null_sender_is_no_bounce(world: World) -> None:
     sent = world.send(EMAIL_ONLY)
     (mail,) = await world.drain()
     await world.smtp_in(auto_reply(mail.mail_from), mail.mail_from, mail_from="")
-    assert world.delivery(sent.deliveries[0]["id"])["state"] == "queued"
+    assert world.delivery(sent.deliveries[0].id)["state"] == "queued"
     assert office_status(world, EMAIL_ONLY) == "ok" and "仅存档" in last_note(world)
 
 
@@ -48,7 +48,7 @@ async def test_dsn_for_another_recipient_is_no_bounce(world: World) -> None:
     sent = world.send(EMAIL_ONLY)
     (mail,) = await world.drain()
     await world.smtp_in(dsn(mail.mail_from, "victim@elsewhere.example"), mail.mail_from, mail_from="")
-    assert world.delivery(sent.deliveries[0]["id"])["state"] == "queued"
+    assert world.delivery(sent.deliveries[0].id)["state"] == "queued"
     assert office_status(world, EMAIL_ONLY) == "ok" and "不符" in last_note(world)
 
 
@@ -63,15 +63,15 @@ async def test_auto_mail_and_strangers_are_no_replies(world: World) -> None:
     forged = reply(role, mid)
     forged.replace_header("From", "someone@evil.example")
     await world.smtp_in(forged, role, mail_from="someone@evil.example")
-    assert world.delivery(sent.deliveries[0]["id"])["replied_at"] is None
+    assert world.delivery(sent.deliveries[0].id)["replied_at"] is None
     await world.smtp_in(reply(role, mid), role, mail_from="jdk@beijing.example")  # the office itself
-    assert world.delivery(sent.deliveries[0]["id"])["state"] == "replied"
+    assert world.delivery(sent.deliveries[0].id)["state"] == "replied"
 
 
 async def test_reminders_are_marked_auto_generated(world: World) -> None:
     sent = world.send(EMAIL_ONLY, reply_within=5)
     await world.drain()
-    world.clock.now = at_nine(world.delivery(sent.deliveries[0]["id"])["remind_on"])
+    world.clock.now = at_nine(world.delivery(sent.deliveries[0].id)["remind_on"])
     (reminder,) = await world.drain()
     assert "回复提醒" in reminder.message["Subject"] and reminder.message["Auto-Submitted"] == "auto-generated"
 

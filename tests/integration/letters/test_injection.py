@@ -12,7 +12,7 @@ from directory.store import Store, open_store
 from directory.validate import OfficeData
 from liaison import cli
 from liaison.mail import outbox
-from liaison.meetings import rules
+from liaison.meetings import store as meeting_store
 from tests.integration.letters.test_web import FORM, Browser
 from tests.integration.letters.test_web import browser as letters_browser
 
@@ -97,6 +97,6 @@ def test_meetings_refuse_header_injection(
     assert code == 1 and "attendee" in err and "电子邮箱格式不正确" in err
     store = open_store(db_url)
     try:
-        assert rules.list_meetings(store) == [] and outbox.counts(store) == {}
+        assert meeting_store.list_meetings(store) == [] and outbox.counts(store) == {}
     finally:
         store.close()

@@ -23,6 +23,7 @@ from directory.snapshot import SnapshotHolder
 from directory.store import Store
 from directory.validate import OfficeData
 from liaison.letters import compose, deadlines
+from liaison.letters import store as letter_store
 from liaison.letters.models import delivery_t
 from liaison.mail.inbound import Inbound, InboundServer
 from liaison.mail.models import inbound_t
@@ -91,8 +92,8 @@ async def world(store: Store, sink: Sink, clock: Clock) -> AsyncIterator[World]:
         settings,
         lambda: holder.current,
         on_queued=worker.wake,
-        on_bounce=[compose.mark_delivery_bounced],
-        on_reply=[compose.mark_replied],
+        on_bounce=[letter_store.mark_delivery_bounced],
+        on_reply=[letter_store.mark_replied],
     )
     server = InboundServer(inbound)
     _, port = await server.start()
@@ -127,14 +128,14 @@ async def test_three_offices_email_fax_and_parent(world: World) -> None:
     routed = got["dc@beijing.example"].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "经东城区流动人口服务管理办公室转交东华门街道" in routed and "无可用电子邮箱和传真" in routed
 
-    letter = deadlines.get_letter(world.store, sent.number)
-    states = {d["region_code"]: (d["channel"], d["via_code"], d["effective_state"]) for d in letter["deliveries"]}
+    letter = letter_store.get_letter(world.store, sent.number)
+    states = {d.region_code: (d.channel, d.via_code, d.effective_state) for d in letter.deliveries}
     assert states == {
         EMAIL_ONLY: ("email", EMAIL_ONLY, "sent"),
         FAX_ONLY: ("fax", FAX_ONLY, "sent"),
         NEITHER: ("email", PARENT, "sent"),
     }
-    assert all(d["deadline"] is not None for d in letter["deliveries"])
+    assert all(d.deadline is not None for d in letter.deliveries)
 
 
 async def test_liaison_officer_copied_when_set(world: World) -> None:
@@ -142,8 +143,8 @@ async def test_liaison_officer_copied_when_set(world: World) -> None:
     sent = world.send(EMAIL_ONLY, FAX_ONLY)
     got = sorted(m.rcpt_tos[0] for m in await world.drain())
     assert got == sorted(["jdk@beijing.example", "FAX=+861064001234@fax.gw.example", "bj@beijing.example"])
-    copies = [d for d in sent.deliveries if d["is_copy"]]
-    assert len(copies) == 1 and copies[0]["deadline"] is None
+    copies = [d for d in sent.deliveries if d.is_copy]
+    assert len(copies) == 1 and copies[0].deadline is None
 
 
 def dsn(token_rcpt: str, failed_rcpt: str, action: str = "failed", status: str = "5.1.1") -> bytes:
@@ -185,18 +186,18 @@ async def test_bounce_marks_the_delivery_and_flags_the_office(world: World) -> N
     assert bounce_to.startswith("bounces+") and bounce_to.endswith("@" + DOMAIN)
 
     await world.smtp_in(dsn(bounce_to, "jdk@beijing.example", "delayed", "4.4.1"), bounce_to, mail_from="")
-    assert world.delivery(sent.deliveries[0]["id"])["state"] == "queued"  # a delay report is not a bounce
+    assert world.delivery(sent.deliveries[0].id)["state"] == "queued"  # a delay report is not a bounce
 
     await world.smtp_in(dsn(bounce_to, "jdk@beijing.example"), bounce_to, mail_from="")
-    d = world.delivery(sent.deliveries[0]["id"])
+    d = world.delivery(sent.deliveries[0].id)
     assert d["state"] == "bounced" and "5.1.1" in str(d["state_note"]) and "User unknown" in str(d["state_note"])
     office = world.store.get_office(EMAIL_ONLY)
     assert office is not None and office["email_status"] == "bouncing" and "5.1.1" in office["email_status_note"]
-    assert deadlines.get_letter(world.store, str(sent.id))["deliveries"][0]["effective_state"] == "bounced"
+    assert letter_store.get_letter(world.store, str(sent.id)).deliveries[0].effective_state == "bounced"
 
     await world.holder.refresh()  # the next letter to that office goes by its parent now
     again = world.send(EMAIL_ONLY)
-    assert again.deliveries[0]["via_code"] == PARENT and "退信" in again.deliveries[0]["note"]
+    assert again.deliveries[0].via_code == PARENT and "退信" in again.deliveries[0].note
 
 
 def reply(to: str, in_reply_to: str, auto: str | None = None) -> EmailMessage:
@@ -224,14 +225,14 @@ async def test_reply_stops_reminders_and_the_other_gets_reminder_then_overdue(wo
 
     # an out-of-office answer is not a reply
     await world.smtp_in(reply(role, str(first["jdk@beijing.example"].message["Message-ID"]), "auto-replied"), role)
-    assert world.delivery(answered["id"])["replied_at"] is None
+    assert world.delivery(answered.id)["replied_at"] is None
     await world.smtp_in(reply(role, str(first["jdk@beijing.example"].message["Message-ID"])), role)
-    assert world.delivery(answered["id"])["state"] == "replied"
+    assert world.delivery(answered.id)["state"] == "replied"
     forwarded = await world.drain()  # role mail is forwarded to the sender office's current e-mail
     assert [m.rcpt_tos for m in forwarded] == [["sjz@hebei.example"]] * 2
     assert forwarded[1].message["Delivered-To"] == role
 
-    row = world.delivery(silent["id"])
+    row = world.delivery(silent.id)
     world.clock.now = at_nine(row["remind_on"])
     reminders = await world.drain()
     assert [m.rcpt_tos[0] for m in reminders] == ["dc@beijing.example"]
@@ -244,13 +245,13 @@ async def test_reply_stops_reminders_and_the_other_gets_reminder_then_overdue(wo
     notices = await world.drain()
     assert [m.rcpt_tos[0] for m in notices] == ["sjz@hebei.example"]
     assert "逾期" in notices[0].message["Subject"]
-    assert world.delivery(silent["id"])["state"] == "overdue"
+    assert world.delivery(silent.id)["state"] == "overdue"
     assert (
-        world.delivery(answered["id"])["state"] == "replied" and world.delivery(answered["id"])["reminded_at"] is None
+        world.delivery(answered.id)["state"] == "replied" and world.delivery(answered.id)["reminded_at"] is None
     )
-    board = deadlines.board(world.store, "110000000000", at_nine(row["overdue_on"]).date())
-    assert [d["id"] for d in board["answered"]] == [answered["id"]]
-    assert [d["id"] for d in board["overdue"]] == [silent["id"]]
+    board = letter_store.board(world.store, "110000000000", at_nine(row["overdue_on"]).date())
+    assert [d.id for d in board["answered"]] == [answered.id]
+    assert [d.id for d in board["overdue"]] == [silent.id]
 
 
 @pytest.mark.parametrize(
@@ -316,11 +317,11 @@ async def test_answer_letter_is_threaded_and_carries_attachments(world: World) -
     compose.send_letter(world.store, world.settings, world.holder.current, answer, now=world.clock())
     (reply_mail,) = await world.drain()
     msg = reply_mail.message
-    letter_root = deadlines.get_letter(world.store, str(first.id))["message_id"]
+    letter_root = letter_store.get_letter(world.store, str(first.id)).message_id
     received = original.message["Message-ID"]
     assert msg["In-Reply-To"] == received  # the answering office's mail client threads it under what it got
     assert msg["References"].split() == [letter_root, received]
-    assert world.delivery(first.deliveries[0]["id"])["state"] == "replied"  # answered through the service
+    assert world.delivery(first.deliveries[0].id)["state"] == "replied"  # answered through the service
     (part,) = list(msg.iter_attachments())
     assert part.get_filename() == "核查结果.csv" and "张三" in part.get_content()
     with pytest.raises(NotFound):

@@ -81,14 +81,14 @@ def test_load_recomputes_provisional_deadlines(
     draft = compose.Draft("130100000000", ["110101000000"], "关于核查的函", "请协助核查。", 10)
     sent = compose.send_letter(store, settings, SnapshotHolder(store).current, draft, now=sent_at)
     (before,) = sent.deliveries
-    assert before["deadline_provisional"] is True
+    assert before.deadline_provisional is True
     monkeypatch.setenv("BOHAI_DATABASE_URL", store.url)
     good = tmp_path / "2027.toml"
     good.write_text(NOTICE, encoding="utf-8")
     code, out, _ = run(capsys, "workdays", "load", str(good))
     assert code == 0 and "重新计算 1 个暂定回复期限" in out
     with store.read() as conn:
-        after = conn.execute(sa.select(delivery_t).where(delivery_t.c.id == before["id"])).mappings().one()
+        after = conn.execute(sa.select(delivery_t).where(delivery_t.c.id == before.id)).mappings().one()
     # 10 working days after 29 Jan: 1-5 Feb, the make-up Saturday 6 Feb, then 15-18 Feb (8-12 Feb are holidays)
     assert after["deadline"] == dt.date(2027, 2, 18) and after["deadline_provisional"] is False
     assert after["overdue_on"] == dt.date(2027, 2, 19) and after["remind_on"] < after["deadline"]

@@ -16,6 +16,7 @@ from directory.snapshot import Snapshot
 from directory.store import Store
 from liaison.mail import scheduler
 from liaison.meetings import links, rules
+from liaison.meetings import store as meeting_store
 from liaison.meetings.rules import MeetingInput
 from liaison.workdays.calendar import Calendar
 
@@ -183,12 +184,12 @@ def test_new_time_asks_again_other_changes_keep_answers(store: Store, settings: 
     mid = made.meeting.id
     assert rules.set_partstat(store, mid, "a@x.org", "ACCEPTED")
     rules.update_meeting(store, None, settings, mid, MeetingInput(place="天津"), "t")
-    assert {a.email: a.partstat for a in rules.get_meeting(store, mid).attendees}["a@x.org"] == "ACCEPTED"
+    assert {a.email: a.partstat for a in meeting_store.get_meeting(store, mid).attendees}["a@x.org"] == "ACCEPTED"
     later = START + dt.timedelta(days=1)
     rules.update_meeting(
         store, None, settings, mid, MeetingInput(start=later, end=later + dt.timedelta(hours=1)), "t"
     )
-    people = rules.get_meeting(store, mid).attendees
+    people = meeting_store.get_meeting(store, mid).attendees
     assert [(a.partstat, a.responded_at) for a in people] == [("NEEDS-ACTION", None)] * 2
 
 

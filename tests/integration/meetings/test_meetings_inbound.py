@@ -17,6 +17,7 @@ from directory.settings import Settings
 from liaison import service
 from liaison.mail.models import inbound_t
 from liaison.meetings import rules
+from liaison.meetings import store as meeting_store
 from liaison.meetings.rules import MeetingInput
 
 ORGANISER = "meetings@liaison.bohai.example"
@@ -65,7 +66,7 @@ async def send(running: service.Running, msg: EmailMessage, rcpt: str = ORGANISE
 
 
 def partstats(running: service.Running, meeting_id: int) -> dict[str, str]:
-    return {a.email: a.partstat for a in rules.get_meeting(running.store, meeting_id).attendees}
+    return {a.email: a.partstat for a in meeting_store.get_meeting(running.store, meeting_id).attendees}
 
 
 async def test_reply_from_attendee_marks_accepted_and_others_change_nothing(running: service.Running) -> None:

@@ -12,7 +12,7 @@ from meetings_support import NOW, START, Clock, Sink, drain, make_scheduler, sen
 from directory.settings import Settings
 from directory.store import Store
 from liaison.mail import scheduler
-from liaison.meetings import rules
+from liaison.meetings import reminders, rules
 from liaison.meetings.ical import SHANGHAI
 from liaison.meetings.rules import MeetingInput
 from liaison.workdays.calendar import Calendar
@@ -41,8 +41,8 @@ def test_reminder_times_follow_the_offsets(store: Store, settings: Settings) -> 
     mid = create(store, settings)
     due = sorted({j.due_at for j in jobs(store, mid, "reminder")})
     assert due == [TEN_WORKDAYS.astimezone(dt.UTC), ONE_DAY]
-    assert rules.reminder_time(START, 3, "hour", Calendar()) == START - dt.timedelta(hours=3)
-    assert rules.reminder_time(START, 1, "workday", Calendar()) == START - dt.timedelta(days=1)
+    assert reminders.reminder_time(START, 3, "hour", Calendar()) == START - dt.timedelta(hours=3)
+    assert reminders.reminder_time(START, 1, "workday", Calendar()) == START - dt.timedelta(days=1)
 
 
 async def test_restart_while_a_reminder_is_due_sends_it_once(
@@ -86,7 +86,7 @@ async def test_a_crashed_claim_is_taken_over_only_after_its_lease(
     with store.begin() as conn:
         assert not any(scheduler.finish(conn, j, "sent", clock.now) for j in claimed)
     with pytest.raises(scheduler.LeaseLost):
-        await rules.run_reminder(store, settings, claimed[0], clock.now)
+        await reminders.run_reminder(store, settings, claimed[0], clock.now)
     assert await send_outbox(store, settings) == 0
     assert {j.outcome for j in jobs(store, mid, "reminder")} == {"sent"}
 

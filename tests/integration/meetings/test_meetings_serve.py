@@ -11,7 +11,7 @@ from directory.models import utcnow
 from directory.settings import Settings
 from directory.store import Store, open_store
 from liaison.mail.models import outbox_t
-from liaison.meetings import rules
+from liaison.meetings import reminders, rules
 from liaison.meetings.rules import MeetingInput
 from tests.servers import serve_process
 
@@ -55,8 +55,8 @@ async def test_restart_sends_a_due_reminder_once(db_url: str, sink: Sink) -> Non
         async with serve_process(env):
             assert await receive(sink, 2) == [("c@example.org", "会议提醒"), ("c@example.org", "会议通知")]
         assert sink.queue.empty()
-        reminders = rules.reminders(store, first)
-        assert [(j.outcome, j.attempts) for j in reminders] == [("sent", 1), ("sent", 1)]
+        jobs = reminders.for_meeting(store, first)
+        assert [(j.outcome, j.attempts) for j in jobs] == [("sent", 1), ("sent", 1)]
         # One outbox row per mail, none queued twice. (Their state is the outbox's business: a row whose send was
         # cut by the SIGTERM may still read "sending" and would go again after its lease, with the same Message-ID.)
         assert outbox_rows(store) == sorted(

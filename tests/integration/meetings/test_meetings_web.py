@@ -15,6 +15,7 @@ from directory.errors import SettingsError
 from directory.settings import Settings
 from liaison import service
 from liaison.meetings import rules
+from liaison.meetings import store as meeting_store
 from liaison.meetings.rules import MeetingInput
 
 TITLE = "环渤海联席会议 <第十二次>"
@@ -63,11 +64,11 @@ async def test_answer_link_roster_and_feed(running: service.Running, sink: Sink)
             assert resp.status == 200
             page = await resp.text()
         assert "未答复" in page and 'value="ACCEPTED"' in page and "&lt;第十二次&gt;" in page
-        assert rules.get_meeting(running.store, made.meeting.id).attendees[2].partstat == "NEEDS-ACTION"
+        assert meeting_store.get_meeting(running.store, made.meeting.id).attendees[2].partstat == "NEEDS-ACTION"
         token = csrf_in(page)
         async with http.post(link, data={"partstat": "ACCEPTED"}) as resp:
             assert resp.status == 403  # a form without the page's CSRF token changes nothing
-        assert rules.get_meeting(running.store, made.meeting.id).attendees[2].partstat == "NEEDS-ACTION"
+        assert meeting_store.get_meeting(running.store, made.meeting.id).attendees[2].partstat == "NEEDS-ACTION"
         async with http.post(link, data={"partstat": "ACCEPTED", "csrf": token}) as resp:
             assert resp.status == 200
             assert "已记录您的答复：<strong>参加</strong>" in await resp.text()
@@ -76,7 +77,7 @@ async def test_answer_link_roster_and_feed(running: service.Running, sink: Sink)
         tampered = link.replace(b"r130000000000".hex(), b"r110000000000".hex())
         async with http.post(tampered, data={"partstat": "DECLINED", "csrf": token}) as resp:
             assert resp.status == 403 and "链接无效" in await resp.text()
-        states = {a.email: a.partstat for a in rules.get_meeting(running.store, made.meeting.id).attendees}
+        states = {a.email: a.partstat for a in meeting_store.get_meeting(running.store, made.meeting.id).attendees}
         assert states["r130000000000@demo.bohai.example"] == "ACCEPTED"
         assert list(states.values()).count("ACCEPTED") == 1
 
@@ -141,10 +142,10 @@ async def test_answer_link_from_before_a_time_change_is_refused(running: service
             token = csrf_in(await resp.text())
         async with http.post(old, data={"partstat": "ACCEPTED", "csrf": token}) as resp:
             assert resp.status == 409 and "会议时间已变更" in await resp.text()
-        assert rules.get_meeting(running.store, made.meeting.id).attendees[0].partstat == "NEEDS-ACTION"
+        assert meeting_store.get_meeting(running.store, made.meeting.id).attendees[0].partstat == "NEEDS-ACTION"
         async with http.post(new, data={"partstat": "ACCEPTED", "csrf": token}) as resp:
             assert resp.status == 200
-    assert rules.get_meeting(running.store, made.meeting.id).attendees[0].partstat == "ACCEPTED"
+    assert meeting_store.get_meeting(running.store, made.meeting.id).attendees[0].partstat == "ACCEPTED"
 
 
 async def test_pages_follow_anonymous_read(sqlite_demo_url: str, caplog: pytest.LogCaptureFixture) -> None:

@@ -17,7 +17,7 @@ from directory.store import open_store
 from directory.web.app import make_app
 from directory.web.context import WebContext
 from liaison.mail.models import outbox_t
-from liaison.meetings import rules
+from liaison.meetings import store as meeting_store
 from liaison.meetings import web as meetings_web
 from tests.integration.web.helpers import CSRF_RE, PASSWORD
 
@@ -87,14 +87,14 @@ async def test_nobody_but_staff_may_write(staff: Staff) -> None:
     assert resp.status == 403 and "本省" in await resp.text()
     async with staff.client.post("/meetings/new", data=FORM) as resp:  # no CSRF field
         assert resp.status == 403 and "CSRF" in await resp.text()
-    assert rules.list_meetings(staff.ctx.store) == [] and staff.outbox() == [] and staff.woken == 0
+    assert meeting_store.list_meetings(staff.ctx.store) == [] and staff.outbox() == [] and staff.woken == 0
 
 
 async def test_editor_creates_changes_and_cancels(staff: Staff) -> None:
     await staff.login("e13")
     resp = await staff.post("/meetings/new", FORM)
     assert resp.status == 303 and resp.headers["Location"] == "/meetings/1"
-    m = rules.get_meeting(staff.ctx.store, 1)
+    m = meeting_store.get_meeting(staff.ctx.store, 1)
     assert len(m.attendees) == 10 and staff.woken == 1  # the ten liaison officers, from the Snapshot
     assert staff.outbox() == [("meeting", a.email) for a in m.attendees]
     async with staff.client.get("/meetings/1/edit") as resp:
@@ -103,12 +103,12 @@ async def test_editor_creates_changes_and_cancels(staff: Staff) -> None:
     assert "e13（编辑 · 河北省）" in page and 'href="/meetings"' in page  # the web face's layout and navigation
     edit = {"place": "天津", "remove": "r410000000000@demo.bohai.example\n", "add": "guest@example.org"}
     assert (await staff.post("/meetings/1/edit", edit)).status == 303
-    m = rules.get_meeting(staff.ctx.store, 1)
+    m = meeting_store.get_meeting(staff.ctx.store, 1)
     assert (m.place, m.sequence, len(m.active_attendees)) == ("天津", 1, 10)
     async with staff.client.get("/meetings/1") as resp:
         assert 'action="/meetings/1/cancel"' in await resp.text()
     assert (await staff.post("/meetings/1/cancel")).status == 303
-    assert rules.get_meeting(staff.ctx.store, 1).cancelled and staff.woken == 3
+    assert meeting_store.get_meeting(staff.ctx.store, 1).cancelled and staff.woken == 3
     assert len(staff.outbox()) == 10 + 11 + 11  # invitations; update + removal; cancellation to all eleven
     await staff.login("e11")
     assert (await staff.post("/meetings/1/cancel")).status == 403
@@ -123,4 +123,4 @@ async def test_bad_form_is_shown_again_with_the_field_named(staff: Staff) -> Non
     assert 'value="&lt;b&gt;会议&lt;/b&gt;"' in page and "a@example.org" in page
     resp = await staff.post("/meetings/new", {**FORM, "start": "明天上午"})
     assert resp.status == 400 and "start：时间格式应为" in await resp.text()
-    assert rules.list_meetings(staff.ctx.store) == [] and staff.outbox() == []
+    assert meeting_store.list_meetings(staff.ctx.store) == [] and staff.outbox() == []
