@@ -21,8 +21,9 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from directory import clock
 from directory.errors import AuthenticationFailed, FieldError, NotFound, ValidationFailed
-from directory.models import ROLES, utcnow
+from directory.models import ROLES
 from directory.regions import PROVINCES, normalize_code
 from directory.store import Store
 
@@ -145,12 +146,6 @@ def user_for_token(store: Store, token: str) -> User:
     return user_of(account)
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:  # SQLite hands back naive datetimes
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 def authenticate(
     store: Store, username: str, password: str, *, attempts: int, lock_seconds: int, now: dt.datetime | None = None
 ) -> User:
@@ -158,14 +153,14 @@ def authenticate(
 
     The message never tells whether the user exists; a locked account is refused even with the right password.
     """
-    now = now or utcnow()
+    now = now or clock.now()
     account = store.get_account(username) if len(username) <= 64 else None
     if account is None:
         _verify(dummy_hash(), password)
         raise AuthenticationFailed("用户名或密码不正确")
-    locked = _aware(account["locked_until"])
-    if locked is not None and locked > now:
-        raise AuthenticationFailed(f"登录失败次数过多，账户已锁定至 {_local(locked)}，请稍后再试")
+    locked = account["locked_until"]
+    if locked is not None and clock.aware(locked) > now:
+        raise AuthenticationFailed(f"登录失败次数过多，账户已锁定至 {clock.local(locked):%Y-%m-%d %H:%M}，请稍后再试")
     if account["disabled"] or not _verify(account["password_hash"], password):
         _failed(store, account, attempts, lock_seconds, now)
         raise AuthenticationFailed("用户名或密码不正确")
@@ -191,7 +186,3 @@ def _failed(store: Store, account: dict[str, Any], attempts: int, lock_seconds: 
         store.update_account(account["username"], "system", **changes)  # the lock itself is audited
         return
     store.update_account(account["username"], "system", audit=False, **changes)
-
-
-def _local(value: dt.datetime) -> str:
-    return value.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")

@@ -25,10 +25,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
+from directory import clock
 from directory import regions as bundled
 from directory.errors import Conflict, FieldError, NotFound, StorageError, ValidationFailed
 from directory.migrations import HEAD as SCHEMA_HEAD
-from directory.models import OFFICE_FIELDS, Account, Change, Contact, Meta, Office, Region, utcnow
+from directory.models import OFFICE_FIELDS, Account, Change, Contact, Meta, Office, Region
 from directory.validate import OfficeData
 
 log = logging.getLogger(__name__)
@@ -289,7 +290,7 @@ class Store:
     ) -> None:
         conn.execute(
             sa.insert(change_t).values(
-                at=utcnow(),
+                at=clock.now(),
                 actor=actor,
                 entity=entity,
                 entity_key=key,
@@ -326,7 +327,7 @@ class Store:
         existing = {r["region_code"]: dict(r) for r in conn.execute(query).mappings()}
         if expected_version is not None:
             _check_expected(items, existing, expected_version)
-        now = utcnow()
+        now = clock.now()
         inserts: list[dict[str, Any]] = []
         audits: list[dict[str, Any]] = []
         for data in items:
@@ -421,7 +422,7 @@ class Store:
                 conn.execute(
                     sa.update(office_t)
                     .where(office_t.c.region_code == code)
-                    .values(liaison=False, version=office_t.c.version + 1, updated_at=utcnow(), updated_by=actor)
+                    .values(liaison=False, version=office_t.c.version + 1, updated_at=clock.now(), updated_by=actor)
                 )
                 self.audit(conn, actor, "office", code, "update", {"liaison": True}, {"liaison": False})
                 cleared.append(code)
@@ -446,7 +447,7 @@ class Store:
             row = conn.execute(sa.select(office_t).where(office_t.c.region_code == region_code)).mappings().first()
             if row is None:
                 raise NotFound(f"区划 {region_code} 没有单位记录")
-            now = utcnow()
+            now = clock.now()
             conn.execute(sa.update(office_t).where(office_t.c.id == row["id"]).values(verified_at=now))
             self.audit(
                 conn, actor, "office", region_code, "verify", {"verified_at": row["verified_at"]}, {"verified_at": now}
@@ -529,7 +530,7 @@ class Store:
                     password_hash=password_hash,
                     role=role,
                     province_code=province_code,
-                    created_at=utcnow(),
+                    created_at=clock.now(),
                 )
             )
             self.audit(conn, actor, "account", username, "create", None, {"role": role, "province_code": province_code})

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from directory import clock
 from directory.errors import NotFound
 from directory.settings import Settings
 from directory.snapshot import Snapshot
@@ -43,7 +44,7 @@ def recompute_provisional(store: Store, settings: Settings, calendar: Calendar) 
     changed = 0
     with store.begin() as conn:
         for row in conn.execute(query).all():
-            sent_on = letters.today_in_china(outbox.aware(row.created_at))
+            sent_on = clock.local_date(row.created_at)
             new = letters.deadline_for(calendar, sent_on, int(row.reply_within), settings.liaison.reminder_days_before)
             values = {"deadline": new.deadline, "deadline_provisional": new.provisional, "remind_on": new.remind_on,
                       "overdue_on": new.overdue_on}  # fmt: skip
@@ -87,7 +88,7 @@ def _ctx(row: RowMapping, snap: Snapshot, settings: Settings) -> letters.Context
         domain=settings.liaison.domain,
         thread_ids=(row["message_id"],),
         attachments=(),
-        sent_on=letters.today_in_china(outbox.aware(row["created_at"])),
+        sent_on=clock.local_date(row["created_at"]),
         font=settings.liaison.fax_font,
     )
 
@@ -121,7 +122,7 @@ def _name(snap: Snapshot, code: str) -> str:
 
 
 def send_reminders(store: Store, settings: Settings, snap: Snapshot, now: dt.datetime) -> int:
-    today = letters.today_in_china(now)
+    today = clock.local_date(now)
     done = 0
     with store.begin() as conn:
         for row in conn.execute(_due_query(store, delivery_t.c.remind_on, delivery_t.c.reminded_at, today)).mappings():
@@ -145,7 +146,7 @@ def send_reminders(store: Store, settings: Settings, snap: Snapshot, now: dt.dat
 
 
 def send_overdue_notices(store: Store, settings: Settings, snap: Snapshot, now: dt.datetime) -> int:
-    today = letters.today_in_china(now)
+    today = clock.local_date(now)
     done = 0
     with store.begin() as conn:
         for row in conn.execute(_due_query(store, delivery_t.c.overdue_on, delivery_t.c.overdue_at, today)).mappings():

@@ -18,14 +18,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from directory import clock
 from directory.errors import FieldError, NotFound, ValidationFailed
-from directory.models import utcnow
 from directory.settings import PROJECT_ROOT, Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
@@ -34,7 +33,6 @@ from liaison.models import attachment_t, delivery_t, letter_t
 from liaison.routing import Route, liaison_copy, route
 from liaison.workdays import Calendar, default_calendar
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 TEMPLATES = PROJECT_ROOT / "templates"
 LETTER_TEMPLATES = {"tongbao": "通报", "hecha": "核查", "fankui": "反馈"}
 MAX_RECIPIENTS = 20000
@@ -83,10 +81,6 @@ class Sent:
     id: int
     number: str
     deliveries: list[dict[str, Any]] = field(default_factory=list)
-
-
-def today_in_china(now: dt.datetime) -> dt.date:
-    return now.astimezone(SHANGHAI).date()
 
 
 def render_text(template: str, **context: Any) -> str:
@@ -289,12 +283,12 @@ def send_letter(
     errors = _validate(draft, snap, settings)
     if errors:
         raise ValidationFailed(errors)
-    now = now or utcnow()
+    now = now or clock.now()
     calendar = calendar or default_calendar()
     routes = _routes(snap, draft, settings)
     if any(r.channel == "fax" for r, _ in routes):
         faxpdf.check_font(settings.liaison.fax_font)
-    sent_on = today_in_china(now)
+    sent_on = clock.local_date(now)
     dl = None
     if draft.reply_within:
         dl = deadline_for(calendar, sent_on, draft.reply_within, settings.liaison.reminder_days_before)

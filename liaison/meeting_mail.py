@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import jinja2
 
+from directory import clock
 from directory.regions import PROVINCES
 from directory.settings import PROJECT_ROOT, Settings
 from liaison import ical
@@ -43,7 +44,7 @@ def environment() -> jinja2.Environment:
 
 
 def local_time(value: dt.datetime, fmt: str = "%Y年%m月%d日 %H:%M") -> str:
-    return value.astimezone(ical.SHANGHAI).strftime(fmt)
+    return value.astimezone(clock.ZONE).strftime(fmt)
 
 
 def _kind(meeting: MeetingView, method: str) -> str:
@@ -73,7 +74,7 @@ def notice(
     env = environment()
     msg = EmailMessage()
     _headers(msg, meeting, person, settings, kind)
-    msg["Date"] = format_datetime(now.astimezone(ical.SHANGHAI))
+    msg["Date"] = format_datetime(now.astimezone(clock.ZONE))
     msg.set_content(env.get_template("meetings/notice.txt").render(ctx), charset="utf-8")
     msg.add_alternative(env.get_template("meetings/notice.html").render(ctx), subtype="html", charset="utf-8")
     msg.add_alternative(data, maintype="text", subtype="calendar", params={"method": method, "charset": "UTF-8"})
@@ -90,7 +91,7 @@ def reminder(
     env = environment()
     msg = EmailMessage()
     _headers(msg, meeting, person, settings, "REMINDER")
-    msg["Date"] = format_datetime(now.astimezone(ical.SHANGHAI))
+    msg["Date"] = format_datetime(now.astimezone(clock.ZONE))
     msg.set_content(env.get_template("meetings/reminder.txt").render(ctx), charset="utf-8")
     msg.add_alternative(env.get_template("meetings/notice.html").render(ctx), subtype="html", charset="utf-8")
     return msg

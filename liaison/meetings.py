@@ -32,14 +32,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from directory import clock
 from directory.errors import FieldError, NotFound, SettingsError, ValidationFailed
-from directory.models import utcnow
 from directory.regions import PROVINCES
 from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
 from liaison import meeting_days, meeting_links, meeting_mail, outbox, scheduler
-from liaison.ical import SHANGHAI
 from liaison.meeting_models import PARTSTATS, AttendeeView, Meeting, MeetingAttendee, MeetingView
 from liaison.models import outbox_t
 from liaison.workdays import Calendar
@@ -90,7 +89,7 @@ def parse_local(text: str, name: str) -> dt.datetime:
     except ValueError:
         raise ValidationFailed([FieldError(name, "时间格式应为 2026-12-17T09:00（北京时间）", value=text)]) from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=SHANGHAI)
+        value = value.replace(tzinfo=clock.ZONE)
     return value.astimezone(dt.UTC)
 
 
@@ -135,8 +134,8 @@ def _check_times(start: dt.datetime, end: dt.datetime) -> None:
 
 def date_warnings(start: dt.datetime, end: dt.datetime, calendar: Calendar) -> list[str]:
     """A warning for each local date of the meeting that is not a working day (or has no official data)."""
-    first = start.astimezone(SHANGHAI).date()
-    last = (end - dt.timedelta(seconds=1)).astimezone(SHANGHAI).date()
+    first = start.astimezone(clock.ZONE).date()
+    last = (end - dt.timedelta(seconds=1)).astimezone(clock.ZONE).date()
     return meeting_days.date_warnings(first, last, calendar)
 
 
@@ -173,9 +172,9 @@ def reminder_time(start: dt.datetime, n: int, unit: str, calendar: Calendar) -> 
         return start - dt.timedelta(hours=n)
     if unit == "day":
         return start - dt.timedelta(days=n)
-    local = start.astimezone(SHANGHAI)
+    local = start.astimezone(clock.ZONE)
     day = meeting_days.subtract_workdays(local.date(), n, calendar)
-    return dt.datetime.combine(day, local.time(), SHANGHAI).astimezone(dt.UTC)
+    return dt.datetime.combine(day, local.time(), clock.ZONE).astimezone(dt.UTC)
 
 
 # -- attendees --------------------------------------------------------------------------------------------------
@@ -276,7 +275,7 @@ def create_meeting(
     now: dt.datetime | None = None,
 ) -> Outcome:
     """Store a new meeting, queue one invitation per attendee and schedule its reminders."""
-    now = now or utcnow()
+    now = now or clock.now()
     missing = [n for n in ("title", "host", "start", "end") if getattr(data, n) in (None, "")]
     if missing:
         raise ValidationFailed([FieldError(n, "必填") for n in missing])
@@ -356,7 +355,7 @@ def update_meeting(
     now: dt.datetime | None = None,
 ) -> Outcome:
     """Change a meeting: SEQUENCE+1, an update to everyone on the list, a CANCEL to anyone removed."""
-    now = now or utcnow()
+    now = now or clock.now()
     changes = {k: getattr(data, k) for k in ("title", "place", "agenda", "notes") if getattr(data, k) is not None}
     _check_text(changes)
     calendar = load_calendar(store)
@@ -431,7 +430,7 @@ def cancel_meeting(
     store: Store, settings: Settings, meeting_id: int, actor: str, *, now: dt.datetime | None = None
 ) -> Outcome:
     """Cancel: STATUS:CANCELLED, SEQUENCE+1, METHOD:CANCEL to everyone ever on the list; reminders dropped."""
-    now = now or utcnow()
+    now = now or clock.now()
     with store.begin() as conn:
         before = load(conn, meeting_id)
         if before.cancelled:
@@ -572,7 +571,7 @@ def set_partstat(
     the answer is to a notice (``sequence``) older than the last change of the meeting's time."""
     if partstat not in PARTSTATS or partstat == "NEEDS-ACTION":
         raise ValidationFailed([FieldError("partstat", "答复应为 ACCEPTED、DECLINED 或 TENTATIVE", value=partstat)])
-    now = now or utcnow()
+    now = now or clock.now()
     with store.begin() as conn:
         meeting = load(conn, meeting_id)
         person = next((a for a in meeting.active_attendees if a.email == email.lower()), None)

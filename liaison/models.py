@@ -10,7 +10,7 @@ import datetime as dt
 
 from sqlmodel import Field, SQLModel
 
-from directory.models import utcnow
+from directory import clock
 
 DELIVERY_STATES = ("queued", "sent", "deferred", "failed", "bounced", "replied", "overdue")
 OUTBOX_STATES = ("queued", "sending", "deferred", "sent", "failed", "bounced")
@@ -22,7 +22,7 @@ class WorkdayYear(SQLModel, table=True):
     __tablename__ = "workday_year"
     year: int = Field(primary_key=True)
     source: str = Field(default="", max_length=300)
-    loaded_at: dt.datetime = Field(default_factory=utcnow)
+    loaded_at: dt.datetime = Field(default_factory=clock.now)
 
 
 class WorkdayOverride(SQLModel, table=True):
@@ -46,7 +46,7 @@ class Letter(SQLModel, table=True):
     in_reply_to: str = Field(default="", max_length=300)
     thread: str = Field(max_length=300, index=True)  # Message-ID of the first letter of the thread
     reply_within: int | None = None  # working days
-    created_at: dt.datetime = Field(default_factory=utcnow)
+    created_at: dt.datetime = Field(default_factory=clock.now)
     created_by: str = Field(default="", max_length=100)
 
 
@@ -96,10 +96,10 @@ class OutboxMessage(SQLModel, table=True):
     body: bytes
     state: str = Field(default="queued", max_length=10)
     attempts: int = 0
-    next_attempt_at: dt.datetime = Field(default_factory=utcnow, index=True)
+    next_attempt_at: dt.datetime = Field(default_factory=clock.now, index=True)
     lease_until: dt.datetime | None = None
     leased_by: str = Field(default="", max_length=64)
-    created_at: dt.datetime = Field(default_factory=utcnow)
+    created_at: dt.datetime = Field(default_factory=clock.now)
     sent_at: dt.datetime | None = None
     last_error: str = Field(default="", max_length=2000)
 
@@ -107,7 +107,7 @@ class OutboxMessage(SQLModel, table=True):
 class InboundMessage(SQLModel, table=True):
     __tablename__ = "inbound"
     id: int | None = Field(default=None, primary_key=True)
-    received_at: dt.datetime = Field(default_factory=utcnow, index=True)
+    received_at: dt.datetime = Field(default_factory=clock.now, index=True)
     mail_from: str = Field(max_length=300)
     rcpt_tos: str = Field(max_length=3000)
     message_id: str = Field(default="", max_length=300)
