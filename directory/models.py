@@ -1,6 +1,6 @@
 """SQLModel tables of the directory: Region, Office, Contact, Account, Change, Meta.
 
-Owns: the shape of the stored directory. Only ``store.py`` queries these tables; the schema itself is created and
+Owns: the shape of the stored directory. Only ``directory.store`` queries these tables; the schema itself is created and
 migrated by Alembic (``directory/migrations``), never by ``create_all`` at run time.
 """
 
