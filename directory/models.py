@@ -1,6 +1,6 @@
 """SQLModel tables of the directory: Region, Office, Contact, Account, Change, Meta.
 
-Owns: the shape of the stored directory. Only ``store.py`` queries these tables; the schema itself is created and
+Owns: the shape of the stored directory. Only ``directory.store`` queries these tables; the schema itself is created and
 migrated by Alembic (``directory/migrations``), never by ``create_all`` at run time.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlmodel import Field, SQLModel
+
+from directory import clock
 
 LEVELS = ("province", "city", "county", "township")
 LEVEL_NAMES = {"province": "省级", "city": "地级", "county": "县级", "township": "乡级"}
@@ -25,10 +27,6 @@ OFFICE_FIELDS: tuple[tuple[str, str], ...] = (
     ("address", "工作地址"),
     ("postal_code", "邮政编码"),
 )
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Region(SQLModel, table=True):
@@ -57,7 +55,7 @@ class Office(SQLModel, table=True):
     demo: bool = False
     version: int = 1
     gen: int = Field(default=0, index=True)  # the change counter value of the last write (incremental reloads)
-    updated_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=clock.now)
     updated_by: str = Field(default="", max_length=100)
 
 
@@ -87,12 +85,12 @@ class Account(SQLModel, table=True):
     failed_logins: int = 0
     locked_until: dt.datetime | None = None
     api_token_hash: str | None = Field(default=None, max_length=200)
-    created_at: dt.datetime = Field(default_factory=utcnow)
+    created_at: dt.datetime = Field(default_factory=clock.now)
 
 
 class Change(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
-    at: dt.datetime = Field(default_factory=utcnow, index=True)
+    at: dt.datetime = Field(default_factory=clock.now, index=True)
     actor: str = Field(max_length=100)
     entity: str = Field(max_length=20)  # office | contact | account | ...
     entity_key: str = Field(max_length=64, index=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from directory import clock
 from directory.snapshot import OfficeView, Snapshot
 
 STALE_DAYS = 180
@@ -49,12 +50,11 @@ class ProvinceReport:
 
 
 def is_stale(office: OfficeView, today: dt.date) -> bool:
+    """Not confirmed for more than ``STALE_DAYS`` days, counted in Beijing dates (``today`` is one too)."""
     verified = office.verified_at
     if verified is None:
         return True
-    if verified.tzinfo is None:
-        verified = verified.replace(tzinfo=dt.UTC)
-    return (today - verified.date()).days > STALE_DAYS
+    return (today - clock.local_date(verified)).days > STALE_DAYS
 
 
 def flags(office: OfficeView, today: dt.date) -> frozenset[str]:

@@ -118,7 +118,7 @@ class LiaisonSettings:
     transport: str = "smtp"
     copy_liaison_officer: bool = False
     reminder_days_before: int = 2
-    # --- outbox, fax rendering, letters (issue 4) ---
+    # --- outbox, fax rendering, letters ---
     retry_first_seconds: int = 300
     retry_max_seconds: int = 4000
     give_up_seconds: int = 5 * 24 * 3600

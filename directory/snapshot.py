@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from directory import clock
 from directory.store import ChangeListener, Store
 from directory.validate import display_phone
 
@@ -88,7 +89,7 @@ class Snapshot:
     generation: int
     regions: Mapping[str, RegionView]
     offices: Mapping[str, OfficeView]  # by region code
-    built_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    built_at: dt.datetime = field(default_factory=clock.now)
     _derived: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -1,4 +1,4 @@
-"""Alembic environment: runs the migrations on the connection handed in by ``directory.store.migrate``."""
+"""Alembic environment: runs the migrations on the connection handed in by ``Store.migrate``."""
 
 from __future__ import annotations
 

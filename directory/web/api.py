@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from directory import quality
+from directory import clock, quality
 from directory.errors import FieldError, NotFound, ValidationFailed
 from directory.exchange.vcard import card_30
 from directory.search import MAX_TERMS, OWN_EXACT, index, office_public
@@ -28,7 +28,6 @@ from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.validate import display_phone
 from directory.web.auth import current_user
 from directory.web.context import CTX
-from directory.web.pages import _today
 
 MAX_PAGE = 1000
 EXPORT_FORMATS = ("json", "vcard")
@@ -201,7 +200,7 @@ async def api_regions(request: web.Request) -> web.Response:
 async def api_region(request: web.Request) -> web.Response:
     snap = _snap(request)
     region = _region(snap, request.match_info["code"])
-    counts = quality.subtree_counts(snap, _today())[region.code]
+    counts = quality.subtree_counts(snap, clock.today())[region.code]
     children = [region_json(snap.regions[c], snap) for c in region.children if c in snap.regions]
     return _json({"region": region_json(region, snap), "children": children, "quality": vars(counts)})
 

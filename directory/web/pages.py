@@ -8,13 +8,12 @@ the office's region (editors: their own province). Every form carries and checks
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from directory import accounts, quality, regions
+from directory import accounts, clock, quality, regions
 from directory.errors import AuthenticationFailed, Busy, Conflict, FieldError, Forbidden, NotFound, Throttled, TooLarge
 from directory.exchange.vcard import card_30, vcards_outlook
 from directory.models import OFFICE_FIELDS
@@ -41,10 +40,6 @@ def _ctx(request: web.Request) -> WebContext:
 
 def _snap(request: web.Request) -> Snapshot:
     return _ctx(request).holder.current
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
 
 
 def _region(snap: Snapshot, code: str) -> RegionView:
@@ -86,7 +81,7 @@ async def tree_page(request: web.Request) -> web.Response:
     snap = _snap(request)
     code = request.match_info.get("code")
     region = _region(snap, code) if code else None
-    counts = quality.subtree_counts(snap, _today())
+    counts = quality.subtree_counts(snap, clock.today())
     children = _children(snap, region)
     context = {
         "region": region,
@@ -110,7 +105,7 @@ def _office_context(request: web.Request, code: str) -> dict[str, Any]:
         "office": office,
         "routing_address": office.routing_address(_ctx(request).settings.liaison.domain) if office else "",
         "can_edit": bool(user and user.can_edit(code)),
-        "stale": bool(office and quality.is_stale(office, _today())),
+        "stale": bool(office and quality.is_stale(office, clock.today())),
         "stale_days": quality.STALE_DAYS,
         "liaison_officer": snap.liaison_officer(region.province_code),
     }
@@ -302,7 +297,7 @@ class AreaCodes(Mapping[str, str]):
 
 async def dashboard(request: web.Request) -> web.Response:
     snap = _snap(request)
-    today = _today()
+    today = clock.today()
     counts = quality.subtree_counts(snap, today)
     rows = [(p, counts[p.code], snap.liaison_officer(p.code)) for p in sorted(snap.provinces(), key=lambda r: r.code)]
     return render(request, "web/dashboard.html", {"rows": rows, "stale_days": quality.STALE_DAYS})
@@ -313,7 +308,7 @@ async def dashboard_province(request: web.Request) -> web.Response:
     region = _region(snap, request.match_info["code"])
     if region.level != "province":
         raise NotFound(f"{region.path_text} 不是省级区划")
-    report = quality.province_report(snap, region.code, _today())
+    report = quality.province_report(snap, region.code, clock.today())
     return render(
         request, "web/dashboard_province.html", {"report": report, "problems": quality.PROBLEMS, "snap": snap}
     )

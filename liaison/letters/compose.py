@@ -17,13 +17,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 from sqlalchemy.engine import Connection
 
+from directory import clock
 from directory.errors import FieldError, NotFound, ValidationFailed
-from directory.models import utcnow
 from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
@@ -33,7 +32,6 @@ from liaison.mail import outbox, text
 from liaison.routing import Route, liaison_copy, route
 from liaison.workdays.calendar import Calendar, default_calendar
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 LETTER_TEMPLATES = {"tongbao": "通报", "hecha": "核查", "fankui": "反馈"}
 MAX_RECIPIENTS = 20000
 MAX_BODY = 100_000
@@ -75,10 +73,6 @@ class Sent:
     id: int
     number: str
     deliveries: list[letter_store.Delivery] = field(default_factory=list)
-
-
-def today_in_china(now: dt.datetime) -> dt.date:
-    return now.astimezone(SHANGHAI).date()
 
 
 def render_template(name: str, context: Mapping[str, Any]) -> str:
@@ -271,12 +265,12 @@ def send_letter(
     errors = _validate(draft, snap, settings)
     if errors:
         raise ValidationFailed(errors)
-    now = now or utcnow()
+    now = now or clock.now()
     calendar = calendar or default_calendar()
     routes = _routes(snap, draft, settings)
     if any(r.channel == "fax" for r, _ in routes):
         faxpdf.check_font(settings.liaison.fax_font)
-    sent_on = today_in_china(now)
+    sent_on = clock.local_date(now)
     dl = None
     if draft.reply_within:
         dl = deadline_for(calendar, sent_on, draft.reply_within, settings.liaison.reminder_days_before)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from directory import clock
 from directory.errors import NotFound
 from directory.settings import Settings
 from directory.snapshot import Snapshot
@@ -37,7 +38,7 @@ def recompute_provisional(store: Store, settings: Settings, calendar: Calendar) 
     changed = 0
     with store.begin() as conn:
         for delivery_id, reply_within, created_at in letter_store.provisional_open(conn):
-            sent_on = compose.today_in_china(outbox.aware(created_at))
+            sent_on = clock.local_date(outbox.aware(created_at))
             new = compose.deadline_for(calendar, sent_on, reply_within, settings.liaison.reminder_days_before)
             letter_store.update_delivery(
                 conn,
@@ -64,7 +65,7 @@ def _ctx(d: letter_store.Delivery, snap: Snapshot, settings: Settings) -> compos
         domain=settings.liaison.domain,
         thread_ids=(d.message_id,),
         attachments=(),
-        sent_on=compose.today_in_china(outbox.aware(d.letter_created_at)),
+        sent_on=clock.local_date(outbox.aware(d.letter_created_at)),
         font=settings.liaison.fax_font,
     )
 
@@ -98,7 +99,7 @@ def _name(snap: Snapshot, code: str) -> str:
 
 
 def send_reminders(store: Store, settings: Settings, snap: Snapshot, now: dt.datetime) -> int:
-    today = compose.today_in_china(now)
+    today = clock.local_date(now)
     done = 0
     with store.begin() as conn:
         for d in letter_store.due(conn, store, "reminder", today):
@@ -114,7 +115,7 @@ def send_reminders(store: Store, settings: Settings, snap: Snapshot, now: dt.dat
 
 
 def send_overdue_notices(store: Store, settings: Settings, snap: Snapshot, now: dt.datetime) -> int:
-    today = compose.today_in_china(now)
+    today = clock.local_date(now)
     done = 0
     with store.begin() as conn:
         for d in letter_store.due(conn, store, "overdue", today):

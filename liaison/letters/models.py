@@ -10,7 +10,7 @@ import datetime as dt
 
 from sqlmodel import Field, SQLModel
 
-from directory.models import utcnow
+from directory import clock
 
 
 class Letter(SQLModel, table=True):
@@ -25,7 +25,7 @@ class Letter(SQLModel, table=True):
     in_reply_to: str = Field(default="", max_length=300)
     thread: str = Field(max_length=300, index=True)  # Message-ID of the first letter of the thread
     reply_within: int | None = None  # working days
-    created_at: dt.datetime = Field(default_factory=utcnow)
+    created_at: dt.datetime = Field(default_factory=clock.now)
     created_by: str = Field(default="", max_length=100)
 
 

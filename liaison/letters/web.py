@@ -12,12 +12,12 @@ offices of their own province (``User.can_edit``), readers never send.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
 
+from directory import clock
 from directory.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from directory.settings import PROJECT_ROOT, Settings
 from directory.snapshot import Snapshot
@@ -104,7 +104,7 @@ async def board(request: web.Request) -> web.Response:
     region = ctx.holder.current.region(province)
     if region is None or region.level != "province":
         raise NotFound(f"省级区划 {province} 不存在")
-    today = compose.today_in_china(dt.datetime.now(dt.UTC))
+    today = clock.local_date(clock.now())
     rows = await ctx.store.run(letter_store.board, ctx.store, province, today)
     context = {"province": region.name, "code": province, "board": rows, "today": today, "states": compose.STATE_NAMES}
     return render(request, "letters/pages/board.html", context)

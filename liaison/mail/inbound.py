@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.engine import Connection
 
-from directory.models import utcnow
+from directory import clock
 from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
@@ -193,7 +193,7 @@ class Inbound:
         self, conn: Connection, raw: bytes, mail_from: str, rcpt: Sequence[str], msg: Message, kind: str, note: str
     ) -> None:
         values = {
-            "received_at": utcnow(),
+            "received_at": clock.now(),
             "mail_from": mail_from[:300],
             "rcpt_tos": ",".join(rcpt)[:3000],
             "message_id": str(msg.get("Message-ID", ""))[:300],
@@ -267,7 +267,7 @@ class Inbound:
         note = ""
         if not is_auto(msg) and mail_from not in ("", "<>"):
             senders = addresses(str(msg.get("From", "")), mail_from)
-            ids, now, ok = referenced_ids(msg), utcnow(), self._from_office(senders)
+            ids, now, ok = referenced_ids(msg), clock.now(), self._from_office(senders)
             replied = [i for handler in self.on_reply for i in handler(conn, ids, now, sender_ok=ok)]
             note = f"回复了投递 {replied}；" if replied else ""
         office = self.snapshot().office(code)

@@ -11,7 +11,7 @@ import datetime as dt
 from sqlalchemy import Column, DateTime
 from sqlmodel import Field, SQLModel
 
-from directory.models import utcnow
+from directory import clock
 
 
 def _tz(nullable: bool = False) -> Column[dt.datetime]:
@@ -29,10 +29,10 @@ class OutboxMessage(SQLModel, table=True):
     body: bytes
     state: str = Field(default="queued", max_length=10)
     attempts: int = 0
-    next_attempt_at: dt.datetime = Field(default_factory=utcnow, index=True)
+    next_attempt_at: dt.datetime = Field(default_factory=clock.now, index=True)
     lease_until: dt.datetime | None = None
     leased_by: str = Field(default="", max_length=64)
-    created_at: dt.datetime = Field(default_factory=utcnow)
+    created_at: dt.datetime = Field(default_factory=clock.now)
     sent_at: dt.datetime | None = None
     last_error: str = Field(default="", max_length=2000)
 
@@ -40,7 +40,7 @@ class OutboxMessage(SQLModel, table=True):
 class InboundMessage(SQLModel, table=True):
     __tablename__ = "inbound"
     id: int | None = Field(default=None, primary_key=True)
-    received_at: dt.datetime = Field(default_factory=utcnow, index=True)
+    received_at: dt.datetime = Field(default_factory=clock.now, index=True)
     mail_from: str = Field(max_length=300)
     rcpt_tos: str = Field(max_length=3000)
     message_id: str = Field(default="", max_length=300)
@@ -65,7 +65,7 @@ class Job(SQLModel, table=True):
     done_at: dt.datetime | None = Field(default=None, sa_column=_tz(nullable=True))
     outcome: str = Field(default="", max_length=20)  # sent | skipped | superseded | failed
     error: str = ""
-    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_tz())
+    created_at: dt.datetime = Field(default_factory=clock.now, sa_column=_tz())
 
 
 outbox_t = OutboxMessage.__table__  # type: ignore[attr-defined]

@@ -37,7 +37,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from directory.models import utcnow
+from directory import clock
 from directory.settings import Settings
 from directory.store import Store
 from liaison.mail import transports
@@ -45,7 +45,7 @@ from liaison.mail.models import outbox_t
 from liaison.mail.transports import Envelope, Outcome, Transport
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], dt.datetime]
+Clock = clock.Source
 Job = Callable[[Store, dt.datetime], int]
 BOUNCE_PREFIX = "bounces+"
 DUE_STATES = ("queued", "deferred")
@@ -84,7 +84,7 @@ def enqueue(conn: Connection, message: EmailMessage, *, recipient: str, kind: st
     if "Message-ID" not in message:
         message["Message-ID"] = email.utils.make_msgid(domain=_msgid_domain(message))
     token = secrets.token_hex(10)
-    now = utcnow()
+    now = clock.now()
     values = {
         "kind": kind,
         "ref": ref,
@@ -104,7 +104,7 @@ def enqueue_raw(
     conn: Connection, raw: bytes, *, message_id: str, recipient: str, kind: str, ref: str | None = None
 ) -> int:
     """Queue ``raw`` bytes unchanged (a forward: re-serialising would break DKIM signatures); like :func:`enqueue`."""
-    now = utcnow()
+    now = clock.now()
     values = {
         "kind": kind,
         "ref": ref,
@@ -157,7 +157,7 @@ class OutboxWorker:
         self,
         store: Store,
         settings: Settings,
-        clock: Clock = utcnow,
+        clock: Clock = clock.now,
         *,
         transport: Transport | None = None,
     ) -> None:

@@ -27,14 +27,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from directory.models import utcnow
+from directory import clock
 from directory.store import Store
 from liaison.mail.models import Job
 
 log = logging.getLogger(__name__)
 job_t = Job.__table__  # type: ignore[attr-defined]
 
-Clock = Callable[[], dt.datetime]
+Clock = clock.Source
 FIRST_RETRY = 300.0
 MAX_RETRY = 4000.0
 
@@ -91,7 +91,7 @@ def add_job(
 ) -> int:
     """Queue a job inside the caller's transaction; returns its id."""
     values = {"kind": kind, "ref": ref, "recipient": recipient, "label": label[:100], "payload": payload}
-    result = conn.execute(sa.insert(job_t).values(**values, due_at=due_at, created_at=utcnow()))
+    result = conn.execute(sa.insert(job_t).values(**values, due_at=due_at, created_at=clock.now()))
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
@@ -134,7 +134,7 @@ class Scheduler:
         store: Store,
         handlers: dict[str, Handler],
         *,
-        clock: Clock = utcnow,
+        clock: Clock = clock.now,
         owner: str | None = None,
         lease_seconds: float = 300.0,
         max_attempts: int = 20,

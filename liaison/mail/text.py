@@ -16,19 +16,18 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 
+from directory import clock
 from directory.settings import PROJECT_ROOT
 
 TEMPLATES = PROJECT_ROOT / "templates"
-BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 def local_time(value: dt.datetime, fmt: str = "%Y年%m月%d日 %H:%M") -> str:
     """``value`` (an aware datetime) as Beijing time, by default like 2026年03月05日 09:30."""
-    return value.astimezone(BEIJING).strftime(fmt)
+    return value.astimezone(clock.ZONE).strftime(fmt)
 
 
 @lru_cache(maxsize=2)

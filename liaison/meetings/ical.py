@@ -8,17 +8,16 @@ parsing of a METHOD:REPLY. Start and end are written with ``TZID=Asia/Shanghai``
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 
 from icalendar import Calendar, Event, Timezone, vCalAddress, vText
 
+from directory import clock
 from directory.errors import FieldError, ValidationFailed
 from directory.regions import PROVINCES
 from liaison.meetings.models import PARTSTATS, AttendeeView, MeetingView
 
-TZID = "Asia/Shanghai"
-SHANGHAI = zoneinfo.ZoneInfo(TZID)
+TZID = clock.ZONE.key
 PRODID = "-//Bohai Liaison//联席会议//ZH"
 METHODS = ("REQUEST", "CANCEL", "PUBLISH")
 # China has kept +08:00 without daylight saving since 1992; one STANDARD rule from then on is exact.
@@ -53,8 +52,8 @@ def _event(m: MeetingView, method: str, organiser_name: str, stamp: dt.datetime)
     ev.add("dtstamp", stamp.astimezone(dt.UTC))
     ev.add("sequence", m.sequence)
     ev.add("summary", m.title)
-    ev.add("dtstart", m.start_at.astimezone(SHANGHAI))
-    ev.add("dtend", m.end_at.astimezone(SHANGHAI))
+    ev.add("dtstart", m.start_at.astimezone(clock.ZONE))
+    ev.add("dtend", m.end_at.astimezone(clock.ZONE))
     if m.place:
         ev.add("location", m.place)
     description = "\n\n".join(x for x in (m.agenda, m.notes) if x)
@@ -89,7 +88,7 @@ def calendar(
         cal.add("x-wr-calname", name)
     if meetings:
         cal.add_component(_vtimezone())
-    now = stamp or dt.datetime.now(dt.UTC)
+    now = stamp or clock.now()
     for m in meetings:
         ev = _event(m, method, organiser_name, now)
         listed = () if method == "PUBLISH" else m.active_attendees  # a public feed names nobody

@@ -12,6 +12,7 @@ import datetime as dt
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
+from directory import clock
 from directory.regions import PROVINCES
 from directory.settings import Settings
 from liaison.mail import text
@@ -51,7 +52,7 @@ def notice(
     ctx = {"m": meeting, "person": person, "kind": kind, "link": link, "method": method, "provinces": PROVINCES}
     msg = EmailMessage()
     _headers(msg, meeting, person, settings, kind)
-    msg["Date"] = format_datetime(now.astimezone(ical.SHANGHAI))
+    msg["Date"] = format_datetime(now.astimezone(clock.ZONE))
     msg.set_content(text.render_text("meetings/mail/notice.txt", **ctx), charset="utf-8")
     msg.add_alternative(text.render_html("meetings/mail/notice.html", **ctx), subtype="html", charset="utf-8")
     msg.add_alternative(data, maintype="text", subtype="calendar", params={"method": method, "charset": "UTF-8"})
@@ -68,7 +69,7 @@ def reminder(
            "provinces": PROVINCES}  # fmt: skip
     msg = EmailMessage()
     _headers(msg, meeting, person, settings, "REMINDER")
-    msg["Date"] = format_datetime(now.astimezone(ical.SHANGHAI))
+    msg["Date"] = format_datetime(now.astimezone(clock.ZONE))
     msg.set_content(text.render_text("meetings/mail/reminder.txt", **ctx), charset="utf-8")
     msg.add_alternative(text.render_html("meetings/mail/notice.html", **ctx), subtype="html", charset="utf-8")
     return msg

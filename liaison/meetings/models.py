@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from directory.models import utcnow
+from directory import clock
 
 STATUSES = ("scheduled", "cancelled")
 PARTSTATS = ("NEEDS-ACTION", "ACCEPTED", "DECLINED", "TENTATIVE")
@@ -37,8 +37,8 @@ class Meeting(SQLModel, table=True):
     agenda: str = ""
     notes: str = ""
     organiser: str = Field(max_length=254)
-    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=_tz())
-    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=_tz())
+    created_at: dt.datetime = Field(default_factory=clock.now, sa_column=_tz())
+    updated_at: dt.datetime = Field(default_factory=clock.now, sa_column=_tz())
     updated_by: str = Field(default="", max_length=100)
 
 

@@ -14,13 +14,13 @@ import re
 
 from sqlalchemy.engine import Connection
 
+from directory import clock
 from directory.errors import SettingsError
 from directory.settings import Settings
 from directory.store import Store
 from liaison.mail import outbox, scheduler
 from liaison.meetings import days, links, mails
 from liaison.meetings import store as meeting_store
-from liaison.meetings.ical import SHANGHAI
 from liaison.meetings.models import MeetingView
 from liaison.workdays.calendar import Calendar
 
@@ -46,9 +46,9 @@ def reminder_time(start: dt.datetime, n: int, unit: str, calendar: Calendar) -> 
         return start - dt.timedelta(hours=n)
     if unit == "day":
         return start - dt.timedelta(days=n)
-    local = start.astimezone(SHANGHAI)
+    local = start.astimezone(clock.ZONE)
     day = days.subtract_workdays(local.date(), n, calendar)
-    return dt.datetime.combine(day, local.time(), SHANGHAI).astimezone(dt.UTC)
+    return dt.datetime.combine(day, local.time(), clock.ZONE).astimezone(dt.UTC)
 
 
 def schedule(

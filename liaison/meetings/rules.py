@@ -28,8 +28,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from directory import clock
 from directory.errors import FieldError, SettingsError, ValidationFailed
-from directory.models import utcnow
 from directory.regions import PROVINCES
 from directory.settings import Settings
 from directory.snapshot import Snapshot
@@ -37,7 +37,6 @@ from directory.store import Store
 from liaison.mail import outbox
 from liaison.meetings import days, links, mails, reminders
 from liaison.meetings import store as meeting_store
-from liaison.meetings.ical import SHANGHAI
 from liaison.meetings.models import PARTSTATS, AttendeeView, MeetingView
 from liaison.workdays.calendar import Calendar
 from liaison.workdays.store import load_calendar
@@ -81,7 +80,7 @@ def parse_local(text: str, name: str) -> dt.datetime:
     except ValueError:
         raise ValidationFailed([FieldError(name, "时间格式应为 2026-12-17T09:00（北京时间）", value=text)]) from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=SHANGHAI)
+        value = value.replace(tzinfo=clock.ZONE)
     return value.astimezone(dt.UTC)
 
 
@@ -126,8 +125,8 @@ def _check_times(start: dt.datetime, end: dt.datetime) -> None:
 
 def date_warnings(start: dt.datetime, end: dt.datetime, calendar: Calendar) -> list[str]:
     """A warning for each local date of the meeting that is not a working day (or has no official data)."""
-    first = start.astimezone(SHANGHAI).date()
-    last = (end - dt.timedelta(seconds=1)).astimezone(SHANGHAI).date()
+    first = start.astimezone(clock.ZONE).date()
+    last = (end - dt.timedelta(seconds=1)).astimezone(clock.ZONE).date()
     return days.date_warnings(first, last, calendar)
 
 
@@ -187,7 +186,7 @@ def create_meeting(
     now: dt.datetime | None = None,
 ) -> Outcome:
     """Store a new meeting, queue one invitation per attendee and schedule its reminders."""
-    now = now or utcnow()
+    now = now or clock.now()
     missing = [n for n in ("title", "host", "start", "end") if getattr(data, n) in (None, "")]
     if missing:
         raise ValidationFailed([FieldError(n, "必填") for n in missing])
@@ -261,7 +260,7 @@ def update_meeting(
     now: dt.datetime | None = None,
 ) -> Outcome:
     """Change a meeting: SEQUENCE+1, an update to everyone on the list, a CANCEL to anyone removed."""
-    now = now or utcnow()
+    now = now or clock.now()
     changes = {k: getattr(data, k) for k in ("title", "place", "agenda", "notes") if getattr(data, k) is not None}
     _check_text(changes)
     calendar = load_calendar(store)
@@ -323,7 +322,7 @@ def cancel_meeting(
     store: Store, settings: Settings, meeting_id: int, actor: str, *, now: dt.datetime | None = None
 ) -> Outcome:
     """Cancel: STATUS:CANCELLED, SEQUENCE+1, METHOD:CANCEL to everyone ever on the list; reminders dropped."""
-    now = now or utcnow()
+    now = now or clock.now()
     with store.begin() as conn:
         before = meeting_store.load(conn, meeting_id)
         if before.cancelled:
@@ -375,7 +374,7 @@ def set_partstat(
     the answer is to a notice (``sequence``) older than the last change of the meeting's time."""
     if partstat not in PARTSTATS or partstat == "NEEDS-ACTION":
         raise ValidationFailed([FieldError("partstat", "答复应为 ACCEPTED、DECLINED 或 TENTATIVE", value=partstat)])
-    now = now or utcnow()
+    now = now or clock.now()
     with store.begin() as conn:
         meeting = meeting_store.load(conn, meeting_id)
         person = next((a for a in meeting.active_attendees if a.email == email.lower()), None)

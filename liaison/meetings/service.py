@@ -12,8 +12,8 @@ import getpass
 from collections.abc import Callable
 from pathlib import Path
 
+from directory import clock
 from directory.errors import FieldError, ValidationFailed
-from directory.models import utcnow
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
@@ -27,7 +27,7 @@ def build_scheduler(
     store: Store,
     settings: Settings,
     *,
-    clock: scheduler.Clock = utcnow,
+    clock: scheduler.Clock = clock.now,
     owner: str | None = None,
     on_queued: Callable[[], None] = lambda: None,
 ) -> scheduler.Scheduler:

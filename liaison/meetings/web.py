@@ -19,8 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from directory import clock
 from directory.errors import Forbidden, NotFound, ValidationFailed
-from directory.models import utcnow
 from directory.regions import PROVINCES
 from directory.settings import PROJECT_ROOT
 from directory.web.auth import User, allow_anonymous, require_user
@@ -77,7 +77,7 @@ def _render(request: web.Request, name: str, status: int = 200, **context: Any) 
 async def list_page(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     everything = await ctx.store.run(meeting_store.list_meetings, ctx.store)
-    now = utcnow()
+    now = clock.now()
     coming = [m for m in everything if m.end_at >= now]
     past = [m for m in reversed(everything) if m.end_at < now]
     return _render(request, "meetings/pages/list.html", coming=coming, past=past)
@@ -142,7 +142,8 @@ async def calendar_feed(request: web.Request) -> web.Response:
         raise NotFound(f"没有省级区划 {code}")
     chosen = await ctx.store.run(meeting_store.list_meetings, ctx.store, code)
     organiser = ctx.settings.meetings.organiser_name
-    data = ical.calendar(chosen, "PUBLISH", organiser_name=organiser, stamp=utcnow(), name=f"{PROVINCES[code]}联席会议")
+    name = f"{PROVINCES[code]}联席会议"
+    data = ical.calendar(chosen, "PUBLISH", organiser_name=organiser, stamp=clock.now(), name=name)
     headers = {"Content-Disposition": f"inline; filename={code}.ics", "Cache-Control": "no-cache"}
     return web.Response(body=data, content_type="text/calendar", charset="utf-8", headers=headers)
 

@@ -9,7 +9,7 @@ import datetime as dt
 
 from sqlmodel import Field, SQLModel
 
-from directory.models import utcnow
+from directory import clock
 
 
 class WorkdayYear(SQLModel, table=True):
@@ -18,7 +18,7 @@ class WorkdayYear(SQLModel, table=True):
     __tablename__ = "workday_year"
     year: int = Field(primary_key=True)
     source: str = Field(default="", max_length=300)
-    loaded_at: dt.datetime = Field(default_factory=utcnow)
+    loaded_at: dt.datetime = Field(default_factory=clock.now)
 
 
 class WorkdayOverride(SQLModel, table=True):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from directory.models import utcnow
+from directory import clock
 from directory.store import Store
 from liaison.workdays.calendar import Calendar, Overrides
 from liaison.workdays.models import workday_override_t, workday_year_t
@@ -22,7 +22,8 @@ def save_overrides(store: Store, overrides: Overrides, actor: str) -> None:
     with store.begin() as conn:
         conn.execute(sa.delete(workday_override_t).where(workday_override_t.c.year == overrides.year))
         conn.execute(sa.delete(workday_year_t).where(workday_year_t.c.year == overrides.year))
-        conn.execute(sa.insert(workday_year_t).values(year=overrides.year, source=overrides.source, loaded_at=utcnow()))
+        loaded = {"year": overrides.year, "source": overrides.source, "loaded_at": clock.now()}
+        conn.execute(sa.insert(workday_year_t).values(**loaded))
         if rows:
             conn.execute(sa.insert(workday_override_t), rows)
         after = {"holidays": len(overrides.holidays), "workdays": len(overrides.workdays), "source": overrides.source}

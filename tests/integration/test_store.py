@@ -12,6 +12,7 @@ from directory.store import Store, open_store
 from directory.validate import OfficeData
 
 CHANGAN = "130102000000"
+QIAOXI = "130104000000"
 
 
 def office(code: str = CHANGAN, **kw: object) -> OfficeData:
@@ -60,6 +61,8 @@ def test_unknown_region_writes_nothing(store: Store) -> None:
         store.upsert_offices([office(), office("999999999999")], "t")
     assert store.count_offices() == 0
     assert store.count_changes() == 0
+    with pytest.raises(ValidationFailed):  # the dry run refuses what the write would refuse
+        store.preview_upsert([office(), office("999999999999")])
 
 
 def test_save_office_conflict(store: Store) -> None:
@@ -149,3 +152,26 @@ def test_clearing_the_old_liaison_counts_as_an_update(store: Store) -> None:
     result = store.upsert_offices(moved, "a")
     assert (preview.updated, result.updated) == (2, 2)
     assert set(result.changed_codes) == {CHANGAN, "130104000000"}
+
+
+def test_preview_and_write_agree_when_an_officer_in_the_batch_loses_the_flag(store: Store) -> None:
+    store.upsert_offices([office(liaison=True)], "a")  # 长安区 holds 河北's liaison officer
+    batch = [office(phone="+8631187650000"), office(QIAOXI, unit_name="桥西区中心", liaison=True)]
+    preview = store.preview_upsert(batch)
+    result = store.upsert_offices(batch, "a")
+    assert preview == result
+    assert (result.created, result.updated, result.unchanged) == (1, 1, 0)
+    assert result.changed_codes == (CHANGAN, QIAOXI)
+    assert store.get_office(CHANGAN)["liaison"] is False  # type: ignore[index]
+    assert store.get_office(QIAOXI)["liaison"] is True  # type: ignore[index]
+    assert [h["action"] for h in store.history("office", CHANGAN)] == ["update", "update", "create"]
+
+
+def test_a_code_repeated_in_one_batch_is_refused_and_nothing_written(store: Store) -> None:
+    batch = [office(), office(QIAOXI, unit_name="桥西区中心"), office(phone="+8631187650000")]
+    for attempt in (store.preview_upsert, lambda items: store.upsert_offices(items, "a")):
+        with pytest.raises(ValidationFailed) as info:
+            attempt(batch)
+        assert [(e.field, e.value) for e in info.value.errors] == [("region_code", CHANGAN)]
+    assert store.count_offices() == 0
+    assert store.count_changes() == 0

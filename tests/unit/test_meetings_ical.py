@@ -11,6 +11,7 @@ import icalendar
 import pytest
 import vobject
 
+from directory import clock
 from directory.settings import Settings
 from liaison.meetings import ical, mails
 from liaison.meetings.models import AttendeeView, MeetingView
@@ -68,7 +69,7 @@ def check_calendar(data: bytes, method: str, sequence: int, attendees: set[str])
     assert "DTSTAMP" in ev and str(ev["ORGANIZER"]) == "mailto:meetings@liaison.bohai.example"
     start = ev["DTSTART"]
     assert start.params["TZID"] == "Asia/Shanghai"
-    assert start.dt == dt.datetime(2026, 12, 17, 9, 0, tzinfo=ical.SHANGHAI)
+    assert start.dt == dt.datetime(2026, 12, 17, 9, 0, tzinfo=clock.ZONE)
     assert ev["DTEND"].params["TZID"] == "Asia/Shanghai"
     found = ev.get("ATTENDEE")
     found = found if isinstance(found, list) else [found]
@@ -139,7 +140,7 @@ def test_vobject_reads_the_notice(method: str) -> None:
     assert cal.method.value == method
     assert cal.vevent.summary.value == TITLE
     assert cal.vevent.uid.value == "abc-123@liaison.bohai.example"
-    assert cal.vevent.dtstart.value == dt.datetime(2026, 12, 17, 9, 0, tzinfo=ical.SHANGHAI)
+    assert cal.vevent.dtstart.value == dt.datetime(2026, 12, 17, 9, 0, tzinfo=clock.ZONE)
     assert len(cal.vevent.attendee_list) == 3
 
 

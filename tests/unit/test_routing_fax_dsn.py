@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from directory import regions
+from directory import clock, regions
 from directory.errors import NotFound, SettingsError, ValidationFailed
-from directory.models import utcnow
 from directory.snapshot import Snapshot, build
 from liaison import routing
 from liaison.letters import compose, faxpdf
@@ -45,7 +44,7 @@ def office(code: str, name: str, **kw: Any) -> dict[str, Any]:
         "verified_at": None,
         "demo": False,
         "version": 1,
-        "updated_at": utcnow(),
+        "updated_at": clock.now(),
         "updated_by": "t",
     }
     return {**base, **kw}

@@ -87,7 +87,7 @@ def _directory() -> None:
     )
 
 
-# --- liaison: letters, deliveries, outbox, inbound (issue 4) ---
+# --- liaison: letters, deliveries, outbox, inbound ---
 
 
 def _liaison() -> None:
@@ -184,7 +184,7 @@ def _liaison() -> None:
 _LIAISON_TABLES = ("inbound", "outbox", "delivery", "letter_attachment", "letter", "workday_override", "workday_year")
 
 
-# --- liaison: meetings and the scheduler (issue 5) ---
+# --- liaison: meetings and the scheduler ---
 
 
 def _meetings() -> None:
@@ -243,17 +243,14 @@ def _meetings() -> None:
 
 def upgrade() -> None:
     _directory()
-    # --- liaison upgrade calls (issue 4) ---
     _liaison()
-    # --- meetings upgrade calls (issue 5) ---
     _meetings()
 
 
 def downgrade() -> None:
-    # --- meetings downgrade (issue 5) ---
+    # in reverse order of creation, so that no table is dropped while another still refers to it
     for table in ("scheduler_job", "meeting_attendee", "meeting"):
         op.drop_table(table)
-    # --- liaison downgrade (issue 4) ---
     for name in _LIAISON_TABLES:
         op.drop_table(name)
     for table in ("meta", "change", "account", "contact", "office", "region"):

@@ -17,6 +17,7 @@ import aiosmtplib
 import pytest
 import sqlalchemy as sa
 
+from directory import clock
 from directory.errors import NotFound
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
@@ -214,7 +215,7 @@ def reply(to: str, in_reply_to: str, auto: str | None = None) -> EmailMessage:
 
 def at_nine(day: object) -> dt.datetime:
     assert isinstance(day, dt.date)
-    return dt.datetime.combine(day, dt.time(9), compose.SHANGHAI).astimezone(dt.UTC)
+    return dt.datetime.combine(day, dt.time(9), clock.ZONE).astimezone(dt.UTC)
 
 
 async def test_reply_stops_reminders_and_the_other_gets_reminder_then_overdue(world: World) -> None:

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from directory import clock
 from directory.errors import StorageError
 from directory.store import Store
 from liaison.mail import outbox
@@ -134,7 +135,7 @@ async def test_two_stores_on_one_sqlite_file_never_claim_the_same_row(sqlite_dem
         queue(first, "x@example.org", "y@example.org", "z@example.org")
         settings = settings_for(sqlite_demo_url, sink)
         a, b = outbox.OutboxWorker(first, settings), outbox.OutboxWorker(second, settings)
-        now = outbox.utcnow()
+        now = clock.now()
         taken_by_b: list[list[outbox.Claimed]] = []
 
         def b_claims_in_between(conn: Any, cursor: Any, statement: str, *args: Any) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from directory import clock
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
@@ -77,7 +78,7 @@ def test_load_recomputes_provisional_deadlines(
         "test",
     )
     settings = Settings().replace(database={"url": store.url})
-    sent_at = dt.datetime(2027, 1, 29, 9, tzinfo=compose.SHANGHAI).astimezone(dt.UTC)  # a Friday
+    sent_at = dt.datetime(2027, 1, 29, 9, tzinfo=clock.ZONE).astimezone(dt.UTC)  # a Friday
     draft = compose.Draft("130100000000", ["110101000000"], "关于核查的函", "请协助核查。", 10)
     sent = compose.send_letter(store, settings, SnapshotHolder(store).current, draft, now=sent_at)
     (before,) = sent.deliveries

@@ -9,16 +9,16 @@ import pytest
 import sqlalchemy as sa
 from meetings_support import NOW, START, Clock, Sink, drain, make_scheduler, send_outbox
 
+from directory import clock
 from directory.settings import Settings
 from directory.store import Store
 from liaison.mail import scheduler
 from liaison.meetings import reminders, rules
-from liaison.meetings.ical import SHANGHAI
 from liaison.meetings.rules import MeetingInput
 from liaison.workdays.calendar import Calendar
 
 PEOPLE = ["a@example.org", "b@example.org", "c@example.org"]
-TEN_WORKDAYS = dt.datetime(2026, 12, 3, 9, 0, tzinfo=SHANGHAI)  # 10th working day strictly before 2026-12-17
+TEN_WORKDAYS = dt.datetime(2026, 12, 3, 9, 0, tzinfo=clock.ZONE)  # 10th working day strictly before 2026-12-17
 ONE_DAY = START - dt.timedelta(days=1)
 
 

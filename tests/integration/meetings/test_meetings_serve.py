@@ -7,7 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 from meetings_support import Sink
 
-from directory.models import utcnow
+from directory import clock
 from directory.settings import Settings
 from directory.store import Store, open_store
 from liaison.mail.models import outbox_t
@@ -18,7 +18,7 @@ from tests.servers import serve_process
 
 def create(store: Store, settings: Settings, people: list[str]) -> int:
     """A meeting in two hours whose "1 day" reminder came due 22 hours ago (it was created two days ago)."""
-    now = utcnow()
+    now = clock.now()
     start = now + dt.timedelta(hours=2)
     data = MeetingInput(title="联席会议", host="12", start=start, end=start + dt.timedelta(hours=1), attendees=people)
     return rules.create_meeting(store, None, settings, data, "t", now=now - dt.timedelta(days=2)).meeting.id

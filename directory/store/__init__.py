@@ -1,0 +1,59 @@
+"""The only code of the directory that talks SQL: :class:`Store`, composed of focused parts.
+
+Owns nothing itself; the parts own their concern: ``engine`` (engine, transactions, migrations, meta, change
+counter, audit trail, :class:`ChangeListener`), ``upsert`` (how an upsert of offices is classified, shared by the
+write and its dry run), ``offices`` (offices and contacts) and ``accounts`` (account rows).
+
+The API is synchronous and thread-safe; async faces call ``await store.run(fn, ...)``.
+"""
+
+from __future__ import annotations
+
+from directory.store.accounts import Accounts
+from directory.store.engine import (
+    MIGRATIONS,
+    ChangeListener,
+    Database,
+    Row,
+    account_t,
+    change_t,
+    contact_t,
+    engine_url,
+    meta_t,
+    office_t,
+    region_t,
+)
+from directory.store.offices import Offices
+from directory.store.upsert import UpsertResult
+
+__all__ = [
+    "MIGRATIONS",
+    "ChangeListener",
+    "Database",
+    "Row",
+    "Store",
+    "UpsertResult",
+    "account_t",
+    "change_t",
+    "contact_t",
+    "engine_url",
+    "meta_t",
+    "office_t",
+    "open_store",
+    "region_t",
+]
+
+
+class Store(Offices, Accounts):
+    """A directory database. Create with :func:`open_store`, close with :meth:`close`."""
+
+
+def open_store(url: str, *, pool_size: int = 5) -> Store:
+    """Open the database at ``url``, creating or migrating the schema and loading regions as needed."""
+    store = Store(url, pool_size=pool_size)
+    try:
+        store.migrate()
+    except BaseException:
+        store.close()
+        raise
+    return store
