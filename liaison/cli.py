@@ -16,10 +16,10 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from directory import settings as settings_mod
 from directory.errors import BohaiError, FieldError, SettingsError, ValidationFailed
-from directory.settings import Settings
 from directory.store import Store, open_store
+from liaison import settings as settings_mod
+from liaison.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -562,9 +562,9 @@ def _report(outcome: Any, verb: str) -> int:
 
 
 def cmd_meeting_create(args: argparse.Namespace, settings: Settings) -> int:
-    from liaison import meeting_links, meetings_service
+    from liaison import meetings_service
 
-    warning = meeting_links.base_url_warning(settings)
+    warning = settings.public_url_warning()
     if warning:
         print(f"注意：{warning}", file=sys.stderr)
     with _opened(settings) as store:

@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
 from directory.errors import NotFound
-from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
 from liaison import letters, outbox
 from liaison.models import delivery_t, letter_t, outbox_t
 from liaison.routing import Route, route
+from liaison.settings import Settings
 from liaison.workdays import Calendar
 
 Job = Callable[[Store, dt.datetime], int]

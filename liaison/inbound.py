@@ -28,11 +28,11 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.engine import Connection
 
 from directory.models import utcnow
-from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
 from liaison import letters, outbox
 from liaison.models import inbound_t, outbox_t
+from liaison.settings import Settings
 
 log = logging.getLogger(__name__)
 Hook = Callable[[Store, EmailMessage, str, list[str]], Awaitable[bool]]

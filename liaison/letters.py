@@ -26,12 +26,13 @@ from sqlalchemy.engine import Connection
 
 from directory.errors import FieldError, NotFound, ValidationFailed
 from directory.models import utcnow
-from directory.settings import PROJECT_ROOT, Settings
+from directory.settings import PROJECT_ROOT
 from directory.snapshot import Snapshot
 from directory.store import Store
 from liaison import faxpdf, outbox
 from liaison.models import attachment_t, delivery_t, letter_t
 from liaison.routing import Route, liaison_copy, route
+from liaison.settings import Settings
 from liaison.workdays import Calendar, default_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

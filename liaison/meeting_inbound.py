@@ -16,9 +16,9 @@ from email.message import EmailMessage, Message
 from email.utils import getaddresses
 
 from directory.errors import ValidationFailed
-from directory.settings import Settings
 from directory.store import Store
 from liaison import ical, meetings
+from liaison.settings import Settings
 
 log = logging.getLogger(__name__)
 Hook = Callable[[Store, EmailMessage, str, Sequence[str]], Awaitable[bool]]

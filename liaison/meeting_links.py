@@ -3,8 +3,8 @@
 Owns: the HMAC-SHA256 key (``meetings.link_secret``, else one generated once and kept in ``meta``), the token
 ``<meeting id>.<SEQUENCE>.<hex address>.<mac>`` naming one attendee of one meeting and the notice version it came
 with (an answer from a notice older than the meeting's last time change is refused), its verification
-(constant-time, bounded length), and the public URL of the answer page. A token grants nothing but answering for
-that one attendee.
+(constant-time, bounded length), and the answer page's link under the public address (``web.public_url``). A token
+grants nothing but answering for that one attendee.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from directory.settings import Settings
 from directory.store import Store, meta_t
+from liaison.settings import Settings
 
 META_KEY = "meetings.link_secret"
 MAX_TOKEN = 1200
@@ -64,22 +64,5 @@ def verify(key: bytes, token: str) -> tuple[int, str, int] | None:
         return None
 
 
-def base_url_warning(settings: Settings) -> str | None:
-    """A warning when ``meetings.base_url`` is empty: links then point at ``[http]``'s own address, which the
-    recipients usually cannot reach (127.0.0.1 by default). Printed at start-up and by ``bohai meeting create``."""
-    if settings.meetings.base_url:
-        return None
-    return (
-        f"meetings.base_url 未设置：会议通知中的答复链接将指向 {base_url(settings)}，收件人多半无法打开；"
-        f"请设置为对外可访问的网址（例如 https://liaison.example.org）"
-    )
-
-
-def base_url(settings: Settings) -> str:
-    if settings.meetings.base_url:
-        return settings.meetings.base_url.rstrip("/")
-    return f"http://{settings.http.host}:{settings.http.port}"
-
-
 def answer_link(settings: Settings, key: bytes, meeting_id: int, email: str, sequence: int = 0) -> str:
-    return f"{base_url(settings)}/meetings/answer/{sign(key, meeting_id, email, sequence)}"
+    return f"{settings.public_url()}/meetings/answer/{sign(key, meeting_id, email, sequence)}"

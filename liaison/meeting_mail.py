@@ -15,9 +15,10 @@ from functools import lru_cache
 import jinja2
 
 from directory.regions import PROVINCES
-from directory.settings import PROJECT_ROOT, Settings
+from directory.settings import PROJECT_ROOT
 from liaison import ical
 from liaison.meeting_models import AttendeeView, MeetingView
+from liaison.settings import Settings
 
 SUBJECTS = {"REQUEST": "会议通知", "UPDATE": "会议变更", "CANCEL": "会议取消", "REMINDER": "会议提醒"}
 OUTBOX_STATES = {"queued": "待发送", "sending": "发送中", "deferred": "稍后重试", "sent": "已发送",

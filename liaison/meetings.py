@@ -35,13 +35,13 @@ from sqlalchemy.engine import Connection
 from directory.errors import FieldError, NotFound, SettingsError, ValidationFailed
 from directory.models import utcnow
 from directory.regions import PROVINCES
-from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
 from liaison import meeting_days, meeting_links, meeting_mail, outbox, scheduler
 from liaison.ical import SHANGHAI
 from liaison.meeting_models import PARTSTATS, AttendeeView, Meeting, MeetingAttendee, MeetingView
 from liaison.models import outbox_t
+from liaison.settings import Settings
 from liaison.workdays import Calendar
 from liaison.workdays_store import load_calendar
 
@@ -163,9 +163,6 @@ def check_settings(settings: Settings) -> None:
             f"meetings.organiser_local_part: expected lower-case letters, digits, '.', '_' or '-' starting with a "
             f"letter (and not 'bounces…'), got {local!r}"
         )
-    base = settings.meetings.base_url
-    if base and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", base):
-        raise SettingsError(f"meetings.base_url: expected an http:// or https:// URL, got {base!r}")
 
 
 def reminder_time(start: dt.datetime, n: int, unit: str, calendar: Calendar) -> dt.datetime:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from directory.errors import FieldError, ValidationFailed
 from directory.models import utcnow
-from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
 from liaison import meeting_inbound, meetings, scheduler
+from liaison.settings import Settings
 
 MAX_AGENDA_FILE = 256 * 1024
 

@@ -25,6 +25,7 @@ from directory.regions import PROVINCES
 from directory.web.app import CTX
 from directory.web.auth import AUTH, User, redirect, render, require_user
 from liaison import ical, meeting_links, meeting_mail, meetings
+from liaison import settings as liaison_settings
 from liaison.meeting_models import MeetingView
 from liaison.workdays_store import load_calendar
 
@@ -85,7 +86,7 @@ async def detail_page(request: web.Request) -> web.Response:
 
 async def _answering(request: web.Request) -> tuple[MeetingView, str, int]:
     ctx = request.app[CTX]
-    key = await ctx.store.run(meeting_links.secret, ctx.store, ctx.settings)
+    key = await ctx.store.run(meeting_links.secret, ctx.store, liaison_settings.of(ctx.settings))
     found = meeting_links.verify(key, request.match_info["token"])
     if found is None:
         raise Forbidden("链接无效或已被改动")
@@ -130,7 +131,7 @@ async def calendar_feed(request: web.Request) -> web.Response:
     if code not in PROVINCES:
         raise NotFound(f"没有省级区划 {code}")
     chosen = await ctx.store.run(meetings.list_meetings, ctx.store, code)
-    organiser = ctx.settings.meetings.organiser_name
+    organiser = liaison_settings.of(ctx.settings).meetings.organiser_name
     data = ical.calendar(chosen, "PUBLISH", organiser_name=organiser, stamp=utcnow(), name=f"{PROVINCES[code]}联席会议")
     headers = {"Content-Disposition": f"inline; filename={code}.ics", "Cache-Control": "no-cache"}
     return web.Response(body=data, content_type="text/calendar", charset="utf-8", headers=headers)
@@ -194,7 +195,9 @@ async def new_post(request: web.Request) -> web.Response:
         data = _input(form, create=True)
         snap = ctx.holder.current if data.attendees is None else None
         actor = f"web:{user.username}"
-        made = await ctx.store.run(meetings.create_meeting, ctx.store, snap, ctx.settings, data, actor)
+        made = await ctx.store.run(
+            meetings.create_meeting, ctx.store, snap, liaison_settings.of(ctx.settings), data, actor
+        )
     except ValidationFailed as exc:
         return _form_page(request, 400, form, [str(e) for e in exc.errors])
     request.app[WAKE]()
@@ -222,7 +225,7 @@ async def edit_post(request: web.Request) -> web.Response:
     try:
         data = _input(form, create=False)
         actor = f"web:{user.username}"
-        args = (ctx.store, ctx.holder.current, ctx.settings, meeting.id, data, actor)
+        args = (ctx.store, ctx.holder.current, liaison_settings.of(ctx.settings), meeting.id, data, actor)
         await ctx.store.run(meetings.update_meeting, *args)
     except ValidationFailed as exc:
         return _form_page(request, 400, form, [str(e) for e in exc.errors], meeting)
@@ -234,7 +237,9 @@ async def cancel_post(request: web.Request) -> web.Response:
     meeting, user = await _owned(request)
     ctx = request.app[CTX]
     try:
-        await ctx.store.run(meetings.cancel_meeting, ctx.store, ctx.settings, meeting.id, f"web:{user.username}")
+        await ctx.store.run(
+            meetings.cancel_meeting, ctx.store, liaison_settings.of(ctx.settings), meeting.id, f"web:{user.username}"
+        )
     except ValidationFailed as exc:
         return _render(
             request,

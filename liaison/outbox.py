@@ -38,10 +38,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from directory.models import utcnow
-from directory.settings import Settings
 from directory.store import Store
 from liaison import transports
 from liaison.models import outbox_t
+from liaison.settings import Settings
 from liaison.transports import Envelope, Outcome, Transport
 
 log = logging.getLogger(__name__)

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from directory.errors import FieldError, Forbidden, NotFound, ValidationFailed
-from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
 from directory.web.app import CTX
 from directory.web.auth import AUTH, User, redirect, render, require_user
 from liaison import deadlines, letters, routing
+from liaison import settings as liaison_settings
+from liaison.settings import Settings
 from liaison.workdays_store import load_calendar
 
 NAV = ("/letters/new", "联络函")
@@ -73,7 +74,7 @@ async def compose_post(request: web.Request) -> web.Response:
         snap = ctx.holder.current
         if form.get("under"):
             draft.to = [*draft.to, *routing.offices_under(snap, form["under"].strip(), form.get("level", "township"))]
-        sent = await ctx.store.run(_send, ctx.store, ctx.settings, snap, draft)
+        sent = await ctx.store.run(_send, ctx.store, liaison_settings.of(ctx.settings), snap, draft)
     except ValidationFailed as exc:
         errors = [str(e) for e in exc.errors]
         return _compose(request, form, errors, status=400)

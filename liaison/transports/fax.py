@@ -10,8 +10,8 @@ import re
 
 import phonenumbers
 
-from directory.settings import Settings
 from directory.validate import from_stored
+from liaison.settings import Settings
 from liaison.transports import Envelope, Outcome
 from liaison.transports.smtp import SmtpTransport
 

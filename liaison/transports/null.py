@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from directory.settings import Settings
+from liaison.settings import Settings
 from liaison.transports import Envelope, Outcome
 
 

@@ -11,7 +11,7 @@ import asyncio
 
 import aiosmtplib
 
-from directory.settings import RelaySettings, Settings
+from liaison.settings import RelaySettings, Settings
 from liaison.transports import Envelope, Outcome
 
 _TEMPORARY_NETWORK = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError)

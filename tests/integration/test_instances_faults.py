@@ -198,8 +198,8 @@ async def test_two_served_instances_edit_on_a_shows_in_b_web_and_ldap_within_a_s
     import aiohttp
     import ldap3
 
-    from directory.settings import Settings
     from liaison import service
+    from liaison.settings import Settings
 
     def settings() -> Settings:
         return Settings().replace(

@@ -217,8 +217,8 @@ def test_deadline_in_a_year_without_official_data_is_provisional() -> None:
 
 
 def test_transports_by_name() -> None:
-    from directory.settings import Settings
     from liaison import transports
+    from liaison.settings import Settings
 
     settings = Settings().replace(fax={"gateway": GW})
     assert type(transports.load("null", settings)).__name__ == "NullTransport"
@@ -228,8 +228,8 @@ def test_transports_by_name() -> None:
 
 
 async def test_null_and_fax_transport_outcomes() -> None:
-    from directory.settings import Settings
     from liaison import transports
+    from liaison.settings import Settings
     from liaison.transports import Envelope
 
     settings = Settings().replace(fax={"gateway": GW}, relay={"port": 1})

@@ -18,7 +18,6 @@ import pytest
 import sqlalchemy as sa
 
 from directory.errors import NotFound
-from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
 from directory.validate import OfficeData
@@ -26,6 +25,7 @@ from liaison import deadlines, letters
 from liaison.inbound import Inbound, InboundServer
 from liaison.models import delivery_t, inbound_t
 from liaison.outbox import OutboxWorker
+from liaison.settings import Settings
 from tests.conftest import need
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.mailsink import Received, Sink

@@ -11,13 +11,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from directory import accounts
-from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
 from directory.validate import OfficeData
 from directory.web.app import WebContext, make_app
 from liaison import outbox
 from liaison import web as letters_web
+from liaison.settings import Settings
 from tests.integration.web.helpers import CSRF_RE, PASSWORD
 
 USERS = {"admin": ("admin", None), "hebei": ("editor", "13"), "beijing": ("editor", "11"), "reader": ("reader", None)}

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
 from directory.validate import OfficeData
 from liaison import cli, letters
 from liaison.models import delivery_t
+from liaison.settings import Settings
 from liaison.workdays_store import load_calendar
 
 NOTICE = """year = 2027

@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 from meetings_support import NOW, START
 
-from directory.settings import Settings
 from liaison import meetings, service
 from liaison.meetings import MeetingInput
 from liaison.models import inbound_t
+from liaison.settings import Settings
 
 ORGANISER = "meetings@liaison.bohai.example"
 

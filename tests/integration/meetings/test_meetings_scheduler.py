@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 from meetings_support import NOW, START, Clock, Sink, drain, make_scheduler, send_outbox
 
-from directory.settings import Settings
 from directory.store import Store
 from liaison import meetings, scheduler
 from liaison.ical import SHANGHAI
 from liaison.meetings import MeetingInput
+from liaison.settings import Settings
 from liaison.workdays import Calendar
 
 PEOPLE = ["a@example.org", "b@example.org", "c@example.org"]

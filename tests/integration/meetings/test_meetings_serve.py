@@ -8,11 +8,11 @@ import sqlalchemy as sa
 from meetings_support import Sink
 
 from directory.models import utcnow
-from directory.settings import Settings
 from directory.store import Store, open_store
 from liaison import meetings
 from liaison.meetings import MeetingInput
 from liaison.models import outbox_t
+from liaison.settings import Settings
 from tests.servers import serve_process
 
 

@@ -11,12 +11,12 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from directory import accounts
-from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import open_store
 from directory.web.app import WebContext, make_app
 from liaison import meetings, meetings_web
 from liaison.models import outbox_t
+from liaison.settings import Settings
 from tests.integration.web.helpers import CSRF_RE, PASSWORD
 
 FORM = {"title": "联席会议", "host": "13", "place": "石家庄", "start": "2026-12-17T09:00", "end": "2026-12-17T17:00"}

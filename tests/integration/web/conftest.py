@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
 from directory.web.app import Extension, WebContext, make_app
+from liaison.settings import Settings
 from tests.integration.web.helpers import Web, WebFactory
 
 
