@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiosmtplib
 
-from directory.store import open_store
 from liaison import outbox
+from liaison.database import open_store
 from liaison.settings import Settings
 from tests.mailsink import Sink, mail_sink
 

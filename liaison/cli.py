@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from directory.errors import BohaiError, FieldError, SettingsError, ValidationFailed
-from directory.store import Store, open_store
+from directory.store import Store
 from liaison import settings as settings_mod
+from liaison.database import open_store
 from liaison.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]

@@ -19,8 +19,9 @@ from aiohttp import web
 from directory import demo
 from directory.errors import SettingsError
 from directory.snapshot import SnapshotHolder
-from directory.store import Store, open_store
+from directory.store import Store
 from directory.web.app import HEALTH, WebContext, make_app
+from liaison.database import open_store
 from liaison.inbound import Inbound, InboundServer
 from liaison.outbox import OutboxWorker
 from liaison.settings import Settings
