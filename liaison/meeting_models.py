@@ -2,8 +2,8 @@
 
 Owns: the shape of the stored meetings (one row per meeting with its iCalendar UID and SEQUENCE, one row per
 attendee with the RSVP state) and of the scheduler's jobs (due time, lease owner/expiry, attempts, outcome). The
-schema itself is created by the initial Alembic migration (region "meetings and the scheduler"); these classes
-mirror it and give ``liaison.meetings`` and ``liaison.scheduler`` their table objects.
+schema itself is created by the liaison service's migrations (``liaison/migrations``); these classes mirror it and
+give ``liaison.meetings`` and ``liaison.scheduler`` their table objects.
 """
 
 from __future__ import annotations

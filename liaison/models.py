@@ -1,7 +1,7 @@
 """SQLModel tables of the liaison layer (issue 4): working-day overrides, letters, deliveries, outbox, inbound mail.
 
-Owns: the shape of these tables; they are created by the initial Alembic migration (the region marked for issue 4)
-and mirrored here so that liaison modules query them through SQLAlchemy Core (``*_t`` table objects below).
+Owns: the shape of these tables; they are created by the liaison service's migrations (``liaison/migrations``) and
+mirrored here so that liaison modules query them through SQLAlchemy Core (``*_t`` table objects below).
 """
 
 from __future__ import annotations
