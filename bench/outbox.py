@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiosmtplib
 
-from directory.settings import Settings
-from directory.store import open_store
+from liaison.database import open_store
 from liaison.mail import outbox
+from liaison.settings import Settings
 from tests.mailsink import Sink, mail_sink
 
 

@@ -1,11 +1,14 @@
 """Typed settings schema and loading.
 
-Owns: the one schema of every option (a frozen dataclass per section), the merge of built-in defaults, an optional
-TOML file and ``BOHAI_<SECTION>_<OPTION>`` environment overrides, and validation whose errors name the option and
-the source the bad value came from (as Radicale does).
+Owns: the directory's sections (database, http, web, ldap), each a frozen dataclass, and the machinery every
+package's sections share: the merge of built-in defaults, an optional TOML file and ``BOHAI_<SECTION>_<OPTION>``
+environment overrides, and validation whose errors name the option and the source the bad value came from (as
+Radicale does).
 
-Each section is its own dataclass; add options to the section that owns them and document each one in
-``config/default.toml`` (a test checks that both agree).
+Another package adds its sections by subclassing :class:`Settings` with more section fields (``liaison.settings``
+does) and loading with :func:`load_as`; a section or option that no class declares is an error, so a typo never
+passes silently. Options may carry checks in their field metadata (:data:`POSITIVE`, :data:`URL`). Document each
+option in ``config/default.toml`` (a test checks that both agree).
 """
 
 from __future__ import annotations
@@ -13,25 +16,33 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tomllib
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from directory.errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
 
+POSITIVE: Mapping[str, Any] = types.MappingProxyType({"positive": True})
+"""Field metadata: the option must be greater than 0."""
+URL: Mapping[str, Any] = types.MappingProxyType({"url": True})
+"""Field metadata: the option is empty or an http:// or https:// URL."""
+
+S = TypeVar("S", bound="Settings")
+
 
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str = "sqlite:///bohai.sqlite3"
-    pool_size: int = 5
-    poll_interval: float = 0.5
+    pool_size: int = field(default=5, metadata=POSITIVE)
+    poll_interval: float = field(default=0.5, metadata=POSITIVE)
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,7 @@ class WebSettings:
     lockout_attempts: int = 5  # deprecated, no effect: accounts are never locked (see LoginSettings)
     lockout_seconds: int = 900  # deprecated, no effect
     search_limit: int = 50
+    public_url: str = field(default="", metadata=URL)
 
 
 @dataclass(frozen=True)
@@ -58,13 +70,13 @@ class LoginSettings:
     """The one login-failure policy of every password face (web login, LDAP bind); see ``directory.loginguard``."""
 
     free_failures: int = 3
-    first_delay: float = 1.0
-    max_delay: float = 300.0
+    first_delay: float = field(default=1.0, metadata=POSITIVE)
+    max_delay: float = field(default=300.0, metadata=POSITIVE)
     account_failures: int = 20
     address_failures: int = 100
     slow_delay: float = 10.0
-    forget_seconds: int = 900
-    hash_workers: int = 2
+    forget_seconds: int = field(default=900, metadata=POSITIVE)
+    hash_workers: int = field(default=2, metadata=POSITIVE)
     hash_queue: int = 16
 
 
@@ -89,85 +101,58 @@ class LdapSettings:
 
 
 @dataclass(frozen=True)
-class SmtpSettings:
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = 2525
-    max_message_size: int = 10 * 1024 * 1024
-    max_connections: int = 100
-
-
-@dataclass(frozen=True)
-class RelaySettings:
-    host: str = "127.0.0.1"
-    port: int = 25
-    username: str = ""
-    password: str = ""
-    starttls: bool = False
-    timeout: float = 30.0
-
-
-@dataclass(frozen=True)
-class FaxSettings:
-    gateway: str = ""
-
-
-@dataclass(frozen=True)
-class LiaisonSettings:
-    domain: str = "liaison.bohai.example"
-    transport: str = "smtp"
-    copy_liaison_officer: bool = False
-    reminder_days_before: int = 2
-    # --- outbox, fax rendering, letters ---
-    retry_first_seconds: int = 300
-    retry_max_seconds: int = 4000
-    give_up_seconds: int = 5 * 24 * 3600
-    outbox_lease_seconds: int = 120
-    outbox_batch: int = 50
-    outbox_poll_interval: float = 5.0
-    fax_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
-    max_attachment_size: int = 5 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class MeetingsSettings:
-    organiser_local_part: str = "meetings"
-    organiser_name: str = "环渤海流动人口服务管理联席会议"
-    reminder_offsets: str = "10 workdays, 1 day"
-    link_secret: str = ""
-    base_url: str = ""
-    scheduler_enabled: bool = True
-    scheduler_interval: float = 30.0
-    lease_seconds: int = 300
-    max_attempts: int = 20
-    max_attendees: int = 200
-
-
-@dataclass(frozen=True)
 class Settings:
+    """The directory's settings; a package with sections of its own subclasses this (see the module docstring)."""
+
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     web: WebSettings = field(default_factory=WebSettings)
     login: LoginSettings = field(default_factory=LoginSettings)
     ldap: LdapSettings = field(default_factory=LdapSettings)
-    smtp: SmtpSettings = field(default_factory=SmtpSettings)
-    relay: RelaySettings = field(default_factory=RelaySettings)
-    fax: FaxSettings = field(default_factory=FaxSettings)
-    liaison: LiaisonSettings = field(default_factory=LiaisonSettings)
-    meetings: MeetingsSettings = field(default_factory=MeetingsSettings)
 
-    def replace(self, **sections: Mapping[str, Any]) -> Settings:
+    def replace(self: S, **sections: Mapping[str, Any]) -> S:
         """A copy with some options changed, e.g. ``s.replace(http={"port": 0})`` (validated like any source)."""
         raw = {name: dict(values) for name, values in sections.items()}
         return _build(self, raw, "replace()")
 
+    def __post_init__(self) -> None:
+        self.check()
 
-def schema() -> dict[str, dict[str, dataclasses.Field[Any]]]:
-    """Section name → option name → dataclass field, for docs and the default.toml check."""
+    def check(self) -> None:
+        """Checks that span options (run on every construction); a subclass adds its own and calls this one."""
+
+    @property
+    def routing_domain(self) -> str:
+        """The domain of the offices' role addresses (``<region code>@<domain>``); the directory alone routes no
+        mail, so it has none and shows none."""
+        return ""
+
+    def public_url(self) -> str:
+        """The public base address for links in mail and pages, without a trailing slash: ``web.public_url``, else
+        the address of ``[http]`` (which recipients usually cannot reach; see :meth:`public_url_warning`)."""
+        return self.configured_public_url() or f"http://{self.http.host}:{self.http.port}"
+
+    def configured_public_url(self) -> str:
+        """The public address the operator set, without a trailing slash ("" if none)."""
+        return self.web.public_url.rstrip("/")
+
+    def public_url_warning(self) -> str | None:
+        """A warning for the operator when no public address is set (printed at start-up and by commands that
+        write links)."""
+        if self.configured_public_url():
+            return None
+        return (
+            f"web.public_url 未设置：邮件和页面中的链接将指向 {self.public_url()}，收件人多半无法打开；"
+            f"请设置为对外可访问的网址（例如 https://liaison.example.org）"
+        )
+
+
+def schema(cls: type[Settings] = Settings) -> dict[str, dict[str, dataclasses.Field[Any]]]:
+    """Section name → option name → dataclass field of ``cls``, for docs and the default.toml check."""
     out: dict[str, dict[str, dataclasses.Field[Any]]] = {}
-    for sec in dataclasses.fields(Settings):
-        cls = typing.get_type_hints(Settings)[sec.name]
-        out[sec.name] = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for sec in dataclasses.fields(cls):
+        out[sec.name] = {f.name: f for f in dataclasses.fields(hints[sec.name])}
     return out
 
 
@@ -221,32 +206,31 @@ def _coerce(value: Any, typ: Any, option: str, source: str) -> Any:
 
 
 _PORT_OPTIONS = {"port", "ldaps_port"}
-
-
-_POSITIVE = {"database.pool_size", "database.poll_interval", "relay.timeout"}
-_POSITIVE.add("smtp.max_connections")  # liaison: inbound SMTP sessions at once
-_POSITIVE |= {"login.first_delay", "login.max_delay", "login.forget_seconds", "login.hash_workers"}
 _DB_SCHEMES = ("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")
+_URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
 
 
-def _check(option: str, name: str, value: Any, source: str) -> None:
+def _check(option: str, spec: dataclasses.Field[Any], value: Any, source: str) -> None:
     def fail(why: str) -> SettingsError:
         return SettingsError(f"{option}: {why}, got {value!r} (from {source})")
 
+    name = spec.name
     if name in _PORT_OPTIONS and not 0 <= value <= 65535:
         raise fail("expected a port 0-65535 (0 picks a free port)")
     if isinstance(value, float) and not math.isfinite(value):
         raise fail("expected a finite number")
     if isinstance(value, int | float) and not isinstance(value, bool) and name not in _PORT_OPTIONS and value < 0:
         raise fail("must not be negative")
-    if option in _POSITIVE and value <= 0:
+    if spec.metadata.get("positive") and value <= 0:
         raise fail("must be greater than 0")
+    if spec.metadata.get("url") and value and not _URL.fullmatch(value):
+        raise fail("expected an http:// or https:// URL")
     if option == "database.url" and not value.startswith(_DB_SCHEMES):
         raise fail("expected sqlite:///PATH or postgresql://USER@HOST/DB")
 
 
-def _build(base: Settings, raw: Mapping[str, Any], source: str, sources: Mapping[str, str] | None = None) -> Settings:
-    hints = typing.get_type_hints(Settings)
+def _build(base: S, raw: Mapping[str, Any], source: str, sources: Mapping[str, str] | None = None) -> S:
+    hints = typing.get_type_hints(type(base))
     sections: dict[str, Any] = {}
     for sec_name, values in raw.items():
         if sec_name not in hints:
@@ -256,6 +240,7 @@ def _build(base: Settings, raw: Mapping[str, Any], source: str, sources: Mapping
             raise SettingsError(f"[{sec_name}]: expected a table of options (from {source})")
         cls = hints[sec_name]
         ftypes = typing.get_type_hints(cls)
+        specs = {f.name: f for f in dataclasses.fields(cls)}
         current = getattr(base, sec_name)
         changes: dict[str, Any] = {}
         for opt, value in values.items():
@@ -264,16 +249,16 @@ def _build(base: Settings, raw: Mapping[str, Any], source: str, sources: Mapping
             if opt not in ftypes:
                 raise SettingsError(f"{option}: unknown option (from {src}); known: {', '.join(ftypes)}")
             coerced = _coerce(value, ftypes[opt], option, src)
-            _check(option, opt, coerced, src)
+            _check(option, specs[opt], coerced, src)
             changes[opt] = coerced
         sections[sec_name] = dataclasses.replace(current, **changes)
     return dataclasses.replace(base, **sections)
 
 
-def _env_overrides(env: Mapping[str, str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+def _env_overrides(cls: type[Settings], env: Mapping[str, str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     raw: dict[str, dict[str, str]] = {}
     sources: dict[str, str] = {}
-    for sec, options in schema().items():
+    for sec, options in schema(cls).items():
         for opt in options:
             var = f"BOHAI_{sec.upper()}_{opt.upper()}"
             if var in env:
@@ -282,10 +267,11 @@ def _env_overrides(env: Mapping[str, str]) -> tuple[dict[str, dict[str, str]], d
     return raw, sources
 
 
-def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Built-in defaults, then the TOML file (``path`` or ``$BOHAI_CONFIG``), then ``BOHAI_*`` variables."""
+def load_as(cls: type[S], path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> S:
+    """Settings of class ``cls`` (this module's or a subclass with more sections): built-in defaults, then the
+    TOML file (``path`` or ``$BOHAI_CONFIG``), then ``BOHAI_*`` variables."""
     env = os.environ if env is None else env
-    settings = Settings()
+    settings = cls()
     file = path if path is not None else env.get("BOHAI_CONFIG")
     if file:
         p = Path(file)
@@ -300,7 +286,12 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"config file {p}: not valid TOML: {exc}") from None
         settings = _build(settings, data, f"config file {p}")
-    raw, sources = _env_overrides(env)
+    raw, sources = _env_overrides(cls, env)
     if raw:
         settings = _build(settings, raw, "environment", sources)
     return settings
+
+
+def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """The directory's settings alone (see :func:`load_as`)."""
+    return load_as(Settings, path, env)

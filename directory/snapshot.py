@@ -80,8 +80,8 @@ class OfficeView:
         return display_phone(self.fax)
 
     def routing_address(self, domain: str) -> str:
-        """The stable role address of this office: ``<region code>@<liaison domain>``."""
-        return f"{self.region_code}@{domain}"
+        """The stable role address of this office: ``<region code>@<liaison domain>`` ("" without a domain)."""
+        return f"{self.region_code}@{domain}" if domain else ""
 
 
 @dataclass

@@ -18,14 +18,15 @@ from aiohttp import web
 
 from directory import demo
 from directory.errors import SettingsError
-from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
-from directory.store import Store, open_store
+from directory.store import Store
 from directory.web.app import make_app
 from directory.web.context import HEALTH, WebContext
+from liaison.database import open_store
 from liaison.letters import store as letter_store
 from liaison.mail.inbound import Inbound, InboundServer
 from liaison.mail.outbox import OutboxWorker
+from liaison.settings import Settings
 
 log = logging.getLogger(__name__)
 Closer = Callable[[], Awaitable[None]]
@@ -220,11 +221,10 @@ async def _start_smtp(running: Running) -> tuple[str, str] | None:
 async def _start_meetings_scheduler(running: Running) -> tuple[str, str] | None:
     """Register the iMIP reply hook with the inbound face; run the reminder scheduler until the service stops."""
     from liaison.meetings import service as meetings_service
-    from liaison.meetings.links import base_url_warning
 
     s = running.settings.meetings
     meetings_service.check_settings(running.settings)
-    warning = base_url_warning(running.settings)
+    warning = running.settings.public_url_warning()
     if warning:
         log.warning("%s", warning)
     if running.inbound is not None:  # iMIP replies to the organiser address

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from directory.store import Store, open_store
+from directory.store import Store
+from liaison.database import open_store
 
 PG_URL = os.environ.get("BOHAI_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = bool(os.environ.get("CI"))

@@ -9,9 +9,11 @@ The API is synchronous and thread-safe; async faces call ``await store.run(fn, .
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from directory.migrations import Schema
 from directory.store.accounts import Accounts
 from directory.store.engine import (
-    MIGRATIONS,
     ChangeListener,
     Database,
     Row,
@@ -27,7 +29,6 @@ from directory.store.offices import Offices
 from directory.store.upsert import UpsertResult
 
 __all__ = [
-    "MIGRATIONS",
     "ChangeListener",
     "Database",
     "Row",
@@ -48,11 +49,12 @@ class Store(Offices, Accounts):
     """A directory database. Create with :func:`open_store`, close with :meth:`close`."""
 
 
-def open_store(url: str, *, pool_size: int = 5) -> Store:
-    """Open the database at ``url``, creating or migrating the schema and loading regions as needed."""
+def open_store(url: str, *, pool_size: int = 5, schemas: Sequence[Schema] = ()) -> Store:
+    """Open the database at ``url``, creating or migrating the schema (the directory's, then ``schemas``) and
+    loading regions as needed."""
     store = Store(url, pool_size=pool_size)
     try:
-        store.migrate()
+        store.migrate(schemas)
     except BaseException:
         store.close()
         raise

@@ -15,7 +15,7 @@ import dataclasses
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -27,7 +27,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from directory import clock
 from directory import regions as bundled
 from directory.errors import Conflict, StorageError
-from directory.migrations import HEAD as SCHEMA_HEAD
+from directory.migrations import DIRECTORY as DIRECTORY_SCHEMA
+from directory.migrations import Schema
 from directory.models import Account, Change, Contact, Meta, Office, Region
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,6 @@ Row = RowMapping  # a read-only mapping of column name → value
 P = ParamSpec("P")
 T = TypeVar("T")
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 ADVISORY_LOCK_ID = 0x0B0A1  # pg_advisory_xact_lock key for migrations and region loading
 NOTIFY_CHANNEL = "bohai_directory"
 
@@ -108,19 +108,14 @@ class Database:
         except OperationalError as exc:
             raise StorageError(f"数据库读取失败：{_short(exc)}") from exc
 
-    def migrate(self) -> None:
-        """Create or upgrade the schema (Alembic), then load the bundled regions if any are missing."""
+    def migrate(self, schemas: Sequence[Schema] = ()) -> None:
+        """Create or upgrade the directory's schema and then each of ``schemas`` (other packages' tables, e.g. the
+        liaison service's), under one lock; then load the bundled regions if any are missing."""
         with self.begin() as conn:
             if not self.is_sqlite:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_ID})
-            if _schema_revision(conn) != SCHEMA_HEAD:
-                from alembic import command  # only when there is something to do (see directory.migrations)
-                from alembic.config import Config
-
-                cfg = Config()
-                cfg.set_main_option("script_location", str(MIGRATIONS))
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+            for schema in (DIRECTORY_SCHEMA, *schemas):
+                schema.upgrade(conn)
             self._ensure_regions(conn)
             conn.execute(sa.select(meta_t.c.key).where(meta_t.c.key == "generation")).first() or conn.execute(
                 sa.insert(meta_t).values(key="generation", value="1")
@@ -290,14 +285,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
-
-
-def _schema_revision(conn: Connection) -> str | None:
-    """The Alembic revision the database is at (None for a new database)."""
-    if not sa.inspect(conn).has_table("alembic_version"):
-        return None
-    rows = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
-    return rows[0] if len(rows) == 1 else None
 
 
 def _short(exc: SQLAlchemyError) -> str:

@@ -223,7 +223,7 @@ async def api_offices(request: web.Request) -> web.Response:
     limit = _int(request, "limit", 100, 1, MAX_PAGE)
     offset = _int(request, "offset", 0, 0, 10_000_000)
     found = _subtree_offices(snap, code)
-    domain = request.app[CTX].settings.liaison.domain
+    domain = request.app[CTX].settings.routing_domain
     staff = current_user(request) is not None
     page = [office_json(o, r, domain, staff=staff) for o, r in found[offset : offset + limit]]
     return _json({"region": code, "total": len(found), "offset": offset, "offices": page})
@@ -236,7 +236,7 @@ async def api_office(request: web.Request) -> web.Response:
     office = snap.office(code)
     if office is None:
         raise NotFound(f"{region.path_text} 没有单位记录")
-    domain = request.app[CTX].settings.liaison.domain
+    domain = request.app[CTX].settings.routing_domain
     return _json({"office": office_json(office, region, domain, staff=current_user(request) is not None)})
 
 
@@ -264,7 +264,7 @@ async def api_export(request: web.Request) -> web.Response:
         body = "".join(card_30(snap, o) for o, _ in found)
         headers = {"Content-Disposition": f'attachment; filename="{region.code}.vcf"'}
         return web.Response(text=body, content_type="text/vcard", charset="utf-8", headers=headers)
-    domain = request.app[CTX].settings.liaison.domain
+    domain = request.app[CTX].settings.routing_domain
     staff = current_user(request) is not None
     offices = [office_json(o, r, domain, staff=staff) for o, r in found]
     return _json({"region": region_json(region, snap), "offices": offices})

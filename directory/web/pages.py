@@ -103,7 +103,7 @@ def _office_context(request: web.Request, code: str) -> dict[str, Any]:
         "region": region,
         "ancestors": snap.ancestors(code),
         "office": office,
-        "routing_address": office.routing_address(_ctx(request).settings.liaison.domain) if office else "",
+        "routing_address": office.routing_address(_ctx(request).settings.routing_domain) if office else "",
         "can_edit": bool(user and user.can_edit(code)),
         "stale": bool(office and quality.is_stale(office, clock.today())),
         "stale_days": quality.STALE_DAYS,

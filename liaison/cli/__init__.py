@@ -13,8 +13,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from directory import settings as settings_mod
 from directory.errors import BohaiError, FieldError, SettingsError, ValidationFailed
+from liaison import settings as settings_mod
 from liaison.cli import accounts, directory, letters, meetings, service, workdays
 from liaison.cli.common import Handler
 

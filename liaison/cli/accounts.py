@@ -8,8 +8,8 @@ import sys
 from typing import Any
 
 from directory.errors import FieldError, ValidationFailed
-from directory.settings import Settings
 from liaison.cli.common import opened
+from liaison.settings import Settings
 
 
 def _read_password(args: argparse.Namespace) -> str:

@@ -8,8 +8,9 @@ import argparse
 import contextlib
 from collections.abc import Callable, Iterator
 
-from directory.settings import Settings
-from directory.store import Store, open_store
+from directory.store import Store
+from liaison.database import open_store
+from liaison.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 

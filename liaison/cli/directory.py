@@ -9,8 +9,8 @@ import sys
 from typing import Any
 
 from directory.errors import BohaiError, ValidationFailed
-from directory.settings import Settings
 from liaison.cli.common import cli_actor, opened, positive_int
+from liaison.settings import Settings
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:

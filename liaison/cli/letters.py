@@ -8,9 +8,9 @@ import sys
 from typing import Any
 
 from directory.errors import FieldError, ValidationFailed
-from directory.settings import Settings
 from directory.snapshot import Snapshot
 from liaison.cli.common import opened
+from liaison.settings import Settings
 
 
 def _read_attachment(path: str) -> Any:

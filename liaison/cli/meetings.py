@@ -7,8 +7,8 @@ import argparse
 import sys
 from typing import Any
 
-from directory.settings import Settings
 from liaison.cli.common import opened
+from liaison.settings import Settings
 
 
 def _meeting_input(args: argparse.Namespace) -> Any:
@@ -54,10 +54,9 @@ def _report(outcome: Any, verb: str) -> int:
 
 
 def cmd_meeting_create(args: argparse.Namespace, settings: Settings) -> int:
-    from liaison.meetings import links
     from liaison.meetings import service as meetings_service
 
-    warning = links.base_url_warning(settings)
+    warning = settings.public_url_warning()
     if warning:
         print(f"注意：{warning}", file=sys.stderr)
     with opened(settings) as store:

@@ -8,8 +8,8 @@ import asyncio
 import json
 from typing import Any
 
-from directory.settings import Settings
 from liaison.cli.common import opened
+from liaison.settings import Settings
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

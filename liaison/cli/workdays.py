@@ -7,8 +7,8 @@ import argparse
 import sys
 from typing import Any
 
-from directory.settings import Settings
 from liaison.cli.common import opened
+from liaison.settings import Settings
 
 
 def _calendar(settings: Settings) -> Any:

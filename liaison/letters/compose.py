@@ -23,13 +23,13 @@ from sqlalchemy.engine import Connection
 
 from directory import clock
 from directory.errors import FieldError, NotFound, ValidationFailed
-from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
 from liaison.letters import faxpdf
 from liaison.letters import store as letter_store
 from liaison.mail import outbox, text
 from liaison.routing import Route, liaison_copy, route
+from liaison.settings import Settings
 from liaison.workdays.calendar import Calendar, default_calendar
 
 LETTER_TEMPLATES = {"tongbao": "通报", "hecha": "核查", "fankui": "反馈"}

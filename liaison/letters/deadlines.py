@@ -18,13 +18,13 @@ from sqlalchemy.engine import Connection
 
 from directory import clock
 from directory.errors import NotFound
-from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
 from liaison.letters import compose
 from liaison.letters import store as letter_store
 from liaison.mail import outbox, text
 from liaison.routing import Route, route
+from liaison.settings import Settings
 from liaison.workdays.calendar import Calendar
 
 Job = Callable[[Store, dt.datetime], int]

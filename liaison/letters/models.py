@@ -1,7 +1,7 @@
 """SQLModel tables of letters: the letter, its attachments, and one delivery per recipient.
 
 Owns: the shape of these tables and their Core table objects (``*_t``), through which the letters package queries
-them; the schema itself comes from the liaison migrations.
+them; the schema itself comes from the liaison migrations (``liaison/migrations``).
 """
 
 from __future__ import annotations

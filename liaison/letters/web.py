@@ -19,15 +19,17 @@ from aiohttp import web
 
 from directory import clock
 from directory.errors import FieldError, Forbidden, NotFound, ValidationFailed
-from directory.settings import PROJECT_ROOT, Settings
+from directory.settings import PROJECT_ROOT
 from directory.snapshot import Snapshot
 from directory.store import Store
 from directory.web.auth import User, require_user
 from directory.web.context import CTX
 from directory.web.render import add_nav, redirect, register_templates, render
 from liaison import routing
+from liaison import settings as liaison_settings
 from liaison.letters import compose
 from liaison.letters import store as letter_store
+from liaison.settings import Settings
 from liaison.workdays.store import load_calendar
 
 NAV = ("/letters/new", "联络函")
@@ -77,7 +79,7 @@ async def compose_post(request: web.Request) -> web.Response:
         snap = ctx.holder.current
         if form.get("under"):
             draft.to = [*draft.to, *routing.offices_under(snap, form["under"].strip(), form.get("level", "township"))]
-        sent = await ctx.store.run(_send, ctx.store, ctx.settings, snap, draft)
+        sent = await ctx.store.run(_send, ctx.store, liaison_settings.of(ctx.settings), snap, draft)
     except ValidationFailed as exc:
         errors = [str(e) for e in exc.errors]
         return _compose(request, form, errors, status=400)

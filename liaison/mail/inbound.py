@@ -31,11 +31,11 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.engine import Connection
 
 from directory import clock
-from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
 from liaison.mail import outbox
 from liaison.mail.models import inbound_t, outbox_t
+from liaison.settings import Settings
 
 log = logging.getLogger(__name__)
 Hook = Callable[[Store, EmailMessage, str, list[str]], Awaitable[bool]]

@@ -38,11 +38,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from directory import clock
-from directory.settings import Settings
 from directory.store import Store
 from liaison.mail import transports
 from liaison.mail.models import outbox_t
 from liaison.mail.transports import Envelope, Outcome, Transport
+from liaison.settings import Settings
 
 log = logging.getLogger(__name__)
 Clock = clock.Source

@@ -14,10 +14,10 @@ from email.utils import format_datetime, formataddr, make_msgid
 
 from directory import clock
 from directory.regions import PROVINCES
-from directory.settings import Settings
 from liaison.mail import text
 from liaison.meetings import ical
 from liaison.meetings.models import AttendeeView, MeetingView
+from liaison.settings import Settings
 
 SUBJECTS = {"REQUEST": "会议通知", "UPDATE": "会议变更", "CANCEL": "会议取消", "REMINDER": "会议提醒"}
 OUTBOX_STATES = {"queued": "待发送", "sending": "发送中", "deferred": "稍后重试", "sent": "已发送",

@@ -16,12 +16,12 @@ from sqlalchemy.engine import Connection
 
 from directory import clock
 from directory.errors import SettingsError
-from directory.settings import Settings
 from directory.store import Store
 from liaison.mail import outbox, scheduler
 from liaison.meetings import days, links, mails
 from liaison.meetings import store as meeting_store
 from liaison.meetings.models import MeetingView
+from liaison.settings import Settings
 from liaison.workdays.calendar import Calendar
 
 _OFFSET = re.compile(r"^\s*(\d{1,3})\s*(workdays?|days?|hours?)\s*$")

@@ -16,10 +16,10 @@ from email.message import EmailMessage, Message
 from email.utils import getaddresses
 
 from directory.errors import ValidationFailed
-from directory.settings import Settings
 from directory.store import Store
 from liaison.meetings import ical, rules
 from liaison.meetings import store as meeting_store
+from liaison.settings import Settings
 
 log = logging.getLogger(__name__)
 Hook = Callable[[Store, EmailMessage, str, Sequence[str]], Awaitable[bool]]

@@ -31,13 +31,13 @@ from sqlalchemy.engine import Connection
 from directory import clock
 from directory.errors import FieldError, SettingsError, ValidationFailed
 from directory.regions import PROVINCES
-from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
 from liaison.mail import outbox
 from liaison.meetings import days, links, mails, reminders
 from liaison.meetings import store as meeting_store
 from liaison.meetings.models import PARTSTATS, AttendeeView, MeetingView
+from liaison.settings import Settings
 from liaison.workdays.calendar import Calendar
 from liaison.workdays.store import load_calendar
 
@@ -139,9 +139,6 @@ def check_settings(settings: Settings) -> None:
             f"meetings.organiser_local_part: expected lower-case letters, digits, '.', '_' or '-' starting with a "
             f"letter (and not 'bounces…'), got {local!r}"
         )
-    base = settings.meetings.base_url
-    if base and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", base):
-        raise SettingsError(f"meetings.base_url: expected an http:// or https:// URL, got {base!r}")
 
 
 # -- attendees --------------------------------------------------------------------------------------------------

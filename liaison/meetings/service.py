@@ -14,11 +14,11 @@ from pathlib import Path
 
 from directory import clock
 from directory.errors import FieldError, ValidationFailed
-from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
 from liaison.mail import scheduler
 from liaison.meetings import reminders, replies, rules
+from liaison.settings import Settings
 
 MAX_AGENDA_FILE = 256 * 1024
 

@@ -26,6 +26,7 @@ from directory.settings import PROJECT_ROOT
 from directory.web.auth import User, allow_anonymous, require_user
 from directory.web.context import CTX
 from directory.web.render import add_nav, redirect, register_templates, render
+from liaison import settings as liaison_settings
 from liaison.mail import text
 from liaison.meetings import ical, links, mails, reminders, rules
 from liaison.meetings import store as meeting_store
@@ -96,7 +97,7 @@ async def detail_page(request: web.Request) -> web.Response:
 
 async def _answering(request: web.Request) -> tuple[MeetingView, str, int]:
     ctx = request.app[CTX]
-    key = await ctx.store.run(links.secret, ctx.store, ctx.settings)
+    key = await ctx.store.run(links.secret, ctx.store, liaison_settings.of(ctx.settings))
     found = links.verify(key, request.match_info["token"])
     if found is None:
         raise Forbidden("链接无效或已被改动")
@@ -141,7 +142,7 @@ async def calendar_feed(request: web.Request) -> web.Response:
     if code not in PROVINCES:
         raise NotFound(f"没有省级区划 {code}")
     chosen = await ctx.store.run(meeting_store.list_meetings, ctx.store, code)
-    organiser = ctx.settings.meetings.organiser_name
+    organiser = liaison_settings.of(ctx.settings).meetings.organiser_name
     name = f"{PROVINCES[code]}联席会议"
     data = ical.calendar(chosen, "PUBLISH", organiser_name=organiser, stamp=clock.now(), name=name)
     headers = {"Content-Disposition": f"inline; filename={code}.ics", "Cache-Control": "no-cache"}
@@ -206,7 +207,9 @@ async def new_post(request: web.Request) -> web.Response:
         data = _input(form, create=True)
         snap = ctx.holder.current if data.attendees is None else None
         actor = f"web:{user.username}"
-        made = await ctx.store.run(rules.create_meeting, ctx.store, snap, ctx.settings, data, actor)
+        made = await ctx.store.run(
+            rules.create_meeting, ctx.store, snap, liaison_settings.of(ctx.settings), data, actor
+        )
     except ValidationFailed as exc:
         return _form_page(request, 400, form, [str(e) for e in exc.errors])
     request.app[WAKE]()
@@ -234,7 +237,7 @@ async def edit_post(request: web.Request) -> web.Response:
     try:
         data = _input(form, create=False)
         actor = f"web:{user.username}"
-        args = (ctx.store, ctx.holder.current, ctx.settings, meeting.id, data, actor)
+        args = (ctx.store, ctx.holder.current, liaison_settings.of(ctx.settings), meeting.id, data, actor)
         await ctx.store.run(rules.update_meeting, *args)
     except ValidationFailed as exc:
         return _form_page(request, 400, form, [str(e) for e in exc.errors], meeting)
@@ -246,7 +249,9 @@ async def cancel_post(request: web.Request) -> web.Response:
     meeting, user = await _owned(request)
     ctx = request.app[CTX]
     try:
-        await ctx.store.run(rules.cancel_meeting, ctx.store, ctx.settings, meeting.id, f"web:{user.username}")
+        await ctx.store.run(
+            rules.cancel_meeting, ctx.store, liaison_settings.of(ctx.settings), meeting.id, f"web:{user.username}"
+        )
     except ValidationFailed as exc:
         return _render(
             request,

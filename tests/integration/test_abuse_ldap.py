@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator
 import ldap3
 
 from directory.ldap import messages as m
-from directory.settings import Settings
 from liaison import service
 from liaison.service import Running
+from liaison.settings import Settings
 
 MAX_CONNECTIONS = 300
 CROWD = 2000

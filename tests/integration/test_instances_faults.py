@@ -96,7 +96,7 @@ def empty_pg_db() -> Iterator[str]:
 
 @pytest.mark.postgres
 def test_two_instances_starting_at_once_migrate_once(empty_pg_db: str) -> None:
-    code = "from directory.store import open_store; s = open_store(%r); print(len(s.region_codes())); s.close()"
+    code = "from liaison.database import open_store; s = open_store(%r); print(len(s.region_codes())); s.close()"
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", code % empty_pg_db],
@@ -113,6 +113,7 @@ def test_two_instances_starting_at_once_migrate_once(empty_pg_db: str) -> None:
     with psycopg.connect(empty_pg_db) as conn:
         assert conn.execute("SELECT count(*) FROM region").fetchone() == (15404,)
         assert conn.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM liaison_alembic_version").fetchone() == (1,)
 
 
 @pytest.mark.postgres
@@ -198,8 +199,8 @@ async def test_two_served_instances_edit_on_a_shows_in_b_web_and_ldap_within_a_s
     import aiohttp
     import ldap3
 
-    from directory.settings import Settings
     from liaison import service
+    from liaison.settings import Settings
 
     def settings() -> Settings:
         return Settings().replace(

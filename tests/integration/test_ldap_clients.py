@@ -23,9 +23,9 @@ from directory.ldap.filterstr import parse_filter
 from directory.ldap.search import Limits, Searcher
 from directory.ldap.server import LdapServer
 from directory.ldap.service import bind_authenticator, load_tls, register_index
-from directory.settings import Settings
 from directory.snapshot import OfficeView, SnapshotHolder
 from directory.store import open_store
+from liaison.settings import Settings
 from tests.conftest import need_tool
 from tests.ldap_support import BASE, ThreadedServer
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import ldap3
 
-from directory.settings import Settings
 from directory.validate import OfficeData
 from liaison import service
+from liaison.settings import Settings
 from tests.conftest import need_tool
 from tests.integration.test_ldap_clients import make_cert
 from tests.ldap_support import BASE

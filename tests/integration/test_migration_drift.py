@@ -1,21 +1,53 @@
-"""The Alembic migration and the SQLModel classes describe the same schema (tables, columns, nullability)."""
+"""The Alembic migrations and the SQLModel classes describe the same schema (tables, columns, nullability), each
+package's migrations create only its own tables, and each ``HEAD`` constant is Alembic's head."""
 
 from __future__ import annotations
 
-import liaison.models  # noqa: F401  (registers the liaison tables in SQLModel.metadata)
+from pathlib import Path
+
+import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 import directory.models
-from directory.store import Store
+import liaison.keys
+import liaison.letters.models
+import liaison.mail.models
+import liaison.meetings.models
+import liaison.workdays.models
+from directory.migrations import DIRECTORY, Schema
+from directory.store import Store, open_store
+from liaison.migrations import LIAISON
+
+VERSION_TABLES = {DIRECTORY.version_table, LIAISON.version_table}
+LIAISON_MODELS = (
+    liaison.letters.models,
+    liaison.mail.models,
+    liaison.meetings.models,
+    liaison.workdays.models,
+    liaison.keys,
+)  # importing them registers their tables
+
+
+def _tables_of(module: object) -> set[str]:
+    return {
+        cls.__tablename__
+        for cls in vars(module).values()
+        if isinstance(cls, type)
+        and issubclass(cls, SQLModel)
+        and cls.__module__ == getattr(module, "__name__", "")
+        and hasattr(cls, "__table__")
+    }
 
 
 def test_migrated_schema_matches_the_models(store: Store) -> None:
-    assert directory.models.Office.__tablename__ == "office"
+    assert set().union(*map(_tables_of, LIAISON_MODELS)) == set(SQLModel.metadata.tables) - _tables_of(directory.models)
     inspector = sa.inspect(store.engine)
-    db_tables = set(inspector.get_table_names()) - {"alembic_version"}
-    model_tables = {t for t in SQLModel.metadata.tables}
-    assert model_tables <= db_tables, f"tables only in the models: {model_tables - db_tables}"
+    db_tables = set(inspector.get_table_names()) - VERSION_TABLES
+    model_tables = set(SQLModel.metadata.tables)
+    assert db_tables == model_tables, (
+        f"only in the database: {db_tables - model_tables}; only in the models: {model_tables - db_tables}"
+    )
     for name in sorted(model_tables):
         db_cols = {c["name"]: c for c in inspector.get_columns(name)}
         model_cols = SQLModel.metadata.tables[name].columns
@@ -25,15 +57,36 @@ def test_migrated_schema_matches_the_models(store: Store) -> None:
                 assert db_cols[col.name]["nullable"] == col.nullable, f"{name}.{col.name} nullability differs"
 
 
-def test_head_constant_is_alembics_head() -> None:
-    """``directory.migrations.HEAD`` lets an up-to-date database open without importing Alembic; it must be the
-    newest script's revision, or a new migration would never run."""
+def test_the_directory_alone_creates_only_its_own_tables(tmp_path: Path) -> None:
+    """A directory-only store (no liaison schema passed) has the directory's tables and version table, nothing else;
+    the liaison service opening it later adds its own."""
+    url = f"sqlite:///{tmp_path / 'directory.sqlite3'}"
+    directory_tables = _tables_of(directory.models)
+    assert directory_tables == {"region", "office", "contact", "account", "change", "meta"}
+    store = open_store(url)
+    try:
+        assert set(sa.inspect(store.engine).get_table_names()) == directory_tables | {DIRECTORY.version_table}
+    finally:
+        store.close()
+    from liaison.database import open_store as open_liaison_store
+
+    store = open_liaison_store(url)
+    try:
+        tables = set(sa.inspect(store.engine).get_table_names())
+        assert tables == set(SQLModel.metadata.tables) | VERSION_TABLES
+        with store.read() as conn:
+            assert DIRECTORY.revision(conn) == DIRECTORY.head and LIAISON.revision(conn) == LIAISON.head
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("schema", [DIRECTORY, LIAISON], ids=lambda s: s.name)
+def test_head_constant_is_alembics_head(schema: Schema) -> None:
+    """``HEAD`` lets an up-to-date database open without importing Alembic; it must be the newest script's
+    revision, or a new migration would never run."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from directory.migrations import HEAD
-    from directory.store import MIGRATIONS
-
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    assert ScriptDirectory.from_config(cfg).get_heads() == [HEAD]
+    cfg.set_main_option("script_location", str(schema.scripts))
+    assert ScriptDirectory.from_config(cfg).get_heads() == [schema.head]

@@ -16,8 +16,8 @@ import pytest
 
 from directory import accounts, demo, regions
 from directory.errors import StorageError
-from directory.settings import Settings
 from liaison import service
+from liaison.settings import Settings
 
 CHANGAN = "130102000000"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from directory.settings import Settings
 from liaison import service
+from liaison.settings import Settings
 from tests.servers import serve_process
 
 

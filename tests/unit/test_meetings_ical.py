@@ -12,9 +12,9 @@ import pytest
 import vobject
 
 from directory import clock
-from directory.settings import Settings
 from liaison.meetings import ical, mails
 from liaison.meetings.models import AttendeeView, MeetingView
+from liaison.settings import Settings
 
 TITLE = "环渤海地区流动人口服务管理联席会议第十二次全体会议暨区域协作机制建设推进会（河北石家庄）"
 NOW = dt.datetime(2026, 11, 30, 2, 0, tzinfo=dt.UTC)

@@ -218,8 +218,8 @@ def test_deadline_in_a_year_without_official_data_is_provisional() -> None:
 
 
 def test_transports_by_name() -> None:
-    from directory.settings import Settings
     from liaison.mail import transports
+    from liaison.settings import Settings
 
     settings = Settings().replace(fax={"gateway": GW})
     assert type(transports.load("null", settings)).__name__ == "NullTransport"
@@ -229,9 +229,9 @@ def test_transports_by_name() -> None:
 
 
 async def test_null_and_fax_transport_outcomes() -> None:
-    from directory.settings import Settings
     from liaison.mail import transports
     from liaison.mail.transports import Envelope
+    from liaison.settings import Settings
 
     settings = Settings().replace(fax={"gateway": GW}, relay={"port": 1})
     null = transports.load("null", settings)

@@ -1,8 +1,13 @@
-"""Settings: defaults, TOML file, environment overrides, errors naming option and source, default.toml in sync."""
+"""Settings: defaults, TOML file, environment overrides, errors naming option and source, default.toml in sync.
+
+The directory's loader knows only the directory's sections; the liaison service's class adds its own, and one file
+(config/default.toml) holds them all.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import tomllib
 from pathlib import Path
 
@@ -10,13 +15,15 @@ import pytest
 
 from directory import settings
 from directory.errors import SettingsError
+from liaison import settings as liaison_settings
+from liaison.cli import main
 
 
 def test_default_toml_documents_every_option_with_its_default() -> None:
     data = tomllib.loads(settings.DEFAULT_CONFIG.read_text(encoding="utf-8"))
-    schema = settings.schema()
+    schema = settings.schema(liaison_settings.Settings)
     assert set(data) == set(schema)
-    defaults = settings.Settings()
+    defaults = liaison_settings.Settings()
     for section, options in schema.items():
         assert set(data[section]) == set(options), section
         for name in options:
@@ -39,7 +46,27 @@ def test_every_option_has_a_comment_above_it() -> None:
 
 
 def test_loading_default_toml_equals_builtin_defaults() -> None:
-    assert settings.load(settings.DEFAULT_CONFIG, env={}) == settings.Settings()
+    assert liaison_settings.load(settings.DEFAULT_CONFIG, env={}) == liaison_settings.Settings()
+
+
+def test_directory_schema_holds_only_the_directory_sections() -> None:
+    assert list(settings.schema()) == ["database", "http", "web", "ldap"]
+    assert list(settings.schema(liaison_settings.Settings)) == [
+        *settings.schema(),
+        *["smtp", "relay", "fax", "liaison", "meetings"],
+    ]
+
+
+def test_directory_loader_refuses_sections_nobody_registered(tmp_path: Path) -> None:
+    """The directory alone does not know [smtp]: without the liaison class a liaison section is a typo, not ignored."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[ldap]\nport = 0\n[smtp]\nport = 0\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"\[smtp\]: unknown section.*known sections: database, http, web, ldap$"):
+        settings.load(cfg, env={})
+    s = liaison_settings.load(cfg, env={})
+    assert s.ldap.port == 0 and s.smtp.port == 0
+    with pytest.raises(SettingsError, match=r"\[smtp\]: unknown section \(from replace\(\)\)"):
+        settings.Settings().replace(smtp={"port": 0})
 
 
 def test_env_overrides_file(tmp_path: Path) -> None:
@@ -49,6 +76,38 @@ def test_env_overrides_file(tmp_path: Path) -> None:
     assert s.http.port == 0
     assert s.database.url == "sqlite:///x.db"
     assert s.ldap.anonymous_search is False
+
+
+def test_env_overrides_every_section_of_the_liaison_settings(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[smtp]\nport = 9025\n[meetings]\nmax_attendees = 5\n", encoding="utf-8")
+    env = {
+        "BOHAI_HTTP_PORT": "0",
+        "BOHAI_SMTP_PORT": "0",
+        "BOHAI_RELAY_STARTTLS": "yes",
+        "BOHAI_FAX_GATEWAY": "fax.gw.example",
+        "BOHAI_LIAISON_DOMAIN": "l.example",
+        "BOHAI_MEETINGS_MAX_ATTENDEES": "7",
+    }
+    s = liaison_settings.load(cfg, env=env)
+    assert (s.http.port, s.smtp.port, s.relay.starttls, s.fax.gateway) == (0, 0, True, "fax.gw.example")
+    assert (s.liaison.domain, s.meetings.max_attendees) == ("l.example", 7)
+    assert settings.load(env=env).http.port == 0  # the directory alone reads its own variables only
+
+
+def test_bad_liaison_values_name_option_and_source(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"relay\.timeout: must be greater than 0.*environment BOHAI_RELAY_TIMEOUT"):
+        liaison_settings.load(env={"BOHAI_RELAY_TIMEOUT": "0"})
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[smtp]\nmax_connections = 0\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"smtp\.max_connections: must be greater than 0.*config file .*c\.toml"):
+        liaison_settings.load(cfg, env={})
+    cfg.write_text("[meetings]\nmax_atendees = 3\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"meetings\.max_atendees: unknown option"):
+        liaison_settings.load(cfg, env={})
+    cfg.write_text("[meeting]\nmax_attendees = 3\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"\[meeting\]: unknown section.*meetings$"):
+        liaison_settings.load(cfg, env={})
 
 
 def test_bad_env_value_names_option_and_variable() -> None:
@@ -83,7 +142,8 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
 
 
 def test_replace_validates() -> None:
-    s = settings.Settings().replace(http={"port": 0}, smtp={"port": "0"})
+    s = liaison_settings.Settings().replace(http={"port": 0}, smtp={"port": "0"})
+    assert isinstance(s, liaison_settings.Settings)
     assert s.http.port == 0 and s.smtp.port == 0
     with pytest.raises(SettingsError, match=r"smtp\.max_message_size: must not be negative"):
         s.replace(smtp={"max_message_size": -1})
@@ -114,3 +174,63 @@ def test_unreadable_config_files(tmp_path: Path) -> None:
         settings.load(gbk, env={})
     with pytest.raises(SettingsError, match="cannot be read"):
         settings.load(tmp_path, env={})
+
+
+def test_public_url_falls_back_to_the_http_address_with_a_warning() -> None:
+    s = settings.Settings().replace(http={"host": "10.0.0.5", "port": 8000})
+    assert s.public_url() == "http://10.0.0.5:8000"
+    warning = s.public_url_warning()
+    assert warning is not None and "web.public_url 未设置" in warning and "http://10.0.0.5:8000" in warning
+    set_ = s.replace(web={"public_url": "https://liaison.example.org/"})
+    assert set_.public_url() == "https://liaison.example.org" and set_.public_url_warning() is None
+
+
+@pytest.mark.parametrize("option", ["BOHAI_WEB_PUBLIC_URL", "BOHAI_MEETINGS_BASE_URL"])
+@pytest.mark.parametrize("value", ["javascript:alert(1)", "liaison.example.org", "https://a b"])
+def test_public_addresses_must_be_http_urls(option: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=r"expected an http:// or https:// URL.*" + option):
+        liaison_settings.load(env={option: value})
+
+
+def test_meetings_base_url_is_a_deprecated_alias_of_public_url(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[meetings]\nbase_url = "https://old.example.org/"\n', encoding="utf-8")
+    s = liaison_settings.load(cfg, env={})
+    assert s.public_url() == "https://old.example.org" and s.public_url_warning() is None
+    assert caplog.text.count("meetings.base_url 已改名为 web.public_url") == 1
+    caplog.clear()
+    s.replace(meetings={"base_url": "https://old.example.org"}).public_url()
+    assert "已改名" not in caplog.text  # warned when the configuration is loaded, not per link
+    same = s.replace(web={"public_url": "https://old.example.org"})
+    assert same.public_url() == "https://old.example.org"
+    with pytest.raises(SettingsError, match=r"meetings\.base_url: an old name of web\.public_url.*differ"):
+        s.replace(web={"public_url": "https://new.example.org"})
+    new = liaison_settings.load(env={"BOHAI_WEB_PUBLIC_URL": "https://new.example.org"})
+    assert new.public_url() == "https://new.example.org" and "已改名" not in caplog.text
+
+
+def test_routing_domain_is_the_liaison_domain_and_none_for_the_directory_alone() -> None:
+    assert settings.Settings().routing_domain == ""
+    assert liaison_settings.Settings().replace(liaison={"domain": "l.example"}).routing_domain == "l.example"
+
+
+def test_liaison_settings_of_refuses_the_directory_settings() -> None:
+    full = liaison_settings.Settings()
+    assert liaison_settings.of(full) is full
+    with pytest.raises(TypeError, match=r"liaison\.settings\.Settings"):
+        liaison_settings.of(settings.Settings())
+
+
+def test_bohai_config_prints_every_section_with_secrets_hidden(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[relay]\npassword = "hunter2"\n[web]\npublic_url = "https://l.example.org"\n', encoding="utf-8")
+    monkeypatch.setenv("BOHAI_SMTP_PORT", "2626")
+    assert main(["--config", str(cfg), "config"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert list(shown) == list(settings.schema(liaison_settings.Settings))
+    assert shown["smtp"]["port"] == 2626 and shown["web"]["public_url"] == "https://l.example.org"
+    assert shown["relay"]["password"] == "***" and "hunter2" not in json.dumps(shown)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from directory.errors import SettingsError
-from directory.settings import Settings
+from liaison.settings import Settings
 
 NAMES = ("smtp", "fax", "null")
 

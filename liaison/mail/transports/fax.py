@@ -10,10 +10,10 @@ import re
 
 import phonenumbers
 
-from directory.settings import Settings
 from directory.validate import from_stored
 from liaison.mail.transports import Envelope, Outcome
 from liaison.mail.transports.smtp import SmtpTransport
+from liaison.settings import Settings
 
 FAX_ADDRESS = re.compile(r"^FAX=\+[1-9][0-9]{6,14}@[A-Za-z0-9.-]+$")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from directory.settings import Settings
 from liaison.mail.transports import Envelope, Outcome
+from liaison.settings import Settings
 
 
 class NullTransport:

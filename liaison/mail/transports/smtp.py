@@ -11,8 +11,8 @@ import asyncio
 
 import aiosmtplib
 
-from directory.settings import RelaySettings, Settings
 from liaison.mail.transports import Envelope, Outcome
+from liaison.settings import RelaySettings, Settings
 
 _TEMPORARY_NETWORK = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError)
 

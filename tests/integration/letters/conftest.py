@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from directory.settings import Settings
+from liaison.settings import Settings
 from tests.mailsink import Sink, mail_sink
 
 

@@ -19,7 +19,6 @@ import sqlalchemy as sa
 
 from directory import clock
 from directory.errors import NotFound
-from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
 from directory.validate import OfficeData
@@ -29,6 +28,7 @@ from liaison.letters.models import delivery_t
 from liaison.mail.inbound import Inbound, InboundServer
 from liaison.mail.models import inbound_t
 from liaison.mail.outbox import OutboxWorker
+from liaison.settings import Settings
 from tests.conftest import need
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.mailsink import Received, Sink

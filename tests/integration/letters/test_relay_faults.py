@@ -91,7 +91,7 @@ async def test_sigkill_of_one_of_two_instances_loses_nothing(pg_demo_url: str, s
             "BOHAI_LDAP_ENABLED": "false",
             "BOHAI_SMTP_PORT": "0",
             "BOHAI_RELAY_PORT": str(sink.port),
-            "BOHAI_MEETINGS_BASE_URL": "http://127.0.0.1",
+            "BOHAI_WEB_PUBLIC_URL": "http://127.0.0.1",
             "BOHAI_LIAISON_OUTBOX_LEASE_SECONDS": "1",
             "BOHAI_LIAISON_OUTBOX_POLL_INTERVAL": "0.1",
             "BOHAI_LIAISON_OUTBOX_BATCH": "10",

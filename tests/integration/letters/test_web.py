@@ -11,7 +11,6 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from directory import accounts
-from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
 from directory.validate import OfficeData
@@ -19,6 +18,7 @@ from directory.web.app import make_app
 from directory.web.context import WebContext
 from liaison.letters import web as letters_web
 from liaison.mail import outbox
+from liaison.settings import Settings
 from tests.integration.web.helpers import CSRF_RE, PASSWORD
 
 USERS = {"admin": ("admin", None), "hebei": ("editor", "13"), "beijing": ("editor", "11"), "reader": ("reader", None)}

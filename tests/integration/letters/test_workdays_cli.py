@@ -10,13 +10,13 @@ import pytest
 import sqlalchemy as sa
 
 from directory import clock
-from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
 from directory.validate import OfficeData
 from liaison import cli
 from liaison.letters import compose
 from liaison.letters.models import delivery_t
+from liaison.settings import Settings
 from liaison.workdays.store import load_calendar
 
 NOTICE = """year = 2027

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from directory.settings import Settings
 from directory.snapshot import Snapshot, SnapshotHolder
 from directory.store import Store, open_store
 from liaison.mail import scheduler
 from liaison.mail.outbox import OutboxWorker
 from liaison.meetings import service as meetings_service
 from liaison.meetings.models import Meeting
+from liaison.settings import Settings
 from tests.mailsink import Received, Sink, mail_sink
 
 START = dt.datetime(2026, 12, 17, 1, 0, tzinfo=dt.UTC)  # 09:00 in Shanghai, a Thursday and a working day
@@ -50,7 +50,8 @@ def demo_snap(templates: Any, tmp_path_factory: pytest.TempPathFactory) -> Snaps
 def settings(sink: Sink) -> Settings:
     return Settings().replace(
         relay={"host": sink.host, "port": sink.port, "timeout": 10.0},
-        meetings={"link_secret": "test-secret", "base_url": "http://127.0.0.1:8080"},
+        meetings={"link_secret": "test-secret"},
+        web={"public_url": "http://127.0.0.1:8080"},
     )
 
 

@@ -11,13 +11,13 @@ import sqlalchemy as sa
 from meetings_support import NOW, START, Clock, Sink, count_meetings, deliver
 
 from directory.errors import SettingsError, ValidationFailed
-from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
 from liaison.mail import scheduler
 from liaison.meetings import links, rules
 from liaison.meetings import store as meeting_store
 from liaison.meetings.rules import MeetingInput
+from liaison.settings import Settings
 from liaison.workdays.calendar import Calendar
 
 TITLE = "环渤海地区流动人口服务管理联席会议第十二次全体会议暨区域协作机制建设推进会"

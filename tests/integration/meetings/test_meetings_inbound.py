@@ -13,12 +13,12 @@ import pytest
 import sqlalchemy as sa
 from meetings_support import NOW, START
 
-from directory.settings import Settings
 from liaison import service
 from liaison.mail.models import inbound_t
 from liaison.meetings import rules
 from liaison.meetings import store as meeting_store
 from liaison.meetings.rules import MeetingInput
+from liaison.settings import Settings
 
 ORGANISER = "meetings@liaison.bohai.example"
 

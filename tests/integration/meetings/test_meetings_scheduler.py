@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from meetings_support import NOW, START, Clock, Sink, drain, make_scheduler, send_outbox
 
 from directory import clock
-from directory.settings import Settings
 from directory.store import Store
 from liaison.mail import scheduler
 from liaison.meetings import reminders, rules
 from liaison.meetings.rules import MeetingInput
+from liaison.settings import Settings
 from liaison.workdays.calendar import Calendar
 
 PEOPLE = ["a@example.org", "b@example.org", "c@example.org"]

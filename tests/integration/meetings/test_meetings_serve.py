@@ -8,11 +8,11 @@ import sqlalchemy as sa
 from meetings_support import Sink
 
 from directory import clock
-from directory.settings import Settings
 from directory.store import Store, open_store
 from liaison.mail.models import outbox_t
 from liaison.meetings import reminders, rules
 from liaison.meetings.rules import MeetingInput
+from liaison.settings import Settings
 from tests.servers import serve_process
 
 

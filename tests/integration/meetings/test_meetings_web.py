@@ -12,11 +12,11 @@ import pytest
 from meetings_support import START, Sink, drain
 
 from directory.errors import SettingsError
-from directory.settings import Settings
 from liaison import service
 from liaison.meetings import rules
 from liaison.meetings import store as meeting_store
 from liaison.meetings.rules import MeetingInput
+from liaison.settings import Settings
 
 TITLE = "环渤海联席会议 <第十二次>"
 
@@ -49,7 +49,7 @@ def csrf_in(page: str) -> str:
 
 async def test_answer_link_roster_and_feed(running: service.Running, sink: Sink) -> None:
     url = running.urls["http"]
-    settings = running.settings.replace(meetings={"base_url": url})
+    settings = running.settings.replace(web={"public_url": url})
     data = MeetingInput(title=TITLE, host="13", place="石家庄", start=START, end=START + dt.timedelta(hours=8))
     made = rules.create_meeting(running.store, running.holder.current, settings, data, "t")
     assert running.outbox is not None
@@ -104,7 +104,7 @@ async def test_answer_link_roster_and_feed(running: service.Running, sink: Sink)
 
 async def test_cancelled_meeting_link_cannot_answer(running: service.Running, sink: Sink) -> None:
     url = running.urls["http"]
-    settings = running.settings.replace(meetings={"base_url": url})
+    settings = running.settings.replace(web={"public_url": url})
     data = MeetingInput(title="会议", host="11", start=START, end=START + dt.timedelta(hours=1), attendees=["a@x.org"])
     made = rules.create_meeting(running.store, None, settings, data, "t")
     assert running.outbox is not None
@@ -125,7 +125,7 @@ async def test_cancelled_meeting_link_cannot_answer(running: service.Running, si
 
 async def test_answer_link_from_before_a_time_change_is_refused(running: service.Running, sink: Sink) -> None:
     url = running.urls["http"]
-    settings = running.settings.replace(meetings={"base_url": url})
+    settings = running.settings.replace(web={"public_url": url})
     data = MeetingInput(title="会议", host="11", start=START, end=START + dt.timedelta(hours=1), attendees=["a@x.org"])
     made = rules.create_meeting(running.store, None, settings, data, "t")
     assert running.outbox is not None
@@ -161,7 +161,7 @@ async def test_pages_follow_anonymous_read(sqlite_demo_url: str, caplog: pytest.
                     assert resp.status == 303 and resp.headers["Location"].startswith("/login?next="), path
             async with http.get(r.urls["http"] + "/meetings/answer/forged") as resp:  # signed links need no login
                 assert resp.status == 403 and "链接无效" in await resp.text()
-        assert "meetings.base_url 未设置" in caplog.text  # no base_url: warned at start-up
+        assert "web.public_url 未设置" in caplog.text  # no public address: warned at start-up
     finally:
         await r.aclose()
 

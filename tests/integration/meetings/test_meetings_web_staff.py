@@ -11,7 +11,6 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from directory import accounts
-from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import open_store
 from directory.web.app import make_app
@@ -19,6 +18,7 @@ from directory.web.context import WebContext
 from liaison.mail.models import outbox_t
 from liaison.meetings import store as meeting_store
 from liaison.meetings import web as meetings_web
+from liaison.settings import Settings
 from tests.integration.web.helpers import CSRF_RE, PASSWORD
 
 FORM = {"title": "联席会议", "host": "13", "place": "石家庄", "start": "2026-12-17T09:00", "end": "2026-12-17T17:00"}

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
 from directory.web.app import make_app
 from directory.web.context import Extension, WebContext
+from liaison.settings import Settings
 from tests.integration.web.helpers import Web, WebFactory
 
 

@@ -17,8 +17,8 @@ import pytest
 
 from directory import accounts
 from directory.search import search
-from directory.settings import Settings
 from liaison.service import Running, start
+from liaison.settings import Settings
 from tests.conftest import need_tool
 from tests.integration.web.helpers import CHANGAN, LIXIA, PASSWORD
 

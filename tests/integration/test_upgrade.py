@@ -1,0 +1,144 @@
+"""A database written by the code before the package split (commit a3960da) upgrades with nothing lost.
+
+The fixtures (``tests/fixtures/upgrade-a3960da-*.sql.gz``, written by ``make_upgrade_fixture.py`` with that commit's
+code) hold offices, a contact, accounts, a working-day year, a sent and answered letter with its deliveries, outbox
+rows, inbound mail, a meeting with attendees, scheduled jobs, the audit trail and the generated link key in ``meta``.
+Each is loaded into a fresh SQLite file and a fresh PostgreSQL database, then opened by the current code: every old
+row must be unchanged, the liaison tables adopted (not re-created), the link key carried over (links already mailed
+keep working), both version tables at their heads, and the upgraded database must take new writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from directory import accounts
+from directory.migrations import DIRECTORY
+from directory.store import Store, engine_url
+from directory.store import open_store as open_directory_store
+from liaison import meeting_links, meetings
+from liaison.database import open_store
+from liaison.keys import key_t
+from liaison.migrations import LIAISON
+from liaison.settings import Settings
+from tests.conftest import _pg_admin, _pg_url, need
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+OLD_ROWS = {
+    "region": 15404,
+    "office": 7,
+    "contact": 1,
+    "account": 2,
+    "change": 16,
+    "meta": 2,
+    "workday_year": 1,
+    "workday_override": 2,
+    "letter": 1,
+    "letter_attachment": 1,
+    "delivery": 3,
+    "outbox": 7,
+    "inbound": 1,
+    "meeting": 1,
+    "meeting_attendee": 3,
+    "scheduler_job": 6,
+    "alembic_version": 1,
+}
+
+
+def _dump(kind: str) -> str:
+    return gzip.decompress((FIXTURES / f"upgrade-a3960da-{kind}.sql.gz").read_bytes()).decode("utf-8")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def old_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database holding exactly what the old code wrote, not yet opened by the current code."""
+    if request.param == "sqlite":
+        path = tmp_path / "old.sqlite3"
+        with sqlite3.connect(path) as conn:
+            conn.executescript(_dump("sqlite"))
+        yield f"sqlite:///{path}"
+        return
+    admin = _pg_admin()
+    need(admin is not None, "PostgreSQL (set BOHAI_TEST_PG_URL)")
+    name = f"bohai_old_{uuid.uuid4().hex[:10]}"
+    with admin:  # type: ignore[attr-defined]
+        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[attr-defined]
+    try:
+        import psycopg
+
+        with psycopg.connect(_pg_url(name), autocommit=True) as conn:
+            conn.execute(_dump("postgresql"))  # type: ignore[call-overload]
+        yield _pg_url(name)
+    finally:
+        with _pg_admin() as admin:  # type: ignore[attr-defined]
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in primary-key order, read without the store (and so without migrating)."""
+    engine = sa.create_engine(engine_url(url))
+    try:
+        meta = sa.MetaData()
+        meta.reflect(engine)
+        with engine.connect() as conn:
+            return {
+                name: [tuple(r) for r in conn.execute(sa.select(t).order_by(*t.primary_key.columns))]
+                for name, t in meta.tables.items()
+            }
+    finally:
+        engine.dispose()
+
+
+def test_old_database_upgrades_with_nothing_lost(old_db: str) -> None:
+    before = _rows(old_db)
+    assert {name: len(rows) for name, rows in before.items()} == OLD_ROWS
+    assert before["alembic_version"] == [("0001",)]
+    old_key = dict(before["meta"])["meetings.link_secret"]
+
+    store = open_store(old_db)
+    try:
+        after = _rows(old_db)
+        assert {name: after[name] for name in before} == before, "every old row is still there, unchanged"
+        assert set(after) - set(before) == {"liaison_alembic_version", "liaison_key"}
+        assert after["liaison_alembic_version"] == [(LIAISON.head,)]
+        assert after["alembic_version"] == [(DIRECTORY.head,)]
+        assert after["liaison_key"] == [("meetings.link_secret", old_key)]
+        _check_the_service_reads_and_writes(store, old_key)
+    finally:
+        store.close()
+    again = open_directory_store(old_db)  # the directory alone opens the upgraded database as it is
+    try:
+        with again.read() as conn:
+            assert (DIRECTORY.revision(conn), LIAISON.revision(conn)) == (DIRECTORY.head, LIAISON.head)
+    finally:
+        again.close()
+
+
+def _check_the_service_reads_and_writes(store: Store, old_key: str) -> None:
+    settings = Settings()
+    key = meeting_links.secret(store, settings)
+    assert key == old_key.encode()
+    mailed = meeting_links.sign(old_key.encode(), 1, "tj@tianjin.example", 0)  # a link in a notice sent before
+    assert meeting_links.verify(key, mailed) == (1, "tj@tianjin.example", 0)
+    meeting = meetings.get_meeting(store, 1)
+    assert meeting.title == "2027年第一次联席会议"
+    assert {a.email: a.partstat for a in meeting.attendees}["tj@tianjin.example"] == "ACCEPTED"
+    user = accounts.authenticate(store, "hebei", "another good passphrase", attempts=5, lock_seconds=60)
+    assert user.username == "hebei"
+    start = dt.datetime(2027, 4, 15, 1, 0, tzinfo=dt.UTC)
+    data = meetings.MeetingInput(
+        title="升级后的会议", host="12", start=start, end=start + dt.timedelta(hours=2), attendees=["a@example.org"]
+    )
+    made = meetings.create_meeting(store, None, settings, data, "test")
+    assert made.meeting.id == 2  # the id sequences came along
+    with store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(key_t)).scalar_one() == 1  # the same key signed
