@@ -80,6 +80,10 @@ class SmtpSettings:
     port: int = 2525
     max_message_size: int = 10 * 1024 * 1024
     max_connections: int = 100
+    max_connections_per_client: int = 20
+    idle_timeout: int = 300
+    max_forwards_per_sender: int = 100
+    max_forwards_per_client: int = 1000
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,12 @@ class LiaisonSettings:
 
 
 @dataclass(frozen=True)
+class LettersSettings:
+    max_recipients_editor: int = 200
+    max_recipients_admin: int = 2000
+
+
+@dataclass(frozen=True)
 class MeetingsSettings:
     organiser_local_part: str = "meetings"
     organiser_name: str = "环渤海流动人口服务管理联席会议"
@@ -138,6 +148,7 @@ class Settings:
     relay: RelaySettings = field(default_factory=RelaySettings)
     fax: FaxSettings = field(default_factory=FaxSettings)
     liaison: LiaisonSettings = field(default_factory=LiaisonSettings)
+    letters: LettersSettings = field(default_factory=LettersSettings)
     meetings: MeetingsSettings = field(default_factory=MeetingsSettings)
 
     def replace(self, **sections: Mapping[str, Any]) -> Settings:
@@ -209,6 +220,8 @@ _PORT_OPTIONS = {"port", "ldaps_port"}
 
 _POSITIVE = {"database.pool_size", "database.poll_interval", "relay.timeout"}
 _POSITIVE.add("smtp.max_connections")  # liaison: inbound SMTP sessions at once
+_POSITIVE.update({"smtp.max_connections_per_client", "smtp.idle_timeout", "smtp.max_forwards_per_sender"})
+_POSITIVE.update({"smtp.max_forwards_per_client", "letters.max_recipients_editor", "letters.max_recipients_admin"})
 _DB_SCHEMES = ("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")
 
 

@@ -7,4 +7,4 @@ PostgreSQL advisory lock so that two instances starting at once never migrate co
 modules: Alembic, Mako, Pygments); a test checks it against Alembic's own view of the scripts.
 """
 
-HEAD = "0001"
+HEAD = "inbound_limits"
