@@ -16,9 +16,7 @@ from tests.unit.test_xlsx_budget import deflated, workbook
 PAGE_BOUND = 10.0  # seconds; generous for two busy cores, far below a read that holds the store
 
 
-async def test_blank_row_spreadsheet_is_refused_and_office_pages_keep_answering(
-    web: WebFactory, db_url: str
-) -> None:
+async def test_blank_row_spreadsheet_is_refused_and_office_pages_keep_answering(web: WebFactory, db_url: str) -> None:
     w = await web(db_url)
     w.store.upsert_offices([OfficeData(CHANGAN, "长安区流动人口服务管理中心", email="ca@example.org")], "test")
     w.add_user("hebei", "editor", "130000000000")
