@@ -27,6 +27,10 @@ class SmtpSettings:
     port: int = 2525
     max_message_size: int = 10 * 1024 * 1024
     max_connections: int = field(default=100, metadata=POSITIVE)
+    max_connections_per_client: int = field(default=20, metadata=POSITIVE)
+    idle_timeout: int = field(default=300, metadata=POSITIVE)
+    max_forwards_per_sender: int = field(default=100, metadata=POSITIVE)
+    max_forwards_per_client: int = field(default=1000, metadata=POSITIVE)
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,12 @@ class LiaisonSettings:
 
 
 @dataclass(frozen=True)
+class LettersSettings:
+    max_recipients_editor: int = field(default=200, metadata=POSITIVE)
+    max_recipients_admin: int = field(default=2000, metadata=POSITIVE)
+
+
+@dataclass(frozen=True)
 class MeetingsSettings:
     organiser_local_part: str = "meetings"
     organiser_name: str = "环渤海流动人口服务管理联席会议"
@@ -82,6 +92,7 @@ class Settings(directory_settings.Settings):
     relay: RelaySettings = field(default_factory=RelaySettings)
     fax: FaxSettings = field(default_factory=FaxSettings)
     liaison: LiaisonSettings = field(default_factory=LiaisonSettings)
+    letters: LettersSettings = field(default_factory=LettersSettings)
     meetings: MeetingsSettings = field(default_factory=MeetingsSettings)
 
     def check(self) -> None:

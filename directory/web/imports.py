@@ -4,13 +4,23 @@ Owns: the upload page for the standard CSV/XLSX template (editors: their own pro
 scope), the dry-run report page that lists every bad cell (row, column, reason) and the warnings, the apply step
 (only for a plan without errors, by the same user, within ``PENDING_SECONDS``; all-or-nothing in the store), and
 ``/export/{code}/{fmt}`` downloads (csv, xlsx, vcard, vcard-outlook, ldif) of a region's subtree.
+
+Reading and checking an uploaded file runs in a thread of its own (``PARSER``, one at a time), never in the store's
+executor: on SQLite that is the single thread every page's queries wait for, and a spreadsheet may take up to
+``directory.exchange.xlsx.TIME_BUDGET`` seconds. Only the preview and the apply step, which need the database, run
+there.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import secrets
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -61,6 +71,14 @@ class PendingImports:
 
 
 PENDING = web.AppKey("pending_imports", PendingImports)
+PARSER = web.AppKey("import_parser", ThreadPoolExecutor)
+T = TypeVar("T")
+
+
+async def _parsed(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in the import parser's thread (see the module docstring)."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(request.app[PARSER], functools.partial(fn, *args))
 
 
 def _scope(user_role: str, user_province: str | None, requested: str) -> str | None:
@@ -99,8 +117,8 @@ async def upload_check(request: web.Request) -> web.Response:
         raise ValidationFailed([error], "没有收到可导入的文件")
     ctx = request.app[CTX]
     scope = _scope(user.role, user.province_code, form.get("province", ""))
-    table = await ctx.store.run(exchange.read_rows, data, filename)
-    plan = await ctx.store.run(exchange.check_rows, table, ctx.holder.current.regions, scope)
+    table = await _parsed(request, exchange.read_rows, data, filename)
+    plan = await _parsed(request, exchange.check_rows, table, ctx.holder.current.regions, scope)
     preview = await ctx.store.run(exchange.preview, ctx.store, plan) if plan.ok else None
     pending = Pending(user.username, filename, scope, plan, time.time() + PENDING_SECONDS)
     key = request.app[PENDING].add(pending) if plan.ok else ""
@@ -135,8 +153,14 @@ async def export_download(request: web.Request) -> web.Response:
     return web.Response(body=body, headers=headers)
 
 
+async def _stop_parser(app: web.Application) -> None:
+    app[PARSER].shutdown(wait=False, cancel_futures=True)
+
+
 def setup(app: web.Application) -> None:
     app[PENDING] = PendingImports()
+    app[PARSER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-parse")
+    app.on_cleanup.append(_stop_parser)
     app.router.add_get("/import", upload_form)
     app.router.add_post("/import", upload_check)
     app.router.add_post("/import/apply", upload_apply)

@@ -66,6 +66,7 @@ class Draft:
     in_reply_to: str = ""  # number or Message-ID of the letter this one answers
     template: str = ""
     actor: str = "cli"
+    role: str = "admin"  # of who sends it, for [letters] max_recipients_<role>; the CLI counts as an administrator
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ def _validate(draft: Draft, snap: Snapshot, settings: Settings) -> list[FieldErr
         errors.append(FieldError("to", "至少需要一个收函单位"))
     if len(draft.to) > MAX_RECIPIENTS:
         errors.append(FieldError("to", f"收函单位不得超过 {MAX_RECIPIENTS} 个", value=str(len(draft.to))))
+    errors += _ceiling(draft, settings)
     errors += [FieldError("to", "区划代码不存在", value=c) for c in draft.to if snap.region(c) is None]
     if not draft.subject.strip() or len(draft.subject) > 200:
         errors.append(FieldError("subject", "标题不能为空，且不超过 200 字", value=draft.subject[:50]))
@@ -114,6 +116,19 @@ def _validate(draft: Draft, snap: Snapshot, settings: Settings) -> list[FieldErr
             errors.append(FieldError("attach", "附件文件名无效", value=a.filename))
         errors += _control("attach", a.filename) + _control("attach", a.content_type)
     return errors
+
+
+def _ceiling(draft: Draft, settings: Settings) -> list[FieldError]:
+    """The per-role ceiling of recipient offices (an unknown role gets the editors' one)."""
+    role = "admin" if draft.role == "admin" else "editor"
+    limits = settings.letters
+    ceiling = limits.max_recipients_admin if role == "admin" else limits.max_recipients_editor
+    count = len(dict.fromkeys(draft.to))
+    if count <= ceiling:
+        return []
+    who = "管理员" if role == "admin" else "编辑"
+    message = f"收函单位 {count} 个，超过{who}每封函的上限 {ceiling} 个（设置 [letters] max_recipients_{role}）"
+    return [FieldError("to", message, value=str(count))]
 
 
 def _control(name: str, value: str, *, allowed: str = "") -> list[FieldError]:

@@ -67,6 +67,7 @@ def _draft(form: Mapping[str, str], user: User) -> compose.Draft:
         body=form.get("body", ""),
         reply_within=int(within) if within else None,
         actor=f"web:{user.username}",
+        role=user.role,
     )
 
 

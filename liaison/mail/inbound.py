@@ -8,8 +8,14 @@ bounces (only an RFC 3464 report whose Final-/Original-Recipient is the address 
 and flags the office's e-mail — not for forwards; auto-replies and anything else are archived only), replies
 (In-Reply-To/References handed to the ``on_reply`` handlers — letters marks its deliveries replied, only from the
 office the delivery went to —, never for auto mail; a bounce of a sent message goes to the ``on_bounce`` handlers) and
-forwarding of role mail, byte for byte with ``Delivered-To``/``X-Original-To`` prepended, through the outbox to the
-office's current e-mail. The message is stored (and anything it causes committed) before the 250 answer.
+forwarding of role mail through the outbox to the office's current e-mail: re-headed so that it cannot impersonate
+its sender (see :mod:`liaison.mail.forward`), stored once however many mailboxes it goes to, one forward per
+mailbox, and within the hourly forward quotas of the sender and the client (see :mod:`liaison.mail.limits`; a
+recipient or message beyond them gets 450). The message is stored (and anything it causes committed) before the 250
+answer; a message refused by a quota leaves nothing behind.
+
+The server: at most ``[smtp] max_connections`` sessions, ``max_connections_per_client`` of them from one client
+address, each closed after ``idle_timeout`` seconds without a command.
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ from sqlalchemy.engine import Connection
 from directory import clock
 from directory.snapshot import Snapshot
 from directory.store import Store
-from liaison.mail import outbox
+from liaison.mail import bodies, forward, limits, outbox
+from liaison.mail.dsn import addresses, dsn_recipients, is_auto, parse_dsn, referenced_ids
 from liaison.mail.models import inbound_t, outbox_t
 from liaison.settings import Settings
 
@@ -57,83 +64,22 @@ class ReplyHandler(Protocol):
     def __call__(
         self, conn: Connection, message_ids: Sequence[str], at: dt.datetime, *, sender_ok: SenderCheck
     ) -> Sequence[int]: ...
+
+
 REGION_CODE = re.compile(r"^[0-9]{12}$")
 MAX_RECIPIENTS = 50
-MSGID = re.compile(r"<[^<>\s]{1,250}>")
 
 
-@dataclass
-class Bounce:
-    failed: bool
-    text: str
-    recipient: str = ""
+class Refused(Exception):
+    """A message that must not be taken (a forward quota): nothing is stored, ``answer`` goes to the client."""
+
+    def __init__(self, answer: str) -> None:
+        super().__init__(answer)
+        self.answer = answer
 
 
-def parse_dsn(msg: Message) -> Bounce | None:
-    """RFC 3464: the first per-recipient block's Action/Status/Diagnostic-Code; None if not a delivery report."""
-    if msg.get_content_type() != "multipart/report":
-        return None
-    for part in msg.walk():
-        if part.get_content_type() != "message/delivery-status":
-            continue
-        blocks = part.get_payload()
-        if not isinstance(blocks, list):
-            return None
-        for block in blocks[1:] or blocks:
-            if not isinstance(block, Message):
-                continue
-            action = str(block.get("Action", "")).strip().lower()
-            if not action:
-                continue
-            status = str(block.get("Status", "")).strip()
-            diag = " ".join(str(block.get("Diagnostic-Code", "")).split())
-            rcpt = str(block.get("Final-Recipient", "")).partition(";")[2].strip()
-            failed = action == "failed" or status.startswith("5")
-            return Bounce(failed, f"{status} {diag}".strip() or action, rcpt)
-    return None
-
-
-def referenced_ids(msg: Message) -> list[str]:
-    text = f"{msg.get('In-Reply-To', '')} {msg.get('References', '')}"
-    return MSGID.findall(text)[:100]
-
-
-AUTO_PRECEDENCE = ("auto_reply", "bulk", "junk", "list")
-
-
-def is_auto(msg: Message) -> bool:
-    """Mail sent by a machine (RFC 3834 ``Auto-Submitted``, ``X-Autoreply``/``X-Autorespond``, ``Precedence``)."""
-    auto = str(msg.get("Auto-Submitted", "no")).strip().lower()
-    if auto not in ("", "no"):
-        return True
-    if msg.get("X-Autoreply") is not None or msg.get("X-Autorespond") is not None:
-        return True
-    return str(msg.get("Precedence", "")).strip().lower() in AUTO_PRECEDENCE
-
-
-def dsn_recipients(msg: Message) -> set[str]:
-    """Final-Recipient and Original-Recipient addresses of every per-recipient block of an RFC 3464 report."""
-    found: set[str] = set()
-    for part in msg.walk():
-        if part.get_content_type() != "message/delivery-status":
-            continue
-        blocks = part.get_payload()
-        for block in blocks if isinstance(blocks, list) else []:
-            if isinstance(block, Message):
-                for name in ("Final-Recipient", "Original-Recipient"):
-                    value = str(block.get(name, "")).partition(";")[2].strip().lower()
-                    if value:
-                        found.update({value, xtext_decode(value)})
-    return found
-
-
-def xtext_decode(value: str) -> str:
-    """RFC 3461 xtext: ``+XX`` back to the byte (Original-Recipient carries the ORCPT we sent)."""
-    return re.sub(r"\+([0-9a-fA-F]{2})", lambda m: chr(int(m[1], 16)), value)
-
-
-def addresses(*values: str) -> set[str]:
-    return {a.lower() for _, a in email.utils.getaddresses([v for v in values if v]) if "@" in a}
+def is_role(address: str) -> bool:
+    return REGION_CODE.match(address.rpartition("@")[0]) is not None
 
 
 @dataclass
@@ -168,18 +114,31 @@ class Inbound:
             return None
         return "550 5.1.1 No such user here"
 
+    def admit(self, address: str, mail_from: str, client: str, roles_before: int) -> str | None:
+        """:meth:`check_recipient`, and for a role address also the forward quotas (with the role recipients
+        already accepted in this transaction counted as forwards to come)."""
+        refusal = self.check_recipient(address)
+        if refusal is not None or not is_role(address):
+            return refusal
+        with self.store.read() as conn:
+            sender = limits.sender_key(mail_from)
+            return limits.refusal(conn, self.settings.smtp, sender, client, roles_before + 1, clock.now())
+
     def _token_known(self, token: str) -> bool:
         with self.store.read() as conn:
             return conn.execute(sa.select(outbox_t.c.id).where(outbox_t.c.token == token)).first() is not None
 
-    async def deliver(self, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> str:
+    async def deliver(self, raw: bytes, mail_from: str, rcpt_tos: list[str], client: str = "") -> str:
         parsed = message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         for hook in self.hooks:
             if await hook(self.store, parsed, mail_from, rcpt_tos):
                 await self.store.run(self._record, raw, mail_from, rcpt_tos, parsed, "hook", "由扩展处理")
                 return "250 2.0.0 OK: handled"
-        flagged = await self.store.run(self._process, raw, mail_from, rcpt_tos, parsed)
+        try:
+            flagged = await self.store.run(self._process, raw, mail_from, rcpt_tos, parsed, client)
+        except Refused as refused:
+            return refused.answer
         for code, note in flagged:
             await self.store.run(self.store.set_email_status, code, "bouncing", note, "退信")
         self.on_queued()
@@ -190,9 +149,18 @@ class Inbound:
             self._insert(conn, raw, mail_from, rcpt, msg, kind, note)
 
     def _insert(
-        self, conn: Connection, raw: bytes, mail_from: str, rcpt: Sequence[str], msg: Message, kind: str, note: str
+        self,
+        conn: Connection,
+        raw: bytes,
+        mail_from: str,
+        rcpt: Sequence[str],
+        msg: Message,
+        kind: str,
+        note: str,
+        **counted: object,
     ) -> None:
         values = {
+            **counted,
             "received_at": clock.now(),
             "mail_from": mail_from[:300],
             "rcpt_tos": ",".join(rcpt)[:3000],
@@ -203,11 +171,16 @@ class Inbound:
         }
         conn.execute(sa.insert(inbound_t).values(**values))
 
-    def _process(self, raw: bytes, mail_from: str, rcpt_tos: list[str], msg: EmailMessage) -> list[tuple[str, str]]:
-        """Store the message and act on it in one transaction; returns offices whose e-mail must be flagged."""
+    def _process(
+        self, raw: bytes, mail_from: str, rcpt_tos: list[str], msg: EmailMessage, client: str
+    ) -> list[tuple[str, str]]:
+        """Store the message and act on it in one transaction; returns offices whose e-mail must be flagged.
+
+        Raises :class:`Refused` (and nothing is written) when its forwards would exceed a quota."""
         flagged: list[tuple[str, str]] = []
         notes: list[str] = []
         kinds: list[str] = []
+        targets: dict[str, list[str]] = {}  # office mailbox → the role addresses that lead there
         with self.store.begin() as conn:
             for rcpt in dict.fromkeys(r.lower() for r in rcpt_tos):
                 local = rcpt.rpartition("@")[0]
@@ -217,12 +190,17 @@ class Inbound:
                     notes.append(self._bounce(conn, token, msg, mail_from, flagged))
                 elif REGION_CODE.match(local):
                     kinds.append("role")
-                    notes.append(self._role(conn, local, msg, raw, mail_from))
+                    notes.append(self._role(conn, local, msg, mail_from, targets))
                 else:
                     kinds.append("local")
-            self._insert(
-                conn, raw, mail_from, rcpt_tos, msg, kinds[0] if len(set(kinds)) == 1 else "mixed", "；".join(notes)
-            )
+            sender = limits.sender_key(mail_from)
+            refusal = limits.refusal(conn, self.settings.smtp, sender, client, len(targets), clock.now())
+            if refusal is not None:
+                raise Refused(refusal)
+            self._forward(conn, raw, msg, mail_from, targets)
+            kind = kinds[0] if len(set(kinds)) == 1 else "mixed"
+            counted = {"sender_key": sender, "client_key": client, "forwards": len(targets)}
+            self._insert(conn, raw, mail_from, rcpt_tos, msg, kind, "；".join(notes), **counted)
         return flagged
 
     def _bounce(
@@ -263,7 +241,9 @@ class Inbound:
 
         return ok
 
-    def _role(self, conn: Connection, code: str, msg: EmailMessage, raw: bytes, mail_from: str) -> str:
+    def _role(
+        self, conn: Connection, code: str, msg: EmailMessage, mail_from: str, targets: dict[str, list[str]]
+    ) -> str:
         note = ""
         if not is_auto(msg) and mail_from not in ("", "<>"):
             senders = addresses(str(msg.get("From", "")), mail_from)
@@ -276,10 +256,23 @@ class Inbound:
             return note + "单位无可转发的邮箱"
         if any(str(v).strip().lower() == role for v in msg.get_all("Delivered-To", [])):
             return note + "检测到邮件回环，未转发"
-        prefix = f"Delivered-To: {role}\r\nX-Original-To: {role}\r\n".encode("ascii")
-        message_id = str(msg.get("Message-ID", "")).strip() or email.utils.make_msgid(domain=self.domain)
-        outbox.enqueue_raw(conn, prefix + raw, message_id=message_id, recipient=office.email, kind="forward", ref=code)
+        targets.setdefault(office.email.lower(), []).append(role)
         return note + f"已转发至 {office.email}"
+
+    def _forward(
+        self, conn: Connection, raw: bytes, msg: EmailMessage, mail_from: str, targets: Mapping[str, list[str]]
+    ) -> None:
+        """One forward per mailbox, all ending with the same re-headed message, which is stored once."""
+        if not targets:
+            return
+        shared = bodies.store(conn, forward.reheaded(raw, msg, mail_from, self.domain))
+        message_id = str(msg.get("Message-ID", "")).strip() or email.utils.make_msgid(domain=self.domain)
+        for mailbox, roles in targets.items():
+            head = forward.trace_head(roles)
+            code = roles[0].partition("@")[0]
+            outbox.enqueue_raw(
+                conn, head, message_id=message_id, recipient=mailbox, kind="forward", ref=code, shared=shared
+            )
 
 
 class Handler:
@@ -293,7 +286,10 @@ class Handler:
     ) -> str:
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return "452 4.5.3 Too many recipients"
-        refusal = await self.core.store.run(self.core.check_recipient, address)
+        roles = sum(1 for r in envelope.rcpt_tos if is_role(r))
+        client = limits.client_key(session.peer)
+        mail_from = str(envelope.mail_from or "")
+        refusal = await self.core.store.run(self.core.admit, address, mail_from, client, roles)
         if refusal is not None:
             return refusal
         envelope.rcpt_tos.append(address)
@@ -303,29 +299,40 @@ class Handler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         try:
-            return await self.core.deliver(raw, str(envelope.mail_from or ""), list(envelope.rcpt_tos))
+            client = limits.client_key(session.peer)
+            return await self.core.deliver(raw, str(envelope.mail_from or ""), list(envelope.rcpt_tos), client)
         except Exception:
             log.exception("inbound message not stored")
             return "451 4.3.0 Temporary failure storing the message, try again later"
 
 
 class _LimitedSMTP(SMTP):
-    """aiosmtpd's protocol that answers ``421`` and hangs up when ``[smtp] max_connections`` are already open."""
+    """aiosmtpd's protocol that answers ``421`` and hangs up when ``[smtp] max_connections`` are already open, or
+    ``max_connections_per_client`` from the same client address."""
 
     def __init__(self, handler: Handler, gate: InboundServer, **kwargs: object) -> None:
         super().__init__(handler, **kwargs)  # type: ignore[arg-type]
         self._gate = gate
         self._refused = False
+        self._client = ""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self._gate.active >= self._gate.core.settings.smtp.max_connections:
+        s = self._gate.core.settings.smtp
+        self._client = limits.client_key(transport.get_extra_info("peername"))
+        refusal = None
+        if self._gate.active >= s.max_connections:
+            refusal = b"421 4.7.0 Too many connections, try again later\r\n"
+        elif self._gate.per_client.get(self._client, 0) >= s.max_connections_per_client:
+            refusal = b"421 4.7.0 Too many connections from your address, try again later\r\n"
+        if refusal is not None:
             self._refused = True
             self._gate.refused += 1
             assert isinstance(transport, asyncio.WriteTransport)
-            transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
+            transport.write(refusal)
             transport.close()
             return
         self._gate.active += 1
+        self._gate.per_client[self._client] = self._gate.per_client.get(self._client, 0) + 1
         super().connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
@@ -339,18 +346,23 @@ class _LimitedSMTP(SMTP):
         if self._refused:
             return
         self._gate.active -= 1
+        left = self._gate.per_client.pop(self._client, 1) - 1
+        if left > 0:
+            self._gate.per_client[self._client] = left
         super().connection_lost(error)
 
 
 class InboundServer:
     """aiosmtpd's SMTP protocol on ``[smtp] host/port`` in the service's event loop, at most ``[smtp]
-    max_connections`` sessions at once (more are answered ``421`` and closed)."""
+    max_connections`` sessions at once and ``max_connections_per_client`` from one client (more are answered ``421``
+    and closed), each closed after ``idle_timeout`` seconds without a command."""
 
     def __init__(self, core: Inbound) -> None:
         self.core = core
         self._server: asyncio.Server | None = None
         self.active = 0
         self.refused = 0
+        self.per_client: dict[str, int] = {}  # open sessions per client key (see limits.client_key)
 
     async def start(self) -> tuple[str, int]:
         s = self.core.settings.smtp
@@ -359,7 +371,12 @@ class InboundServer:
 
         def factory() -> SMTP:
             return _LimitedSMTP(
-                handler, self, data_size_limit=s.max_message_size, hostname=self.core.domain, ident="Bohai Liaison"
+                handler,
+                self,
+                data_size_limit=s.max_message_size,
+                hostname=self.core.domain,
+                ident="Bohai Liaison",
+                timeout=float(s.idle_timeout),
             )
 
         self._server = await loop.create_server(factory, s.host, s.port)

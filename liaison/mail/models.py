@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Column, DateTime, Index
 from sqlmodel import Field, SQLModel
 
 from directory import clock
@@ -26,7 +26,8 @@ class OutboxMessage(SQLModel, table=True):
     recipient: str = Field(max_length=300)
     token: str = Field(max_length=40, unique=True)  # envelope sender bounces+<token>@<domain>
     message_id: str = Field(max_length=300, index=True)
-    body: bytes
+    body: bytes  # the whole message, or its own first lines when body_id names the rest
+    body_id: int | None = Field(default=None, index=True)  # outbox_body shared with other rows (a forward)
     state: str = Field(default="queued", max_length=10)
     attempts: int = 0
     next_attempt_at: dt.datetime = Field(default_factory=clock.now, index=True)
@@ -37,8 +38,21 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str = Field(default="", max_length=2000)
 
 
+class OutboxBody(SQLModel, table=True):
+    """Bytes that several outbox rows end with: a message forwarded to many mailboxes is stored once."""
+
+    __tablename__ = "outbox_body"
+    id: int | None = Field(default=None, primary_key=True)
+    data: bytes
+    created_at: dt.datetime = Field(default_factory=clock.now)
+
+
 class InboundMessage(SQLModel, table=True):
     __tablename__ = "inbound"
+    __table_args__ = (
+        Index("ix_inbound_sender_window", "sender_key", "received_at"),
+        Index("ix_inbound_client_window", "client_key", "received_at"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     received_at: dt.datetime = Field(default_factory=clock.now, index=True)
     mail_from: str = Field(max_length=300)
@@ -47,6 +61,10 @@ class InboundMessage(SQLModel, table=True):
     kind: str = Field(max_length=20)  # role | reply | bounce | hook | local
     note: str = Field(default="", max_length=1000)
     raw: bytes
+    # what the forward quotas count (see liaison.mail.limits): who sent it, from where, how many forwards it caused
+    sender_key: str = Field(default="", max_length=254)
+    client_key: str = Field(default="", max_length=64)
+    forwards: int = 0
 
 
 class Job(SQLModel, table=True):
@@ -69,5 +87,6 @@ class Job(SQLModel, table=True):
 
 
 outbox_t = OutboxMessage.__table__  # type: ignore[attr-defined]
+outbox_body_t = OutboxBody.__table__  # type: ignore[attr-defined]
 inbound_t = InboundMessage.__table__  # type: ignore[attr-defined]
 job_t = Job.__table__  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ ran out (same Message-ID); nothing committed is ever lost.
 API for other modules (stable)::
 
     enqueue(conn, message, *, recipient, kind, ref=None) -> int   # inside store.begin()
+    enqueue_raw(conn, raw, *, message_id, recipient, kind, ref=None, shared=bodies.store(conn, data)) -> int
     worker = OutboxWorker(store, settings, clock=...)              # clock() -> aware UTC datetime
     worker.add_job(fn)        # fn(store, now) -> int, run in the store's executor every round
     worker.start(); worker.wake(); await worker.wait_idle(); await worker.aclose()
@@ -39,7 +40,7 @@ from sqlalchemy.engine import Connection
 
 from directory import clock
 from directory.store import Store
-from liaison.mail import transports
+from liaison.mail import bodies, transports
 from liaison.mail.models import outbox_t
 from liaison.mail.transports import Envelope, Outcome, Transport
 from liaison.settings import Settings
@@ -101,9 +102,16 @@ def enqueue(conn: Connection, message: EmailMessage, *, recipient: str, kind: st
 
 
 def enqueue_raw(
-    conn: Connection, raw: bytes, *, message_id: str, recipient: str, kind: str, ref: str | None = None
+    conn: Connection,
+    raw: bytes,
+    *,
+    message_id: str,
+    recipient: str,
+    kind: str,
+    ref: str | None = None,
+    shared: int | None = None,
 ) -> int:
-    """Queue ``raw`` bytes unchanged (a forward: re-serialising would break DKIM signatures); like :func:`enqueue`."""
+    """Queue ``raw`` bytes unchanged (a forward), followed when sent by the ``shared`` body (:mod:`bodies`)."""
     now = clock.now()
     values = {
         "kind": kind,
@@ -112,6 +120,7 @@ def enqueue_raw(
         "token": secrets.token_hex(10),
         "message_id": message_id.strip()[:300],
         "body": raw,
+        "body_id": shared,
         "state": "queued",
         "attempts": 0,
         "next_attempt_at": now,
@@ -139,6 +148,7 @@ class Claimed:
     body: bytes
     attempts: int
     created_at: dt.datetime
+    shared: bytes = b""  # what follows ``body`` (one object for all rows of a batch that share it)
 
 
 def mark_bounced(conn: Connection, token: str, text: str) -> dict[str, Any] | None:
@@ -336,10 +346,14 @@ class OutboxWorker:
                 return []
             taken = sa.update(outbox_t).where(c.id.in_(ids), due)
             conn.execute(taken.values(state="sending", lease_until=lease, leased_by=self.id))
-            fields = (c.id, c.recipient, c.token, c.body, c.attempts, c.created_at)
+            fields = (c.id, c.recipient, c.token, c.body, c.attempts, c.created_at, c.body_id)
             mine = sa.select(*fields).where(c.id.in_(ids), self._mine()).order_by(c.id)
             rows = conn.execute(mine).all()
-        return [Claimed(r.id, r.recipient, r.token, r.body, r.attempts, aware(r.created_at)) for r in rows]
+            shared = bodies.read(conn, (r.body_id for r in rows))
+        return [
+            Claimed(r.id, r.recipient, r.token, r.body, r.attempts, aware(r.created_at), shared.get(r.body_id, b""))
+            for r in rows
+        ]
 
     def _renew(self, ids: list[int], until: dt.datetime) -> set[int]:
         """Extend the lease of rows still held by this worker; returns their ids."""
@@ -359,7 +373,8 @@ class OutboxWorker:
         return self._transport
 
     async def _send(self, row: Claimed) -> Outcome:
-        envelope = Envelope(bounce_address(row.token, self.settings.liaison.domain), row.recipient, row.body, row.token)
+        sender = bounce_address(row.token, self.settings.liaison.domain)
+        envelope = Envelope(sender, row.recipient, row.body + row.shared, row.token)
         try:
             return await self._transport_for(row.recipient).send(envelope)
         except Exception as exc:  # a transport bug must not stop the queue

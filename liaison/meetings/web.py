@@ -8,8 +8,10 @@ forms to create, change and cancel a meeting (``/meetings/new``, ``/meetings/<id
 Pages are pages of the web face (``directory.web.render``): ``render`` with the base layout, navigation and the CSRF
 token in every form (the auth middleware checks it on every POST), the web face's error page for every
 ``BohaiError``. Reading pages follow ``web.anonymous_read`` (the auth middleware sends anonymous readers to the login
-page when it is off); the answer page needs no login because its link is signed (HMAC-SHA256); the staff forms need
-a logged-in admin, or an editor of the host province (``require_user`` + ``User.can_edit``).
+page when it is off), but a meeting's UID, its attendees' addresses, notices and reminders are shown only to a
+logged-in staff user (with both, anyone could forge an iMIP answer for an attendee); the answer page needs no login
+because its link is signed (HMAC-SHA256); the staff forms need a logged-in admin, or an editor of the host province
+(``require_user`` + ``User.can_edit``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from directory import clock
 from directory.errors import Forbidden, NotFound, ValidationFailed
 from directory.regions import PROVINCES
 from directory.settings import PROJECT_ROOT
-from directory.web.auth import User, allow_anonymous, require_user
+from directory.web.auth import User, allow_anonymous, current_user, require_user
 from directory.web.context import CTX
 from directory.web.render import add_nav, redirect, register_templates, render
 from liaison import settings as liaison_settings
@@ -87,8 +89,9 @@ async def list_page(request: web.Request) -> web.Response:
 async def detail_page(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     meeting = await ctx.store.run(meeting_store.get_meeting, ctx.store, int(request.match_info["id"]))
-    notices = await ctx.store.run(meeting_store.notices, ctx.store, meeting.id)
-    jobs = await ctx.store.run(reminders.for_meeting, ctx.store, meeting.id)
+    staff = current_user(request) is not None  # addresses, UID, notices: staff only (see the module docstring)
+    notices = await ctx.store.run(meeting_store.notices, ctx.store, meeting.id) if staff else []
+    jobs = await ctx.store.run(reminders.for_meeting, ctx.store, meeting.id) if staff else []
     calendar = await ctx.store.run(load_calendar, ctx.store)
     warnings = rules.date_warnings(meeting.start_at, meeting.end_at, calendar)
     context: dict[str, Any] = {"m": meeting, "notices": notices, "reminders": jobs, "warnings": warnings}

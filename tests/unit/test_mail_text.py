@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from directory.settings import Settings
 from liaison.mail import text as mailtext
 from liaison.meetings.models import AttendeeView, MeetingView
 from liaison.meetings.rules import mails
+from liaison.settings import Settings
 
 EVIL = '<b>A&B</b> "q"'
 

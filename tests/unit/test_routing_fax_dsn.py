@@ -17,7 +17,7 @@ from directory.snapshot import Snapshot, build
 from liaison import routing
 from liaison.letters import compose, faxpdf
 from liaison.mail import outbox
-from liaison.mail.inbound import is_auto, parse_dsn, referenced_ids
+from liaison.mail.dsn import is_auto, parse_dsn, referenced_ids
 from liaison.mail.transports.fax import FAX_ADDRESS, fax_address
 from liaison.workdays.calendar import default_calendar
 from tests.conftest import need

@@ -83,8 +83,8 @@ async def test_answer_link_roster_and_feed(running: service.Running, sink: Sink)
 
         async with http.get(f"{url}/meetings/{made.meeting.id}") as resp:
             page = await resp.text()
-        assert resp.status == 200 and "r130000000000@demo.bohai.example" in page and "参加" in page
-        assert page.count("已发送") == 10 and page.count("会议通知：") == 10
+        assert resp.status == 200 and "参加" in page  # addresses and notices: staff only (test_meetings_privacy)
+        assert "r130000000000@demo.bohai.example" not in page and "会议通知：" not in page
         async with http.get(f"{url}/meetings") as resp:
             page = await resp.text()
         assert "&lt;第十二次&gt;" in page and "1 / 10 人确认参加" in page

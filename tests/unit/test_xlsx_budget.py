@@ -1,0 +1,89 @@
+"""Reading a spreadsheet is budgeted: rows (blank, skipped and repeated ones included), cells and time each stop the
+read with an error naming the limit, however the sheet XML spells its rows; ordinary workbooks read as before."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+import zipfile
+from collections.abc import Iterable
+
+import pytest
+
+from directory.errors import ValidationFailed
+from directory.exchange import xlsx
+from directory.exchange.table import HEADER
+
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+def workbook(rows: Iterable[bytes], *, data_rows: int = 1) -> bytes:
+    """The export template with ``data_rows`` offices, its ``<dimension>`` removed and ``rows`` (raw ``<row>``
+    XML, streamed into the zip) appended to the sheet data: small on disk however many rows it describes."""
+    offices = [["110101001000", f"服务站{i}", "", "", "", "", "", "", "", "否"] for i in range(data_rows)]
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(xlsx.write(offices, HEADER))) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            if info.filename != SHEET:
+                dst.writestr(info, src.read(info.filename))
+                continue
+            xml = re.sub(rb"<dimension[^>]*/>", b"", src.read(SHEET))
+            head, _, tail = xml.partition(b"</sheetData>")
+            with dst.open(zipfile.ZipInfo(SHEET), "w") as sheet:
+                sheet.write(head)
+                for chunk in rows:
+                    sheet.write(chunk)
+                sheet.write(b"</sheetData>" + tail)
+    return out.getvalue()
+
+
+def deflated(data: bytes) -> bytes:
+    """``data`` with every member compressed (ZipInfo() above defaults to stored)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+    return out.getvalue()
+
+
+def refused(data: bytes, **limits: float) -> str:
+    with pytest.raises(ValidationFailed) as caught:
+        xlsx.read(data, max_rows=50_000, **limits)  # type: ignore[arg-type]
+    return str(caught.value.errors[0])
+
+
+def test_millions_of_blank_rows_stop_at_the_row_budget_quickly() -> None:
+    data = deflated(workbook([b"<row/>" * 100_000] * 30))  # 3,000,000 rows without a dimension
+    assert len(data) < 100_000
+    started = time.monotonic()
+    message = refused(data)
+    assert "MAX_SCANNED_ROWS" in message and str(xlsx.MAX_SCANNED_ROWS) in message
+    assert time.monotonic() - started < xlsx.TIME_BUDGET
+
+
+def test_a_far_row_number_counts_the_rows_it_skips() -> None:
+    message = refused(workbook([b'<row r="1048576"><c t="inlineStr"><is><t>x</t></is></c></row>']))
+    assert "MAX_SCANNED_ROWS" in message
+
+
+def test_repeated_row_numbers_count_too() -> None:
+    """openpyxl skips a row numbered like an earlier one without a word; each still costs parsing."""
+    message = refused(workbook([b'<row r="2"/>' * 1000]), max_scanned_rows=500)
+    assert "MAX_SCANNED_ROWS" in message and "500" in message
+
+
+def test_cells_and_time_are_budgeted() -> None:
+    wide = workbook([b"<row>" + b"<c/>" * (xlsx.MAX_CELLS_PER_ROW + 1) + b"</row>"])
+    assert "MAX_CELLS_PER_ROW" in refused(wide)
+    many = workbook([b"<row>" + b"<c/>" * 50 + b"</row>"] * 40)
+    assert "MAX_SCANNED_CELLS" in refused(many, max_scanned_cells=1000)
+    assert "TIME_BUDGET" in refused(many, time_budget=0)
+
+
+def test_ordinary_workbook_reads_as_before_with_gaps_kept() -> None:
+    gap = b'<row r="10"><c t="inlineStr"><is><t>130102000000</t></is></c></row>'
+    table = xlsx.read(workbook([gap], data_rows=3), max_rows=10)
+    assert table.header == list(HEADER)
+    assert [n for n, _ in table.rows] == [2, 3, 4, 10]
+    assert table.rows[-1][1][0] == "130102000000" and len(table.rows[-1][1]) == xlsx.MAX_COLUMNS
