@@ -69,6 +69,13 @@ class LdapSettings:
     idle_timeout: int = 300
     size_limit: int = 1000
     time_limit: int = 10
+    # --- search limits: what one search may ask and what paged results may keep ---
+    max_filter_bytes: int = 64 * 1024
+    max_filter_terms: int = 256
+    max_search_attributes: int = 256
+    paged_sets_per_connection: int = 8
+    paged_budget_bytes: int = 16 * 1024 * 1024
+    paged_idle_timeout: int = 300
     bind_throttle_failures: int = 5
     bind_throttle_seconds: int = 60
 
@@ -209,6 +216,11 @@ _PORT_OPTIONS = {"port", "ldaps_port"}
 
 _POSITIVE = {"database.pool_size", "database.poll_interval", "relay.timeout"}
 _POSITIVE.add("smtp.max_connections")  # liaison: inbound SMTP sessions at once
+_POSITIVE.update(
+    f"ldap.{name}"
+    for name in ("max_filter_bytes", "max_filter_terms", "max_search_attributes", "paged_sets_per_connection")
+)
+_POSITIVE.add("ldap.paged_idle_timeout")
 _DB_SCHEMES = ("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")
 
 
