@@ -96,6 +96,13 @@ class LdapSettings:
     idle_timeout: int = 300
     size_limit: int = 1000
     time_limit: int = 10
+    # --- search limits: what one search may ask and what paged results may keep ---
+    max_filter_bytes: int = field(default=64 * 1024, metadata=POSITIVE)
+    max_filter_terms: int = field(default=256, metadata=POSITIVE)
+    max_search_attributes: int = field(default=256, metadata=POSITIVE)
+    paged_sets_per_connection: int = field(default=8, metadata=POSITIVE)
+    paged_budget_bytes: int = 16 * 1024 * 1024
+    paged_idle_timeout: int = field(default=300, metadata=POSITIVE)
     bind_throttle_failures: int = 5  # deprecated, no effect: binds follow LoginSettings
     bind_throttle_seconds: int = 60  # deprecated, no effect
 

@@ -4,8 +4,9 @@ Owns: ``build_index(snap, base_dn)`` (registered as the Snapshot's ``"ldap"`` de
 entries of ``directory.dit``, prepares their values for matching, encodes each entry once (one ``bytes`` per entry,
 with the offsets of each attribute inside it, so an attribute selection is sliced out, not stored twice), and builds
 indexes — sorted (value, id) columns for equality and prefix (``v*``) filters, presence, and per-attribute text
-for ``*v*`` filters scanned at C speed in DIT order; the subtree of every entry is a contiguous id range. And the
-query side: candidate planning for a filter, scoped evaluation with limits, attribute selection, sort keys.
+for ``*v*`` filters scanned at C speed in DIT order; the subtree of every entry is a contiguous id range. The
+query side (candidate planning, scoped evaluation with limits) is in ``query``; ``DirectoryIndex`` offers it as
+methods, with the remembered encodings of attribute selections and sort keys.
 
 Memory is part of the design (the whole service should stay under 300 MB with 32,000 entries): no per-entry copy of
 the raw attribute values (the encoded entry and the prepared values are all that is kept), attribute layouts shared
@@ -16,27 +17,22 @@ from __future__ import annotations
 
 import bisect
 import gc
-import heapq
 import itertools
 import threading
 import time
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from directory import dit
 from directory.ldap import messages as m
-from directory.ldap import schema
+from directory.ldap import query, schema
 from directory.ldap.ber import enc_str, tlv
 from directory.ldap.dn import normalize_dn, parent_dn
-from directory.ldap.filters import Predicate, compile_filter, prep_phone_piece, prep_string, prepare, prepare_entry
+from directory.ldap.filters import Predicate, prepare_entry
+from directory.ldap.pacing import run
 from directory.snapshot import OfficeView, RegionView, Snapshot
 
-ALL = 1 << 30  # "unknown, probably large" candidate estimate
-# A plan: (estimated size, candidate ids ⊇ matches or None to scan the scope, whether the ids are exactly the
-# matches). Candidates are an ascending list, an unordered set (sorted once, at the end), or an ascending iterator.
-Plan = tuple[int, Iterable[int] | None, bool]
-_MATERIAL = (list, set, frozenset)
 ENCODED_BUDGET = 8 << 20  # bytes of encoded entries remembered for all attribute selections of one index together
 ENTRY_OVERHEAD = 100  # a bytes object and its dict slot, beyond the encoded length
 
@@ -151,105 +147,13 @@ class DirectoryIndex:
             norm = parent_dn(norm)
         return ""
 
-    # -- candidate planning ------------------------------------------------------------------------------------
+    # -- queries (planning and evaluation live in ``query``) ------------------------------------------------------
 
-    def plan(self, f: m.Filter) -> Plan:
-        """(estimated size, candidate ids ⊇ matches or None to scan the scope, whether the ids are exactly the
-        matches so the filter need not be evaluated again); see ``Plan``."""
-        if isinstance(f, m.Compare) and f.op == "=":
-            return self._plan_equality(f)
-        if isinstance(f, m.Present):
-            at = schema.lookup(f.attr)
-            if at is None:
-                return 0, [], True
-            ids = self.present.get(at.key, [])
-            return (ALL, None, False) if at.key == "objectclass" else (len(ids), ids, True)
-        if isinstance(f, m.Substrings):
-            return self._plan_substrings(f)
-        if isinstance(f, m.And):
-            return self._plan_and(f)
-        if isinstance(f, m.Or):
-            return self._plan_or(f)
-        if isinstance(f, m.Compare | m.Extensible) and schema.lookup(f.attr or "") is None:
-            return 0, [], True  # Undefined for every entry
-        return ALL, None, False
-
-    def _plan_equality(self, f: m.Compare) -> Plan:
-        at = schema.lookup(f.attr)
-        if at is None or at.kind in ("dn", "bool"):
-            return 0, [], True
-        column = self.sorted_keys.get(at.key)
-        if column is None:
-            return 0, [], True
-        keys, ids = column
-        wanted = prepare(at.kind, f.value)
-        lo = bisect.bisect_left(keys, wanted)
-        hi = bisect.bisect_right(keys, wanted, lo)
-        found = ids[lo:hi]  # one entry's values are unique, so ids of one value are ascending and unique
-        return len(found), found, True
-
-    def _plan_and(self, f: m.And) -> Plan:
-        plans = sorted((self.plan(i) for i in f.items), key=lambda p: p[0])
-        if len(plans) > 1 and all(p[2] and isinstance(p[1], _MATERIAL) for p in plans):
-            first = plans[0][1]
-            assert isinstance(first, _MATERIAL)
-            found = set(first).intersection(*(self._as_set(p[1]) for p in plans[1:]))  # type: ignore[arg-type]
-            return len(found), found, True
-        return plans[0][0], plans[0][1], plans[0][2] and len(plans) == 1
-
-    def _as_set(self, ids: list[int] | set[int] | frozenset[int]) -> set[int] | frozenset[int]:
-        if not isinstance(ids, list):
-            return ids
-        if len(ids) < 64:
-            return set(ids)
-        cached = self._sets.get(id(ids))
-        if cached is None or cached[0] is not ids:
-            if len(self._sets) >= 256:
-                self._sets.clear()
-            cached = self._sets[id(ids)] = (ids, frozenset(ids))
-        return cached[1]
-
-    def _plan_or(self, f: m.Or) -> Plan:
-        plans = [self.plan(i) for i in f.items]
-        if any(p[1] is None for p in plans):
-            return ALL, None, False
-        if all(isinstance(p[1], _MATERIAL) for p in plans):
-            found: set[int] = set().union(*(p[1] for p in plans if p[0]))  # type: ignore[arg-type]
-            return len(found), found, all(p[2] for p in plans)
-        iters = [_ascending(p[1]) for p in plans if p[0]]  # type: ignore[arg-type]
-        return sum(p[0] for p in plans), _unique(heapq.merge(*iters)), False
-
-    def _plan_substrings(self, f: m.Substrings) -> Plan:
-        at = schema.lookup(f.attr)
-        if at is None or at.kind not in ("string", "phone"):
-            return 0, [], True
-        if f.initial is not None and not f.any and f.final is None and at.key in self.sorted_keys:
-            keys, ids = self.sorted_keys[at.key]
-            prefix = prepare(at.kind, f.initial)
-            lo = bisect.bisect_left(keys, prefix)
-            hi = bisect.bisect_left(keys, prefix + "\U0010ffff")
-            found = set(ids[lo:hi])
-            return len(found), found, True
-        prep = prep_phone_piece if at.kind == "phone" else prep_string
-        pieces = [prep(p) for p in (*f.any, f.final) if p]
-        if f.initial:
-            pieces.append(prepare(at.kind, f.initial))
-        needle = max(pieces, key=len, default="")
-        index = self.texts.get(at.key)
-        if not needle or index is None:
-            ids = self.present.get(at.key, [])
-            return len(ids), ids, False
-        return len(index.ids) // 4 + 1, _scan(index, needle), False
-
-    # -- scoped evaluation -------------------------------------------------------------------------------------
+    def plan(self, f: m.Filter) -> query.Plan:
+        return query.plan(self, f, query.Budget.of(self))
 
     def scope_ids(self, base: int, scope: int) -> tuple[int, int, list[int] | None]:
-        """(lo, hi, explicit list or None) of the ids in the search scope."""
-        if scope == 0:
-            return base, base + 1, [base]
-        if scope == 1:
-            return base, self.end[base], self.children[base]
-        return (base + 1 if scope == 3 else base), self.end[base], None
+        return query.scope_ids(self, base, scope)
 
     def evaluate(
         self,
@@ -261,78 +165,14 @@ class DirectoryIndex:
         deadline: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> tuple[list[int], bool, bool]:
-        """Matching ids in DIT order: (ids, more than ``limit`` matched, the deadline passed). ``predicate`` is
-        compiled from ``f`` only when the index cannot answer the filter by itself."""
-        lo, hi, explicit = self.scope_ids(base, scope)
-        _, plan, exact = (ALL, None, False) if explicit is not None else self.plan(f)
-        source: Iterable[int]
-        if explicit is not None:
-            source = explicit
-        elif plan is None:
-            source = range(lo, hi)
-        else:
-            source = _clip(plan, lo, hi)
-            if exact:  # the index answered the whole filter
-                found = list(itertools.islice(source, limit + 1))
-                return found[:limit], len(found) > limit, False
-        match = predicate or compile_filter(f)
-        out: list[int] = []
-        entries = self.entries
-        for n, i in enumerate(source):
-            if n & 255 == 255 and clock() > deadline:
-                return out, False, True
-            if match(entries[i].prepared) is True:
-                if len(out) >= limit:
-                    return out, True, False
-                out.append(i)
-        return out, False, False
+        """Matching ids in DIT order: (ids, more than ``limit`` matched, the deadline passed), in one go."""
+        return run(query.evaluate_steps(self, base, scope, f, predicate, limit, deadline, clock))
 
     # -- output ------------------------------------------------------------------------------------------------
 
     def sort_key(self, i: int, key: str) -> tuple[int, str]:
         values = self.entries[i].prepared.get(key)
         return (0, min(values)) if values else (1, "")
-
-
-def _unique(ids: Iterable[int]) -> Iterator[int]:
-    last = -1
-    for i in ids:
-        if i != last:
-            yield i
-            last = i
-
-
-def _ascending(ids: Iterable[int]) -> Iterable[int]:
-    return sorted(ids) if isinstance(ids, set | frozenset) else ids
-
-
-def _clip(ids: Iterable[int], lo: int, hi: int) -> Iterable[int]:
-    """The candidates inside the id range [lo, hi), ascending."""
-    ids = _ascending(ids)
-    if isinstance(ids, list):
-        return ids[bisect.bisect_left(ids, lo) : bisect.bisect_left(ids, hi)]
-    return _range(ids, lo, hi)
-
-
-def _range(ids: Iterable[int], lo: int, hi: int) -> Iterator[int]:
-    for i in ids:
-        if i >= hi:
-            return
-        if i >= lo:
-            yield i
-
-
-def _scan(index: TextIndex, needle: str) -> Iterator[int]:
-    text, starts, ids = index.text, index.starts, index.ids
-    find, n = text.find, len(starts)
-    pos = find(needle)
-    last = -1
-    while pos >= 0:
-        line = bisect.bisect_right(starts, pos) - 1
-        if ids[line] != last:
-            last = ids[line]
-            yield last
-        pos = find(needle, starts[line + 1]) if line + 1 < n else -1
 
 
 # -- building ------------------------------------------------------------------------------------------------------

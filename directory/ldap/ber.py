@@ -12,6 +12,11 @@ class BerError(ValueError):
     """Malformed or oversized BER data."""
 
 
+class LimitExceeded(BerError):
+    """Well-formed so far, but more elements than the decoder is willing to read (decoding stops at the limit, so
+    an oversized request costs no more than one of the allowed size)."""
+
+
 def enc_len(n: int) -> bytes:
     if n < 0x80:
         return bytes((n,))
@@ -80,11 +85,14 @@ def read_tlv(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
     return tag, start, stop
 
 
-def children(buf: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
-    """All TLVs in ``buf[start:end]``, which must be filled exactly."""
-    out = []
+def children(buf: bytes, start: int, end: int, limit: int = -1) -> list[tuple[int, int, int]]:
+    """All TLVs in ``buf[start:end]``, which must be filled exactly; more than ``limit`` (if ≥ 0) raises
+    ``LimitExceeded`` before the rest is read."""
+    out: list[tuple[int, int, int]] = []
     pos = start
     while pos < end:
+        if len(out) == limit:
+            raise LimitExceeded(f"more than {limit} elements")
         tag, s, e = read_tlv(buf, pos, end)
         out.append((tag, s, e))
         pos = e

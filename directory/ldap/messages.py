@@ -12,6 +12,7 @@ from typing import Any
 
 from directory.ldap.ber import (
     BerError,
+    LimitExceeded,
     children,
     dec_bool,
     dec_int,
@@ -35,6 +36,7 @@ WRITE_RESPONSES = {MODIFY_REQ: 0x67, ADD_REQ: 0x69, DEL_REQ: 0x6B, MODDN_REQ: 0x
 
 # result codes
 SUCCESS, OPERATIONS_ERROR, PROTOCOL_ERROR, TIME_LIMIT, SIZE_LIMIT = 0, 1, 2, 3, 4
+ADMIN_LIMIT_EXCEEDED = 11
 COMPARE_FALSE, COMPARE_TRUE, AUTH_METHOD_NOT_SUPPORTED = 5, 6, 7
 UNAVAILABLE_CRITICAL_EXTENSION, NO_SUCH_ATTRIBUTE, UNDEFINED_ATTRIBUTE_TYPE = 12, 16, 17
 NO_SUCH_OBJECT, INVALID_DN_SYNTAX, INVALID_CREDENTIALS, INSUFFICIENT_ACCESS = 32, 34, 49, 50
@@ -50,6 +52,21 @@ OID_STARTTLS = "1.3.6.1.4.1.1466.20037"
 OID_NOTICE_OF_DISCONNECTION = "1.3.6.1.4.1.1466.20036"
 
 MAX_FILTER_DEPTH = 64
+MAX_CONTROLS = 32  # per message; clients send at most three or four
+MAX_SORT_KEYS = 16  # per server-side sort control; each key is one more sort of the result
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeLimits:
+    """How much of a search request the decoder reads (``[ldap]`` settings). A search over a limit is not decoded
+    further and is answered with adminLimitExceeded, so an oversized filter costs no more than an allowed one."""
+
+    filter_bytes: int = 65536
+    filter_terms: int = 256  # filter elements: and/or/not, each assertion, each piece of a substring assertion
+    attributes: int = 256  # attribute selectors of one search
+
+
+DEFAULT_LIMITS = DecodeLimits()
 
 
 # -- filters ---------------------------------------------------------------------------------------------------
@@ -109,43 +126,79 @@ def _value(buf: bytes, s: int, e: int) -> str:
     return buf[s:e].decode("utf-8", "replace")
 
 
-def decode_filter(buf: bytes, tag: int, s: int, e: int, depth: int = 0) -> Filter:
+class _Terms:
+    """What is left of a filter's element budget while it is decoded."""
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.left = self.limit = limit
+
+    def spend(self, n: int = 1) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise LimitExceeded(f"过滤器元素过多，上限 {self.limit} 个 (filter has more than {self.limit} terms)")
+
+    def elements(self, buf: bytes, s: int, e: int) -> list[tuple[int, int, int]]:
+        """The TLVs of a list whose every element costs at least one term; read no further than the budget."""
+        try:
+            return children(buf, s, e, self.left + 1)
+        except LimitExceeded:
+            self.spend(self.left + 1)
+            raise
+
+
+def _fixed(buf: bytes, s: int, e: int, most: int, what: str) -> list[tuple[int, int, int]]:
+    """The TLVs of a construct of at most ``most`` elements: more is malformed, not a limit."""
+    try:
+        return children(buf, s, e, most)
+    except LimitExceeded as exc:
+        raise BerError(f"bad {what}") from exc
+
+
+def decode_filter(buf: bytes, tag: int, s: int, e: int, depth: int = 0, terms: _Terms | None = None) -> Filter:
+    """The filter in ``buf[s:e]``; with ``terms``, more elements than it allows raise ``LimitExceeded``."""
     if depth > MAX_FILTER_DEPTH:
         raise BerError("filter nested too deeply")
+    budget = terms if terms is not None else _Terms(1 << 62)
+    budget.spend()
     if tag in (0xA0, 0xA1):
-        items = tuple(decode_filter(buf, t, cs, ce, depth + 1) for t, cs, ce in children(buf, s, e))
+        parts = budget.elements(buf, s, e)
+        items = tuple(decode_filter(buf, t, cs, ce, depth + 1, budget) for t, cs, ce in parts)
         if not items:
             raise BerError("empty and/or filter")
         return And(items) if tag == 0xA0 else Or(items)
     if tag == 0xA2:
-        inner = children(buf, s, e)
+        inner = _fixed(buf, s, e, 2, "not filter")
         if len(inner) != 1:
             raise BerError("not filter must hold one filter")
-        return Not(decode_filter(buf, *inner[0], depth + 1))
+        return Not(decode_filter(buf, *inner[0], depth + 1, terms=budget))
     if tag in _COMPARE_TAGS:
-        parts = children(buf, s, e)
+        parts = _fixed(buf, s, e, 3, "attribute value assertion")
         if len(parts) != 2 or parts[0][0] != 0x04 or parts[1][0] != 0x04:
             raise BerError("bad attribute value assertion")
         return Compare(_COMPARE_TAGS[tag], dec_str(buf, parts[0][1], parts[0][2]), _value(buf, *parts[1][1:]))
     if tag == 0x87:
         return Present(dec_str(buf, s, e))
     if tag == 0xA4:
-        return _substrings(buf, s, e)
+        return _substrings(buf, s, e, budget)
     if tag == 0xA9:
         return _extensible(buf, s, e)
     raise BerError(f"unknown filter tag 0x{tag:02x}")
 
 
-def _substrings(buf: bytes, s: int, e: int) -> Substrings:
-    parts = children(buf, s, e)
+def _substrings(buf: bytes, s: int, e: int, terms: _Terms) -> Substrings:
+    parts = _fixed(buf, s, e, 3, "substrings filter")
     if len(parts) != 2 or parts[0][0] != 0x04 or parts[1][0] != 0x30:
         raise BerError("bad substrings filter")
     initial: str | None = None
     final: str | None = None
     anys: list[str] = []
-    pieces = children(buf, parts[1][1], parts[1][2])
+    terms.left += 1  # the assertion was counted once already: its first piece is that term
+    pieces = terms.elements(buf, parts[1][1], parts[1][2])
     if not pieces:
         raise BerError("substrings filter without substrings")
+    terms.spend(len(pieces))
     for i, (t, ps, pe) in enumerate(pieces):
         if t == 0x80 and i == 0:
             initial = _value(buf, ps, pe)
@@ -163,7 +216,7 @@ def _extensible(buf: bytes, s: int, e: int) -> Extensible:
     attr: str | None = None
     value: str | None = None
     dn_attrs = False
-    for t, ps, pe in children(buf, s, e):
+    for t, ps, pe in _fixed(buf, s, e, 4, "extensible match"):
         if t == 0x81:
             rule = dec_str(buf, ps, pe)
         elif t == 0x82:
@@ -244,6 +297,14 @@ class UnknownRequest:
     tag: int
 
 
+@dataclass(frozen=True, slots=True)
+class RefusedRequest:
+    """A request decoded only far enough to see that it exceeds a limit; answered with adminLimitExceeded."""
+
+    tag: int  # the protocol op tag of the request
+    text: str
+
+
 Request = (
     BindRequest
     | SearchRequest
@@ -253,6 +314,7 @@ Request = (
     | UnbindRequest
     | WriteRequest
     | UnknownRequest
+    | RefusedRequest
 )
 
 
@@ -263,12 +325,13 @@ class Message:
     controls: tuple[Control, ...] = field(default=())
 
 
-def decode_message(buf: bytes) -> Message:
-    """One complete LDAPMessage (as framed by ``ber.frame_size``)."""
+def decode_message(buf: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> Message:
+    """One complete LDAPMessage (as framed by ``ber.frame_size``); a search over ``limits`` becomes a
+    ``RefusedRequest``."""
     tag, s, e = read_tlv(buf, 0, len(buf))
     if tag != 0x30 or e != len(buf):
         raise BerError("LDAPMessage is not one SEQUENCE")
-    parts = children(buf, s, e)
+    parts = children(buf, s, e, 3)
     if len(parts) < 2 or len(parts) > 3 or parts[0][0] != 0x02:
         raise BerError("LDAPMessage needs a messageID and one operation")
     msgid = dec_int(buf, parts[0][1], parts[0][2])
@@ -279,13 +342,13 @@ def decode_message(buf: bytes) -> Message:
         if parts[2][0] != 0xA0:
             raise BerError("unexpected element after the operation")
         controls = _controls(buf, parts[2][1], parts[2][2])
-    return Message(msgid, _operation(buf, *parts[1]), controls)
+    return Message(msgid, _operation(buf, *parts[1], limits), controls)
 
 
 def _controls(buf: bytes, s: int, e: int) -> tuple[Control, ...]:
     out = []
-    for t, cs, ce in children(buf, s, e):
-        fields = children(buf, cs, ce)
+    for t, cs, ce in children(buf, s, e, MAX_CONTROLS):
+        fields = children(buf, cs, ce, 3)
         if t != 0x30 or not fields or fields[0][0] != 0x04 or len(fields) > 3:
             raise BerError("bad control")
         critical = False
@@ -301,9 +364,12 @@ def _controls(buf: bytes, s: int, e: int) -> tuple[Control, ...]:
     return tuple(out)
 
 
-def _operation(buf: bytes, tag: int, s: int, e: int) -> Request:
+def _operation(buf: bytes, tag: int, s: int, e: int, limits: DecodeLimits) -> Request:
     if tag == SEARCH_REQ:
-        return _search(buf, s, e)
+        try:
+            return _search(buf, s, e, limits)
+        except LimitExceeded as exc:
+            return RefusedRequest(tag, str(exc))
     if tag == BIND_REQ:
         return _bind(buf, s, e)
     if tag == UNBIND_REQ:
@@ -320,7 +386,7 @@ def _operation(buf: bytes, tag: int, s: int, e: int) -> Request:
 
 
 def _bind(buf: bytes, s: int, e: int) -> BindRequest:
-    parts = children(buf, s, e)
+    parts = _fixed(buf, s, e, 3, "bind request")
     if len(parts) != 3 or parts[0][0] != 0x02 or parts[1][0] != 0x04:
         raise BerError("bad bind request")
     version = dec_int(buf, parts[0][1], parts[0][2])
@@ -330,8 +396,8 @@ def _bind(buf: bytes, s: int, e: int) -> BindRequest:
     return BindRequest(version, dec_str(buf, parts[1][1], parts[1][2]), auth_tag == 0x80, buf[a_s:a_e])
 
 
-def _search(buf: bytes, s: int, e: int) -> SearchRequest:
-    parts = children(buf, s, e)
+def _search(buf: bytes, s: int, e: int, limits: DecodeLimits) -> SearchRequest:
+    parts = _fixed(buf, s, e, 8, "search request")
     expected = (0x04, 0x0A, 0x0A, 0x02, 0x02, 0x01)
     if len(parts) != 8 or tuple(p[0] for p in parts[:6]) != expected or parts[7][0] != 0x30:
         raise BerError("bad search request")
@@ -339,20 +405,32 @@ def _search(buf: bytes, s: int, e: int) -> SearchRequest:
     scope, deref, size, time = (dec_int(buf, p[1], p[2]) for p in parts[1:5])
     if scope not in (0, 1, 2, 3) or deref not in (0, 1, 2, 3) or size < 0 or time < 0:
         raise BerError("search scope, deref or limits out of range")
+    f_tag, f_s, f_e = parts[6]
+    if f_e - f_s > limits.filter_bytes:
+        raise LimitExceeded(
+            f"过滤器过大：{f_e - f_s} 字节，上限 {limits.filter_bytes} 字节 "
+            f"(filter of {f_e - f_s} bytes exceeds the limit of {limits.filter_bytes})"
+        )
+    try:
+        selectors = children(buf, parts[7][1], parts[7][2], limits.attributes)
+    except LimitExceeded as exc:
+        raise LimitExceeded(
+            f"请求的属性过多，上限 {limits.attributes} 个 (more than {limits.attributes} attributes requested)"
+        ) from exc
     attrs = []
-    for t, a_s, a_e in children(buf, parts[7][1], parts[7][2]):
+    for t, a_s, a_e in selectors:
         if t != 0x04:
             raise BerError("attribute selector must be an octet string")
         attrs.append(dec_str(buf, a_s, a_e))
-    filt = decode_filter(buf, *parts[6])
+    filt = decode_filter(buf, f_tag, f_s, f_e, 0, _Terms(limits.filter_terms))
     return SearchRequest(base, scope, deref, size, time, dec_bool(buf, parts[5][1], parts[5][2]), filt, tuple(attrs))
 
 
 def _compare(buf: bytes, s: int, e: int) -> CompareRequest:
-    parts = children(buf, s, e)
+    parts = _fixed(buf, s, e, 2, "compare request")
     if len(parts) != 2 or parts[0][0] != 0x04 or parts[1][0] != 0x30:
         raise BerError("bad compare request")
-    ava = children(buf, parts[1][1], parts[1][2])
+    ava = _fixed(buf, parts[1][1], parts[1][2], 2, "compare assertion")
     if len(ava) != 2 or ava[0][0] != 0x04 or ava[1][0] != 0x04:
         raise BerError("bad compare assertion")
     return CompareRequest(
@@ -361,7 +439,7 @@ def _compare(buf: bytes, s: int, e: int) -> CompareRequest:
 
 
 def _extended(buf: bytes, s: int, e: int) -> ExtendedRequest:
-    parts = children(buf, s, e)
+    parts = _fixed(buf, s, e, 2, "extended request")
     if not parts or parts[0][0] != 0x80 or len(parts) > 2 or (len(parts) == 2 and parts[1][0] != 0x81):
         raise BerError("bad extended request")
     value = buf[parts[1][1] : parts[1][2]] if len(parts) == 2 else None
@@ -371,13 +449,16 @@ def _extended(buf: bytes, s: int, e: int) -> ExtendedRequest:
 # -- control values --------------------------------------------------------------------------------------------
 
 
-def _value_parts(value: bytes | None, what: str) -> list[tuple[int, int, int]]:
+def _value_parts(value: bytes | None, what: str, most: int = 4) -> list[tuple[int, int, int]]:
     if not value:
         raise BerError(f"{what} control without a value")
     tag, s, e = read_tlv(value, 0, len(value))
     if tag != 0x30 or e != len(value):
         raise BerError(f"bad {what} control value")
-    return children(value, s, e)
+    try:
+        return children(value, s, e, most)
+    except BerError as exc:
+        raise BerError(f"bad {what} control value: {exc}") from exc
 
 
 def decode_paged(value: bytes | None) -> tuple[int, bytes]:
@@ -397,10 +478,10 @@ class SortKey:
 
 def decode_sort(value: bytes | None) -> tuple[SortKey, ...]:
     keys = []
-    parts = _value_parts(value, "sort")
+    parts = _value_parts(value, "sort", MAX_SORT_KEYS)
     assert value is not None
     for t, s, e in parts:
-        fields = children(value, s, e)
+        fields = _fixed(value, s, e, 3, "sort key")
         if t != 0x30 or not fields or fields[0][0] != 0x04:
             raise BerError("bad sort key")
         rule: str | None = None
@@ -439,7 +520,7 @@ def decode_vlv(value: bytes | None) -> VlvRequest:
     if before < 0 or after < 0:
         raise BerError("negative VLV counts")
     if t == 0xA0:
-        target = children(value, s, e)
+        target = _fixed(value, s, e, 2, "VLV byOffset")
         if len(target) != 2 or target[0][0] != 0x02 or target[1][0] != 0x02:
             raise BerError("bad VLV byOffset")
         offset, count = (dec_int(value, p[1], p[2]) for p in target)

@@ -1,30 +1,37 @@
 """Search and Compare over the backend index, with limits and the paged results, sort and VLV controls.
 
-Owns: the Root DSE and ``cn=Subschema`` entries, attribute selection (``*``, ``+``, ``1.1``, names and aliases,
-typesOnly), size and time limits (result codes 4 and 3), paged results (RFC 2696, always answered with the paged
-response control), server-side sort (RFC 2891) and VLV (draft-ietf-ldapext-ldapv3-vlv), and critical-control
-checks (12). Produces encoded protocol ops; the server frames and sends them.
+Owns: ``Searcher``: size and time limits (result codes 4 and 3), paged results (RFC 2696, always answered with the
+paged response control; the open sets are kept in ``paging.PagedResults``), server-side sort (RFC 2891) and VLV
+(draft-ietf-ldapext-ldapv3-vlv), and critical-control checks (12). A search is a generator of steps
+(``Searcher.steps``) that yields whenever ``due()`` says its slice of the event loop is used up (see ``pacing``);
+the time limit is checked inside planning, evaluation, sorting and encoding alike. ``Searcher.search`` runs one to
+its end. Produces encoded protocol ops; the server frames and sends them. Attribute selection is in ``selection``.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterable
+from array import array
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from directory.ldap import messages as m
 from directory.ldap import schema
-from directory.ldap.backend import DirectoryIndex, IndexedEntry, Layout
-from directory.ldap.ber import BerError, header
+from directory.ldap.backend import DirectoryIndex
+from directory.ldap.ber import BerError
 from directory.ldap.dn import DnError, normalize_dn
 from directory.ldap.filters import compile_filter, prepare, prepare_entry
+from directory.ldap.pacing import run
+from directory.ldap.paging import PagedResults, PagedSet
+from directory.ldap.query import evaluate_steps
+from directory.ldap.selection import SUBSCHEMA_DN, SUPPORTED_CONTROLS, Selection, root_dse
 
+__all__ = ["Limits", "Outcome", "SearchError", "Searcher", "Selection"]
 T = TypeVar("T")
-SUPPORTED_CONTROLS = (m.OID_PAGED, m.OID_SORT_REQ, m.OID_VLV_REQ)
-SUBSCHEMA_DN = "cn=Subschema"
-MAX_PAGED_SETS = 8  # open paged result sets per connection
+SORT_CHUNK = 2048  # entries whose sort keys are read between looks at the clock
+_GONE = "分页结果已过期或无效，请重新查询 (paged results cookie unknown, expired or dropped; start the search again)"
+Steps = Generator[None, None, "Outcome"]
 
 
 @dataclass(frozen=True)
@@ -51,132 +58,28 @@ class SearchError(Exception):
 
 
 @dataclass
-class PagedSet:
-    key: tuple[object, ...]
-    ids: list[int]
+class Search:
+    """One search under way: its request and what was worked out from it."""
+
+    req: m.SearchRequest
     index: DirectoryIndex
-    sent: int = 0
+    sel: Selection
+    base: int
+    deadline: float
+    size: int
+    wanted: dict[str, m.Control]
+    owner: object
 
 
-def root_dse(base_dn: str, tls: bool) -> dict[str, list[str]]:
-    extensions = [m.OID_WHOAMI] + ([m.OID_STARTTLS] if tls else [])
-    return {
-        "objectClass": ["top"],
-        "namingContexts": [base_dn],
-        "subschemaSubentry": [SUBSCHEMA_DN],
-        "supportedLDAPVersion": ["2", "3"],
-        "supportedControl": list(SUPPORTED_CONTROLS),
-        "supportedExtension": extensions,
-        "supportedFeatures": ["1.3.6.1.4.1.4203.1.5.1"],
-        "vendorName": ["Bohai Liaison 环渤海通讯联络服务"],
-        "vendorVersion": ["0.1"],
-    }
+def _never() -> bool:
+    return False
 
 
-# -- attribute selection -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Selection:
-    all_user: bool
-    operational: bool
-    keys: frozenset[str]
-    types_only: bool
-
-    @classmethod
-    def of(cls, attributes: tuple[str, ...], types_only: bool) -> Selection:
-        names = [a.strip() for a in attributes]
-        keys = set()
-        for name in names:
-            if name in ("*", "+", "1.1"):
-                continue
-            at = schema.lookup(name)
-            keys.add(at.key if at else name.split(";", 1)[0].lower())
-        only_none = bool(names) and all(n == "1.1" for n in names)
-        all_user = not only_none and (not names or "*" in names)
-        return cls(all_user, "+" in names, frozenset(keys), types_only)
-
-    @property
-    def cache_key(self) -> tuple[bool, bool, frozenset[str], bool]:
-        return (self.all_user, self.operational, self.keys, self.types_only)
-
-    @property
-    def plain(self) -> bool:
-        return self.all_user and not self.operational and not self.types_only and not (self.keys & _OPERATIONAL)
-
-    def encode(self, index: DirectoryIndex, i: int) -> bytes:
-        return self.encode_all(index, [i])[0]
-
-    def encode_all(self, index: DirectoryIndex, ids: Iterable[int]) -> list[bytes]:
-        """The SearchResultEntry ops of these entries for this selection (remembered per index, within a budget)."""
-        entries = index.entries
-        if self.plain:
-            return [entries[i].full for i in ids]
-        cache = index.encoded(self.cache_key)
-        out = []
-        for i in ids:
-            op = cache.get(i)
-            if op is None:
-                op = self._encode(index, i)
-                index.remember(cache, i, op)
-            out.append(op)
-        return out
-
-    def _encode(self, index: DirectoryIndex, i: int) -> bytes:
-        e = index.entries[i]
-        if self.types_only:
-            body = b"".join(
-                m.encode_attribute(n, (), True)
-                for n, k in zip(e.layout.names, e.layout.keys, strict=True)
-                if self.all_user or k in self.keys
-            )
-        else:
-            body = e.all_parts() if self.all_user else e.parts(self._columns(e.layout))
-        if self.operational or self.keys & _OPERATIONAL:
-            body += b"".join(self._operational(index, i, e))
-        dn_enc = e.dn_enc
-        inner = header(0x30, len(body))
-        return b"".join((header(m.SEARCH_ENTRY, len(dn_enc) + len(inner) + len(body)), dn_enc, inner, body))
-
-    def _columns(self, layout: Layout) -> tuple[int, ...]:
-        """Positions of the selected attributes in an entry layout (few layouts, so remembered)."""
-        key = (self.keys, layout)
-        found = _COLUMNS.get(key)
-        if found is None:
-            if len(_COLUMNS) > 4096:
-                _COLUMNS.clear()
-            found = _COLUMNS[key] = tuple(j for j, k in enumerate(layout.keys) if k in self.keys)
-        return found
-
-    def _operational(self, index: DirectoryIndex, i: int, e: IndexedEntry) -> list[bytes]:
-        values = {
-            "entrydn": ("entryDN", [e.dn]),
-            "subschemasubentry": ("subschemaSubentry", [SUBSCHEMA_DN]),
-            "hassubordinates": ("hasSubordinates", ["TRUE" if index.children[i] else "FALSE"]),
-        }
-        return [
-            m.encode_attribute(name, vals, self.types_only)
-            for key, (name, vals) in values.items()
-            if self.operational or key in self.keys
-        ]
-
-    def encode_special(self, dn: str, attrs: dict[str, list[str]]) -> bytes:
-        """Root DSE and subschema: every attribute is operational, so no list, ``*`` and ``+`` all give all."""
-        chosen = [
-            m.encode_attribute(name, values, self.types_only)
-            for name, values in attrs.items()
-            if self.all_user or self.operational or name.lower() in self.keys
-        ]
-        return m.entry_op(dn, b"".join(chosen))
-
-
-_OPERATIONAL = frozenset({"entrydn", "subschemasubentry", "hassubordinates"})
-_COLUMNS: dict[tuple[frozenset[str], Layout], tuple[int, ...]] = {}
-
-
-def _key(name: str) -> str:
-    at = schema.lookup(name)
-    return at.key if at else name.lower()
+def _late(paged: bool = False) -> Outcome:
+    out = Outcome(code=m.TIME_LIMIT, text="超出时间限制 (time limit exceeded)")
+    if paged:
+        out.controls.append(m.paged_control(0, b""))
+    return out
 
 
 # -- the search operation ------------------------------------------------------------------------------------------
@@ -190,17 +93,23 @@ class Searcher:
     limits: Limits
     tls_available: bool = False
     clock: Callable[[], float] = time.monotonic
+    paged: PagedResults = field(default_factory=lambda: PagedResults(16 << 20, 8, 300.0))
+    due: Callable[[], bool] = _never  # the event loop wants a turn (see ``pacing``)
 
-    def search(self, req: m.SearchRequest, controls: tuple[m.Control, ...], paged: dict[bytes, PagedSet]) -> Outcome:
+    def search(self, req: m.SearchRequest, controls: tuple[m.Control, ...], owner: object = None) -> Outcome:
+        """Run a search to its end in one go; ``owner`` (the connection) holds its paged result sets."""
+        return run(self.steps(req, controls, owner))
+
+    def steps(self, req: m.SearchRequest, controls: tuple[m.Control, ...], owner: object) -> Steps:
         try:
-            return self._search(req, controls, paged)
+            return (yield from self._search(req, controls, owner))
         except SearchError as exc:
             out = Outcome(code=exc.code, text=exc.text, matched=exc.matched)
             if any(c.oid == m.OID_PAGED for c in controls):
                 out.controls.append(m.paged_control(0, b""))
             return out
 
-    def _search(self, req: m.SearchRequest, controls: tuple[m.Control, ...], paged: dict[bytes, PagedSet]) -> Outcome:
+    def _search(self, req: m.SearchRequest, controls: tuple[m.Control, ...], owner: object) -> Steps:
         wanted = _controls(controls)
         sel = Selection.of(req.attributes, req.types_only)
         special = self._special(req, sel)
@@ -212,15 +121,25 @@ class Searcher:
         deadline = self.clock() + min(limits) if limits else float("inf")
         sizes = [n for n in (req.size_limit, self.limits.size_limit) if n > 0]
         size = min(sizes) if sizes else len(index.entries)
+        s = Search(req, index, sel, base, deadline, size, wanted, owner)
         if not wanted:
-            ids, more, late = index.evaluate(base, req.scope, req.filter, None, size, deadline, self.clock)
-            return _done(index, sel, ids, more, late)
+            ids, more, late = yield from self._evaluate(s, index, base, size)
+            return (yield from self._done(s, ids, more, late))
         if m.OID_PAGED in wanted:
-            return self._paged(index, req, wanted, paged, base, deadline, sel)
-        ids, _, late = index.evaluate(base, req.scope, req.filter, None, len(index.entries), deadline, self.clock)
+            return (yield from self._paged(s))
+        ids, _, late = yield from self._evaluate(s, index, base, len(index.entries))
         if late:
-            return _done(index, sel, [], False, True)
-        return _sorted_view(index, sel, ids, wanted, size)
+            return _late()
+        return (yield from self._sorted_view(s, ids))
+
+    def _evaluate(
+        self, s: Search, index: DirectoryIndex, base: int, limit: int, start: int = 0
+    ) -> Generator[None, None, tuple[list[int], bool, bool]]:
+        return (
+            yield from evaluate_steps(
+                index, base, s.req.scope, s.req.filter, None, limit, s.deadline, self.clock, start=start, due=self.due
+            )
+        )
 
     def _special(self, req: m.SearchRequest, sel: Selection) -> Outcome | None:
         if req.scope != 0:
@@ -245,35 +164,148 @@ class Searcher:
             raise SearchError(m.INVALID_DN_SYNTAX, f"DN 语法错误 (invalid DN syntax): {exc}") from exc
         return found
 
-    def _paged(
-        self,
-        index: DirectoryIndex,
-        req: m.SearchRequest,
-        wanted: dict[str, m.Control],
-        paged: dict[bytes, PagedSet],
-        base: int,
-        deadline: float,
-        sel: Selection,
-    ) -> Outcome:
-        page_size, cookie = _decode(m.decode_paged, wanted[m.OID_PAGED])
-        key = (req.base, req.scope, req.filter, req.attributes, req.types_only)
-        if cookie:
-            state = paged.get(cookie)
-            if state is None or state.key != key:
-                raise SearchError(m.UNWILLING_TO_PERFORM, "分页 cookie 无效或已过期 (unknown paged results cookie)")
-            del paged[cookie]
+    def _done(
+        self, s: Search, ids: Sequence[int], more: bool, late: bool, index: DirectoryIndex | None = None
+    ) -> Steps:
+        out = Outcome((yield from s.sel.encode_steps(index or s.index, ids, self.due)))
+        if late:
+            out.code, out.text = m.TIME_LIMIT, "超出时间限制 (time limit exceeded)"
+        elif more:
+            out.code, out.text = m.SIZE_LIMIT, f"超出条目数限制 (size limit exceeded): {len(ids)}"
+        return out
+
+    # -- sort and VLV ----------------------------------------------------------------------------------------------
+
+    def _sort(
+        self, s: Search, index: DirectoryIndex, ids: list[int], keys: tuple[m.SortKey, ...]
+    ) -> Generator[None, None, list[int]]:
+        """``ids`` ordered by the sort keys; the keys are read in chunks, each key's sort itself runs in C."""
+        types = [schema.lookup(k.attr) for k in keys]
+        for k, at in zip(keys, types, strict=True):
+            if at is None:
+                raise SearchError(m.UNWILLING_TO_PERFORM, f"无法按未知属性排序 (cannot sort by) {k.attr}")
+        ordered = list(ids)
+        for k, at in reversed(list(zip(keys, types, strict=True))):
+            assert at is not None
+            by_id: dict[int, tuple[int, str]] = {}
+            for n in range(0, len(ordered), SORT_CHUNK):
+                chunk = ordered[n : n + SORT_CHUNK]
+                by_id.update(zip(chunk, [index.sort_key(i, at.key) for i in chunk], strict=True))
+                if self.due():
+                    yield
+                if self.clock() > s.deadline:
+                    raise _TimeUp
+            ordered.sort(key=by_id.__getitem__, reverse=k.reverse)
+        return ordered
+
+    def _sorted_view(self, s: Search, ids: list[int]) -> Steps:
+        sort = s.wanted[m.OID_SORT_REQ]
+        keys = _decode(m.decode_sort, sort)
+        try:
+            ordered = yield from self._sort(s, s.index, ids, keys)
+        except _TimeUp:
+            return _late()
+        except SearchError as exc:
+            if sort.critical:
+                raise
+            ordered, sort_code = ids, exc.code
         else:
-            ids, _, late = index.evaluate(
-                base, req.scope, req.filter, None, len(index.entries), deadline, self.clock
-            )
+            sort_code = m.SUCCESS
+        sort_ctl = m.sort_control(sort_code)
+        if m.OID_VLV_REQ in s.wanted:
+            return (yield from self._vlv(s, ordered, _decode(m.decode_vlv, s.wanted[m.OID_VLV_REQ]), keys[0], sort_ctl))
+        out = yield from self._done(s, ordered[: s.size], len(ordered) > s.size, False)
+        out.controls.append(sort_ctl)
+        return out
+
+    def _vlv(self, s: Search, ordered: list[int], vlv: m.VlvRequest, key: m.SortKey, sort_ctl: bytes) -> Steps:
+        count = len(ordered)
+        if vlv.offset is not None:
+            if vlv.offset < 1:
+                out = Outcome(code=m.OFFSET_RANGE_ERROR, text="VLV 偏移量必须从 1 开始 (offset must be ≥ 1)")
+                out.controls += [sort_ctl, m.vlv_control(0, count, m.OFFSET_RANGE_ERROR, vlv.context)]
+                return out
+            target = vlv.offset if vlv.content_count == 0 else round(vlv.offset * count / max(vlv.content_count, 1))
+            target = max(1, min(target, count + 1 if count else 1))
+        else:
+            target = yield from self._vlv_target(s, ordered, vlv, key)
+        first = max(0, target - 1 - vlv.before)
+        window = ordered[first : min(count, target + vlv.after)][: max(s.size, 1)]
+        out = Outcome((yield from s.sel.encode_steps(s.index, window, self.due)))
+        out.controls += [sort_ctl, m.vlv_control(target, count, m.SUCCESS, vlv.context)]
+        return out
+
+    def _vlv_target(
+        self, s: Search, ordered: list[int], vlv: m.VlvRequest, key: m.SortKey
+    ) -> Generator[None, None, int]:
+        """The 1-based position of the first entry whose sort key is at least the VLV assertion value."""
+        at = schema.lookup(key.attr)
+        wanted = (0, prepare(at.kind, vlv.value or "") if at else "")
+        attr = at.key if at else ""
+        for n in range(0, len(ordered), SORT_CHUNK):
+            for j, i in enumerate(ordered[n : n + SORT_CHUNK], n + 1):
+                if s.index.sort_key(i, attr) >= wanted:
+                    return j
+            if self.due():
+                yield
+        return len(ordered) + 1
+
+    # -- paged results ---------------------------------------------------------------------------------------------
+
+    def _paged(self, s: Search) -> Steps:
+        page_size, cookie = _decode(m.decode_paged, s.wanted[m.OID_PAGED])
+        sort = s.wanted.get(m.OID_SORT_REQ)
+        req = s.req
+        key = hash((req.base, req.scope, req.filter, req.attributes, req.types_only, sort and sort.value))
+        first: list[int] | None = None
+        if cookie:
+            state = self.paged.take(s.owner, cookie)
+            if state is None or state.key != key:
+                raise SearchError(m.UNWILLING_TO_PERFORM, _GONE)
+        else:
+            if page_size <= 0:
+                return Outcome(controls=[m.paged_control(0, b"")])
+            first, _, late = yield from self._evaluate(s, s.index, s.base, len(s.index.entries))
             if late:
-                return _done(index, sel, [], False, True)
-            if m.OID_SORT_REQ in wanted:
-                ids = _sort(index, ids, _decode(m.decode_sort, wanted[m.OID_SORT_REQ]))
-            state = PagedSet(key, ids, index)
-        if page_size <= 0:
+                return _late(paged=True)
+            state = PagedSet(s.owner, key, s.index, s.base, len(first))
+            if sort is not None:
+                try:
+                    state.ordered = array("I", (yield from self._sort(s, s.index, first, _decode(m.decode_sort, sort))))
+                except _TimeUp:
+                    return _late(paged=True)
+        if page_size <= 0:  # the client abandons the paged search (RFC 2696 §3)
             return Outcome(controls=[m.paged_control(0, b"")])
-        return _next_page(state, sel, paged, min(page_size, self.limits.size_limit or page_size), req.size_limit)
+        return (yield from self._next_page(s, state, first, min(page_size, self.limits.size_limit or page_size)))
+
+    def _next_page(self, s: Search, state: PagedSet, first: list[int] | None, page_limit: int) -> Steps:
+        total_limit = s.req.size_limit
+        start = state.sent
+        stop = min(start + page_limit, state.total)
+        if total_limit:
+            stop = min(stop, total_limit)
+        ids: Sequence[int]
+        if state.ordered is not None:
+            ids = state.ordered[start:stop]
+        elif first is not None:
+            ids = first[start:stop]
+        else:  # DIT order: this page evaluated again from where the last one ended, over the same index
+            ids, _, late = yield from self._evaluate(s, state.index, state.base, stop - start, state.resume)
+            if late:
+                return _late(paged=True)
+            if len(ids) < stop - start:  # cannot happen over the same index; never promise more than there is
+                stop = state.total = start + len(ids)
+        if ids and state.ordered is None:
+            state.resume = ids[-1] + 1
+        out = yield from self._done(s, ids, False, False, state.index)
+        state.sent = stop
+        if total_limit and stop >= total_limit and state.total > total_limit:
+            out.code, out.text = m.SIZE_LIMIT, f"超出条目数限制 (size limit exceeded): {total_limit}"
+            out.controls.append(m.paged_control(0, b""))
+            return out
+        cookie = self.paged.put(state) if stop < state.total else b""
+        out.controls.append(m.paged_control(state.total, cookie))
+        return out
 
     def compare(self, req: m.CompareRequest) -> tuple[int, str, str]:
         index = self.current()
@@ -290,6 +322,10 @@ class Searcher:
         if values is None:
             return m.NO_SUCH_ATTRIBUTE, f"条目没有该属性 (no such attribute): {req.attr}", ""
         return (m.COMPARE_TRUE if prepare(at.kind, req.value) in values else m.COMPARE_FALSE), "", ""
+
+
+class _TimeUp(Exception):
+    """The time limit passed while sorting."""
 
 
 def _is_subschema(base: str) -> bool:
@@ -322,94 +358,3 @@ def _decode(decoder: Callable[[bytes | None], T], control: m.Control) -> T:
         return decoder(control.value)
     except BerError as exc:
         raise SearchError(m.PROTOCOL_ERROR, f"控件值格式错误 (bad control value) {control.oid}: {exc}") from exc
-
-
-def _done(index: DirectoryIndex, sel: Selection, ids: list[int], more: bool, late: bool) -> Outcome:
-    out = Outcome(sel.encode_all(index, ids))
-    if late:
-        out.code, out.text = m.TIME_LIMIT, "超出时间限制 (time limit exceeded)"
-    elif more:
-        out.code, out.text = m.SIZE_LIMIT, f"超出条目数限制 (size limit exceeded): {len(ids)}"
-    return out
-
-
-def _sort(index: DirectoryIndex, ids: list[int], keys: tuple[m.SortKey, ...]) -> list[int]:
-    ordered = list(ids)
-    for k in reversed(keys):
-        at = schema.lookup(k.attr)
-        if at is None:
-            raise SearchError(m.UNWILLING_TO_PERFORM, f"无法按未知属性排序 (cannot sort by) {k.attr}")
-        ordered.sort(key=lambda i, key=at.key: index.sort_key(i, key), reverse=k.reverse)  # type: ignore[misc]
-    return ordered
-
-
-def _sorted_view(
-    index: DirectoryIndex, sel: Selection, ids: list[int], wanted: dict[str, m.Control], size: int
-) -> Outcome:
-    keys = _decode(m.decode_sort, wanted[m.OID_SORT_REQ])
-    try:
-        ordered = _sort(index, ids, keys)
-    except SearchError as exc:
-        if wanted[m.OID_SORT_REQ].critical:
-            raise
-        ordered, sort_code = ids, exc.code
-    else:
-        sort_code = m.SUCCESS
-    sort_ctl = m.sort_control(sort_code)
-    if m.OID_VLV_REQ in wanted:
-        return _vlv(index, sel, ordered, _decode(m.decode_vlv, wanted[m.OID_VLV_REQ]), keys[0], size, sort_ctl)
-    out = _done(index, sel, ordered[:size], len(ordered) > size, False)
-    out.controls.append(sort_ctl)
-    return out
-
-
-def _vlv(
-    index: DirectoryIndex,
-    sel: Selection,
-    ordered: list[int],
-    vlv: m.VlvRequest,
-    key: m.SortKey,
-    size: int,
-    sort_ctl: bytes,
-) -> Outcome:
-    count = len(ordered)
-    if vlv.offset is not None:
-        if vlv.offset < 1:
-            out = Outcome(code=m.OFFSET_RANGE_ERROR, text="VLV 偏移量必须从 1 开始 (offset must be ≥ 1)")
-            out.controls += [sort_ctl, m.vlv_control(0, count, m.OFFSET_RANGE_ERROR, vlv.context)]
-            return out
-        target = vlv.offset if vlv.content_count == 0 else round(vlv.offset * count / max(vlv.content_count, 1))
-        target = max(1, min(target, count + 1 if count else 1))
-    else:
-        at = schema.lookup(key.attr)
-        wanted = prepare(at.kind, vlv.value or "") if at else ""
-        sort_keys = [index.sort_key(i, at.key if at else "") for i in ordered]
-        target = next((n + 1 for n, k in enumerate(sort_keys) if (k[0], k[1]) >= (0, wanted)), count + 1)
-    first = max(0, target - 1 - vlv.before)
-    window = ordered[first : min(count, target + vlv.after)][: max(size, 1)]
-    out = Outcome(sel.encode_all(index, window))
-    out.controls += [sort_ctl, m.vlv_control(target, count, m.SUCCESS, vlv.context)]
-    return out
-
-
-def _next_page(
-    state: PagedSet, sel: Selection, paged: dict[bytes, PagedSet], page_limit: int, total_limit: int
-) -> Outcome:
-    start = state.sent
-    stop = min(start + page_limit, len(state.ids))
-    if total_limit:
-        stop = min(stop, total_limit)
-    out = Outcome(sel.encode_all(state.index, state.ids[start:stop]))
-    state.sent = stop
-    if total_limit and stop >= total_limit and len(state.ids) > total_limit:
-        out.code, out.text = m.SIZE_LIMIT, f"超出条目数限制 (size limit exceeded): {total_limit}"
-        out.controls.append(m.paged_control(0, b""))
-        return out
-    cookie = b""
-    if stop < len(state.ids):
-        cookie = os.urandom(8)
-        while len(paged) >= MAX_PAGED_SETS:
-            paged.pop(next(iter(paged)))
-        paged[cookie] = state
-    out.controls.append(m.paged_control(len(state.ids), cookie))
-    return out

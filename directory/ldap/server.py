@@ -5,8 +5,10 @@ Owns: ``LdapServer`` (listeners for ldap:// and ldaps://, the connection count; 
 ``results``, the one table of result codes) and ``Connection`` (one asyncio.Protocol per client:
 frames PDUs under ``max_pdu_size``, dispatches each operation to one small ``handle_<op>`` method with
 ``handle_unknown`` as fallback, closes idle connections, and answers a malformed PDU with a Notice of Disconnection
-that closes only that connection). Searches go to ``search.Searcher`` over the current Snapshot's index; nothing
-here knows the DIT, and nothing here reads accounts or hashes passwords.
+that closes only that connection). Searches go to ``search.Searcher`` over the current Snapshot's index, paced by
+one ``pacing.Pacer`` so that a heavy search runs in slices between which the event loop serves everyone else; a
+search over the decoding limits is answered with adminLimitExceeded. Nothing here knows the DIT, and nothing here
+reads accounts or hashes passwords.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from directory.ldap import messages as m
 from directory.ldap.backend import DirectoryIndex
 from directory.ldap.ber import BerError, enc_int, frame_size, header
 from directory.ldap.dn import DnError, normalize_dn
+from directory.ldap.pacing import Job, Pacer
+from directory.ldap.paging import PagedResults
 from directory.ldap.results import result_of
-from directory.ldap.search import Limits, PagedSet, Searcher
+from directory.ldap.search import Limits, Outcome, Searcher
 from directory.settings import LdapSettings
 
 log = logging.getLogger(__name__)
@@ -52,7 +56,12 @@ class LdapServer:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.searcher = Searcher(self.index, Limits(s.size_limit, s.time_limit), self.tls is not None)
+        self.pacer = Pacer()
+        self.decode_limits = m.DecodeLimits(s.max_filter_bytes, s.max_filter_terms, s.max_search_attributes)
+        paged = PagedResults(s.paged_budget_bytes, s.paged_sets_per_connection, s.paged_idle_timeout)
+        self.searcher = Searcher(
+            self.index, Limits(s.size_limit, s.time_limit), self.tls is not None, paged=paged, due=self.pacer.due
+        )
 
     def protocol(self) -> Connection:
         return Connection(self)
@@ -89,7 +98,7 @@ class Connection(asyncio.Protocol):
         self.work: asyncio.Task[None] | None = None  # the running bind or StartTLS, if any
         self.bound_dn = ""
         self.peer = "?"
-        self.paged: dict[bytes, PagedSet] = {}
+        self.search_job: tuple[int, Job[Outcome]] | None = None  # (message ID, job) of a search under way
         self.tls_active = False
         self.last_activity = time.monotonic()
         self.idle_handle: asyncio.TimerHandle | None = None
@@ -128,7 +137,9 @@ class Connection(asyncio.Protocol):
         self.server.connections.discard(self)
         if self.idle_handle is not None:
             self.idle_handle.cancel()
-        self.paged.clear()
+        if self.search_job is not None:
+            self.search_job[1].cancel()
+        self.server.searcher.paged.forget(self)
 
     def _arm_idle(self) -> None:
         timeout = self.settings.idle_timeout
@@ -173,7 +184,7 @@ class Connection(asyncio.Protocol):
                     break
                 pdu = bytes(self.buffer[:size])
                 del self.buffer[:size]
-                self.receive(m.decode_message(pdu))
+                self.receive(m.decode_message(pdu, self.server.decode_limits))
         except BerError as exc:
             log.info("ldap: malformed PDU from %s: %s", self.peer, exc)
             self.disconnect(m.PROTOCOL_ERROR, f"协议错误 (malformed PDU): {exc}")
@@ -267,7 +278,27 @@ class Connection(asyncio.Protocol):
             text = "匿名查询已关闭，请先绑定 (anonymous search disabled; bind first)"
             self.send(msg.msgid, m.result(m.SEARCH_DONE, m.INSUFFICIENT_ACCESS, text))
             return
-        out = self.server.searcher.search(req, msg.controls, self.paged)
+        steps = self.server.searcher.steps(req, msg.controls, self)
+        finished, out = self.server.pacer.first(steps)
+        if finished:
+            assert out is not None
+            self._answer_search(msg, out)
+            return
+        self.busy = True  # later requests of this connection wait until this search is answered
+        job = self.server.pacer.later(steps, lambda out, exc: self._searched(msg, out, exc))
+        self.search_job = (msg.msgid, job)
+
+    def _searched(self, msg: m.Message, out: Outcome | None, exc: BaseException | None) -> None:
+        self.search_job = None
+        self.busy = False
+        if exc is not None:
+            log.error("ldap: %s failed", m.describe(msg.op), exc_info=exc)
+            self.send(msg.msgid, _error_op(msg.op, m.OTHER, "服务器内部错误 (internal error)"))
+        elif out is not None and not self.closed:
+            self._answer_search(msg, out)
+        self._drain_pending()
+
+    def _answer_search(self, msg: m.Message, out: Outcome) -> None:
         assert self.transport is not None
         msgid_enc = enc_int(msg.msgid)
         size = len(msgid_enc)
@@ -278,6 +309,13 @@ class Connection(asyncio.Protocol):
         pieces.append(m.message(msg.msgid, done, m.controls(*out.controls)))
         if not self.transport.is_closing():
             self.transport.write(b"".join(pieces))
+
+    def handle_refused(self, msg: m.Message) -> None:
+        req = msg.op
+        assert isinstance(req, m.RefusedRequest)
+        log.info("ldap: %s from %s refused: %s", m.describe(req), self.peer, req.text)
+        tag = _RESPONSE_TAGS_BY_OP.get(req.tag, m.EXTENDED_RESP)
+        self.send(msg.msgid, m.result(tag, m.ADMIN_LIMIT_EXCEEDED, req.text))
 
     def handle_compare(self, msg: m.Message) -> None:
         req = msg.op
@@ -332,6 +370,11 @@ class Connection(asyncio.Protocol):
         req = msg.op
         assert isinstance(req, m.AbandonRequest)
         self.pending = collections.deque(p for p in self.pending if p.msgid != req.msgid)
+        if self.search_job is not None and self.search_job[0] == req.msgid:  # no answer to an abandoned search
+            self.search_job[1].cancel()
+            self.search_job = None
+            self.busy = False
+            asyncio.get_running_loop().call_soon(self._drain_pending)
 
     def handle_unbind(self, msg: m.Message) -> None:
         self.closed = True
@@ -357,6 +400,7 @@ _HANDLERS = {
     m.AbandonRequest: "handle_abandon",
     m.UnbindRequest: "handle_unbind",
     m.WriteRequest: "handle_write",
+    m.RefusedRequest: "handle_refused",
 }
 _RESPONSE_TAGS = {
     m.BindRequest: m.BIND_RESP,
@@ -364,6 +408,9 @@ _RESPONSE_TAGS = {
     m.CompareRequest: m.COMPARE_RESP,
     m.ExtendedRequest: m.EXTENDED_RESP,
 }
+
+
+_RESPONSE_TAGS_BY_OP = {m.SEARCH_REQ: m.SEARCH_DONE}
 
 
 def _error_op(op: m.Request, code: int, text: str) -> bytes:

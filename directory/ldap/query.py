@@ -1,0 +1,281 @@
+"""The query side of the LDAP backend: candidate planning for a filter and scoped evaluation, both bounded.
+
+Owns: ``plan`` (candidate ids from the index's sorted columns, presence lists and text scans, within a budget of
+elements it may materialise, so a filter of many terms cannot hold the event loop with set work), ``scope_ids``,
+and ``evaluate_steps``, a generator that evaluates a filter over the candidates in DIT order and yields whenever the
+caller's ``due`` says its slice of the event loop is used up (see ``pacing``), checking the time limit as it goes.
+Nothing here knows the protocol.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import itertools
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator
+from typing import TYPE_CHECKING, cast
+
+from directory.ldap import messages as m
+from directory.ldap import schema
+from directory.ldap.filters import Predicate, compile_filter, distinct, prep_phone_piece, prep_string, prepare
+
+if TYPE_CHECKING:
+    from directory.ldap.backend import DirectoryIndex, TextIndex
+
+ALL = 1 << 30  # "unknown, probably large" candidate estimate
+# A plan: (estimated size, candidate ids ⊇ matches or None to scan the scope, whether the ids are exactly the
+# matches). Candidates are an ascending list, an unordered set (sorted once, at the end), or an ascending iterator.
+Plan = tuple[int, Iterable[int] | None, bool]
+SCAN: Plan = (ALL, None, False)
+_MATERIAL = (list, set, frozenset)
+Material = list[int] | set[int] | frozenset[int]
+CHECK_SECONDS = 0.0005  # aimed-for time between looks at the clock (one entry may test 256 terms, or one)
+Steps = Generator[None, None, tuple[list[int], bool, bool]]
+
+
+class Budget:
+    """Ids the planner may still copy, hash or merge for one search (about four passes over the directory); past
+    it a part of the filter is left to evaluation, which runs in slices, instead of being planned."""
+
+    __slots__ = ("left", "lo")
+
+    def __init__(self, left: int, lo: int = 0) -> None:
+        self.left, self.lo = left, lo  # lo: candidates below this id are not wanted (a resumed page)
+
+    @classmethod
+    def of(cls, index: DirectoryIndex, lo: int = 0) -> Budget:
+        return cls(4 * len(index.entries) + 65536, lo)
+
+    def take(self, n: int) -> bool:
+        if n > self.left:
+            return False
+        self.left -= n
+        return True
+
+
+def _never() -> bool:
+    return False
+
+
+# -- candidate planning --------------------------------------------------------------------------------------------
+
+
+def plan(index: DirectoryIndex, f: m.Filter, budget: Budget) -> Plan:
+    """(estimated size, candidate ids ⊇ matches or None to scan the scope, whether the ids are exactly the
+    matches so the filter need not be evaluated again); see ``Plan``."""
+    if isinstance(f, m.Compare) and f.op == "=":
+        return _plan_equality(index, f, budget)
+    if isinstance(f, m.Present):
+        at = schema.lookup(f.attr)
+        if at is None:
+            return 0, [], True
+        ids = index.present.get(at.key, [])
+        return SCAN if at.key == "objectclass" else (len(ids), ids, True)
+    if isinstance(f, m.Substrings):
+        return _plan_substrings(index, f, budget)
+    if isinstance(f, m.And):
+        return _plan_and(index, f, budget)
+    if isinstance(f, m.Or):
+        return _plan_or(index, f, budget)
+    if isinstance(f, m.Compare | m.Extensible) and schema.lookup(f.attr or "") is None:
+        return 0, [], True  # Undefined for every entry
+    return SCAN
+
+
+def _plan_equality(index: DirectoryIndex, f: m.Compare, budget: Budget) -> Plan:
+    at = schema.lookup(f.attr)
+    if at is None or at.kind in ("dn", "bool"):
+        return 0, [], True
+    column = index.sorted_keys.get(at.key)
+    if column is None:
+        return 0, [], True
+    keys, ids = column
+    wanted = prepare(at.kind, f.value)
+    lo = bisect.bisect_left(keys, wanted)
+    hi = bisect.bisect_right(keys, wanted, lo)
+    if not budget.take(hi - lo):
+        return SCAN
+    found = ids[lo:hi]  # one entry's values are unique, so ids of one value are ascending and unique
+    return len(found), found, True
+
+
+def _plan_and(index: DirectoryIndex, f: m.And, budget: Budget) -> Plan:
+    plans = sorted((plan(index, i, budget) for i in distinct(f.items)), key=lambda p: p[0])
+    if len(plans) > 1 and all(p[2] and isinstance(p[1], _MATERIAL) for p in plans):
+        first, *rest = (cast(Material, p[1]) for p in plans)
+        if budget.take(len(first) * len(plans) + sum(_set_cost(index, ids) for ids in rest)):
+            found = set(first).intersection(*(_as_set(index, ids) for ids in rest))
+            return len(found), found, True
+        return plans[0][0], plans[0][1], False  # the smallest, the filter evaluated over it
+    return plans[0][0], plans[0][1], plans[0][2] and len(plans) == 1
+
+
+def _set_cost(index: DirectoryIndex, ids: Material) -> int:
+    if not isinstance(ids, list) or len(ids) < 64:
+        return 0
+    cached = index._sets.get(id(ids))
+    return 0 if cached is not None and cached[0] is ids else len(ids)
+
+
+def _as_set(index: DirectoryIndex, ids: Material) -> set[int] | frozenset[int]:
+    if not isinstance(ids, list):
+        return ids
+    if len(ids) < 64:
+        return set(ids)
+    cached = index._sets.get(id(ids))
+    if cached is None or cached[0] is not ids:
+        if len(index._sets) >= 256:
+            index._sets.clear()
+        cached = index._sets[id(ids)] = (ids, frozenset(ids))
+    return cached[1]
+
+
+def _plan_or(index: DirectoryIndex, f: m.Or, budget: Budget) -> Plan:
+    plans = [plan(index, i, budget) for i in distinct(f.items)]
+    if any(p[1] is None for p in plans):
+        return SCAN
+    if all(isinstance(p[1], _MATERIAL) for p in plans):
+        if not budget.take(sum(p[0] for p in plans)):
+            return SCAN
+        found: set[int] = set().union(*(p[1] for p in plans if p[0]))  # type: ignore[arg-type]
+        return len(found), found, all(p[2] for p in plans)
+    if not budget.take(sum(p[0] for p in plans if isinstance(p[1], set | frozenset))):
+        return SCAN
+    iters = [_ascending(p[1]) for p in plans if p[0]]  # type: ignore[arg-type]
+    return sum(p[0] for p in plans), _unique(heapq.merge(*iters)), False
+
+
+def _plan_substrings(index: DirectoryIndex, f: m.Substrings, budget: Budget) -> Plan:
+    at = schema.lookup(f.attr)
+    if at is None or at.kind not in ("string", "phone"):
+        return 0, [], True
+    if f.initial is not None and not f.any and f.final is None and at.key in index.sorted_keys:
+        keys, ids = index.sorted_keys[at.key]
+        prefix = prepare(at.kind, f.initial)
+        lo = bisect.bisect_left(keys, prefix)
+        hi = bisect.bisect_left(keys, prefix + "\U0010ffff")
+        if not budget.take(hi - lo):
+            return SCAN
+        found = set(ids[lo:hi])
+        return len(found), found, True
+    prep = prep_phone_piece if at.kind == "phone" else prep_string
+    pieces = [prep(p) for p in (*f.any, f.final) if p]
+    if f.initial:
+        pieces.append(prepare(at.kind, f.initial))
+    needle = max(pieces, key=len, default="")
+    text = index.texts.get(at.key)
+    if not needle or text is None:
+        ids = index.present.get(at.key, [])
+        return len(ids), ids, False
+    return len(text.ids) // 4 + 1, _scan(text, needle, budget.lo), False
+
+
+# -- scoped evaluation ---------------------------------------------------------------------------------------------
+
+
+def scope_ids(index: DirectoryIndex, base: int, scope: int) -> tuple[int, int, list[int] | None]:
+    """(lo, hi, explicit list or None) of the ids in the search scope."""
+    if scope == 0:
+        return base, base + 1, [base]
+    if scope == 1:
+        return base, index.end[base], index.children[base]
+    return (base + 1 if scope == 3 else base), index.end[base], None
+
+
+def evaluate_steps(
+    index: DirectoryIndex,
+    base: int,
+    scope: int,
+    f: m.Filter,
+    predicate: Predicate | None,
+    limit: int,
+    deadline: float,
+    clock: Callable[[], float] = time.monotonic,
+    *,
+    start: int = 0,
+    due: Callable[[], bool] = _never,
+) -> Steps:
+    """Matching ids in DIT order from id ``start`` on: (ids, more than ``limit`` matched, the deadline passed).
+    Yields (to let the event loop run) whenever ``due()`` says so. ``predicate`` is compiled from ``f`` only when
+    the index cannot answer the filter by itself."""
+    lo, hi, explicit = scope_ids(index, base, scope)
+    source: Iterable[int]
+    if explicit is not None:
+        source = explicit[bisect.bisect_left(explicit, start) :] if start else explicit
+    else:
+        lo = max(lo, start)
+        _, candidates, exact = plan(index, f, Budget.of(index, lo))
+        if candidates is None:
+            source = range(lo, hi)
+        else:
+            source = _clip(candidates, lo, hi)
+            if exact:  # the index answered the whole filter
+                found = list(itertools.islice(source, limit + 1))
+                return found[:limit], len(found) > limit, False
+    if due():
+        yield
+    match = predicate or compile_filter(f)
+    out: list[int] = []
+    entries = index.entries
+    stride = left = 1  # entries between looks at the clock: doubled while that is cheap, halved when not
+    last = clock()
+    for i in source:
+        left -= 1
+        if not left:
+            now = clock()
+            if now > deadline:
+                return out, False, True
+            stride = min(stride * 2, 256) if now - last < CHECK_SECONDS else max(stride // 2, 1)
+            if due():
+                yield
+                now = clock()
+            left, last = stride, now
+        if match(entries[i].prepared) is True:
+            if len(out) >= limit:
+                return out, True, False
+            out.append(i)
+    return out, False, False
+
+
+def _unique(ids: Iterable[int]) -> Iterator[int]:
+    last = -1
+    for i in ids:
+        if i != last:
+            yield i
+            last = i
+
+
+def _ascending(ids: Iterable[int]) -> Iterable[int]:
+    return sorted(ids) if isinstance(ids, set | frozenset) else ids
+
+
+def _clip(ids: Iterable[int], lo: int, hi: int) -> Iterable[int]:
+    """The candidates inside the id range [lo, hi), ascending."""
+    ids = _ascending(ids)
+    if isinstance(ids, list):
+        return ids[bisect.bisect_left(ids, lo) : bisect.bisect_left(ids, hi)]
+    return _range(ids, lo, hi)
+
+
+def _range(ids: Iterable[int], lo: int, hi: int) -> Iterator[int]:
+    for i in ids:
+        if i >= hi:
+            return
+        if i >= lo:
+            yield i
+
+
+def _scan(index: TextIndex, needle: str, lo: int = 0) -> Iterator[int]:
+    """Owners of the lines that contain ``needle``, ascending, from the first line of id ``lo`` on."""
+    text, starts, ids = index.text, index.starts, index.ids
+    find, n = text.find, len(starts)
+    first = bisect.bisect_left(ids, lo) if lo else 0
+    pos = find(needle, starts[first]) if first < n else -1
+    last = -1
+    while pos >= 0:
+        line = bisect.bisect_right(starts, pos) - 1
+        if ids[line] != last:
+            last = ids[line]
+            yield last
+        pos = find(needle, starts[line + 1]) if line + 1 < n else -1
