@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -37,7 +38,7 @@ def back_to_0001(store: Store) -> None:
         command.downgrade(cfg, "0001")
 
 
-def office(store: Store, code: str) -> dict[str, object]:
+def office(store: Store, code: str) -> dict[str, Any]:
     found = store.get_office(code)
     assert found is not None
     return found

@@ -8,7 +8,6 @@ name ``国务院办公厅 <gb@gov.example>``, a contact name, the organiser's na
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -263,10 +262,11 @@ async def test_a_line_separator_in_a_subject_is_refused_naming_the_field(
 @pytest.mark.parametrize(("field", "value"), [("title", "联席会议\u2028Bcc: x@example.org"), ("place", "会议室\u202e")])
 def test_meeting_titles_and_places_refuse_line_separators_and_overrides(store: Store, field: str, value: str) -> None:
     start = dt.datetime(2026, 12, 17, 1, 0, tzinfo=dt.UTC)
-    data = rules.MeetingInput(title="联席会议", host="13", start=start, end=start + dt.timedelta(hours=2),
-                              attendees=["a@example.org"])  # fmt: skip
+    values: dict[str, Any] = {"title": "联席会议", "place": "", field: value}
+    data = rules.MeetingInput(host="13", start=start, end=start + dt.timedelta(hours=2), attendees=["a@example.org"],
+                              **values)  # fmt: skip
     with pytest.raises(ValidationFailed) as caught:
-        rules.create_meeting(store, None, Settings(), dataclasses.replace(data, **{field: value}), "test")
+        rules.create_meeting(store, None, Settings(), data, "test")
     (err,) = caught.value.errors
     assert err.field == field and rules.LABELS[field] in err.message and "U+20" in err.message
     assert meeting_store.list_meetings(store) == [] and outbox.counts(store) == {}
