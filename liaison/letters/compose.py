@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -25,9 +24,10 @@ from directory import clock
 from directory.errors import FieldError, NotFound, ValidationFailed
 from directory.snapshot import Snapshot
 from directory.store import Store
+from directory.validate import text_error
 from liaison.letters import faxpdf
 from liaison.letters import store as letter_store
-from liaison.mail import outbox, text
+from liaison.mail import headers, outbox, text
 from liaison.routing import Route, liaison_copy, route
 from liaison.settings import Settings
 from liaison.workdays.calendar import Calendar, default_calendar
@@ -101,7 +101,7 @@ def _validate(draft: Draft, snap: Snapshot, settings: Settings) -> list[FieldErr
     errors += [FieldError("to", "区划代码不存在", value=c) for c in draft.to if snap.region(c) is None]
     if not draft.subject.strip() or len(draft.subject) > 200:
         errors.append(FieldError("subject", "标题不能为空，且不超过 200 字", value=draft.subject[:50]))
-    errors += _control("subject", draft.subject) + _control("body", draft.body, allowed="\n\r\t")
+    errors += _control("subject", draft.subject) + _control("body", draft.body, multiline=True)
     errors += _control("in_reply_to", draft.in_reply_to) + [e for c in draft.to for e in _control("to", c)]
     if not draft.body.strip() or len(draft.body) > MAX_BODY:
         errors.append(FieldError("body", f"正文不能为空，且不超过 {MAX_BODY} 字", value=str(len(draft.body))))
@@ -131,13 +131,14 @@ def _ceiling(draft: Draft, settings: Settings) -> list[FieldError]:
     return [FieldError("to", message, value=str(count))]
 
 
-def _control(name: str, value: str, *, allowed: str = "") -> list[FieldError]:
-    """A clear error for a control character (CR, LF, NUL, …): it could inject mail headers or break the message."""
-    bad = next((c for c in value if unicodedata.category(c) == "Cc" and c not in allowed), None)
-    if bad is None:
-        return []
-    shown = value.encode("unicode_escape").decode("ascii")[:80]
-    return [FieldError(name, f"含有不允许的控制字符 U+{ord(bad):04X}（如换行、回车、NUL）", value=shown)]
+_LABELS = {"subject": "标题", "body": "正文", "in_reply_to": "所回复的函", "to": "收函单位", "attach": "附件"}
+
+
+def _control(name: str, value: str, *, multiline: bool = False) -> list[FieldError]:
+    """A clear error for a character the text rules refuse (CR, LF, NUL, U+2028, bidi overrides, zero-width …):
+    it could inject mail headers, break the message or disguise the text (rules: :mod:`directory.validate`)."""
+    error = text_error(name, _LABELS[name], value, multiline=multiline)
+    return [] if error is None else [error]
 
 
 # -- deadlines ----------------------------------------------------------------------------------------------------
@@ -212,9 +213,9 @@ def build_message(
 ) -> EmailMessage:
     """An e-mail (channel email) or a fax (PDF for the RFC 3192 gateway) of one delivery."""
     msg = EmailMessage()
-    msg["From"] = email.utils.formataddr((ctx.sender_name, f"{ctx.sender_code}@{ctx.domain}"))
-    msg["To"] = r.address
-    msg["Subject"] = subject
+    msg["From"] = headers.mailbox(ctx.sender_name, f"{ctx.sender_code}@{ctx.domain}")
+    msg["To"] = headers.mailbox("", r.address)
+    msg["Subject"] = headers.one_line(subject)
     msg["Date"] = email.utils.formatdate(localtime=False)
     msg["Message-ID"] = message_id
     if ctx.thread_ids:
@@ -356,9 +357,12 @@ def _queue_delivery(
     text = _letter_text(ctx, name, r, dl, reply_within)
     subject = f"{'[抄送] ' if is_copy else ''}{ctx.subject}（{ctx.number}）"
     reply_by = dl.deadline.isoformat() if dl else ""
-    msg = build_message(
-        ctx, r, recipient_name=name, subject=subject, text=text, reply_by=reply_by, message_id=message_id
-    )
+    try:
+        msg = build_message(
+            ctx, r, recipient_name=name, subject=subject, text=text, reply_by=reply_by, message_id=message_id
+        )
+    except ValueError as exc:  # e.g. an address stored before the rules: refuse the letter, naming the office
+        raise ValidationFailed([FieldError("to", f"{name}：{exc}", value=r.region_code)]) from None
     values: dict[str, Any] = {
         "letter_id": letter_id,
         "region_code": r.region_code,

@@ -3,15 +3,19 @@
 Owns: recomputing provisional deadlines once the official calendar of their year is loaded, and the outbox-worker job
 that sends each reminder (N working days before the reply-by date, to the recipient office) and each overdue notice
 (the working day after it, to the sender office) exactly once — the delivery row is claimed (``FOR UPDATE SKIP
-LOCKED`` on PostgreSQL), the notice queued and the row stamped in one transaction. Reading letters back is
-:mod:`liaison.letters.store`'s.
+LOCKED`` on PostgreSQL), the notice queued and the row stamped in one transaction. A notice that cannot be built
+affects only its delivery: the error goes into the delivery's ``state_note`` (shown on the letter's page and by
+``bohai letter show``), the row stays unstamped so the next round tries again, and the other rows go on. Reading
+letters back is :mod:`liaison.letters.store`'s.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import logging
 from collections.abc import Callable
+from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -27,6 +31,7 @@ from liaison.routing import Route, route
 from liaison.settings import Settings
 from liaison.workdays.calendar import Calendar
 
+log = logging.getLogger(__name__)
 Job = Callable[[Store, dt.datetime], int]
 SnapshotSource = Callable[[], Snapshot]
 TERMINAL = ("replied", "bounced", "overdue")
@@ -70,9 +75,17 @@ def _ctx(d: letter_store.Delivery, snap: Snapshot, settings: Settings) -> compos
     )
 
 
-def _notice(
-    conn: Connection, ctx: compose.Context, r: Route, name: str, template: str, kind: str, **extra: Any
-) -> None:
+def _notice(conn: Connection, ctx: compose.Context, r: Route, name: str, template: str, kind: str, **extra: Any) -> str:
+    """Queue one notice; returns "" or, if its message cannot be built, the error (and queues nothing)."""
+    try:
+        msg = _notice_message(ctx, r, name, template, kind, **extra)
+    except Exception as exc:  # one row's bad value (or template) must not stop the other rows
+        return f"{type(exc).__name__}: {exc}"
+    outbox.enqueue(conn, msg, recipient=r.address, kind=kind, ref=f"delivery:{extra['delivery_id']}")
+    return ""
+
+
+def _notice_message(ctx: compose.Context, r: Route, name: str, template: str, kind: str, **extra: Any) -> EmailMessage:
     body = text.render_text(
         f"letters/mail/{template}.txt",
         recipient_name=name,
@@ -89,7 +102,15 @@ def _notice(
         ctx, r, recipient_name=name, subject=title, text=body, reply_by=reply_by, message_id=mid
     )
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it, and an answer to it is no reply
-    outbox.enqueue(conn, msg, recipient=r.address, kind=kind, ref=f"delivery:{extra['delivery_id']}")
+    return msg
+
+
+def _failed(conn: Connection, d: letter_store.Delivery, what: str, error: str) -> None:
+    """Keep a notice's failure on its delivery (logged once per distinct error); the row is tried next round."""
+    note = f"{what}未能生成，将在下一轮重试：{error}"[:1000]
+    if d.state_note != note:
+        log.warning("delivery %s: %s could not be built: %s", d.id, what, error)
+        letter_store.update_delivery(conn, d.id, state_note=note)
 
 
 def _name(snap: Snapshot, code: str) -> str:
@@ -108,9 +129,13 @@ def send_reminders(store: Store, settings: Settings, snap: Snapshot, now: dt.dat
                 r = Route(d.region_code, d.via_code, "fax" if d.channel == "fax" else "email", d.address)
                 name = _name(snap, d.region_code)
                 ctx = _ctx(d, snap, settings)
-                _notice(conn, ctx, r, name, "reminder", "reminder", reply_by=d.deadline.isoformat(), delivery_id=d.id)
+                reply_by = d.deadline.isoformat()
+                error = _notice(conn, ctx, r, name, "reminder", "reminder", reply_by=reply_by, delivery_id=d.id)
+                if error:
+                    _failed(conn, d, "回复提醒", error)
+                    continue
                 done += 1
-            letter_store.update_delivery(conn, d.id, reminded_at=now)
+            letter_store.update_delivery(conn, d.id, reminded_at=now, state_note="")
     return done
 
 
@@ -119,15 +144,20 @@ def send_overdue_notices(store: Store, settings: Settings, snap: Snapshot, now: 
     done = 0
     with store.begin() as conn:
         for d in letter_store.due(conn, store, "overdue", today):
-            letter_store.update_delivery(conn, d.id, state="overdue", overdue_at=now)
             try:
                 back = route(snap, d.from_code, fax_gateway=settings.fax.gateway)
             except NotFound:
+                letter_store.update_delivery(conn, d.id, state="overdue", overdue_at=now)
                 continue
             assert d.deadline is not None
             ctx = _ctx(d, snap, settings)
             name = _name(snap, d.region_code)
-            _notice(conn, ctx, back, name, "overdue", "overdue", reply_by=d.deadline.isoformat(), delivery_id=d.id)
+            reply_by = d.deadline.isoformat()
+            error = _notice(conn, ctx, back, name, "overdue", "overdue", reply_by=reply_by, delivery_id=d.id)
+            if error:
+                _failed(conn, d, "逾期通知", error)
+                continue
+            letter_store.update_delivery(conn, d.id, state="overdue", overdue_at=now, state_note="")
             done += 1
     return done
 

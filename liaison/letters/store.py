@@ -230,7 +230,7 @@ def due(conn: Connection, store: Store, kind: str, today: dt.date) -> list[Deliv
         .join(outbox_t, o.id == d.outbox_id, isouter=True)
         .where(column <= today, stamp.is_(None), d.replied_at.is_(None), d.is_copy == sa.false())
         .where(d.state.in_(("queued", "sent", "deferred")), sa.or_(o.state.is_(None), o.state != "failed"))
-        .order_by(d.id)
+        .order_by(d.state_note != "", d.id)  # rows whose notice failed last: they never hold back the others
         .limit(200)
     )
     if not store.is_sqlite:

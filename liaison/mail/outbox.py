@@ -3,8 +3,8 @@
 Owns: :func:`enqueue` (inside the caller's transaction: Message-ID fixed, a bounce token per message), the
 :class:`OutboxWorker` (claims due rows with a lease — ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the single-writer
 transaction on SQLite —, sends them through a transport, retries 4xx with Postfix-like backoff, fails 5xx with the
-server's text, gives up after ``give_up_seconds``), periodic jobs run by the same loop (reminders, meetings), and
-:func:`mark_bounced` for the inbound face.
+server's text, gives up after ``give_up_seconds``), periodic jobs run by the same loop (reminders, meetings; a
+failing job affects only itself, see :mod:`liaison.mail.jobs`), and :func:`mark_bounced` for the inbound face.
 
 Delivery is at least once: a message whose send was in flight when the process died is sent again once its lease
 ran out (same Message-ID); nothing committed is ever lost.
@@ -41,6 +41,7 @@ from sqlalchemy.engine import Connection
 from directory import clock
 from directory.store import Store
 from liaison.mail import bodies, transports
+from liaison.mail.jobs import RoundJobs
 from liaison.mail.models import outbox_t
 from liaison.mail.transports import Envelope, Outcome, Transport
 from liaison.settings import Settings
@@ -177,7 +178,7 @@ class OutboxWorker:
         self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._transport = transport
         self._fax: Transport | None = None
-        self._jobs: list[Job] = []
+        self._jobs = RoundJobs()
         self._wake = asyncio.Event()
         self._idle = asyncio.Condition()
         self._round = 0
@@ -191,9 +192,9 @@ class OutboxWorker:
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
-    def add_job(self, job: Job) -> None:
+    def add_job(self, job: Job, name: str | None = None) -> None:
         """Run ``job(store, now)`` at the start of every round (in the store's executor); it returns work done."""
-        self._jobs.append(job)
+        self._jobs.add(job, name)
 
     def start(self) -> None:
         if self._task is None:
@@ -275,7 +276,7 @@ class OutboxWorker:
         last = self.last_round_at.isoformat() if self.last_round_at else None
         running = self._task is not None and not self._task.done()
         return {"ok": running and self.failures == 0, "failures": self.failures, "last_error": self.last_error,
-                "last_round_at": last}  # fmt: skip
+                "last_round_at": last, "job_errors": dict(self._jobs.errors)}  # fmt: skip
 
     async def run_once(self) -> int:
         """One round: periodic jobs, then claim and send batches until none is due. Returns the work done.
@@ -284,9 +285,7 @@ class OutboxWorker:
         :meth:`_send_batch`); recording one batch overlaps with claiming the next in the store's thread.
         """
         now = self.clock()
-        work = 0
-        for job in self._jobs:
-            work += await self.store.run(job, self.store, now)
+        work = await self._jobs.run(self.store, now)
         record: asyncio.Future[None] | None = None
         for _turn in range(MAX_BATCHES_PER_ROUND):
             batch = await self.store.run(self._claim, self.clock())

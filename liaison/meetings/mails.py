@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from email.utils import format_datetime, make_msgid
 
 from directory import clock
 from directory.regions import PROVINCES
 from liaison.mail import text
+from liaison.mail.headers import mailbox, one_line
 from liaison.meetings import ical
 from liaison.meetings.models import AttendeeView, MeetingView
 from liaison.settings import Settings
@@ -33,9 +34,9 @@ def _kind(meeting: MeetingView, method: str) -> str:
 
 
 def _headers(msg: EmailMessage, meeting: MeetingView, person: AttendeeView, settings: Settings, kind: str) -> None:
-    msg["From"] = formataddr((settings.meetings.organiser_name, meeting.organiser))
-    msg["To"] = formataddr((person.name, person.email)) if person.name else person.email
-    msg["Subject"] = f"{SUBJECTS[kind]}：{meeting.title}"
+    msg["From"] = mailbox(settings.meetings.organiser_name, meeting.organiser)
+    msg["To"] = mailbox(person.name, person.email)
+    msg["Subject"] = one_line(f"{SUBJECTS[kind]}：{meeting.title}")
     msg["Message-ID"] = make_msgid(domain=settings.liaison.domain)
     msg["Auto-Submitted"] = "auto-generated"
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from directory.errors import FieldError, SettingsError, ValidationFailed
 from directory.regions import PROVINCES
 from directory.snapshot import Snapshot
 from directory.store import Store
+from directory.validate import text_error
 from liaison.mail import outbox
 from liaison.meetings import days, links, mails, reminders
 from liaison.meetings import store as meeting_store
@@ -45,6 +45,7 @@ _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
 )
 LIMITS = {"title": 200, "place": 300, "agenda": 20000, "notes": 5000}
+LABELS = {"title": "会议名称", "place": "地点", "agenda": "议程", "notes": "备注"}
 
 
 @dataclass(frozen=True)
@@ -107,11 +108,10 @@ def _check_text(values: dict[str, Any]) -> None:
             errors.append(FieldError(name, f"过长（最多 {limit} 字，现有 {len(value)} 字）"))
     if values.get("title") is not None and not values["title"].strip():
         errors.append(FieldError("title", "会议名称不能为空"))
-    for name, value in values.items():
-        allowed = "\n\r\t" if name in ("agenda", "notes") else ""
-        bad = next((c for c in value or "" if unicodedata.category(c) == "Cc" and c not in allowed), None)
+    for name, value in values.items():  # title and place are one line; agenda and notes keep their line breaks
+        bad = text_error(name, LABELS[name], value or "", multiline=name in ("agenda", "notes"))
         if bad is not None:
-            errors.append(FieldError(name, f"含有不允许的控制字符 U+{ord(bad):04X}"))
+            errors.append(bad)
     if errors:
         raise ValidationFailed(errors)
 

@@ -1,0 +1,31 @@
+"""Header values of outgoing mail built from stored text: mailboxes whose display name cannot add an address, and
+one-line subjects.
+
+Owns: :func:`mailbox` — an :class:`email.headerregistry.Address`, so the email package quotes or RFC 2047-encodes
+the display name and ``国务院办公厅 <gb@gov.example>`` stays a name instead of becoming a second mailbox (never
+``formataddr`` of raw strings) — and :func:`one_line` for Subject. Both pass the text through
+:func:`directory.validate.clean_line` first. Values are checked when they are entered; this is the second line of
+defence, so that a value stored before those rules (or a setting) can neither inject a header nor make a message
+impossible to build, which would stop its letter or reminder.
+"""
+
+from __future__ import annotations
+
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+
+from directory.validate import clean_line
+
+
+def one_line(text: str) -> str:
+    """``text`` fit for an unstructured header such as Subject (no line breaks or invisible controls)."""
+    return clean_line(text)
+
+
+def mailbox(display_name: str, addr_spec: str) -> Address:
+    """One mailbox; ``addr_spec`` must be one plain address, else ValueError (zh-CN, with the address)."""
+    try:
+        return Address(display_name=clean_line(display_name), addr_spec=addr_spec.strip())
+    except (ValueError, IndexError, HeaderParseError) as exc:
+        shown = addr_spec.encode("unicode_escape").decode("ascii")[:300]
+        raise ValueError(f"邮件地址无效：{shown}") from exc
