@@ -24,7 +24,7 @@ import aiosmtplib
 from directory.settings import Settings
 from directory.store import open_store
 from liaison import outbox
-from tests.mailsink import Sink, mail_sink
+from tests.support.mailsink import Sink, mail_sink
 
 
 def message(i: int) -> EmailMessage:

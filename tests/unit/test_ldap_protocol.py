@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from directory.ldap import messages as m
 from directory.ldap.server import LdapServer
 from directory.store import Store
-from tests.ldap_support import BASE, Wire, ldap_settings, search_op, small_index
+from tests.support.ldap import BASE, Wire, ldap_settings, search_op, small_index
 
 CA = "uid=130102000000,ou=130102000000,ou=130100000000,ou=130000000000," + BASE
 SJZ_OU = "ou=130100000000,ou=130000000000," + BASE

@@ -14,8 +14,8 @@ from directory.validate import OfficeData
 from liaison import letters
 from liaison.models import delivery_t, outbox_t
 from tests.integration.letters.conftest import settings_for
-from tests.mailsink import Sink
-from tests.servers import serve_process
+from tests.support.mailsink import Sink
+from tests.support.servers import serve_process
 
 N = 1000
 

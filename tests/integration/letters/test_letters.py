@@ -28,7 +28,7 @@ from liaison.models import delivery_t, inbound_t
 from liaison.outbox import OutboxWorker
 from tests.conftest import need
 from tests.integration.letters.conftest import Clock, settings_for
-from tests.mailsink import Received, Sink
+from tests.support.mailsink import Received, Sink
 
 DOMAIN = "liaison.bohai.example"
 SENDER = "130100000000"  # 石家庄市

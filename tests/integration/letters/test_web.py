@@ -18,7 +18,7 @@ from directory.validate import OfficeData
 from directory.web.app import WebContext, make_app
 from liaison import outbox
 from liaison import web as letters_web
-from tests.integration.web.helpers import CSRF_RE, PASSWORD
+from tests.support.web import CSRF_RE, PASSWORD
 
 USERS = {"admin": ("admin", None), "hebei": ("editor", "13"), "beijing": ("editor", "11"), "reader": ("reader", None)}
 

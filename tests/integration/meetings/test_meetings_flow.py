@@ -8,7 +8,6 @@ from email.message import EmailMessage
 import icalendar
 import pytest
 import sqlalchemy as sa
-from meetings_support import NOW, START, Clock, Sink, count_meetings, deliver
 
 from directory.errors import SettingsError, ValidationFailed
 from directory.settings import Settings
@@ -17,6 +16,7 @@ from directory.store import Store
 from liaison import meeting_links, meetings, scheduler
 from liaison.meetings import MeetingInput
 from liaison.workdays import Calendar
+from tests.support.meetings import NOW, START, Clock, Sink, count_meetings, deliver
 
 TITLE = "环渤海地区流动人口服务管理联席会议第十二次全体会议暨区域协作机制建设推进会"
 OFFICERS = {

@@ -11,12 +11,12 @@ import aiosmtplib
 import icalendar
 import pytest
 import sqlalchemy as sa
-from meetings_support import NOW, START
 
 from directory.settings import Settings
 from liaison import meetings, service
 from liaison.meetings import MeetingInput
 from liaison.models import inbound_t
+from tests.support.meetings import NOW, START
 
 ORGANISER = "meetings@liaison.bohai.example"
 

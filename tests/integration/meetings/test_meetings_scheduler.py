@@ -7,7 +7,6 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from meetings_support import NOW, START, Clock, Sink, drain, make_scheduler, send_outbox
 
 from directory.settings import Settings
 from directory.store import Store
@@ -15,6 +14,7 @@ from liaison import meetings, scheduler
 from liaison.ical import SHANGHAI
 from liaison.meetings import MeetingInput
 from liaison.workdays import Calendar
+from tests.support.meetings import NOW, START, Clock, Sink, drain, make_scheduler, send_outbox
 
 PEOPLE = ["a@example.org", "b@example.org", "c@example.org"]
 TEN_WORKDAYS = dt.datetime(2026, 12, 3, 9, 0, tzinfo=SHANGHAI)  # 10th working day strictly before 2026-12-17

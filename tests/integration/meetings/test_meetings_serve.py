@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from meetings_support import Sink
 
 from directory.models import utcnow
 from directory.settings import Settings
@@ -13,7 +12,8 @@ from directory.store import Store, open_store
 from liaison import meetings
 from liaison.meetings import MeetingInput
 from liaison.models import outbox_t
-from tests.servers import serve_process
+from tests.support.meetings import Sink
+from tests.support.servers import serve_process
 
 
 def create(store: Store, settings: Settings, people: list[str]) -> int:

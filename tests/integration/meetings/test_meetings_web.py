@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 import aiohttp
 import icalendar
 import pytest
-from meetings_support import START, Sink, drain
 
 from directory.errors import SettingsError
 from directory.settings import Settings
 from liaison import meetings, service
 from liaison.meetings import MeetingInput
+from tests.support.meetings import START, Sink, drain
 
 TITLE = "环渤海联席会议 <第十二次>"
 

@@ -20,7 +20,7 @@ from directory.search import search
 from directory.settings import Settings
 from liaison.service import Running, start
 from tests.conftest import need_tool
-from tests.integration.web.helpers import CHANGAN, LIXIA, PASSWORD
+from tests.support.web import CHANGAN, LIXIA, PASSWORD
 
 BROWSER_ARGS = [
     "--headless",

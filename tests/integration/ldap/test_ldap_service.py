@@ -13,9 +13,9 @@ from directory.settings import Settings
 from directory.validate import OfficeData
 from liaison import service
 from tests.conftest import need_tool
-from tests.integration.test_ldap_clients import make_cert
-from tests.ldap_support import BASE
-from tests.servers import serve_process
+from tests.integration.ldap.test_ldap_clients import make_cert
+from tests.support.ldap import BASE
+from tests.support.servers import serve_process
 
 CODE = "130102000000"
 

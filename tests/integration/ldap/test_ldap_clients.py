@@ -26,7 +26,7 @@ from directory.settings import Settings
 from directory.snapshot import OfficeView, SnapshotHolder
 from directory.store import open_store
 from tests.conftest import need_tool
-from tests.ldap_support import BASE, ThreadedServer
+from tests.support.ldap import BASE, ThreadedServer
 
 CA_UID = "130102000000"
 CA_DN = f"uid={CA_UID},ou=130102000000,ou=130100000000,ou=130000000000,{BASE}"

@@ -6,7 +6,7 @@ import aiohttp
 
 from directory.settings import Settings
 from liaison import service
-from tests.servers import serve_process
+from tests.support.servers import serve_process
 
 
 async def test_serve_demo_prints_urls_and_answers(tmp_path: object, sqlite_demo_url: str) -> None:
