@@ -19,7 +19,7 @@ from liaison import faxpdf, letters, outbox, routing
 from liaison.inbound import is_auto, parse_dsn, referenced_ids
 from liaison.transports.fax import FAX_ADDRESS, fax_address
 from liaison.workdays import default_calendar
-from tests.conftest import need
+from tests.support.need import need
 
 GW = "fax.gw.example"
 FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"

@@ -25,8 +25,8 @@ from directory.ldap.service import load_tls, register_index
 from directory.settings import Settings
 from directory.snapshot import OfficeView, SnapshotHolder
 from directory.store import open_store
-from tests.conftest import need_tool
 from tests.support.ldap import BASE, ThreadedServer
+from tests.support.need import need_tool
 
 CA_UID = "130102000000"
 CA_DN = f"uid={CA_UID},ou=130102000000,ou=130100000000,ou=130000000000,{BASE}"

@@ -12,9 +12,9 @@ import ldap3
 from directory.settings import Settings
 from directory.validate import OfficeData
 from liaison import service
-from tests.conftest import need_tool
 from tests.integration.ldap.test_ldap_clients import make_cert
 from tests.support.ldap import BASE
+from tests.support.need import need_tool
 from tests.support.servers import serve_process
 
 CODE = "130102000000"

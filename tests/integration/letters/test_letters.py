@@ -26,9 +26,9 @@ from liaison import deadlines, letters
 from liaison.inbound import Inbound, InboundServer
 from liaison.models import delivery_t, inbound_t
 from liaison.outbox import OutboxWorker
-from tests.conftest import need
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.support.mailsink import Received, Sink
+from tests.support.need import need
 
 DOMAIN = "liaison.bohai.example"
 SENDER = "130100000000"  # 石家庄市

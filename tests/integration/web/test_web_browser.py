@@ -19,7 +19,7 @@ from directory import accounts
 from directory.search import search
 from directory.settings import Settings
 from liaison.service import Running, start
-from tests.conftest import need_tool
+from tests.support.need import need_tool
 from tests.support.web import CHANGAN, LIXIA, PASSWORD
 
 BROWSER_ARGS = [
