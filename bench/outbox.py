@@ -24,7 +24,7 @@ import aiosmtplib
 from liaison.database import open_store
 from liaison.mail import outbox
 from liaison.settings import Settings
-from tests.mailsink import Sink, mail_sink
+from tests.support.mailsink import Sink, mail_sink
 
 
 def message(i: int) -> EmailMessage:

@@ -15,7 +15,7 @@ from directory.exchange import check_rows, read_rows, render
 from directory.exchange.export import offices_of, resolve_region
 from directory.exchange.ldif import LINE_WIDTH
 from directory.snapshot import Snapshot
-from tests.exchange_data import demo_office, demo_snapshot, snapshot_of
+from tests.support.exchange_data import demo_office, demo_snapshot, snapshot_of
 
 CHANGAN = "130102000000"
 SHIJIAZHUANG = "130100000000"

@@ -12,7 +12,7 @@ from directory.ldap import backend
 from directory.ldap import messages as m
 from directory.ldap.filters import compile_filter
 from directory.ldap.search import Selection
-from tests.ldap_support import small_index
+from tests.support.ldap import small_index
 
 INDEX = small_index()
 _attr = st.sampled_from(

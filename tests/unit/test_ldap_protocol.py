@@ -13,7 +13,7 @@ from directory.ldap.server import LdapServer
 from directory.ldap.service import bind_authenticator
 from directory.settings import Settings
 from directory.store import Store
-from tests.ldap_support import BASE, Wire, search_op, small_index
+from tests.support.ldap import BASE, Wire, search_op, small_index
 
 CA = "uid=130102000000,ou=130102000000,ou=130100000000,ou=130000000000," + BASE
 SJZ_OU = "ou=130100000000,ou=130000000000," + BASE

@@ -20,7 +20,7 @@ from liaison.mail import outbox
 from liaison.mail.dsn import is_auto, parse_dsn, referenced_ids
 from liaison.mail.transports.fax import FAX_ADDRESS, fax_address
 from liaison.workdays.calendar import default_calendar
-from tests.conftest import need
+from tests.support.need import need
 
 GW = "fax.gw.example"
 FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from liaison.settings import Settings
-from tests.mailsink import Sink, mail_sink
+from tests.support.mailsink import Sink, mail_sink
 
 
 class Clock:

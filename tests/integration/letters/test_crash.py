@@ -15,8 +15,8 @@ from liaison.letters import compose
 from liaison.letters.models import delivery_t
 from liaison.mail.models import outbox_t
 from tests.integration.letters.conftest import settings_for
-from tests.mailsink import Sink
-from tests.servers import serve_process
+from tests.support.mailsink import Sink
+from tests.support.servers import serve_process
 
 N = 1000
 

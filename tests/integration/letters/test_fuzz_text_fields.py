@@ -43,7 +43,7 @@ from liaison.mail import outbox
 from liaison.mail.outbox import OutboxWorker
 from liaison.meetings import rules
 from tests.integration.letters.conftest import Clock, settings_for
-from tests.mailsink import Received, Sink, mail_sink
+from tests.support.mailsink import Received, Sink, mail_sink
 
 T = TypeVar("T")
 DOMAIN = "liaison.bohai.example"

@@ -36,7 +36,7 @@ from liaison.settings import Settings
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.integration.letters.test_web import FORM, Browser
 from tests.integration.letters.test_web import browser as letters_browser
-from tests.mailsink import Received, Sink
+from tests.support.mailsink import Received, Sink
 
 __all__ = ["letters_browser"]
 

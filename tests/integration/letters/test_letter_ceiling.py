@@ -21,7 +21,7 @@ from liaison.mail import outbox
 from liaison.settings import Settings
 from tests.integration.letters.test_letter_cli import run
 from tests.integration.letters.test_web import FORM, USERS, Browser
-from tests.integration.web.helpers import PASSWORD
+from tests.support.web import PASSWORD
 
 TOWNS = ["110101001000", "110101002000", "110101003000", "110101004000"]  # under 东城区, which has e-mail
 LIMITS = {"max_recipients_editor": 3, "max_recipients_admin": 4}

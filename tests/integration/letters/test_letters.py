@@ -29,9 +29,9 @@ from liaison.mail.inbound import Inbound, InboundServer
 from liaison.mail.models import inbound_t
 from liaison.mail.outbox import OutboxWorker
 from liaison.settings import Settings
-from tests.conftest import need
 from tests.integration.letters.conftest import Clock, settings_for
-from tests.mailsink import Received, Sink
+from tests.support.mailsink import Received, Sink
+from tests.support.need import need
 
 DOMAIN = "liaison.bohai.example"
 SENDER = "130100000000"  # 石家庄市

@@ -13,7 +13,7 @@ from directory.store import Store
 from liaison.mail import outbox
 from liaison.mail.models import outbox_t
 from tests.integration.letters.conftest import Clock, settings_for
-from tests.mailsink import Sink, mail_sink
+from tests.support.mailsink import Sink, mail_sink
 
 
 def message(to: str, subject: str = "测试") -> EmailMessage:

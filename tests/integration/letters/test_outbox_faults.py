@@ -22,7 +22,7 @@ from liaison.mail import outbox
 from liaison.mail.models import outbox_t
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.integration.letters.test_outbox import queue, row
-from tests.mailsink import Received, Sink, mail_sink
+from tests.support.mailsink import Received, Sink, mail_sink
 
 
 @dataclass

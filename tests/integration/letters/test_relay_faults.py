@@ -18,7 +18,7 @@ from liaison.mail import outbox
 from liaison.mail.models import outbox_t
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.integration.letters.test_outbox import message, queue, row
-from tests.mailsink import Sink
+from tests.support.mailsink import Sink
 
 
 def free_port() -> int:
@@ -80,7 +80,7 @@ def claimed_by(store: Store, pid: int) -> set[str]:
 
 
 async def test_sigkill_of_one_of_two_instances_loses_nothing(pg_demo_url: str, sink: Sink) -> None:
-    from tests.servers import serve_process
+    from tests.support.servers import serve_process
 
     store = open_store(pg_demo_url)
     try:

@@ -19,7 +19,7 @@ from directory.web.context import WebContext
 from liaison.letters import web as letters_web
 from liaison.mail import outbox
 from liaison.settings import Settings
-from tests.integration.web.helpers import CSRF_RE, PASSWORD
+from tests.support.web import CSRF_RE, PASSWORD
 
 USERS = {"admin": ("admin", None), "hebei": ("editor", "13"), "beijing": ("editor", "11"), "reader": ("reader", None)}
 

@@ -8,7 +8,6 @@ from email.message import EmailMessage
 import icalendar
 import pytest
 import sqlalchemy as sa
-from meetings_support import NOW, START, Clock, Sink, count_meetings, deliver
 
 from directory.errors import SettingsError, ValidationFailed
 from directory.snapshot import Snapshot
@@ -19,6 +18,7 @@ from liaison.meetings import store as meeting_store
 from liaison.meetings.rules import MeetingInput
 from liaison.settings import Settings
 from liaison.workdays.calendar import Calendar
+from tests.support.meetings import NOW, START, Clock, Sink, count_meetings, deliver
 
 TITLE = "环渤海地区流动人口服务管理联席会议第十二次全体会议暨区域协作机制建设推进会"
 OFFICERS = {

@@ -11,7 +11,6 @@ import aiosmtplib
 import icalendar
 import pytest
 import sqlalchemy as sa
-from meetings_support import NOW, START
 
 from liaison import service
 from liaison.mail.models import inbound_t
@@ -19,6 +18,7 @@ from liaison.meetings import rules
 from liaison.meetings import store as meeting_store
 from liaison.meetings.rules import MeetingInput
 from liaison.settings import Settings
+from tests.support.meetings import NOW, START
 
 ORGANISER = "meetings@liaison.bohai.example"
 

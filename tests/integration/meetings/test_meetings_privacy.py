@@ -3,9 +3,8 @@ an attendee's address anyone could forge that attendee's iMIP answer. Anonymous 
 
 from __future__ import annotations
 
-from test_meetings_web_staff import FORM, Staff, staff
-
 from liaison.meetings import rules
+from tests.integration.meetings.test_meetings_web_staff import FORM, Staff, staff
 
 __all__ = ["staff"]
 

@@ -7,7 +7,6 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from meetings_support import NOW, START, Clock, Sink, drain, make_scheduler, send_outbox
 
 from directory import clock
 from directory.store import Store
@@ -16,6 +15,7 @@ from liaison.meetings import reminders, rules
 from liaison.meetings.rules import MeetingInput
 from liaison.settings import Settings
 from liaison.workdays.calendar import Calendar
+from tests.support.meetings import NOW, START, Clock, Sink, drain, make_scheduler, send_outbox
 
 PEOPLE = ["a@example.org", "b@example.org", "c@example.org"]
 TEN_WORKDAYS = dt.datetime(2026, 12, 3, 9, 0, tzinfo=clock.ZONE)  # 10th working day strictly before 2026-12-17

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from meetings_support import Sink
 
 from directory import clock
 from directory.store import Store, open_store
@@ -13,7 +12,8 @@ from liaison.mail.models import outbox_t
 from liaison.meetings import reminders, rules
 from liaison.meetings.rules import MeetingInput
 from liaison.settings import Settings
-from tests.servers import serve_process
+from tests.support.meetings import Sink
+from tests.support.servers import serve_process
 
 
 def create(store: Store, settings: Settings, people: list[str]) -> int:

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 import aiohttp
 import icalendar
 import pytest
-from meetings_support import START, Sink, drain
 
 from directory.errors import SettingsError
 from liaison import service
@@ -17,6 +16,7 @@ from liaison.meetings import rules
 from liaison.meetings import store as meeting_store
 from liaison.meetings.rules import MeetingInput
 from liaison.settings import Settings
+from tests.support.meetings import START, Sink, drain
 
 TITLE = "环渤海联席会议 <第十二次>"
 

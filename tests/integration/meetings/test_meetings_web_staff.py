@@ -19,7 +19,7 @@ from liaison.mail.models import outbox_t
 from liaison.meetings import store as meeting_store
 from liaison.meetings import web as meetings_web
 from liaison.settings import Settings
-from tests.integration.web.helpers import CSRF_RE, PASSWORD
+from tests.support.web import CSRF_RE, PASSWORD
 
 FORM = {"title": "联席会议", "host": "13", "place": "石家庄", "start": "2026-12-17T09:00", "end": "2026-12-17T17:00"}
 USERS = {"admin": ("admin", None), "e13": ("editor", "13"), "e11": ("editor", "11"), "reader": ("reader", None)}

@@ -1,4 +1,4 @@
-"""Fixtures of the web face's tests (see ``helpers.py``): ``web`` starts the real app on 127.0.0.1:0."""
+"""Fixtures of the web face's tests (see ``tests/support/web.py``): ``web`` starts the real app on 127.0.0.1:0."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from directory.store import Store, open_store
 from directory.web.app import make_app
 from directory.web.context import Extension, WebContext
 from liaison.settings import Settings
-from tests.integration.web.helpers import Web, WebFactory
+from tests.support.web import Web, WebFactory
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import re
 
 from directory import clock
 from directory.validate import OfficeData
-from tests.integration.web.helpers import CHANGAN, Web, WebFactory
+from tests.support.web import CHANGAN, Web, WebFactory
 
 QIAOXI = "130104000000"  # 河北省 石家庄市 桥西区
 NUMBER_CELL = re.compile(r'<td class="num[^"]*">(\d+)</td>')

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from directory.ldap.service import start_ldap
-from tests.integration.web.helpers import CHANGAN, CSRF_RE, PASSWORD, Web, WebFactory
+from tests.support.web import CHANGAN, CSRF_RE, PASSWORD, Web, WebFactory
 
 BAD = "用户名或密码不正确"
 

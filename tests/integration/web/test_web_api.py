@@ -11,7 +11,7 @@ from aiohttp import web as aioweb
 
 from directory.search import search
 from directory.web.api import OPENAPI, search_body
-from tests.integration.web.helpers import CHANGAN, PASSWORD, WebFactory
+from tests.support.web import CHANGAN, PASSWORD, WebFactory
 
 ERROR_KEYS = {"ok", "error", "errors", "status"}
 

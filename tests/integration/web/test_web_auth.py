@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from directory import accounts
 from directory.web.auth import AUTH
-from tests.integration.web.helpers import CHANGAN, PASSWORD, WebFactory
+from tests.support.web import CHANGAN, PASSWORD, WebFactory
 
 
 async def test_login_cookie_flags_and_logout(web: WebFactory, sqlite_demo_url: str) -> None:

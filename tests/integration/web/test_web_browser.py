@@ -19,8 +19,8 @@ from directory import accounts
 from directory.search import search
 from liaison.service import Running, start
 from liaison.settings import Settings
-from tests.conftest import need_tool
-from tests.integration.web.helpers import CHANGAN, LIXIA, PASSWORD
+from tests.support.need import need_tool
+from tests.support.web import CHANGAN, LIXIA, PASSWORD
 
 BROWSER_ARGS = [
     "--headless",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from directory.search import search
 from directory.validate import OfficeData
-from tests.integration.web.helpers import CHANGAN, LIXIA, Web, WebFactory
+from tests.support.web import CHANGAN, LIXIA, Web, WebFactory
 
 
 def form_of(w: Web, code: str, **changes: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ import io
 from aiohttp import FormData
 
 from directory.validate import FIELD_LABELS
-from tests.integration.web.helpers import CHANGAN, LIXIA, Web, WebFactory
+from tests.support.web import CHANGAN, LIXIA, Web, WebFactory
 
 HAVE_EXCHANGE = importlib.util.find_spec("directory.exchange") is not None
 

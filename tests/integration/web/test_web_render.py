@@ -11,7 +11,7 @@ from aiohttp import web
 
 from directory.web import render
 from directory.web.context import Extension
-from tests.integration.web.helpers import WebFactory
+from tests.support.web import WebFactory
 
 PAGE = """{% extends "web/base.html" %}
 {% block main %}<p id="shown">{{ value | shout }} {{ greeting }}</p>{% endblock %}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import vobject
 
 from directory.validate import OfficeData
-from tests.integration.web.helpers import CHANGAN, WebFactory
+from tests.support.web import CHANGAN, WebFactory
 
 
 async def test_pages_render(web: WebFactory, sqlite_demo_url: str) -> None:

@@ -6,7 +6,7 @@ import aiohttp
 
 from liaison import service
 from liaison.settings import Settings
-from tests.servers import serve_process
+from tests.support.servers import serve_process
 
 
 async def test_serve_demo_prints_urls_and_answers(tmp_path: object, sqlite_demo_url: str) -> None:

@@ -25,12 +25,14 @@ from directory import accounts
 from directory.migrations import DIRECTORY
 from directory.store import Store, engine_url
 from directory.store import open_store as open_directory_store
-from liaison import meeting_links, meetings
 from liaison.database import open_store
 from liaison.keys import key_t
+from liaison.meetings import links, rules
 from liaison.migrations import LIAISON
 from liaison.settings import Settings
-from tests.conftest import _pg_admin, _pg_url, need
+from tests.support.databases import pg_admin as _pg_admin
+from tests.support.databases import pg_url as _pg_url
+from tests.support.need import need
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 OLD_ROWS = {
@@ -125,20 +127,20 @@ def test_old_database_upgrades_with_nothing_lost(old_db: str) -> None:
 
 def _check_the_service_reads_and_writes(store: Store, old_key: str) -> None:
     settings = Settings()
-    key = meeting_links.secret(store, settings)
+    key = links.secret(store, settings)
     assert key == old_key.encode()
-    mailed = meeting_links.sign(old_key.encode(), 1, "tj@tianjin.example", 0)  # a link in a notice sent before
-    assert meeting_links.verify(key, mailed) == (1, "tj@tianjin.example", 0)
-    meeting = meetings.get_meeting(store, 1)
+    mailed = links.sign(old_key.encode(), 1, "tj@tianjin.example", 0)  # a link in a notice sent before
+    assert links.verify(key, mailed) == (1, "tj@tianjin.example", 0)
+    meeting = rules.get_meeting(store, 1)
     assert meeting.title == "2027年第一次联席会议"
     assert {a.email: a.partstat for a in meeting.attendees}["tj@tianjin.example"] == "ACCEPTED"
     user = accounts.authenticate(store, "hebei", "another good passphrase", attempts=5, lock_seconds=60)
     assert user.username == "hebei"
     start = dt.datetime(2027, 4, 15, 1, 0, tzinfo=dt.UTC)
-    data = meetings.MeetingInput(
+    data = rules.MeetingInput(
         title="升级后的会议", host="12", start=start, end=start + dt.timedelta(hours=2), attendees=["a@example.org"]
     )
-    made = meetings.create_meeting(store, None, settings, data, "test")
+    made = rules.create_meeting(store, None, settings, data, "test")
     assert made.meeting.id == 2  # the id sequences came along
     with store.read() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(key_t)).scalar_one() == 1  # the same key signed

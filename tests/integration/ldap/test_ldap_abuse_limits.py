@@ -26,8 +26,8 @@ from directory.ldap import messages as m
 from directory.ldap.filterstr import parse_filter
 from directory.store import open_store
 from directory.validate import OfficeData
-from tests.ldap_support import BASE, Response, split_responses
-from tests.servers import ServeProcess, serve_process
+from tests.support.ldap import BASE, Response, split_responses
+from tests.support.servers import ServeProcess, serve_process
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 

@@ -8,8 +8,7 @@ import dataclasses
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import psycopg
 import pytest
@@ -19,7 +18,7 @@ from directory import demo, regions
 from directory.errors import StorageError
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
-from tests.conftest import PG_URL, need
+from tests.support.need import PG_URL
 
 CHANGAN = "130102000000"
 
@@ -79,27 +78,12 @@ async def test_polling_fallback_picks_up_changes(demo_url: str) -> None:
         b.close()
 
 
-@pytest.fixture
-def empty_pg_db() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
-    except psycopg.Error:
-        need(False, f"PostgreSQL at {PG_URL}")
-        raise
-    name = f"bohai_e_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield PG_URL.rpartition("/")[0] + "/" + name
-    with psycopg.connect(PG_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.mark.postgres
-def test_two_instances_starting_at_once_migrate_once(empty_pg_db: str) -> None:
+def test_two_instances_starting_at_once_migrate_once(empty_pg_url: str) -> None:
     code = "from liaison.database import open_store; s = open_store(%r); print(len(s.region_codes())); s.close()"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", code % empty_pg_db],
+            [sys.executable, "-c", code % empty_pg_url],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -110,7 +94,7 @@ def test_two_instances_starting_at_once_migrate_once(empty_pg_db: str) -> None:
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], [o[1][-2000:] for o in outs]
     assert [o[0].strip() for o in outs] == ["15404"] * 3
-    with psycopg.connect(empty_pg_db) as conn:
+    with psycopg.connect(empty_pg_url) as conn:
         assert conn.execute("SELECT count(*) FROM region").fetchone() == (15404,)
         assert conn.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)
         assert conn.execute("SELECT count(*) FROM liaison_alembic_version").fetchone() == (1,)

@@ -10,7 +10,7 @@ from directory.ldap.backend import DirectoryIndex, Indexer, assemble
 from directory.snapshot import build
 from directory.store import open_store
 from directory.validate import OfficeData
-from tests.ldap_support import BASE
+from tests.support.ldap import BASE
 
 CODE = "130102000000"
 

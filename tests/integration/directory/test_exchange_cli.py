@@ -20,7 +20,7 @@ from directory.exchange.export import offices_of
 from directory.exchange.table import EXPORT_HEADER, HEADER, office_row
 from directory.store import open_store
 from liaison.cli import main
-from tests.exchange_data import demo_snapshot
+from tests.support.exchange_data import demo_snapshot
 
 ERROR_LINE = re.compile(r"^  第(\d+)行“(.+?)”列：")
 BAD_CELLS: list[tuple[int, str]] = [  # (column index, planted value); "dup" and "是" are handled specially

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from liaison.cli import main
-from tests.conftest import need, need_tool
+from tests.support.need import need, need_tool
 
 BASE_DN = "dc=bohai,dc=example"
 SCHEMAS = Path("/etc/ldap/schema")

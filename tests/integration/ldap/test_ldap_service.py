@@ -12,10 +12,10 @@ import ldap3
 from directory.validate import OfficeData
 from liaison import service
 from liaison.settings import Settings
-from tests.conftest import need_tool
-from tests.integration.test_ldap_clients import make_cert
-from tests.ldap_support import BASE
-from tests.servers import serve_process
+from tests.integration.ldap.test_ldap_clients import make_cert
+from tests.support.ldap import BASE
+from tests.support.need import need_tool
+from tests.support.servers import serve_process
 
 CODE = "130102000000"
 

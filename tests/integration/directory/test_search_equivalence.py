@@ -1,4 +1,4 @@
-"""The search index ranks exactly as the previous implementation (``tests/search_reference.py``) did.
+"""The search index ranks exactly as the previous implementation (``tests/support/search_reference.py``) did.
 
 Over the full demo directory on SQLite (the database is not the subject): the 1,000-query mix of ``bench/search.py``,
 hand-picked edge cases (single characters, e-mail domains, long and phone-like input, several terms) and random
@@ -19,7 +19,7 @@ from directory import demo, regions
 from directory import search as new
 from directory.snapshot import Snapshot, SnapshotHolder
 from directory.store import open_store
-from tests import search_reference as old
+from tests.support import search_reference as old
 
 pytestmark = pytest.mark.slow
 

@@ -26,8 +26,8 @@ from directory.ldap.service import bind_authenticator, load_tls, register_index
 from directory.snapshot import OfficeView, SnapshotHolder
 from directory.store import open_store
 from liaison.settings import Settings
-from tests.conftest import need_tool
-from tests.ldap_support import BASE, ThreadedServer
+from tests.support.ldap import BASE, ThreadedServer
+from tests.support.need import need_tool
 
 CA_UID = "130102000000"
 CA_DN = f"uid={CA_UID},ou=130102000000,ou=130100000000,ou=130000000000,{BASE}"

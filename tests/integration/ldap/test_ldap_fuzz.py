@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from directory.ldap import messages as m
 from directory.ldap.server import LdapServer
-from tests.ldap_support import BASE, ThreadedServer, Wire, ldap_settings, search_op, small_index, split_responses
+from tests.support.ldap import BASE, ThreadedServer, Wire, ldap_settings, search_op, small_index, split_responses
 
 CA = "uid=130102000000,ou=130102000000,ou=130100000000,ou=130000000000," + BASE
 

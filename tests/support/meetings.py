@@ -1,6 +1,6 @@
-"""Fixtures and helpers of the joint-meetings tests (imported as ``meetings_support``).
+"""Fixtures and helpers of the joint-meetings tests.
 
-The real SMTP sink of ``tests/mailsink.py`` (aiosmtpd on 127.0.0.1 port 0 in the test's loop), a demo Snapshot built
+The real SMTP sink of ``mailsink`` (aiosmtpd on 127.0.0.1 port 0 in the test's loop), a demo Snapshot built
 once, a settable clock for the scheduler, and ``deliver()``: run the reminder scheduler and the real outbox worker
 until nothing is due, then take what the sink received — no sleeping anywhere.
 """
@@ -21,7 +21,7 @@ from liaison.mail.outbox import OutboxWorker
 from liaison.meetings import service as meetings_service
 from liaison.meetings.models import Meeting
 from liaison.settings import Settings
-from tests.mailsink import Received, Sink, mail_sink
+from tests.support.mailsink import Received, Sink, mail_sink
 
 START = dt.datetime(2026, 12, 17, 1, 0, tzinfo=dt.UTC)  # 09:00 in Shanghai, a Thursday and a working day
 NOW = dt.datetime(2026, 11, 16, 2, 0, tzinfo=dt.UTC)

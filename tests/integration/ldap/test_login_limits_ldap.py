@@ -17,8 +17,8 @@ from directory.ldap.service import start_ldap
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
-from tests.conftest import PG_URL
-from tests.ldap_support import split_responses
+from tests.support.ldap import split_responses
+from tests.support.need import PG_URL
 
 BASE = "dc=bohai,dc=example"
 DN = f"uid=postfix,ou=accounts,{BASE}"

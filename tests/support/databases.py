@@ -1,0 +1,165 @@
+"""Databases of the tests: a fresh one per test on SQLite and on PostgreSQL, copied from a migrated template.
+
+``db_url`` and ``demo_url`` are parametrised over ``sqlite`` and ``postgres``. Each kind is migrated and filled once
+per session into a template (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL), and every test
+gets its own copy, so tests never see each other's writes and helpers can run suites side by side. PostgreSQL comes
+from ``BOHAI_TEST_PG_URL`` (see ``need``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from directory.store import Store
+from liaison.database import open_store
+from tests.support.need import PG_URL, need
+
+
+def pg_admin() -> Any:
+    """An autocommit connection to the PostgreSQL server of the tests, or None when there is none."""
+    try:
+        import psycopg
+
+        return psycopg.connect(PG_URL, autocommit=True, connect_timeout=3)
+    except Exception:
+        return None
+
+
+def pg_url(dbname: str) -> str:
+    base, _, _ = PG_URL.rpartition("/")
+    return f"{base}/{dbname}"
+
+
+def pg_execute(sql: str) -> None:
+    """Run one administrative statement (CREATE / DROP DATABASE), skipping the test without a server."""
+    admin = pg_admin()
+    need(admin is not None, f"PostgreSQL at {PG_URL} (set BOHAI_TEST_PG_URL)")
+    with admin:
+        admin.execute(sql)
+
+
+def pg_drop(name: str) -> None:
+    admin = pg_admin()
+    if admin is not None:
+        with admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Templates:
+    """Migrated template databases, made once per session per (kind, demo)."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.made: dict[tuple[str, bool], str] = {}
+        self.pg_names: list[str] = []
+
+    def _fill(self, url: str, demo: bool) -> None:
+        store = open_store(url)
+        try:
+            if demo:
+                from liaison.service import load_demo
+
+                load_demo(store)
+        finally:
+            store.close()
+
+    def template(self, kind: str, demo: bool) -> str:
+        key = (kind, demo)
+        if key not in self.made:
+            if kind == "sqlite":
+                path = self.tmp / f"template-{int(demo)}.sqlite3"
+                self._fill(f"sqlite:///{path}", demo)
+                self.made[key] = str(path)
+            else:
+                name = f"bohai_tpl_{uuid.uuid4().hex[:10]}"
+                pg_execute(f'CREATE DATABASE "{name}"')
+                self.pg_names.append(name)
+                self._fill(pg_url(name), demo)
+                self.made[key] = name
+        return self.made[key]
+
+    def copy(self, kind: str, demo: bool, tmp_path: Path) -> tuple[str, str | None]:
+        """A new database copied from the template: (url, PostgreSQL name to drop or None)."""
+        tpl = self.template(kind, demo)
+        if kind == "sqlite":
+            dest = tmp_path / "bohai.sqlite3"
+            shutil.copyfile(tpl, dest)
+            return f"sqlite:///{dest}", None
+        name = f"bohai_t_{uuid.uuid4().hex[:12]}"
+        pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{tpl}"')
+        self.pg_names.append(name)
+        return pg_url(name), name
+
+    def close(self) -> None:
+        for name in self.pg_names:
+            pg_drop(name)
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    t = Templates(tmp_path_factory.mktemp("templates"))
+    yield t
+    t.close()
+
+
+def _copy(kind: str, demo: bool, templates: Templates, tmp_path: Path) -> Iterator[str]:
+    url, pg_name = templates.copy(kind, demo, tmp_path)
+    yield url
+    if pg_name:
+        pg_drop(pg_name)
+
+
+KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=KINDS)
+def db_url(request: pytest.FixtureRequest, templates: Templates, tmp_path: Path) -> Iterator[str]:
+    """A fresh migrated database with the bundled regions and no offices."""
+    yield from _copy(request.param, False, templates, tmp_path)
+
+
+@pytest.fixture(params=KINDS)
+def demo_url(request: pytest.FixtureRequest, templates: Templates, tmp_path: Path) -> Iterator[str]:
+    """A fresh database filled with the 15,404 demo offices."""
+    yield from _copy(request.param, True, templates, tmp_path)
+
+
+@pytest.fixture
+def pg_demo_url(templates: Templates, tmp_path: Path) -> Iterator[str]:
+    """PostgreSQL only, for what only PostgreSQL does (several instances, LISTEN/NOTIFY, lost connections)."""
+    yield from _copy("postgres", True, templates, tmp_path)
+
+
+@pytest.fixture
+def sqlite_demo_url(templates: Templates, tmp_path: Path) -> Iterator[str]:
+    """SQLite only, for tests whose subject is not the database (faces, protocols)."""
+    yield from _copy("sqlite", True, templates, tmp_path)
+
+
+@pytest.fixture
+def empty_pg_url() -> Iterator[str]:
+    """A PostgreSQL database with nothing in it, not even the schema."""
+    name = f"bohai_e_{uuid.uuid4().hex[:10]}"
+    pg_execute(f'CREATE DATABASE "{name}"')
+    yield pg_url(name)
+    pg_drop(name)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = open_store(db_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def demo_store(demo_url: str) -> Iterator[Store]:
+    s = open_store(demo_url)
+    yield s
+    s.close()
