@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from directory.search import index, pinyin_keys, search  # noqa: E402
+from directory.pinyin import pinyin_keys  # noqa: E402
+from directory.search import index, search  # noqa: E402
 from directory.snapshot import Snapshot, SnapshotHolder  # noqa: E402
 from directory.store import open_store  # noqa: E402
 from liaison.service import load_demo  # noqa: E402

@@ -54,7 +54,7 @@ def test_chinese_name_path_and_pinyin(snap) -> None:  # type: ignore[no-untyped-
 def test_contact_phone_email_postal_code(snap) -> None:  # type: ignore[no-untyped-def]
     office = snap.offices[CHANGAN]
     assert CHANGAN in codes(search(snap, office.contact_name))
-    from directory.search import pinyin_keys
+    from directory.pinyin import pinyin_keys
 
     full, initials = pinyin_keys(office.contact_name)
     assert CHANGAN in codes(search(snap, full, limit=500))
