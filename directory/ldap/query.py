@@ -13,15 +13,43 @@ import bisect
 import heapq
 import itertools
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
-from typing import TYPE_CHECKING, cast
+from array import array
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, cast
 
 from directory.ldap import messages as m
 from directory.ldap import schema
 from directory.ldap.filters import Predicate, compile_filter, distinct, prep_phone_piece, prep_string, prepare
 
-if TYPE_CHECKING:
-    from directory.ldap.backend import DirectoryIndex, TextIndex
+
+class TextIndex(Protocol):
+    """What a ``*v*`` scan reads of ``backend.TextIndex`` (described here so the backend may import this module)."""
+
+    @property
+    def text(self) -> str: ...
+    @property
+    def starts(self) -> array[int]: ...
+    @property
+    def ids(self) -> array[int]: ...
+
+
+class DirectoryIndex(Protocol):
+    """What planning and evaluation read of ``backend.DirectoryIndex``."""
+
+    @property
+    def entries(self) -> Sequence[Any]: ...
+    @property
+    def children(self) -> list[list[int]]: ...
+    @property
+    def end(self) -> list[int]: ...
+    @property
+    def present(self) -> dict[str, list[int]]: ...
+    @property
+    def sorted_keys(self) -> dict[str, tuple[list[str], list[int]]]: ...
+    @property
+    def texts(self) -> Mapping[str, TextIndex]: ...
+    @property
+    def _sets(self) -> dict[int, tuple[list[int], frozenset[int]]]: ...
 
 ALL = 1 << 30  # "unknown, probably large" candidate estimate
 # A plan: (estimated size, candidate ids ⊇ matches or None to scan the scope, whether the ids are exactly the
