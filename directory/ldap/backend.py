@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from directory import dit
+from directory.ldap import filtertree as ft
 from directory.ldap import messages as m
 from directory.ldap import query, schema
 from directory.ldap.ber import enc_str, tlv
@@ -149,7 +150,7 @@ class DirectoryIndex:
 
     # -- queries (planning and evaluation live in ``query``) ------------------------------------------------------
 
-    def plan(self, f: m.Filter) -> query.Plan:
+    def plan(self, f: ft.Filter) -> query.Plan:
         return query.plan(self, f, query.Budget.of(self))
 
     def scope_ids(self, base: int, scope: int) -> tuple[int, int, list[int] | None]:
@@ -159,7 +160,7 @@ class DirectoryIndex:
         self,
         base: int,
         scope: int,
-        f: m.Filter,
+        f: ft.Filter,
         predicate: Predicate | None,
         limit: int,
         deadline: float,
@@ -202,10 +203,7 @@ def index_entry(entry: dit.Entry, cache: dict[tuple[str, str], str], tuples: dic
     start = len(full) - len(dn_enc) - len(seq)
     first = start + len(dn_enc) + len(seq) - len(body)
     spans = array("I", [start, start + len(dn_enc), *itertools.accumulate((len(p) for p in parts), initial=first)])
-    prepared = {
-        key: tuples.setdefault(values, values)
-        for key, values in prepare_entry(entry.attrs, cache).items()
-    }
+    prepared = {key: tuples.setdefault(values, values) for key, values in prepare_entry(entry.attrs, cache).items()}
     return IndexedEntry(entry.dn, norm, prepared, _layout(tuple(keys), names), spans, full)
 
 
