@@ -40,7 +40,7 @@ from directory.web.pages import AreaCodes
 from liaison.letters import compose, deadlines
 from liaison.letters.models import delivery_t
 from liaison.mail import outbox
-from liaison.mail.outbox import OutboxWorker
+from liaison.mail.worker import OutboxWorker
 from liaison.meetings import rules
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.support.mailsink import Received, Sink, mail_sink
