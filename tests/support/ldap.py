@@ -15,9 +15,10 @@ from typing import Any
 
 from directory.ldap import client as lc
 from directory.ldap import messages as m
-from directory.ldap.backend import DirectoryIndex, build_index
+from directory.ldap.backend import DirectoryIndex
 from directory.ldap.ber import children, dec_int, frame_size, read_tlv
 from directory.ldap.filterstr import parse_filter
+from directory.ldap.indexing import build_index
 from directory.ldap.server import Connection, LdapServer
 from directory.settings import LdapSettings, Settings
 from directory.snapshot import Snapshot, build

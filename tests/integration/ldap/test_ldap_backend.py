@@ -6,7 +6,8 @@ import dataclasses
 import time
 
 from directory.ldap import filtertree as ft
-from directory.ldap.backend import DirectoryIndex, Indexer, assemble
+from directory.ldap.backend import DirectoryIndex
+from directory.ldap.indexing import Indexer, assemble
 from directory.snapshot import build
 from directory.store import open_store
 from directory.validate import OfficeData
