@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from directory import dit
+from directory.ldap import client as lc
 from directory.ldap import messages as m
 from directory.ldap.filterstr import parse_filter
 from directory.snapshot import Snapshot, build
@@ -93,7 +94,7 @@ class Request:
 
     def encode(self) -> bytes:
         req = m.SearchRequest(self.base, self.scope, 0, self.size, 0, False, parse_filter(self.filter), self.attrs)
-        return m.encode_search(req)
+        return lc.encode_search(req)
 
 
 def escape(v: str) -> str:
@@ -226,7 +227,7 @@ async def client(
     port: int, reqs: list[bytes], start: int, until: float, lat: list[float], codes: dict[int, int]
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(m.encode_message(1, m.encode_bind()))
+    writer.write(lc.encode_message(1, lc.encode_bind()))
     await reader.read(1024)
     i = start
     while time.perf_counter() < until:
@@ -235,12 +236,12 @@ async def client(
         lat.append(time.perf_counter() - t0)
         codes[code] = codes.get(code, 0) + 1
         i += 1
-    writer.write(m.encode_message(2, bytes((m.UNBIND_REQ, 0))))
+    writer.write(lc.encode_message(2, bytes((m.UNBIND_REQ, 0))))
     writer.close()
 
 
 async def window(port: int, ops: list[bytes], seconds: float, concurrency: int) -> tuple[list[float], dict[int, int]]:
-    reqs = [m.encode_message(7, op) for op in ops]
+    reqs = [lc.encode_message(7, op) for op in ops]
     lat: list[float] = []
     codes: dict[int, int] = {}
     until = time.perf_counter() + min(seconds, MAX_SECONDS)
@@ -252,7 +253,7 @@ async def window(port: int, ops: list[bytes], seconds: float, concurrency: int) 
 async def agree(ours: int, slapd: int, reqs: list[Request], n: int) -> float:
     same = 0
     for req in reqs[:n]:
-        pdu = m.encode_message(7, req.encode())
+        pdu = lc.encode_message(7, req.encode())
         results = []
         for port in (ours, slapd):
             reader, writer = await asyncio.open_connection("127.0.0.1", port)

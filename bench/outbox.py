@@ -23,6 +23,7 @@ import aiosmtplib
 
 from liaison.database import open_store
 from liaison.mail import outbox
+from liaison.mail.worker import OutboxWorker
 from liaison.settings import Settings
 from tests.support.mailsink import Sink, mail_sink
 
@@ -64,7 +65,7 @@ async def through_outbox(sink: Sink, n: int, url: str) -> tuple[float, float]:
         await asyncio.to_thread(fill)
         enqueue_rate = n / (time.perf_counter() - start)
         settings = Settings().replace(database={"url": url}, relay={"port": sink.port})
-        worker = outbox.OutboxWorker(store, settings)
+        worker = OutboxWorker(store, settings)
         start = time.perf_counter()
         worker.start()
         await drain(sink, n)

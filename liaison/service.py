@@ -25,7 +25,7 @@ from directory.web.context import HEALTH, WebContext
 from liaison.database import open_store
 from liaison.letters import store as letter_store
 from liaison.mail.inbound import Inbound, InboundServer
-from liaison.mail.outbox import OutboxWorker
+from liaison.mail.worker import OutboxWorker
 from liaison.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 
 from directory.ldap import schema
-from directory.ldap.messages import And, Compare, Extensible, Filter, Not, Or, Present, Substrings
+from directory.ldap.filtertree import And, Compare, Extensible, Filter, Not, Or, Present, Substrings
 
 Prepared = Mapping[str, tuple[str, ...]]  # attribute key (lowercased canonical name) → prepared values
 Predicate = Callable[[Prepared], bool | None]

@@ -6,7 +6,7 @@ match (``attr:rule:=value``, ``:dn``). Raises ``ValueError`` naming the position
 
 from __future__ import annotations
 
-from directory.ldap.messages import And, Compare, Extensible, Filter, Not, Or, Present, Substrings
+from directory.ldap.filtertree import And, Compare, Extensible, Filter, Not, Or, Present, Substrings
 
 
 def _unescape(raw: str) -> str:

@@ -17,7 +17,7 @@ from array import array
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, cast
 
-from directory.ldap import messages as m
+from directory.ldap import filtertree as ft
 from directory.ldap import schema
 from directory.ldap.filters import Predicate, compile_filter, distinct, prep_phone_piece, prep_string, prepare
 
@@ -89,29 +89,29 @@ def _never() -> bool:
 # -- candidate planning --------------------------------------------------------------------------------------------
 
 
-def plan(index: DirectoryIndex, f: m.Filter, budget: Budget) -> Plan:
+def plan(index: DirectoryIndex, f: ft.Filter, budget: Budget) -> Plan:
     """(estimated size, candidate ids ⊇ matches or None to scan the scope, whether the ids are exactly the
     matches so the filter need not be evaluated again); see ``Plan``."""
-    if isinstance(f, m.Compare) and f.op == "=":
+    if isinstance(f, ft.Compare) and f.op == "=":
         return _plan_equality(index, f, budget)
-    if isinstance(f, m.Present):
+    if isinstance(f, ft.Present):
         at = schema.lookup(f.attr)
         if at is None:
             return 0, [], True
         ids = index.present.get(at.key, [])
         return SCAN if at.key == "objectclass" else (len(ids), ids, True)
-    if isinstance(f, m.Substrings):
+    if isinstance(f, ft.Substrings):
         return _plan_substrings(index, f, budget)
-    if isinstance(f, m.And):
+    if isinstance(f, ft.And):
         return _plan_and(index, f, budget)
-    if isinstance(f, m.Or):
+    if isinstance(f, ft.Or):
         return _plan_or(index, f, budget)
-    if isinstance(f, m.Compare | m.Extensible) and schema.lookup(f.attr or "") is None:
+    if isinstance(f, ft.Compare | ft.Extensible) and schema.lookup(f.attr or "") is None:
         return 0, [], True  # Undefined for every entry
     return SCAN
 
 
-def _plan_equality(index: DirectoryIndex, f: m.Compare, budget: Budget) -> Plan:
+def _plan_equality(index: DirectoryIndex, f: ft.Compare, budget: Budget) -> Plan:
     at = schema.lookup(f.attr)
     if at is None or at.kind in ("dn", "bool"):
         return 0, [], True
@@ -128,7 +128,7 @@ def _plan_equality(index: DirectoryIndex, f: m.Compare, budget: Budget) -> Plan:
     return len(found), found, True
 
 
-def _plan_and(index: DirectoryIndex, f: m.And, budget: Budget) -> Plan:
+def _plan_and(index: DirectoryIndex, f: ft.And, budget: Budget) -> Plan:
     plans = sorted((plan(index, i, budget) for i in distinct(f.items)), key=lambda p: p[0])
     if len(plans) > 1 and all(p[2] and isinstance(p[1], _MATERIAL) for p in plans):
         first, *rest = (cast(Material, p[1]) for p in plans)
@@ -159,7 +159,7 @@ def _as_set(index: DirectoryIndex, ids: Material) -> set[int] | frozenset[int]:
     return cached[1]
 
 
-def _plan_or(index: DirectoryIndex, f: m.Or, budget: Budget) -> Plan:
+def _plan_or(index: DirectoryIndex, f: ft.Or, budget: Budget) -> Plan:
     plans = [plan(index, i, budget) for i in distinct(f.items)]
     if any(p[1] is None for p in plans):
         return SCAN
@@ -174,7 +174,7 @@ def _plan_or(index: DirectoryIndex, f: m.Or, budget: Budget) -> Plan:
     return sum(p[0] for p in plans), _unique(heapq.merge(*iters)), False
 
 
-def _plan_substrings(index: DirectoryIndex, f: m.Substrings, budget: Budget) -> Plan:
+def _plan_substrings(index: DirectoryIndex, f: ft.Substrings, budget: Budget) -> Plan:
     at = schema.lookup(f.attr)
     if at is None or at.kind not in ("string", "phone"):
         return 0, [], True
@@ -215,7 +215,7 @@ def evaluate_steps(
     index: DirectoryIndex,
     base: int,
     scope: int,
-    f: m.Filter,
+    f: ft.Filter,
     predicate: Predicate | None,
     limit: int,
     deadline: float,

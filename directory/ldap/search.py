@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from directory.ldap import controlvalues as cv
 from directory.ldap import messages as m
 from directory.ldap import schema
 from directory.ldap.backend import DirectoryIndex
@@ -78,7 +79,7 @@ def _never() -> bool:
 def _late(paged: bool = False) -> Outcome:
     out = Outcome(code=m.TIME_LIMIT, text="超出时间限制 (time limit exceeded)")
     if paged:
-        out.controls.append(m.paged_control(0, b""))
+        out.controls.append(cv.paged_control(0, b""))
     return out
 
 
@@ -106,7 +107,7 @@ class Searcher:
         except SearchError as exc:
             out = Outcome(code=exc.code, text=exc.text, matched=exc.matched)
             if any(c.oid == m.OID_PAGED for c in controls):
-                out.controls.append(m.paged_control(0, b""))
+                out.controls.append(cv.paged_control(0, b""))
             return out
 
     def _search(self, req: m.SearchRequest, controls: tuple[m.Control, ...], owner: object) -> Steps:
@@ -177,7 +178,7 @@ class Searcher:
     # -- sort and VLV ----------------------------------------------------------------------------------------------
 
     def _sort(
-        self, s: Search, index: DirectoryIndex, ids: list[int], keys: tuple[m.SortKey, ...]
+        self, s: Search, index: DirectoryIndex, ids: list[int], keys: tuple[cv.SortKey, ...]
     ) -> Generator[None, None, list[int]]:
         """``ids`` ordered by the sort keys; the keys are read in chunks, each key's sort itself runs in C."""
         types = [schema.lookup(k.attr) for k in keys]
@@ -200,7 +201,7 @@ class Searcher:
 
     def _sorted_view(self, s: Search, ids: list[int]) -> Steps:
         sort = s.wanted[m.OID_SORT_REQ]
-        keys = _decode(m.decode_sort, sort)
+        keys = _decode(cv.decode_sort, sort)
         try:
             ordered = yield from self._sort(s, s.index, ids, keys)
         except _TimeUp:
@@ -211,19 +212,21 @@ class Searcher:
             ordered, sort_code = ids, exc.code
         else:
             sort_code = m.SUCCESS
-        sort_ctl = m.sort_control(sort_code)
+        sort_ctl = cv.sort_control(sort_code)
         if m.OID_VLV_REQ in s.wanted:
-            return (yield from self._vlv(s, ordered, _decode(m.decode_vlv, s.wanted[m.OID_VLV_REQ]), keys[0], sort_ctl))
+            return (
+                yield from self._vlv(s, ordered, _decode(cv.decode_vlv, s.wanted[m.OID_VLV_REQ]), keys[0], sort_ctl)
+            )
         out = yield from self._done(s, ordered[: s.size], len(ordered) > s.size, False)
         out.controls.append(sort_ctl)
         return out
 
-    def _vlv(self, s: Search, ordered: list[int], vlv: m.VlvRequest, key: m.SortKey, sort_ctl: bytes) -> Steps:
+    def _vlv(self, s: Search, ordered: list[int], vlv: cv.VlvRequest, key: cv.SortKey, sort_ctl: bytes) -> Steps:
         count = len(ordered)
         if vlv.offset is not None:
             if vlv.offset < 1:
                 out = Outcome(code=m.OFFSET_RANGE_ERROR, text="VLV 偏移量必须从 1 开始 (offset must be ≥ 1)")
-                out.controls += [sort_ctl, m.vlv_control(0, count, m.OFFSET_RANGE_ERROR, vlv.context)]
+                out.controls += [sort_ctl, cv.vlv_control(0, count, m.OFFSET_RANGE_ERROR, vlv.context)]
                 return out
             target = vlv.offset if vlv.content_count == 0 else round(vlv.offset * count / max(vlv.content_count, 1))
             target = max(1, min(target, count + 1 if count else 1))
@@ -232,11 +235,11 @@ class Searcher:
         first = max(0, target - 1 - vlv.before)
         window = ordered[first : min(count, target + vlv.after)][: max(s.size, 1)]
         out = Outcome((yield from s.sel.encode_steps(s.index, window, self.due)))
-        out.controls += [sort_ctl, m.vlv_control(target, count, m.SUCCESS, vlv.context)]
+        out.controls += [sort_ctl, cv.vlv_control(target, count, m.SUCCESS, vlv.context)]
         return out
 
     def _vlv_target(
-        self, s: Search, ordered: list[int], vlv: m.VlvRequest, key: m.SortKey
+        self, s: Search, ordered: list[int], vlv: cv.VlvRequest, key: cv.SortKey
     ) -> Generator[None, None, int]:
         """The 1-based position of the first entry whose sort key is at least the VLV assertion value."""
         at = schema.lookup(key.attr)
@@ -253,7 +256,7 @@ class Searcher:
     # -- paged results ---------------------------------------------------------------------------------------------
 
     def _paged(self, s: Search) -> Steps:
-        page_size, cookie = _decode(m.decode_paged, s.wanted[m.OID_PAGED])
+        page_size, cookie = _decode(cv.decode_paged, s.wanted[m.OID_PAGED])
         sort = s.wanted.get(m.OID_SORT_REQ)
         req = s.req
         key = hash((req.base, req.scope, req.filter, req.attributes, req.types_only, sort and sort.value))
@@ -264,18 +267,20 @@ class Searcher:
                 raise SearchError(m.UNWILLING_TO_PERFORM, _GONE)
         else:
             if page_size <= 0:
-                return Outcome(controls=[m.paged_control(0, b"")])
+                return Outcome(controls=[cv.paged_control(0, b"")])
             first, _, late = yield from self._evaluate(s, s.index, s.base, len(s.index.entries))
             if late:
                 return _late(paged=True)
             state = PagedSet(s.owner, key, s.index, s.base, len(first))
             if sort is not None:
                 try:
-                    state.ordered = array("I", (yield from self._sort(s, s.index, first, _decode(m.decode_sort, sort))))
+                    state.ordered = array(
+                        "I", (yield from self._sort(s, s.index, first, _decode(cv.decode_sort, sort)))
+                    )
                 except _TimeUp:
                     return _late(paged=True)
         if page_size <= 0:  # the client abandons the paged search (RFC 2696 §3)
-            return Outcome(controls=[m.paged_control(0, b"")])
+            return Outcome(controls=[cv.paged_control(0, b"")])
         return (yield from self._next_page(s, state, first, min(page_size, self.limits.size_limit or page_size)))
 
     def _next_page(self, s: Search, state: PagedSet, first: list[int] | None, page_limit: int) -> Steps:
@@ -301,10 +306,10 @@ class Searcher:
         state.sent = stop
         if total_limit and stop >= total_limit and state.total > total_limit:
             out.code, out.text = m.SIZE_LIMIT, f"超出条目数限制 (size limit exceeded): {total_limit}"
-            out.controls.append(m.paged_control(0, b""))
+            out.controls.append(cv.paged_control(0, b""))
             return out
         cookie = self.paged.put(state) if stop < state.total else b""
-        out.controls.append(m.paged_control(state.total, cookie))
+        out.controls.append(cv.paged_control(state.total, cookie))
         return out
 
     def compare(self, req: m.CompareRequest) -> tuple[int, str, str]:

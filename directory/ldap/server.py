@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from directory.errors import AuthenticationFailed, BohaiError
+from directory.ldap import filtertree as ft
 from directory.ldap import messages as m
 from directory.ldap.backend import DirectoryIndex
 from directory.ldap.ber import BerError, enc_int, frame_size, header
@@ -57,7 +58,7 @@ class LdapServer:
     def __post_init__(self) -> None:
         s = self.settings
         self.pacer = Pacer()
-        self.decode_limits = m.DecodeLimits(s.max_filter_bytes, s.max_filter_terms, s.max_search_attributes)
+        self.decode_limits = ft.DecodeLimits(s.max_filter_bytes, s.max_filter_terms, s.max_search_attributes)
         paged = PagedResults(s.paged_budget_bytes, s.paged_sets_per_connection, s.paged_idle_timeout)
         self.searcher = Searcher(
             self.index, Limits(s.size_limit, s.time_limit), self.tls is not None, paged=paged, due=self.pacer.due

@@ -14,8 +14,9 @@ import ssl
 
 from directory import accounts
 from directory.errors import SettingsError
-from directory.ldap.backend import DirectoryIndex, Indexer
+from directory.ldap.backend import DirectoryIndex
 from directory.ldap.dn import DnError, normalize_dn
+from directory.ldap.indexing import Indexer
 from directory.ldap.server import Authenticate, LdapServer, tls_context
 from directory.settings import LdapSettings, LoginSettings
 from directory.snapshot import SnapshotHolder

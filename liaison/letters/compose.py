@@ -24,7 +24,7 @@ from directory import clock
 from directory.errors import FieldError, NotFound, ValidationFailed
 from directory.snapshot import Snapshot
 from directory.store import Store
-from directory.validate import text_error
+from directory.textrules import text_error
 from liaison.letters import faxpdf
 from liaison.letters import store as letter_store
 from liaison.mail import headers, outbox, text

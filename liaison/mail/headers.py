@@ -4,7 +4,7 @@ one-line subjects.
 Owns: :func:`mailbox` — an :class:`email.headerregistry.Address`, so the email package quotes or RFC 2047-encodes
 the display name and ``国务院办公厅 <gb@gov.example>`` stays a name instead of becoming a second mailbox (never
 ``formataddr`` of raw strings) — and :func:`one_line` for Subject. Both pass the text through
-:func:`directory.validate.clean_line` first. Values are checked when they are entered; this is the second line of
+:func:`directory.textrules.clean_line` first. Values are checked when they are entered; this is the second line of
 defence, so that a value stored before those rules (or a setting) can neither inject a header nor make a message
 impossible to build, which would stop its letter or reminder.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 
-from directory.validate import clean_line
+from directory.textrules import clean_line
 
 
 def one_line(text: str) -> str:

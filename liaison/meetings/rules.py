@@ -32,7 +32,7 @@ from directory.errors import FieldError, SettingsError, ValidationFailed
 from directory.regions import PROVINCES
 from directory.snapshot import Snapshot
 from directory.store import Store
-from directory.validate import text_error
+from directory.textrules import text_error
 from liaison.mail import outbox
 from liaison.meetings import days, links, mails, reminders
 from liaison.meetings import store as meeting_store

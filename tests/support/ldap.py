@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from directory.ldap import client as lc
 from directory.ldap import messages as m
-from directory.ldap.backend import DirectoryIndex, build_index
+from directory.ldap.backend import DirectoryIndex
 from directory.ldap.ber import children, dec_int, frame_size, read_tlv
 from directory.ldap.filterstr import parse_filter
+from directory.ldap.indexing import build_index
 from directory.ldap.server import Connection, LdapServer
 from directory.settings import LdapSettings, Settings
 from directory.snapshot import Snapshot, build
@@ -140,7 +142,7 @@ def split_responses(data: bytes | bytearray) -> tuple[list[Response], bytes]:
 def search_op(
     filt: str, base: str = BASE, scope: int = 2, attrs: tuple[str, ...] = (), size: int = 0, types_only: bool = False
 ) -> bytes:
-    return m.encode_search(m.SearchRequest(base, scope, 0, size, 0, types_only, parse_filter(filt), attrs))
+    return lc.encode_search(m.SearchRequest(base, scope, 0, size, 0, types_only, parse_filter(filt), attrs))
 
 
 # -- in-process connection -----------------------------------------------------------------------------------------
@@ -196,7 +198,7 @@ class Wire:
 
     def request(self, op: bytes, *controls: m.Control) -> int:
         self.msgid += 1
-        self.feed(m.encode_message(self.msgid, op, tuple(controls)))
+        self.feed(lc.encode_message(self.msgid, op, tuple(controls)))
         return self.msgid
 
     def take(self) -> list[Response]:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from directory.snapshot import Snapshot, SnapshotHolder
 from directory.store import Store, open_store
 from liaison.mail import scheduler
-from liaison.mail.outbox import OutboxWorker
+from liaison.mail.worker import OutboxWorker
 from liaison.meetings import service as meetings_service
 from liaison.meetings.models import Meeting
 from liaison.settings import Settings

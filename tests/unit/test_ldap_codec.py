@@ -6,6 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from directory.ldap import client as lc
+from directory.ldap import controlvalues as cv
+from directory.ldap import filtertree as ft
 from directory.ldap import messages as m
 from directory.ldap.ber import BerError, enc_int, enc_len, frame_size, read_tlv, tlv
 from directory.ldap.filterstr import parse_filter
@@ -22,14 +25,14 @@ def test_lengths_and_integers_encode_as_der() -> None:
 
 
 def test_bind_request_bytes_match_the_rfc_layout() -> None:
-    pdu = m.encode_message(1, m.encode_bind())
+    pdu = lc.encode_message(1, lc.encode_bind())
     assert pdu == bytes.fromhex("300c020101600702010304008000")
     msg = m.decode_message(pdu)
     assert msg.msgid == 1 and msg.op == m.BindRequest(3, "", True, b"")
 
 
 def test_framing_waits_for_whole_pdus_and_refuses_oversized_or_non_sequence() -> None:
-    pdu = m.encode_message(7, m.encode_bind("cn=x", "pw"))
+    pdu = lc.encode_message(7, lc.encode_bind("cn=x", "pw"))
     assert frame_size(pdu[:1], 100) is None
     assert frame_size(pdu[:-1], 100) is None
     assert frame_size(pdu + b"\x30", 100) == len(pdu)
@@ -64,56 +67,56 @@ def test_nested_and_or_filters_from_outlook_decode() -> None:
     text = "(&(mail=*)(|(mail=张*)(|(cn=张*)(|(sn=张*)(givenName=张*)))))"
     f = parse_filter(text)
     req = m.SearchRequest("dc=bohai,dc=example", 2, 0, 100, 0, False, f, ("cn", "mail"))
-    msg = m.decode_message(m.encode_message(3, m.encode_search(req)))
+    msg = m.decode_message(lc.encode_message(3, lc.encode_search(req)))
     assert msg.op == req
     assert isinstance(msg.op, m.SearchRequest)
     inner = msg.op.filter
-    assert isinstance(inner, m.And) and isinstance(inner.items[1], m.Or)
+    assert isinstance(inner, ft.And) and isinstance(inner.items[1], ft.Or)
 
 
 def test_filter_string_escapes_and_every_type() -> None:
     f = parse_filter("(&(cn=a\\2ab*)(!(sn<=z))(o>=a)(title~=主任)(uid:caseExactMatch:=x)(ou:dn:=y))")
-    assert isinstance(f, m.And)
-    assert f.items[0] == m.Substrings("cn", "a*b", (), None)
-    assert f.items[3] == m.Compare("~=", "title", "主任")
-    assert f.items[4] == m.Extensible("caseExactMatch", "uid", "x", False)
-    assert f.items[5] == m.Extensible(None, "ou", "y", True)
+    assert isinstance(f, ft.And)
+    assert f.items[0] == ft.Substrings("cn", "a*b", (), None)
+    assert f.items[3] == ft.Compare("~=", "title", "主任")
+    assert f.items[4] == ft.Extensible("caseExactMatch", "uid", "x", False)
+    assert f.items[5] == ft.Extensible(None, "ou", "y", True)
     with pytest.raises(ValueError, match="at 8"):
         parse_filter("(&(cn=a)")
 
 
 def test_controls_decode_and_response_controls_encode() -> None:
-    ctrls = (m.paged_request(50, b"ck"), m.sort_request(m.SortKey("cn", None, True)), m.vlv_request(0, 19, 1, 0))
-    msg = m.decode_message(m.encode_message(2, m.encode_bind(), ctrls))
+    ctrls = (lc.paged_request(50, b"ck"), lc.sort_request(cv.SortKey("cn", None, True)), lc.vlv_request(0, 19, 1, 0))
+    msg = m.decode_message(lc.encode_message(2, lc.encode_bind(), ctrls))
     assert [c.oid for c in msg.controls] == [m.OID_PAGED, m.OID_SORT_REQ, m.OID_VLV_REQ]
-    assert m.decode_paged(msg.controls[0].value) == (50, b"ck")
-    assert m.decode_sort(msg.controls[1].value) == (m.SortKey("cn", None, True),)
-    assert m.decode_vlv(msg.controls[2].value) == m.VlvRequest(0, 19, 1, 0, None, None)
+    assert cv.decode_paged(msg.controls[0].value) == (50, b"ck")
+    assert cv.decode_sort(msg.controls[1].value) == (cv.SortKey("cn", None, True),)
+    assert cv.decode_vlv(msg.controls[2].value) == cv.VlvRequest(0, 19, 1, 0, None, None)
     assert msg.controls[2].critical
     with pytest.raises(BerError):
-        m.decode_paged(b"\x30\x03\x02\x01\x05")
+        cv.decode_paged(b"\x30\x03\x02\x01\x05")
 
 
 _attr = st.sampled_from(["cn", "mail", "givenName", "mozillaNickname", "objectClass", "telephoneNumber"])
 _val = st.text(alphabet="张王李市区ab c*()\\-0123456789", max_size=6)
 _leaf = st.one_of(
-    st.builds(m.Compare, st.sampled_from(["=", ">=", "<=", "~="]), _attr, _val),
-    st.builds(m.Present, _attr),
+    st.builds(ft.Compare, st.sampled_from(["=", ">=", "<=", "~="]), _attr, _val),
+    st.builds(ft.Present, _attr),
     st.builds(
-        m.Substrings,
+        ft.Substrings,
         _attr,
         st.none() | _val,
         st.lists(_val, max_size=2).map(tuple),
         st.none() | _val,
     ).filter(lambda s: s.initial is not None or s.any or s.final is not None),
-    st.builds(m.Extensible, st.none() | st.just("2.5.13.2"), _attr, _val, st.booleans()),
+    st.builds(ft.Extensible, st.none() | st.just("2.5.13.2"), _attr, _val, st.booleans()),
 )
 filters = st.recursive(
     _leaf,
     lambda inner: st.one_of(
-        st.lists(inner, min_size=1, max_size=3).map(lambda xs: m.And(tuple(xs))),
-        st.lists(inner, min_size=1, max_size=3).map(lambda xs: m.Or(tuple(xs))),
-        inner.map(m.Not),
+        st.lists(inner, min_size=1, max_size=3).map(lambda xs: ft.And(tuple(xs))),
+        st.lists(inner, min_size=1, max_size=3).map(lambda xs: ft.Or(tuple(xs))),
+        inner.map(ft.Not),
     ),
     max_leaves=12,
 )
@@ -121,17 +124,17 @@ filters = st.recursive(
 
 @settings(max_examples=300, deadline=None)
 @given(filters)
-def test_any_filter_round_trips_through_ber(f: m.Filter) -> None:
-    enc = m.encode_filter(f)
+def test_any_filter_round_trips_through_ber(f: ft.Filter) -> None:
+    enc = lc.encode_filter(f)
     tag, s, e = read_tlv(enc, 0, len(enc))
     assert e == len(enc)
-    assert m.decode_filter(enc, tag, s, e) == f
+    assert ft.decode_filter(enc, tag, s, e) == f
 
 
 def test_deeply_nested_filter_is_refused() -> None:
-    enc = m.encode_filter(m.Present("cn"))
-    for _ in range(m.MAX_FILTER_DEPTH + 2):
+    enc = lc.encode_filter(ft.Present("cn"))
+    for _ in range(ft.MAX_FILTER_DEPTH + 2):
         enc = tlv(0xA2, enc)
     tag, s, e = read_tlv(enc, 0, len(enc))
     with pytest.raises(BerError, match="too deeply"):
-        m.decode_filter(enc, tag, s, e)
+        ft.decode_filter(enc, tag, s, e)

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from directory.ldap import backend
+from directory.ldap import filtertree as ft
 from directory.ldap import messages as m
 from directory.ldap.filters import compile_filter
 from directory.ldap.search import Selection
@@ -22,18 +23,18 @@ VALUES = ["长安", "长", "区", "流动人口", "张伟", "ca@example.org", "e
 VALUES += ["+86 311 8765 4321", "130102000000", "石家庄市", "桥西区流动人口服务站", "", "a", "organizationalUnit"]
 _val = st.sampled_from(VALUES)
 _leaf = st.one_of(
-    st.builds(m.Compare, st.sampled_from(["=", ">=", "<=", "~="]), _attr, _val),
-    st.builds(m.Present, _attr),
-    st.builds(m.Substrings, _attr, st.none() | _val, st.lists(_val, max_size=2).map(tuple), st.none() | _val).filter(
+    st.builds(ft.Compare, st.sampled_from(["=", ">=", "<=", "~="]), _attr, _val),
+    st.builds(ft.Present, _attr),
+    st.builds(ft.Substrings, _attr, st.none() | _val, st.lists(_val, max_size=2).map(tuple), st.none() | _val).filter(
         lambda s: s.initial is not None or s.any or s.final is not None
     ),
 )
 filters = st.recursive(
     _leaf,
     lambda inner: st.one_of(
-        st.lists(inner, min_size=1, max_size=3).map(lambda xs: m.And(tuple(xs))),
-        st.lists(inner, min_size=1, max_size=3).map(lambda xs: m.Or(tuple(xs))),
-        inner.map(m.Not),
+        st.lists(inner, min_size=1, max_size=3).map(lambda xs: ft.And(tuple(xs))),
+        st.lists(inner, min_size=1, max_size=3).map(lambda xs: ft.Or(tuple(xs))),
+        inner.map(ft.Not),
     ),
     max_leaves=8,
 )
@@ -41,7 +42,7 @@ filters = st.recursive(
 
 @settings(max_examples=400, deadline=None)
 @given(filters, st.sampled_from([0, 1, 4, 6]), st.sampled_from([1, 2]), st.integers(min_value=1, max_value=20))
-def test_planned_search_equals_brute_force(f: m.Filter, base: int, scope: int, limit: int) -> None:
+def test_planned_search_equals_brute_force(f: ft.Filter, base: int, scope: int, limit: int) -> None:
     predicate = compile_filter(f)
     lo, hi, explicit = INDEX.scope_ids(base, scope)
     in_scope = explicit if explicit is not None else range(lo, hi)

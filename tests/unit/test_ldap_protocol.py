@@ -8,6 +8,8 @@ import pytest
 from argon2 import PasswordHasher
 
 from directory import accounts
+from directory.ldap import client as lc
+from directory.ldap import controlvalues as cv
 from directory.ldap import messages as m
 from directory.ldap.server import LdapServer
 from directory.ldap.service import bind_authenticator
@@ -32,12 +34,12 @@ def make_server(store: Store | None = None, login: dict[str, Any] | None = None,
 async def test_anonymous_binds_v2_and_v3_and_refusals() -> None:
     w = Wire(make_server())
     for version, code in ((3, m.SUCCESS), (2, m.SUCCESS), (4, m.PROTOCOL_ERROR)):
-        w.request(m.encode_bind(version=version))
+        w.request(lc.encode_bind(version=version))
         (r,) = w.take()
         assert (r.tag, r.code) == (m.BIND_RESP, code)
     w.request(m.tlv(m.BIND_REQ, m.enc_int(3) + m.enc_str("") + m.tlv(0xA3, m.enc_str("PLAIN"))))
     assert w.take()[0].code == m.AUTH_METHOD_NOT_SUPPORTED
-    w.request(m.encode_bind("uid=reader,ou=accounts," + BASE, ""))
+    w.request(lc.encode_bind("uid=reader,ou=accounts," + BASE, ""))
     (r,) = w.take()
     assert r.code == m.UNWILLING_TO_PERFORM and "unauthenticated" in r.text
 
@@ -123,28 +125,28 @@ async def test_paged_results_walk_the_set_and_always_answer_the_control() -> Non
     seen: list[str] = []
     cookie = b""
     for _ in range(10):
-        found, done = w.search("(objectClass=*)", m.paged_request(4, cookie), base="")
+        found, done = w.search("(objectClass=*)", lc.paged_request(4, cookie), base="")
         seen += [e.dn for e in found]
-        size, cookie = m.decode_paged(done.controls[m.OID_PAGED])
+        size, cookie = cv.decode_paged(done.controls[m.OID_PAGED])
         assert done.code == 0 and len(found) <= 4 and size == 12  # size: the whole set's count
         if not cookie:
             break
     all_found, _ = w.search("(objectClass=*)", base="")
     assert seen == [e.dn for e in all_found] and len(seen) == 12
-    _, done = w.search("(objectClass=*)", m.paged_request(4, b"stale-cookie"), base="")
+    _, done = w.search("(objectClass=*)", lc.paged_request(4, b"stale-cookie"), base="")
     assert done.code == m.UNWILLING_TO_PERFORM and m.OID_PAGED in done.controls
 
 
 async def test_sort_and_vlv_browse_like_outlook() -> None:
     w = Wire(make_server())
-    sort = m.sort_request(m.SortKey("cn", None, False))
+    sort = lc.sort_request(cv.SortKey("cn", None, False))
     found, done = w.search("(objectClass=inetOrgPerson)", sort)
     names = [e.attrs["cn"][0] for e in found]
     assert names == sorted(names) and m.OID_SORT_RESP in done.controls
-    found, done = w.search("(objectClass=inetOrgPerson)", sort, m.vlv_request(0, 1, 2, 0))
+    found, done = w.search("(objectClass=inetOrgPerson)", sort, lc.vlv_request(0, 1, 2, 0))
     assert [e.attrs["cn"][0] for e in found] == names[1:3]
     assert m.OID_VLV_RESP in done.controls
-    _, done = w.search("(objectClass=inetOrgPerson)", m.vlv_request(0, 1, 2, 0))
+    _, done = w.search("(objectClass=inetOrgPerson)", lc.vlv_request(0, 1, 2, 0))
     assert done.code == m.SORT_CONTROL_MISSING
 
 
@@ -218,7 +220,7 @@ async def test_malformed_and_oversized_pdus_close_only_that_connection() -> None
 
 async def test_pdus_split_across_reads_and_pipelined() -> None:
     w = Wire(make_server())
-    data = m.encode_message(1, search_op("(uid=130102000000)")) + m.encode_message(2, search_op("(uid=110101000000)"))
+    data = lc.encode_message(1, search_op("(uid=130102000000)")) + lc.encode_message(2, search_op("(uid=110101000000)"))
     for i in range(len(data)):
         w.feed(data[i : i + 1])
     got = w.take()
@@ -272,7 +274,7 @@ async def test_service_account_bind_whoami_and_anonymous_search_off(account_stor
     server = make_server(account_store, anonymous_search=False)
     w = Wire(server)
     dn = "uid=postfix,ou=accounts," + BASE
-    msgid = w.request(m.encode_bind(dn, "s3cret-口令"))
+    msgid = w.request(lc.encode_bind(dn, "s3cret-口令"))
     await wait_idle(w)
     (r,) = w.take()
     assert (r.msgid, r.code) == (msgid, m.SUCCESS)
@@ -286,7 +288,7 @@ async def test_service_account_bind_whoami_and_anonymous_search_off(account_stor
         ("uid=nobody,ou=accounts," + BASE, "x"),
         ("cn=postfix," + BASE, "s3cret-口令"),
     ):
-        w.request(m.encode_bind(bad_dn, pw))
+        w.request(lc.encode_bind(bad_dn, pw))
         await wait_idle(w)
         (r,) = w.take()
         assert r.code == m.INVALID_CREDENTIALS, bad_dn
@@ -302,25 +304,25 @@ async def test_bind_failures_are_throttled_per_address(account_store: Store) -> 
     dn = "uid=postfix,ou=accounts," + BASE
     codes = []
     for pw in ("a", "b", "c", "s3cret-口令"):
-        w.request(m.encode_bind(dn, pw))
+        w.request(lc.encode_bind(dn, pw))
         await wait_idle(w)
         (r,) = w.take()
         codes.append(r.code)
         text = r.text
     assert codes == [m.INVALID_CREDENTIALS] * 3 + [m.BUSY] and "too many failed binds" in text
     other = Wire(server, peer="198.51.100.8")
-    other.request(m.encode_bind(dn, "s3cret-口令"))
+    other.request(lc.encode_bind(dn, "s3cret-口令"))
     await wait_idle(other)
     assert other.take()[0].code == m.SUCCESS
     now[0] += 61
-    w.request(m.encode_bind(dn, "s3cret-口令"))
+    w.request(lc.encode_bind(dn, "s3cret-口令"))
     await wait_idle(w)
     assert w.take()[0].code == m.SUCCESS
 
 
 async def test_abandon_drops_a_queued_request(account_store: Store) -> None:
     w = Wire(make_server(account_store))
-    bind_id = w.request(m.encode_bind("uid=postfix,ou=accounts," + BASE, "s3cret-口令"))
+    bind_id = w.request(lc.encode_bind("uid=postfix,ou=accounts," + BASE, "s3cret-口令"))
     search_id = w.request(search_op("(uid=130102000000)"))  # queued behind the bind
     kept_id = w.request(search_op("(uid=110101000000)"))
     w.request(bytes((m.ABANDON_REQ, 1, search_id)))
@@ -333,7 +335,7 @@ async def test_requests_queued_behind_a_bind_are_bounded(account_store: Store) -
     from directory.ldap.server import MAX_PENDING
 
     w = Wire(make_server(account_store))
-    w.request(m.encode_bind("uid=postfix,ou=accounts," + BASE, "s3cret-口令"))
+    w.request(lc.encode_bind("uid=postfix,ou=accounts," + BASE, "s3cret-口令"))
     for _ in range(MAX_PENDING + 1):
         w.request(search_op("(uid=130102000000)"))
     await wait_idle(w)

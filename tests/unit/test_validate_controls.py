@@ -10,7 +10,8 @@ import pytest
 from directory import regions
 from directory.exchange.importer import check_rows, read_rows
 from directory.exchange.table import HEADER
-from directory.validate import clean_line, clean_office, first_bad_character, text_error
+from directory.textrules import clean_line, first_bad_character, text_error
+from directory.validate import clean_office
 
 KNOWN = {d.code: d for d in regions.divisions()}
 NAME = "长安区流动人口服务管理中心"

@@ -1,7 +1,7 @@
 """Clean text stored before the character rules of :mod:`directory.validate`.
 
 Offices' eight fields and contacts' name, position, phone and e-mail are passed through
-:func:`directory.validate.clean_line`: runs of line breaks and tabs become one space; other control characters,
+:func:`directory.textrules.clean_line`: runs of line breaks and tabs become one space; other control characters,
 bidirectional controls, zero-width and other invisible characters are dropped. Each changed office gets its version
 raised, one audit row (actor ``migration``, action ``clean_text``, before and after of the changed fields and
 contacts) and the change counter, so every running instance reloads it; each change is logged as a warning naming
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from directory import clock
-from directory.validate import clean_line
+from directory.textrules import clean_line
 
 revision = "0002"
 down_revision = "0001"

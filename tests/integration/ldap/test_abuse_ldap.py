@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 
 import ldap3
 
+from directory.ldap import client as lc
+from directory.ldap import filtertree as ft
 from directory.ldap import messages as m
 from liaison import service
 from liaison.service import Running
@@ -46,8 +48,8 @@ async def ldap_only(url: str) -> AsyncIterator[Running]:
 
 
 def _search_everything(msgid: int) -> bytes:
-    req = m.SearchRequest(BASE, 2, 0, 1000, 0, False, m.Present("objectClass"), ("*",))
-    return m.encode_message(msgid, m.encode_search(req))
+    req = m.SearchRequest(BASE, 2, 0, 1000, 0, False, ft.Present("objectClass"), ("*",))
+    return lc.encode_message(msgid, lc.encode_search(req))
 
 
 def _served_by_ldap3(port: int) -> list[str]:

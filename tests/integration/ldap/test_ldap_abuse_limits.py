@@ -22,6 +22,9 @@ import ldap3
 import pytest
 import pytest_asyncio
 
+from directory.ldap import client as lc
+from directory.ldap import controlvalues as cv
+from directory.ldap import filtertree as ft
 from directory.ldap import messages as m
 from directory.ldap.filterstr import parse_filter
 from directory.store import open_store
@@ -80,7 +83,7 @@ class Ldap:
     async def request(self, op: bytes, *controls: m.Control) -> list[Response]:
         """Send one request; its responses up to the one that ends it."""
         self.msgid += 1
-        self.writer.write(m.encode_message(self.msgid, op, tuple(controls)))
+        self.writer.write(lc.encode_message(self.msgid, op, tuple(controls)))
         buf = b""
         got: list[Response] = []
         while not got or got[-1].tag == m.SEARCH_ENTRY:
@@ -91,10 +94,10 @@ class Ldap:
         return got
 
     async def search(
-        self, filt: m.Filter, *controls: m.Control, base: str = BASE, scope: int = 2, time_limit: int = 0
+        self, filt: ft.Filter, *controls: m.Control, base: str = BASE, scope: int = 2, time_limit: int = 0
     ) -> tuple[list[Response], Response]:
         req = m.SearchRequest(base, scope, 0, 0, time_limit, False, filt, ("1.1",))
-        got = await self.request(m.encode_search(req), *controls)
+        got = await self.request(lc.encode_search(req), *controls)
         return got[:-1], got[-1]
 
     async def close(self) -> None:
@@ -130,7 +133,7 @@ class Probe:
                     assert r.status == 200, await r.text()
                 self._note("healthz", started)
                 started = time.perf_counter()
-                found, done = await ldap.search(m.Present("objectClass"), base=CA_DN, scope=0)
+                found, done = await ldap.search(ft.Present("objectClass"), base=CA_DN, scope=0)
                 assert done.code == 0 and [e.dn for e in found] == [CA_DN]
                 self._note("ldap", started)
         await ldap.close()
@@ -154,15 +157,15 @@ def _rss_mb(pid: int) -> float:
 # -- filters -------------------------------------------------------------------------------------------------------
 
 
-def _or_of_substrings(n: int) -> m.Or:
-    return m.Or(tuple(m.Substrings("cn", None, (f"x{i}",), None) for i in range(n)))
+def _or_of_substrings(n: int) -> ft.Or:
+    return ft.Or(tuple(ft.Substrings("cn", None, (f"x{i}",), None) for i in range(n)))
 
 
 async def test_huge_or_filter_is_refused_at_once_while_web_and_ldap_answer(service: ServeProcess) -> None:
     huge = _or_of_substrings(50_000)  # ~800 KB: over the byte limit
     many = _or_of_substrings(3_000)  # ~50 KB: within the byte limit, over the term limit
     requests = [  # encoded before the clock starts
-        (m.encode_search(m.SearchRequest(base, scope, 0, 0, 1, False, filt, ("1.1",))), limit)
+        (lc.encode_search(m.SearchRequest(base, scope, 0, 0, 1, False, filt, ("1.1",))), limit)
         for base, scope in ((CA_DN, 0), (BASE, 2))  # base scope too: decoding and compiling took seconds
         for filt, limit in ((huge, "65536"), (many, "256 terms"))
     ]
@@ -176,14 +179,14 @@ async def test_huge_or_filter_is_refused_at_once_while_web_and_ldap_answer(servi
             assert done.code == m.ADMIN_LIMIT_EXCEEDED, (done.code, done.text)
             assert limit in done.text, done.text
     probe.check()
-    _, done = await attacker.search(m.Or((m.Present("mail"), m.Present("cn"))), base=CA_DN, scope=0)
+    _, done = await attacker.search(ft.Or((ft.Present("mail"), ft.Present("cn"))), base=CA_DN, scope=0)
     assert done.code == 0  # the refusal closed nothing: the same connection goes on
     await attacker.close()
 
 
 async def test_backtracking_substring_filter_ends_within_its_time_limit(service: ServeProcess) -> None:
     attacker = await Ldap.open(service)
-    no_match = m.Substrings("street", None, ("a",) * 10, "b")  # (street=*a*a*…*a*b): seconds of backtracking
+    no_match = ft.Substrings("street", None, ("a",) * 10, "b")  # (street=*a*a*…*a*b): seconds of backtracking
     async with Probe(service) as probe:
         started = time.perf_counter()
         found, done = await attacker.search(no_match, time_limit=1)
@@ -191,7 +194,7 @@ async def test_backtracking_substring_filter_ends_within_its_time_limit(service:
     probe.check()
     assert took < 1 + PROBE_BOUND
     assert done.code in (m.SUCCESS, m.TIME_LIMIT) and found == []
-    found, done = await attacker.search(m.Substrings("street", None, ("a",) * 10, "a"), time_limit=1)
+    found, done = await attacker.search(ft.Substrings("street", None, ("a",) * 10, "a"), time_limit=1)
     assert done.code == 0 and CA_DN in [e.dn for e in found]  # the crafted street is there and matches
     assert all(e.dn.endswith(CA_DN.split(",", 1)[1]) for e in found)  # the office's card and its contacts' cards
     await attacker.close()
@@ -218,28 +221,28 @@ async def test_heavy_allowed_filter_runs_in_slices_and_stops_at_its_time_limit(s
 
 
 def _cookie(done: Response) -> bytes:
-    return m.decode_paged(done.controls[m.OID_PAGED])[1]
+    return cv.decode_paged(done.controls[m.OID_PAGED])[1]
 
 
 async def test_paged_sets_of_many_connections_stay_within_the_budget(service: ServeProcess) -> None:
-    everything = m.Present("objectClass")
+    everything = ft.Present("objectClass")
     before = _rss_mb(service.proc.pid)
     clients = [await Ldap.open(service) for _ in range(20)]
     cookies: list[tuple[Ldap, bytes]] = []
     for client in clients:
         for _ in range(8):  # each connection opens as many sets as it may keep
-            found, done = await client.search(everything, m.paged_request(1))
+            found, done = await client.search(everything, lc.paged_request(1))
             assert done.code == 0 and len(found) == 1
             cookies.append((client, _cookie(done)))
     grown = _rss_mb(service.proc.pid) - before
     assert grown < 64, f"160 open paged sets of the whole directory grew the server by {grown:.0f} MB"
     # The least recently used sets were dropped and are answered as RFC 2696 asks; the newest go on.
     client, cookie = cookies[0]
-    found, done = await client.search(everything, m.paged_request(1, cookie))
+    found, done = await client.search(everything, lc.paged_request(1, cookie))
     assert done.code == m.UNWILLING_TO_PERFORM and found == [] and _cookie(done) == b""
     assert "start the search again" in done.text
     client, cookie = cookies[-1]
-    found, done = await client.search(everything, m.paged_request(1, cookie))
+    found, done = await client.search(everything, lc.paged_request(1, cookie))
     assert done.code == 0 and len(found) == 1 and _cookie(done)
     for client in clients:
         await client.close()
@@ -272,8 +275,8 @@ async def test_offline_page_through_of_the_whole_directory_survives_a_full_budge
     """Evolution and Outlook page through everything for offline use: the budget must never cut them off."""
     port = int(service.urls["ldap"].rsplit(":", 1)[1])
     client = await Ldap.open(service)
-    _, done = await client.search(m.Present("objectClass"), m.paged_request(1))
-    total = m.decode_paged(done.controls[m.OID_PAGED])[0]
+    _, done = await client.search(ft.Present("objectClass"), lc.paged_request(1))
+    total = cv.decode_paged(done.controls[m.OID_PAGED])[0]
     await client.close()
     code, opened, seen = await asyncio.to_thread(_page_through_while_others_open_sets, port)
     assert code == 0

@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from directory.ldap import messages as m
-from directory.ldap.backend import DirectoryIndex, Indexer, assemble
+from directory.ldap import filtertree as ft
+from directory.ldap.backend import DirectoryIndex
+from directory.ldap.indexing import Indexer, assemble
 from directory.snapshot import build
 from directory.store import open_store
 from directory.validate import OfficeData
@@ -42,7 +43,7 @@ def test_one_change_is_indexed_well_within_a_second(sqlite_demo_url: str) -> Non
         assert elapsed < 1.0, f"LDAP index of one change took {elapsed:.2f} s"
         assert patched is not first and first.find(f"uid={CODE},ou={CODE},ou=130100000000,ou=130000000000,{BASE}")
         _same(patched, assemble([*patched.entries], BASE, snap.generation))
-        wanted = m.Compare("=", "mail", "Longer.Address@example.org")
+        wanted = ft.Compare("=", "mail", "Longer.Address@example.org")
         _, i, exact = patched.plan(wanted)
         assert exact and [patched.entries[x].prepared["uid"] for x in i] == [(CODE,)]
         assert first.plan(wanted)[1] == []  # the old Snapshot's index is untouched

@@ -18,6 +18,8 @@ import ldap3
 import pytest
 
 from directory import accounts
+from directory.ldap import client as lc
+from directory.ldap import controlvalues as cv
 from directory.ldap import messages as m
 from directory.ldap.filterstr import parse_filter
 from directory.ldap.search import Limits, Searcher
@@ -235,8 +237,8 @@ def test_outlook_default_filter(srv: ThreadedServer, offices: dict[str, OfficeVi
 
 def test_outlook_browsing_with_sort_and_vlv(srv: ThreadedServer, offices: dict[str, OfficeView]) -> None:
     c = connect(srv)
-    sort = m.sort_request(m.SortKey("cn", None, False), critical=True)
-    vlv = m.vlv_request(0, 19, 1, 0)
+    sort = lc.sort_request(cv.SortKey("cn", None, False), critical=True)
+    vlv = lc.vlv_request(0, 19, 1, 0)
     controls = [(sort.oid, True, sort.value), (vlv.oid, True, vlv.value)]
     c.search(SJZ_DN, "(objectClass=inetOrgPerson)", attributes=["cn"], controls=controls)
     assert c.result["result"] == 0
@@ -248,7 +250,7 @@ def test_outlook_browsing_with_sort_and_vlv(srv: ThreadedServer, offices: dict[s
     assert names == all_names[:20]
     vlv_resp = c.result["controls"][m.OID_VLV_RESP]["value"]
     assert vlv_resp  # targetPosition, contentCount, result
-    vlv2 = m.vlv_request(0, 9, 41, 0)
+    vlv2 = lc.vlv_request(0, 9, 41, 0)
     c.search(
         SJZ_DN, "(objectClass=inetOrgPerson)", attributes=["cn"], controls=[controls[0], (vlv2.oid, True, vlv2.value)]
     )

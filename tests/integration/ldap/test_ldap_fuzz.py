@@ -16,6 +16,8 @@ import ldap3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from directory.ldap import client as lc
+from directory.ldap import controlvalues as cv
 from directory.ldap import messages as m
 from directory.ldap.server import LdapServer
 from tests.support.ldap import BASE, ThreadedServer, Wire, ldap_settings, search_op, small_index, split_responses
@@ -25,8 +27,8 @@ CA = "uid=130102000000,ou=130102000000,ou=130100000000,ou=130000000000," + BASE
 
 def corpus() -> list[bytes]:
     ops = [
-        m.encode_bind(),
-        m.encode_bind("uid=postfix,ou=accounts," + BASE, "pw", version=2),
+        lc.encode_bind(),
+        lc.encode_bind("uid=postfix,ou=accounts," + BASE, "pw", version=2),
         search_op("(&(mail=*)(|(mail=张*)(|(cn=张*)(|(sn=张*)(givenName=张*)))))", size=100),
         search_op(
             "(|(cn=*长安*)(mail=*长安*)(givenName=*长安*)(sn=*长安*)(mozillaNickname=*长安*))", attrs=("cn", "mail")
@@ -41,11 +43,11 @@ def corpus() -> list[bytes]:
         m.tlv(m.ADD_REQ, m.enc_str(CA) + m.seq()),
         bytes((m.ABANDON_REQ, 1, 3)),
     ]
-    pdus = [m.encode_message(n + 1, op) for n, op in enumerate(ops)]
-    controls = (m.paged_request(2), m.sort_request(m.SortKey("cn", None, True)), m.vlv_request(1, 2, 1, 0))
-    pdus.append(m.encode_message(40, search_op("(objectClass=inetOrgPerson)"), controls[1:]))
-    pdus.append(m.encode_message(41, search_op("(objectClass=*)"), controls[:1]))
-    pdus.append(m.encode_message(42, search_op("(cn=*)"), (m.Control("1.2.3", True, b"\x01"),)))
+    pdus = [lc.encode_message(n + 1, op) for n, op in enumerate(ops)]
+    controls = (lc.paged_request(2), lc.sort_request(cv.SortKey("cn", None, True)), lc.vlv_request(1, 2, 1, 0))
+    pdus.append(lc.encode_message(40, search_op("(objectClass=inetOrgPerson)"), controls[1:]))
+    pdus.append(lc.encode_message(41, search_op("(objectClass=*)"), controls[:1]))
+    pdus.append(lc.encode_message(42, search_op("(cn=*)"), (m.Control("1.2.3", True, b"\x01"),)))
     return pdus
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from directory import accounts
+from directory.ldap import client as lc
 from directory.ldap import messages as m
 from directory.ldap.server import LdapServer
 from directory.ldap.service import start_ldap
@@ -42,7 +43,7 @@ async def ldap_over(url: str) -> AsyncIterator[tuple[LdapServer, int, Store]]:
 async def bind(port: int, dn: str, password: str, source: str = "127.0.0.1") -> tuple[int | None, str]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
     try:
-        writer.write(m.encode_message(1, m.encode_bind(dn, password)))
+        writer.write(lc.encode_message(1, lc.encode_bind(dn, password)))
         data = b""
         while True:
             chunk = await asyncio.wait_for(reader.read(65536), 120)

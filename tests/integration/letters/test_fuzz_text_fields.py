@@ -35,12 +35,13 @@ from directory.models import OFFICE_FIELDS
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
-from directory.validate import OfficeData, clean_office, first_bad_character
+from directory.textrules import first_bad_character
+from directory.validate import OfficeData, clean_office
 from directory.web.pages import AreaCodes
 from liaison.letters import compose, deadlines
 from liaison.letters.models import delivery_t
 from liaison.mail import outbox
-from liaison.mail.outbox import OutboxWorker
+from liaison.mail.worker import OutboxWorker
 from liaison.meetings import rules
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.support.mailsink import Received, Sink, mail_sink

@@ -29,7 +29,7 @@ from liaison.letters import compose, deadlines
 from liaison.letters import store as letter_store
 from liaison.letters.models import delivery_t
 from liaison.mail import outbox
-from liaison.mail.outbox import OutboxWorker
+from liaison.mail.worker import OutboxWorker
 from liaison.meetings import rules
 from liaison.meetings import store as meeting_store
 from liaison.settings import Settings

@@ -27,7 +27,7 @@ from liaison.letters import store as letter_store
 from liaison.letters.models import delivery_t
 from liaison.mail.inbound import Inbound, InboundServer
 from liaison.mail.models import inbound_t
-from liaison.mail.outbox import OutboxWorker
+from liaison.mail.worker import OutboxWorker
 from liaison.settings import Settings
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.support.mailsink import Received, Sink

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from directory.store import Store
 from liaison.mail import outbox
 from liaison.mail.models import outbox_t
+from liaison.mail.worker import OutboxWorker
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.support.mailsink import Sink, mail_sink
 
@@ -39,7 +40,7 @@ async def test_delivers_with_fixed_message_id_and_bounce_sender(store: Store, si
     (oid,) = queue(store, "a@example.org")
     stored = row(store, oid)
     assert str(stored["message_id"]).endswith("@liaison.bohai.example>")
-    worker = outbox.OutboxWorker(store, settings_for(store.url, sink))
+    worker = OutboxWorker(store, settings_for(store.url, sink))
     worker.start()
     try:
         await worker.wait_idle()
@@ -67,7 +68,7 @@ async def test_nothing_is_queued_when_the_callers_transaction_fails(store: Store
 async def test_4xx_is_retried_with_backoff_then_delivered(store: Store, sink: Sink, clock: Clock) -> None:
     sink.answers["slow@example.org"] = ["451 4.3.0 mailbox busy", "452 4.3.1 still busy"]
     (oid,) = queue(store, "slow@example.org")
-    worker = outbox.OutboxWorker(store, settings_for(store.url, sink), clock=clock)
+    worker = OutboxWorker(store, settings_for(store.url, sink), clock=clock)
     worker.start()
     try:
         await worker.wait_idle()
@@ -97,7 +98,7 @@ async def test_4xx_is_retried_with_backoff_then_delivered(store: Store, sink: Si
 async def test_5xx_fails_at_once_with_the_servers_text(store: Store, sink: Sink) -> None:
     sink.answers["gone@example.org"] = ["550 5.1.1 no such user here"]
     oid, ok = queue(store, "gone@example.org", "ok@example.org")
-    worker = outbox.OutboxWorker(store, settings_for(store.url, sink))
+    worker = OutboxWorker(store, settings_for(store.url, sink))
     worker.start()
     try:
         await worker.wait_idle()
@@ -113,7 +114,7 @@ async def test_5xx_fails_at_once_with_the_servers_text(store: Store, sink: Sink)
 async def test_gives_up_after_the_queue_lifetime(store: Store, sink: Sink, clock: Clock) -> None:
     sink.answers["never@example.org"] = ["421 4.4.2 try again"] * 1000
     (oid,) = queue(store, "never@example.org")
-    worker = outbox.OutboxWorker(store, settings_for(store.url, sink), clock=clock)
+    worker = OutboxWorker(store, settings_for(store.url, sink), clock=clock)
     worker.start()
     try:
         for _ in range(200):
@@ -136,7 +137,7 @@ def test_backoff_is_postfix_like() -> None:
 async def test_dsn_options_only_when_the_relay_offers_dsn(store: Store) -> None:
     (oid,) = queue(store, "d@example.org")
     async with mail_sink(dsn=True) as dsn_sink:
-        worker = outbox.OutboxWorker(store, settings_for(store.url, dsn_sink))
+        worker = OutboxWorker(store, settings_for(store.url, dsn_sink))
         worker.start()
         try:
             await worker.wait_idle()
@@ -151,7 +152,7 @@ async def test_dsn_options_only_when_the_relay_offers_dsn(store: Store) -> None:
 async def test_two_workers_send_each_message_once(store: Store, sink: Sink) -> None:
     ids = queue(store, *[f"m{i}@example.org" for i in range(120)])
     settings = settings_for(store.url, sink, outbox_batch=10)
-    workers = [outbox.OutboxWorker(store, settings), outbox.OutboxWorker(store, settings)]
+    workers = [OutboxWorker(store, settings), OutboxWorker(store, settings)]
     for w in workers:
         w.start()
     try:

@@ -20,6 +20,7 @@ from directory.errors import StorageError
 from directory.store import Store
 from liaison.mail import outbox
 from liaison.mail.models import outbox_t
+from liaison.mail.worker import OutboxWorker
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.integration.letters.test_outbox import queue, row
 from tests.support.mailsink import Received, Sink, mail_sink
@@ -57,8 +58,8 @@ async def test_batch_slower_than_its_lease_sends_each_message_once(store: Store,
     ids = queue(store, *[f"m{i}@example.org" for i in range(5)])
     async with slow_sink() as slow_relay:
         settings = settings_for(store.url, slow_relay, outbox_batch=5, outbox_lease_seconds=10)
-        slow = outbox.OutboxWorker(store, settings, clock)
-        other = outbox.OutboxWorker(store, settings_for(store.url, sink, outbox_lease_seconds=10), clock)
+        slow = OutboxWorker(store, settings, clock)
+        other = OutboxWorker(store, settings_for(store.url, sink, outbox_lease_seconds=10), clock)
         seen: list[int] = []
 
         async def relay_takes_six_seconds() -> None:
@@ -84,7 +85,7 @@ async def test_batch_slower_than_its_lease_sends_each_message_once(store: Store,
 async def test_a_bounce_recorded_during_the_send_is_not_overwritten(store: Store, clock: Clock) -> None:
     (oid,) = queue(store, "b@example.org")
     async with slow_sink() as sink:
-        worker = outbox.OutboxWorker(store, settings_for(store.url, sink), clock)
+        worker = OutboxWorker(store, settings_for(store.url, sink), clock)
 
         async def bounce_arrives_meanwhile() -> None:
             with store.begin() as conn:
@@ -103,7 +104,7 @@ async def test_a_failed_round_does_not_stop_the_worker(
 ) -> None:
     calls: list[int] = []
     health: list[dict[str, object]] = []
-    worker = outbox.OutboxWorker(store, settings_for(store.url, sink))
+    worker = OutboxWorker(store, settings_for(store.url, sink))
 
     def flaky_job(_store: Store, _now: Any) -> int:
         calls.append(1)
@@ -134,7 +135,7 @@ async def test_two_stores_on_one_sqlite_file_never_claim_the_same_row(sqlite_dem
     try:
         queue(first, "x@example.org", "y@example.org", "z@example.org")
         settings = settings_for(sqlite_demo_url, sink)
-        a, b = outbox.OutboxWorker(first, settings), outbox.OutboxWorker(second, settings)
+        a, b = OutboxWorker(first, settings), OutboxWorker(second, settings)
         now = clock.now()
         taken_by_b: list[list[outbox.Claimed]] = []
 
@@ -179,7 +180,7 @@ async def test_dsn_orcpt_is_xtext_encoded(store: Store) -> None:
     plus, fax = "a+tag@example.org", "FAX=+8631187654321@fax.gw.example"
     queue(store, plus, fax)
     async with mail_sink(dsn=True) as dsn_sink:
-        worker = outbox.OutboxWorker(store, settings_for(store.url, dsn_sink))
+        worker = OutboxWorker(store, settings_for(store.url, dsn_sink))
         try:
             await worker.run_once()
         finally:

@@ -16,6 +16,7 @@ from aiosmtpd.smtp import SMTP
 from directory.store import Store, open_store
 from liaison.mail import outbox
 from liaison.mail.models import outbox_t
+from liaison.mail.worker import OutboxWorker
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.integration.letters.test_outbox import message, queue, row
 from tests.support.mailsink import Sink
@@ -43,7 +44,7 @@ async def test_relay_down_then_up_defers_then_delivers_all(store: Store, clock: 
     port = free_port()
     ids = queue(store, *[f"r{i}@example.org" for i in range(20)])
     settings = settings_for(store.url, Sink(port=port))
-    worker = outbox.OutboxWorker(store, settings, clock)
+    worker = OutboxWorker(store, settings, clock)
     try:
         await worker.run_once()  # nobody listens: connection refused
         assert outbox.counts(store) == {"deferred": 20}
