@@ -25,9 +25,9 @@ from typing import Any, Protocol
 from directory.errors import AuthenticationFailed, BohaiError
 from directory.ldap import filtertree as ft
 from directory.ldap import messages as m
+from directory.ldap import ops
 from directory.ldap.backend import DirectoryIndex
 from directory.ldap.ber import BerError, enc_int, frame_size, header
-from directory.ldap.dn import DnError, normalize_dn
 from directory.ldap.pacing import Job, Pacer
 from directory.ldap.paging import PagedResults
 from directory.ldap.results import result_of
@@ -202,13 +202,13 @@ class Connection(asyncio.Protocol):
             self.dispatch(msg)
 
     def dispatch(self, msg: m.Message) -> None:
-        name = _HANDLERS.get(type(msg.op), "handle_unknown")
+        name = ops.HANDLERS.get(type(msg.op), "handle_unknown")
         handler: Callable[[m.Message], None] = getattr(self, name)
         try:
             handler(msg)
         except Exception:  # a bug answers this request with 80, the server keeps serving
             log.exception("ldap: %s failed", m.describe(msg.op))
-            self.send(msg.msgid, _error_op(msg.op, m.OTHER, "服务器内部错误 (internal error)"))
+            self.send(msg.msgid, ops.error_op(msg.op, m.OTHER, "服务器内部错误 (internal error)"))
 
     def _run_async(self, msg: m.Message, work: Callable[[m.Message], Any]) -> None:
         """Run an operation that awaits (bind, StartTLS); later requests wait in ``pending``."""
@@ -221,7 +221,7 @@ class Connection(asyncio.Protocol):
                 code, text = result_of(exc)
                 if code == m.OTHER:
                     log.exception("ldap: %s failed", m.describe(msg.op))
-                self.send(msg.msgid, _error_op(msg.op, code, text))
+                self.send(msg.msgid, ops.error_op(msg.op, code, text))
             finally:
                 self.busy = False
                 self._drain_pending()
@@ -275,7 +275,7 @@ class Connection(asyncio.Protocol):
     def handle_search(self, msg: m.Message) -> None:
         req = msg.op
         assert isinstance(req, m.SearchRequest)
-        if not self.settings.anonymous_search and not self.bound_dn and not _public(req):
+        if not self.settings.anonymous_search and not self.bound_dn and not ops.public(req):
             text = "匿名查询已关闭，请先绑定 (anonymous search disabled; bind first)"
             self.send(msg.msgid, m.result(m.SEARCH_DONE, m.INSUFFICIENT_ACCESS, text))
             return
@@ -294,7 +294,7 @@ class Connection(asyncio.Protocol):
         self.busy = False
         if exc is not None:
             log.error("ldap: %s failed", m.describe(msg.op), exc_info=exc)
-            self.send(msg.msgid, _error_op(msg.op, m.OTHER, "服务器内部错误 (internal error)"))
+            self.send(msg.msgid, ops.error_op(msg.op, m.OTHER, "服务器内部错误 (internal error)"))
         elif out is not None and not self.closed:
             self._answer_search(msg, out)
         self._drain_pending()
@@ -315,7 +315,7 @@ class Connection(asyncio.Protocol):
         req = msg.op
         assert isinstance(req, m.RefusedRequest)
         log.info("ldap: %s from %s refused: %s", m.describe(req), self.peer, req.text)
-        tag = _RESPONSE_TAGS_BY_OP.get(req.tag, m.EXTENDED_RESP)
+        tag = ops.RESPONSE_TAGS_BY_OP.get(req.tag, m.EXTENDED_RESP)
         self.send(msg.msgid, m.result(tag, m.ADMIN_LIMIT_EXCEEDED, req.text))
 
     def handle_compare(self, msg: m.Message) -> None:
@@ -354,17 +354,11 @@ class Connection(asyncio.Protocol):
 
     async def _upgrade(self, msg: m.Message) -> None:
         assert self.transport is not None and self.server.tls is not None
-        loop = asyncio.get_running_loop()
-        try:
-            new = await loop.start_tls(self.transport, self, self.server.tls, server_side=True)
-        except (OSError, ssl.SSLError, ConnectionError) as exc:
-            log.info("ldap: StartTLS with %s failed: %s", self.peer, exc)
-            self.abort()
-            return
+        new = await ops.upgrade(self.transport, self, self.server.tls, self.peer)
         if new is None:
             self.abort()
             return
-        self.transport = new
+        self.transport = new  # type: ignore[assignment]
         self.tls_active = True
 
     def handle_abandon(self, msg: m.Message) -> None:
@@ -391,46 +385,3 @@ class Connection(asyncio.Protocol):
     def handle_unknown(self, msg: m.Message) -> None:
         tag = getattr(msg.op, "tag", 0)
         self.disconnect(m.PROTOCOL_ERROR, f"未知操作 (unknown operation tag 0x{tag:02x})")
-
-
-_HANDLERS = {
-    m.BindRequest: "handle_bind",
-    m.SearchRequest: "handle_search",
-    m.CompareRequest: "handle_compare",
-    m.ExtendedRequest: "handle_extended",
-    m.AbandonRequest: "handle_abandon",
-    m.UnbindRequest: "handle_unbind",
-    m.WriteRequest: "handle_write",
-    m.RefusedRequest: "handle_refused",
-}
-_RESPONSE_TAGS = {
-    m.BindRequest: m.BIND_RESP,
-    m.SearchRequest: m.SEARCH_DONE,
-    m.CompareRequest: m.COMPARE_RESP,
-    m.ExtendedRequest: m.EXTENDED_RESP,
-}
-
-
-_RESPONSE_TAGS_BY_OP = {m.SEARCH_REQ: m.SEARCH_DONE}
-
-
-def _error_op(op: m.Request, code: int, text: str) -> bytes:
-    tag = _RESPONSE_TAGS.get(type(op), m.EXTENDED_RESP)
-    return m.result(tag, code, text)
-
-
-def _public(req: m.SearchRequest) -> bool:
-    """The Root DSE and the subschema are readable without a bind."""
-    if req.scope != 0:
-        return False
-    try:
-        return normalize_dn(req.base) in ("", "cn=subschema")
-    except DnError:
-        return False
-
-
-def tls_context(cert: str, key: str) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(cert, key)
-    return ctx

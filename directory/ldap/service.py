@@ -17,7 +17,8 @@ from directory.errors import SettingsError
 from directory.ldap.backend import DirectoryIndex
 from directory.ldap.dn import DnError, normalize_dn
 from directory.ldap.indexing import Indexer
-from directory.ldap.server import Authenticate, LdapServer, tls_context
+from directory.ldap.ops import tls_context
+from directory.ldap.server import Authenticate, LdapServer
 from directory.settings import LdapSettings, LoginSettings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
