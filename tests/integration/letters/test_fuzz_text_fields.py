@@ -32,7 +32,6 @@ from directory.errors import FieldError, ValidationFailed
 from directory.exchange import importer
 from directory.exchange.table import HEADER
 from directory.models import OFFICE_FIELDS
-from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
 from directory.textrules import first_bad_character
@@ -43,6 +42,7 @@ from liaison.letters.models import delivery_t
 from liaison.mail import outbox
 from liaison.mail.worker import OutboxWorker
 from liaison.meetings import rules
+from liaison.settings import Settings
 from tests.integration.letters.conftest import Clock, settings_for
 from tests.support.mailsink import Received, Sink, mail_sink
 
