@@ -10,6 +10,7 @@ keep working), both version tables at their heads, and the upgraded database mus
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gzip
 import sqlite3
@@ -23,11 +24,13 @@ import sqlalchemy as sa
 
 from directory import accounts
 from directory.migrations import DIRECTORY
+from directory.settings import LoginSettings
 from directory.store import Store, engine_url
 from directory.store import open_store as open_directory_store
 from liaison.database import open_store
 from liaison.keys import key_t
 from liaison.meetings import links, rules
+from liaison.meetings import store as meeting_store
 from liaison.migrations import LIAISON
 from liaison.settings import Settings
 from tests.support.databases import pg_admin as _pg_admin
@@ -131,10 +134,14 @@ def _check_the_service_reads_and_writes(store: Store, old_key: str) -> None:
     assert key == old_key.encode()
     mailed = links.sign(old_key.encode(), 1, "tj@tianjin.example", 0)  # a link in a notice sent before
     assert links.verify(key, mailed) == (1, "tj@tianjin.example", 0)
-    meeting = rules.get_meeting(store, 1)
+    meeting = meeting_store.get_meeting(store, 1)
     assert meeting.title == "2027年第一次联席会议"
     assert {a.email: a.partstat for a in meeting.attendees}["tj@tianjin.example"] == "ACCEPTED"
-    user = accounts.authenticate(store, "hebei", "another good passphrase", attempts=5, lock_seconds=60)
+    logins = accounts.Logins(store, LoginSettings())
+    try:
+        user = asyncio.run(logins.login("hebei", "another good passphrase", "127.0.0.1", "test"))
+    finally:
+        logins.close()
     assert user.username == "hebei"
     start = dt.datetime(2027, 4, 15, 1, 0, tzinfo=dt.UTC)
     data = rules.MeetingInput(

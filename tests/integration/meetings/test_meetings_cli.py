@@ -14,7 +14,7 @@ from directory.store import Store, open_store
 from liaison.cli import main
 from liaison.mail import scheduler
 from liaison.mail.models import outbox_t
-from liaison.meetings import rules
+from liaison.meetings import store as meeting_store
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_create_update_cancel_show_list(env: str, tmp_path: Path, capsys: pytest
     assert "已取消\t环渤海联席会议" in capsys.readouterr().out
     store = opened(env)
     try:
-        m = rules.get_meeting(store, 1)
+        m = meeting_store.get_meeting(store, 1)
         assert m.agenda == "一、通报\n二、交流\n" and m.sequence == 2
         assert {j.outcome for j in scheduler.jobs_for(store, "1") if j.kind == "reminder"} == {"superseded"}
     finally:

@@ -3,7 +3,7 @@ an attendee's address anyone could forge that attendee's iMIP answer. Anonymous 
 
 from __future__ import annotations
 
-from liaison.meetings import rules
+from liaison.meetings import store as meeting_store
 from tests.integration.meetings.test_meetings_web_staff import FORM, Staff, staff
 
 __all__ = ["staff"]
@@ -18,7 +18,7 @@ async def page(s: Staff, path: str) -> str:
 async def test_meeting_page_hides_uid_and_addresses_from_anonymous_visitors(staff: Staff) -> None:
     await staff.login("e13")
     assert (await staff.post("/meetings/new", FORM)).status == 303
-    meeting = rules.get_meeting(staff.ctx.store, 1)
+    meeting = meeting_store.get_meeting(staff.ctx.store, 1)
     addresses = [a.email for a in meeting.attendees]
     await staff.login(None)
     shown = await page(staff, "/meetings/1")
