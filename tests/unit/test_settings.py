@@ -61,7 +61,8 @@ def test_directory_loader_refuses_sections_nobody_registered(tmp_path: Path) -> 
     """The directory alone does not know [smtp]: without the liaison class a liaison section is a typo, not ignored."""
     cfg = tmp_path / "c.toml"
     cfg.write_text("[ldap]\nport = 0\n[smtp]\nport = 0\n", encoding="utf-8")
-    with pytest.raises(SettingsError, match=r"\[smtp\]: unknown section.*known sections: database, http, web, login, ldap$"):
+    known = "database, http, web, login, ldap"
+    with pytest.raises(SettingsError, match=rf"\[smtp\]: unknown section.*known sections: {known}$"):
         settings.load(cfg, env={})
     s = liaison_settings.load(cfg, env={})
     assert s.ldap.port == 0 and s.smtp.port == 0
