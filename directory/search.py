@@ -346,6 +346,11 @@ class SearchIndexer:
             self._previous = SearchIndex(snap, self._previous)
             return self._previous
 
+    def adopt(self, index: SearchIndex) -> None:
+        """Patch from ``index`` next (an index this builder did not build, carried in by its Snapshot)."""
+        with self._lock:
+            self._previous = index
+
 
 def index(snap: Snapshot) -> SearchIndex:
     return snap.derived("search", SearchIndex)

@@ -93,6 +93,12 @@ class Snapshot:
     _derived: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def sharing(self, *keys: str) -> Snapshot:
+        """A new Snapshot of the same data that carries this one's derived values for ``keys`` (immutable indexes,
+        which are costly to build) and computes the others afresh (caches that fill as they are used)."""
+        carried = {key: self._derived[key] for key in keys if key in self._derived}
+        return Snapshot(self.generation, self.regions, self.offices, self.built_at, carried)
+
     def derived(self, key: str, builder: Callable[[Snapshot], T]) -> T:
         """A value computed once per Snapshot (indexes, encoded entries); registered builders run before swap."""
         try:
@@ -209,18 +215,26 @@ def patch(
 class SnapshotHolder:
     """Holds the current Snapshot; ``refresh`` rebuilds it when the store's generation moved."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, current: Snapshot | None = None) -> None:
+        """``current``: a Snapshot built earlier from the same data, taken instead of a full load when its generation
+        is still the store's (another holder's, on a copy of this database made before any write)."""
         self.store = store
         self._builders: dict[str, Builder] = {}
         self._refresh_lock = asyncio.Lock()
         self.changed = asyncio.Event()
         self.listener: ChangeListener | None = None  # set by watch()
-        self.current = self._load()
+        fresh = current is not None and current.generation == store.generation()
+        self.current = current if fresh and current is not None else self._load()
 
     def register(self, key: str, builder: Builder) -> None:
         """Have ``builder`` computed for every new Snapshot before it is swapped in (and now)."""
         self._builders[key] = builder
-        self.current.derived(key, builder)
+        value = self.current.derived(key, builder)
+        # A builder that patches its previous result must start from the value it did not build itself (one the
+        # Snapshot carried in), or its first patch would be a full build.
+        adopt = getattr(builder, "adopt", None)
+        if adopt is not None:
+            adopt(value)
 
     def _load(self, previous: Snapshot | None = None) -> Snapshot:
         """A full load, or (given the current Snapshot) only the offices written since its generation."""

@@ -4,6 +4,9 @@
 per session into a template (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL), and every test
 gets its own copy, so tests never see each other's writes and helpers can run suites side by side. PostgreSQL comes
 from ``BOHAI_TEST_PG_URL`` (see ``need``).
+
+``Templates.snapshot(url)`` gives a copy's Snapshot with its search index built once per template: building that
+index over the demo directory takes seconds, and dozens of web tests would otherwise each build the same one.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from directory.search import SearchIndexer
+from directory.snapshot import Snapshot, SnapshotHolder
 from directory.store import Store
 from liaison.database import open_store
 from tests.support.need import PG_URL, need
@@ -58,6 +63,8 @@ class Templates:
         self.tmp = tmp
         self.made: dict[tuple[str, bool], str] = {}
         self.pg_names: list[str] = []
+        self.origin: dict[str, tuple[str, bool]] = {}  # a copy's url: the template it was copied from
+        self.snapshots: dict[tuple[str, bool], Snapshot] = {}
 
     def _fill(self, url: str, demo: bool) -> None:
         store = open_store(url)
@@ -84,17 +91,41 @@ class Templates:
                 self.made[key] = name
         return self.made[key]
 
+    def _url(self, kind: str, demo: bool) -> str:
+        tpl = self.template(kind, demo)
+        return f"sqlite:///{tpl}" if kind == "sqlite" else pg_url(tpl)
+
     def copy(self, kind: str, demo: bool, tmp_path: Path) -> tuple[str, str | None]:
         """A new database copied from the template: (url, PostgreSQL name to drop or None)."""
         tpl = self.template(kind, demo)
         if kind == "sqlite":
             dest = tmp_path / "bohai.sqlite3"
             shutil.copyfile(tpl, dest)
-            return f"sqlite:///{dest}", None
-        name = f"bohai_t_{uuid.uuid4().hex[:12]}"
-        pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{tpl}"')
-        self.pg_names.append(name)
-        return pg_url(name), name
+            url, name = f"sqlite:///{dest}", None
+        else:
+            name = f"bohai_t_{uuid.uuid4().hex[:12]}"
+            pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{tpl}"')
+            self.pg_names.append(name)
+            url = pg_url(name)
+        self.origin[url] = (kind, demo)
+        return url, name
+
+    def snapshot(self, url: str) -> Snapshot | None:
+        """A Snapshot of the template ``url`` was copied from, carrying its search index, or None for a database
+        that is not such a copy. ``SnapshotHolder(store, current=...)`` takes it only while the copy's generation
+        is still the template's, so a test that wrote first gets a full load of its own data."""
+        key = self.origin.get(url)
+        if key is None:
+            return None
+        if key not in self.snapshots:
+            store = open_store(self._url(*key))
+            try:
+                snap = SnapshotHolder(store).current
+                snap.derived("search", SearchIndexer())
+                self.snapshots[key] = snap
+            finally:
+                store.close()
+        return self.snapshots[key].sharing("search")
 
     def close(self) -> None:
         for name in self.pg_names:

@@ -13,17 +13,18 @@ from directory.store import Store, open_store
 from directory.web.app import make_app
 from directory.web.context import Extension, WebContext
 from liaison.settings import Settings
+from tests.support.databases import Templates
 from tests.support.web import Web, WebFactory
 
 
 @pytest.fixture
-async def web() -> AsyncIterator[WebFactory]:
+async def web(templates: Templates) -> AsyncIterator[WebFactory]:
     opened: list[tuple[TestClient[Any, Any], Store]] = []
 
     async def make(url: str, extensions: tuple[Extension, ...] = (), **changes: dict[str, Any]) -> Web:
         settings = Settings().replace(**{"http": {"port": 0}, **changes})
         store = open_store(url)
-        holder = SnapshotHolder(store)
+        holder = SnapshotHolder(store, templates.snapshot(url))
         client: TestClient[Any, Any] = TestClient(
             TestServer(make_app(WebContext(settings, store, holder), extensions), host="127.0.0.1")
         )
