@@ -133,6 +133,40 @@ async def test_incremental_refresh_equals_a_full_build(demo_store: Store) -> Non
     assert codes(search(patched, "公孙策略")) == [CHANGAN]
 
 
+async def test_a_carried_in_snapshot_is_taken_only_while_current_and_patches_like_its_own(demo_store: Store) -> None:
+    """A holder may start from a Snapshot built elsewhere on the same data (a copy of the database): it takes it
+    only while the generation matches, shares its search index but not its caches, and patches from that index."""
+    import dataclasses
+
+    from directory import demo, regions
+    from directory.search import SearchIndex, SearchIndexer
+
+    built = SnapshotHolder(demo_store).current
+    index = built.derived("search", SearchIndexer())
+    cache = built.derived("cache", lambda s: {"filled": True})
+    carried = built.sharing("search")
+    assert carried.offices is built.offices and carried.regions is built.regions
+    assert carried.derived("search", SearchIndex) is index
+    assert carried.derived("cache", lambda s: {}) == {}  # caches start empty
+    assert cache == {"filled": True}
+
+    holder = SnapshotHolder(demo_store, built.sharing("search"))
+    assert holder.current.derived("search", SearchIndex) is index  # taken, not rebuilt
+    indexer = SearchIndexer()
+    holder.register("search", indexer)
+    data = dataclasses.replace(demo.office_for(regions.by_code()[CHANGAN]), contact_name="司马光明")
+    await demo_store.run(demo_store.upsert_offices, [data], "t")
+    assert await holder.refresh()
+    patched = holder.current.derived("search", SearchIndex)
+    assert patched is not index and patched.base is index.base  # patched from the carried index, not rebuilt
+    assert codes(search(holder.current, "司马光明")) == [CHANGAN]
+    assert codes(search(built, "司马光明")) == []  # the carried-in Snapshot is untouched
+
+    stale = SnapshotHolder(demo_store, built.sharing("search"))  # the store moved on since ``built``
+    assert stale.current.generation == demo_store.generation() != built.generation
+    assert codes(search(stale.current, "司马光明")) == [CHANGAN]
+
+
 async def test_replaced_snapshots_are_freed(sqlite_demo_url: str) -> None:
     """A long-running service swaps Snapshots on every edit; the old ones (with their search and LDAP indexes)
     must be collectable, or each edit would leak a whole read model."""
