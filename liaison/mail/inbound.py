@@ -41,6 +41,7 @@ from directory.snapshot import Snapshot
 from directory.store import Store
 from liaison.mail import bodies, forward, limits, outbox
 from liaison.mail.dsn import addresses, dsn_recipients, is_auto, parse_dsn, referenced_ids
+from liaison.mail.headers import from_addresses, message_id
 from liaison.mail.models import inbound_t, outbox_t
 from liaison.settings import Settings
 
@@ -164,7 +165,7 @@ class Inbound:
             "received_at": clock.now(),
             "mail_from": mail_from[:300],
             "rcpt_tos": ",".join(rcpt)[:3000],
-            "message_id": str(msg.get("Message-ID", ""))[:300],
+            "message_id": message_id(msg)[:300],
             "kind": kind,
             "note": note[:1000],
             "raw": raw,
@@ -246,7 +247,7 @@ class Inbound:
     ) -> str:
         note = ""
         if not is_auto(msg) and mail_from not in ("", "<>"):
-            senders = addresses(str(msg.get("From", "")), mail_from)
+            senders = {*from_addresses(msg), *addresses(mail_from)}
             ids, now, ok = referenced_ids(msg), clock.now(), self._from_office(senders)
             replied = [i for handler in self.on_reply for i in handler(conn, ids, now, sender_ok=ok)]
             note = f"回复了投递 {replied}；" if replied else ""
@@ -266,12 +267,12 @@ class Inbound:
         if not targets:
             return
         shared = bodies.store(conn, forward.reheaded(raw, msg, mail_from, self.domain))
-        message_id = str(msg.get("Message-ID", "")).strip() or email.utils.make_msgid(domain=self.domain)
+        forward_id = message_id(msg) or email.utils.make_msgid(domain=self.domain)
         for mailbox, roles in targets.items():
             head = forward.trace_head(roles)
             code = roles[0].partition("@")[0]
             outbox.enqueue_raw(
-                conn, head, message_id=message_id, recipient=mailbox, kind="forward", ref=code, shared=shared
+                conn, head, message_id=forward_id, recipient=mailbox, kind="forward", ref=code, shared=shared
             )
 
 

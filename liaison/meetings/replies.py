@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from email.message import EmailMessage, Message
-from email.utils import getaddresses
 
 from directory.errors import ValidationFailed
 from directory.store import Store
+from liaison.mail.headers import from_addresses
 from liaison.meetings import ical, rules
 from liaison.meetings import store as meeting_store
 from liaison.settings import Settings
@@ -38,8 +38,9 @@ def calendar_parts(message: Message) -> list[bytes]:
 
 
 def sender_of(message: Message) -> str:
-    found = getaddresses([str(v) for v in message.get_all("From", [])])
-    return found[0][1].strip().lower() if len(found) == 1 else ""
+    """The one From address (lower case), or "" when there is none or more than one."""
+    found = from_addresses(message)
+    return found[0] if len(found) == 1 else ""
 
 
 def apply_reply(store: Store, message: Message, mail_from: str = "") -> list[str]:

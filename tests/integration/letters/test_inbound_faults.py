@@ -69,6 +69,34 @@ async def test_auto_mail_and_strangers_are_no_replies(world: World) -> None:
     assert world.delivery(sent.deliveries[0].id)["state"] == "replied"
 
 
+async def test_a_reply_whose_from_name_decodes_to_a_line_break_counts_and_is_forwarded(world: World) -> None:
+    """Python's address parser raises on an encoded CR/LF in a display name; the reply still counts by its address
+    and the role mail is still forwarded, instead of a temporary failure the sender would retry for days."""
+    sent = world.send(EMAIL_ONLY)
+    (mail,) = await world.drain()
+    role, mid = f"{SENDER}@{DOMAIN}", str(mail.message["Message-ID"])
+    raw = (
+        b"From: =?utf-8?q?=E5=BC=A0=0D=0ABcc=3A_x=40evil=2Eexample?= <jdk@beijing.example>\r\n"
+        + f"To: {role}\r\nIn-Reply-To: {mid}\r\nSubject: Re\r\n\r\n已核查。\r\n".encode()
+    )
+    await world.smtp_in(raw, role, mail_from="jdk@beijing.example")
+    assert world.delivery(sent.deliveries[0].id)["state"] == "replied"
+    (forwarded,) = await world.drain()
+    assert forwarded.rcpt_tos == ["sjz@hebei.example"]
+    head = forwarded.data.partition(b"\r\n\r\n")[0].split(b"\r\n")
+    assert not [line for line in head if line.lower().startswith(b"bcc")]  # the encoded break adds no header
+    assert any(line.startswith(b"Reply-To: ") and line.endswith(b"<jdk@beijing.example>") for line in head)
+
+
+async def test_role_mail_with_a_message_id_the_parser_cannot_read_is_stored_and_forwarded(world: World) -> None:
+    role = f"{SENDER}@{DOMAIN}"
+    await world.smtp_in(RAW.replace(b"<fwd-1@example.org>", b"<<>>"), role, mail_from="zhang@example.org")
+    (forwarded,) = await world.drain()
+    assert forwarded.rcpt_tos == ["sjz@hebei.example"] and b"Message-ID: <<>>\r\n" in forwarded.data
+    with world.store.read() as conn:
+        assert conn.execute(sa.select(inbound_t.c.message_id)).scalars().all() == ["<<>>"]
+
+
 async def test_reminders_are_marked_auto_generated(world: World) -> None:
     sent = world.send(EMAIL_ONLY, reply_within=5)
     await world.drain()

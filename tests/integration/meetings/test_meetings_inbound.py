@@ -128,3 +128,28 @@ async def test_stale_reply_after_a_time_change_and_a_foreign_envelope_change_not
     await send(running, reply_message("a@example.org", "a@example.org", uid, sequence=1))  # answers the new time
     await send(running, reply_message("b@example.org", "b@example.org", uid, "DECLINED", sequence=2))
     assert partstats(running, mid) == {"a@example.org": "ACCEPTED", "b@example.org": "DECLINED"}
+
+
+async def test_a_from_name_that_decodes_to_a_line_break_is_taken_like_any_other(running: service.Running) -> None:
+    """An encoded CR/LF in the From display name makes Python's address parser raise; the message must still be
+    taken, stored and applied by its address, never answered with a temporary failure retried for days."""
+    data = MeetingInput(title="联席会议", host="13", start=START, end=START + dt.timedelta(hours=8),
+                        attendees=["a@example.org"])  # fmt: skip
+    made = rules.create_meeting(running.store, None, running.settings, data, "t")
+    host, _, port = running.urls["smtp"].removeprefix("smtp://").rpartition(":")
+    bad_from = b"From: =?utf-8?q?a=0D=0Ab?= <a@example.org>\r\n"
+    reply = reply_message("a@example.org", "a@example.org", made.meeting.uid).as_bytes()
+    reply = bad_from + b"\r\n".join(line for line in reply.split(b"\n") if not line.startswith(b"From:"))
+    plain = bad_from + f"To: {ORGANISER}\r\nSubject: =?utf-8?q?x?=\r\n\r\nhello\r\n".encode()
+    answers = []
+    for raw in (reply, plain):
+        errors, answer = await aiosmtplib.send(
+            raw, hostname=host, port=int(port), sender="a@example.org", recipients=[ORGANISER], timeout=30
+        )
+        assert errors == {}
+        answers.append(answer)
+    assert "handled" in answers[0] and "stored" in answers[1]
+    assert partstats(running, made.meeting.id) == {"a@example.org": "ACCEPTED"}
+    with running.store.read() as conn:
+        kinds = [r[0] for r in conn.execute(sa.select(inbound_t.c.kind).order_by(inbound_t.c.id))]
+    assert kinds == ["hook", "local"]
