@@ -22,46 +22,25 @@ from directory.ldap.indexing import build_index
 from directory.ldap.server import Connection, LdapServer
 from directory.settings import LdapSettings, Settings
 from directory.snapshot import Snapshot, build
+from tests.support.snapshots import office_row, region_row
 
 BASE = "dc=bohai,dc=example"
 
 
-def _region(code: str, name: str, level: str, parent: str | None) -> dict[str, Any]:
-    return {"code": code, "name": name, "level": level, "parent_code": parent, "province_code": code[:2] + "0" * 10}
-
-
-def _office(oid: int, code: str, unit: str, contact: str, phone: str, email: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": oid,
-        "region_code": code,
-        "unit_name": unit,
-        "contact_name": contact,
-        "position": extra.get("position", "主任"),
-        "phone": phone,
-        "fax": extra.get("fax", ""),
-        "email": email,
-        "address": extra.get("address", "中山东路1号"),
-        "postal_code": "050000",
-        "liaison": extra.get("liaison", False),
-        "email_status": "ok",
-        "email_status_note": "",
-        "verified_at": None,
-        "demo": False,
-        "version": 1,
-        "updated_at": None,
-        "updated_by": "",
-    }
+def _office(oid: int, code: str, unit: str, contact: str, phone: str, email: str) -> dict[str, Any]:
+    values = {"unit_name": unit, "contact_name": contact, "phone": phone, "email": email}
+    return office_row(oid, code, position="主任", address="中山东路1号", postal_code="050000", **values)
 
 
 def small_snapshot() -> Snapshot:
     """Two provinces, a city, three counties; four offices (one without e-mail) and one extra contact."""
     regions = [
-        _region("110000000000", "北京市", "province", None),
-        _region("110101000000", "东城区", "county", "110000000000"),
-        _region("130000000000", "河北省", "province", None),
-        _region("130100000000", "石家庄市", "city", "130000000000"),
-        _region("130102000000", "长安区", "county", "130100000000"),
-        _region("130104000000", "桥西区", "county", "130100000000"),
+        region_row("110000000000", "北京市", "province", None),
+        region_row("110101000000", "东城区", "county", "110000000000"),
+        region_row("130000000000", "河北省", "province", None),
+        region_row("130100000000", "石家庄市", "city", "130000000000"),
+        region_row("130102000000", "长安区", "county", "130100000000"),
+        region_row("130104000000", "桥西区", "county", "130100000000"),
     ]
     offices = [
         _office(1, "110101000000", "东城区流动人口服务中心", "王芳", "+861065123456", "dc@example.org"),
