@@ -74,10 +74,7 @@ def make_scheduler(store: Store, settings: Settings, clock: Clock, owner: str | 
 
 def drain(sink: Sink) -> list[Received]:
     """Everything the sink has received so far (the outbox worker awaits each SMTP exchange)."""
-    out = []
-    while not sink.queue.empty():
-        out.append(sink.queue.get_nowait())
-    return out
+    return sink.drain()
 
 
 async def send_outbox(store: Store, settings: Settings) -> int:
