@@ -13,7 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from hypothesis import strategies as st
+
 from directory.ldap import client as lc
+from directory.ldap import filtertree as ft
 from directory.ldap import messages as m
 from directory.ldap.backend import DirectoryIndex
 from directory.ldap.ber import children, dec_int, frame_size, read_tlv
@@ -229,3 +232,31 @@ class ThreadedServer:
 
 def entries_only(responses: list[Response]) -> Iterator[Response]:
     return (r for r in responses if r.tag == m.SEARCH_ENTRY)
+
+
+# -- filters for hypothesis ----------------------------------------------------------------------------------------
+
+
+def filter_trees(
+    attrs: st.SearchStrategy[str], values: st.SearchStrategy[str], *, max_leaves: int, extensible: bool = False
+) -> st.SearchStrategy[ft.Filter]:
+    """Filters over ``attrs`` and ``values``: comparisons, presence, substrings (with at least one piece) and, if
+    ``extensible``, extensible matches, nested under and / or / not."""
+    leaves = [
+        st.builds(ft.Compare, st.sampled_from(["=", ">=", "<=", "~="]), attrs, values),
+        st.builds(ft.Present, attrs),
+        st.builds(
+            ft.Substrings, attrs, st.none() | values, st.lists(values, max_size=2).map(tuple), st.none() | values
+        ).filter(lambda s: s.initial is not None or s.any or s.final is not None),
+    ]
+    if extensible:
+        leaves.append(st.builds(ft.Extensible, st.none() | st.just("2.5.13.2"), attrs, values, st.booleans()))
+    return st.recursive(
+        st.one_of(*leaves),
+        lambda inner: st.one_of(
+            st.lists(inner, min_size=1, max_size=3).map(lambda xs: ft.And(tuple(xs))),
+            st.lists(inner, min_size=1, max_size=3).map(lambda xs: ft.Or(tuple(xs))),
+            inner.map(ft.Not),
+        ),
+        max_leaves=max_leaves,
+    )
