@@ -8,9 +8,11 @@ event loop thread so blocking clients (ldap3 sync/async strategies, ldapsearch, 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
@@ -25,6 +27,7 @@ from directory.ldap.indexing import build_index
 from directory.ldap.server import Connection, LdapServer
 from directory.settings import LdapSettings, Settings
 from directory.snapshot import Snapshot, build
+from tests.support.need import need_tool
 from tests.support.snapshots import office_row, region_row
 
 BASE = "dc=bohai,dc=example"
@@ -64,6 +67,20 @@ def small_index() -> DirectoryIndex:
 
 def ldap_settings(**changes: Any) -> LdapSettings:
     return Settings().replace(ldap={"port": 0, **changes}).ldap
+
+
+def make_cert(directory: Path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and its key, written by openssl into ``directory``: (cert, key)."""
+    openssl = need_tool("openssl", "openssl")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+    subprocess.run(
+        [openssl, *args, "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return str(cert), str(key)
 
 
 # -- responses -----------------------------------------------------------------------------------------------------
