@@ -8,12 +8,17 @@ event loop thread so blocking clients (ldap3 sync/async strategies, ldapsearch, 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from hypothesis import strategies as st
+
 from directory.ldap import client as lc
+from directory.ldap import filtertree as ft
 from directory.ldap import messages as m
 from directory.ldap.backend import DirectoryIndex
 from directory.ldap.ber import children, dec_int, frame_size, read_tlv
@@ -22,46 +27,26 @@ from directory.ldap.indexing import build_index
 from directory.ldap.server import Connection, LdapServer
 from directory.settings import LdapSettings, Settings
 from directory.snapshot import Snapshot, build
+from tests.support.need import need_tool
+from tests.support.snapshots import office_row, region_row
 
 BASE = "dc=bohai,dc=example"
 
 
-def _region(code: str, name: str, level: str, parent: str | None) -> dict[str, Any]:
-    return {"code": code, "name": name, "level": level, "parent_code": parent, "province_code": code[:2] + "0" * 10}
-
-
-def _office(oid: int, code: str, unit: str, contact: str, phone: str, email: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "id": oid,
-        "region_code": code,
-        "unit_name": unit,
-        "contact_name": contact,
-        "position": extra.get("position", "主任"),
-        "phone": phone,
-        "fax": extra.get("fax", ""),
-        "email": email,
-        "address": extra.get("address", "中山东路1号"),
-        "postal_code": "050000",
-        "liaison": extra.get("liaison", False),
-        "email_status": "ok",
-        "email_status_note": "",
-        "verified_at": None,
-        "demo": False,
-        "version": 1,
-        "updated_at": None,
-        "updated_by": "",
-    }
+def _office(oid: int, code: str, unit: str, contact: str, phone: str, email: str) -> dict[str, Any]:
+    values = {"unit_name": unit, "contact_name": contact, "phone": phone, "email": email}
+    return office_row(oid, code, position="主任", address="中山东路1号", postal_code="050000", **values)
 
 
 def small_snapshot() -> Snapshot:
     """Two provinces, a city, three counties; four offices (one without e-mail) and one extra contact."""
     regions = [
-        _region("110000000000", "北京市", "province", None),
-        _region("110101000000", "东城区", "county", "110000000000"),
-        _region("130000000000", "河北省", "province", None),
-        _region("130100000000", "石家庄市", "city", "130000000000"),
-        _region("130102000000", "长安区", "county", "130100000000"),
-        _region("130104000000", "桥西区", "county", "130100000000"),
+        region_row("110000000000", "北京市", "province", None),
+        region_row("110101000000", "东城区", "county", "110000000000"),
+        region_row("130000000000", "河北省", "province", None),
+        region_row("130100000000", "石家庄市", "city", "130000000000"),
+        region_row("130102000000", "长安区", "county", "130100000000"),
+        region_row("130104000000", "桥西区", "county", "130100000000"),
     ]
     offices = [
         _office(1, "110101000000", "东城区流动人口服务中心", "王芳", "+861065123456", "dc@example.org"),
@@ -82,6 +67,20 @@ def small_index() -> DirectoryIndex:
 
 def ldap_settings(**changes: Any) -> LdapSettings:
     return Settings().replace(ldap={"port": 0, **changes}).ldap
+
+
+def make_cert(directory: Path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and its key, written by openssl into ``directory``: (cert, key)."""
+    openssl = need_tool("openssl", "openssl")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+    subprocess.run(
+        [openssl, *args, "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return str(cert), str(key)
 
 
 # -- responses -----------------------------------------------------------------------------------------------------
@@ -250,3 +249,31 @@ class ThreadedServer:
 
 def entries_only(responses: list[Response]) -> Iterator[Response]:
     return (r for r in responses if r.tag == m.SEARCH_ENTRY)
+
+
+# -- filters for hypothesis ----------------------------------------------------------------------------------------
+
+
+def filter_trees(
+    attrs: st.SearchStrategy[str], values: st.SearchStrategy[str], *, max_leaves: int, extensible: bool = False
+) -> st.SearchStrategy[ft.Filter]:
+    """Filters over ``attrs`` and ``values``: comparisons, presence, substrings (with at least one piece) and, if
+    ``extensible``, extensible matches, nested under and / or / not."""
+    leaves = [
+        st.builds(ft.Compare, st.sampled_from(["=", ">=", "<=", "~="]), attrs, values),
+        st.builds(ft.Present, attrs),
+        st.builds(
+            ft.Substrings, attrs, st.none() | values, st.lists(values, max_size=2).map(tuple), st.none() | values
+        ).filter(lambda s: s.initial is not None or s.any or s.final is not None),
+    ]
+    if extensible:
+        leaves.append(st.builds(ft.Extensible, st.none() | st.just("2.5.13.2"), attrs, values, st.booleans()))
+    return st.recursive(
+        st.one_of(*leaves),
+        lambda inner: st.one_of(
+            st.lists(inner, min_size=1, max_size=3).map(lambda xs: ft.And(tuple(xs))),
+            st.lists(inner, min_size=1, max_size=3).map(lambda xs: ft.Or(tuple(xs))),
+            inner.map(ft.Not),
+        ),
+        max_leaves=max_leaves,
+    )

@@ -9,6 +9,7 @@ accepts its parameters, which are kept in ``mail_options`` / ``rcpt_options``.
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -87,17 +88,35 @@ class Sink:
     async def get(self, timeout: float = 30.0) -> Received:
         return await asyncio.wait_for(self.queue.get(), timeout)
 
+    def drain(self) -> list[Received]:
+        """Everything received so far, without waiting."""
+        return [self.queue.get_nowait() for _ in range(self.queue.qsize())]
+
 
 @asynccontextmanager
-async def mail_sink(*, dsn: bool = False) -> AsyncIterator[Sink]:
-    """Start a sink on a free port of 127.0.0.1; ``sink.port`` is the bound port."""
-    sink = Sink(dsn=dsn)
+async def mail_sink(*, dsn: bool = False, sink: Sink | None = None) -> AsyncIterator[Sink]:
+    """Start a sink on a free port of 127.0.0.1; ``sink.port`` is the bound port. A ``sink`` of the test's own
+    (a subclass, or one with a chosen ``port``) is served instead of a new one; its ``dsn`` is then its own."""
+    handler = Sink(dsn=dsn) if sink is None else sink
     loop = asyncio.get_running_loop()
-    cls = _DsnSMTP if dsn else SMTP
-    server = await loop.create_server(lambda: cls(sink, hostname="sink.test"), "127.0.0.1", 0)
-    sink.port = int(server.sockets[0].getsockname()[1])
+    cls = _DsnSMTP if handler.dsn else SMTP
+    server = await loop.create_server(lambda: cls(handler, hostname="sink.test"), "127.0.0.1", handler.port)
+    handler.port = int(server.sockets[0].getsockname()[1])
     try:
-        yield sink
+        yield handler
     finally:
         server.close()
         await server.wait_closed()
+
+
+@dataclass
+class Arrivals:
+    """The Message-IDs that reached ``sink``, each with how often it came (a message sent twice counts 2)."""
+
+    sink: Sink
+    seen: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    async def receive(self) -> None:
+        """Wait for the next message (at most a minute) and count it."""
+        got = await self.sink.get(timeout=60)
+        self.seen[str(got.message["Message-ID"])] += 1

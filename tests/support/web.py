@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
 from directory import accounts
@@ -56,3 +57,10 @@ class Web:
 
 
 WebFactory = Callable[..., Awaitable[Web]]
+
+
+def upload(token: str, name: str, data: bytes) -> FormData:
+    """The import form: ``data`` as the file ``name``, with the session's CSRF ``token``."""
+    form = FormData({"csrf": token})
+    form.add_field("file", data, filename=name, content_type="application/octet-stream")
+    return form

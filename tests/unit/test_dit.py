@@ -4,62 +4,29 @@ from __future__ import annotations
 
 from directory import dit
 from directory.snapshot import build
+from tests.support.snapshots import office_row, region_row
 
 
 def _snap() -> object:
     regions = [
-        {
-            "code": "130000000000",
-            "name": "河北省",
-            "level": "province",
-            "parent_code": None,
-            "province_code": "130000000000",
-        },
-        {
-            "code": "130100000000",
-            "name": "石家庄市",
-            "level": "city",
-            "parent_code": "130000000000",
-            "province_code": "130000000000",
-        },
-        {
-            "code": "130102000000",
-            "name": "长安区",
-            "level": "county",
-            "parent_code": "130100000000",
-            "province_code": "130000000000",
-        },
+        region_row("130000000000", "河北省", "province", None),
+        region_row("130100000000", "石家庄市", "city", "130000000000"),
+        region_row("130102000000", "长安区", "county", "130100000000"),
     ]
-    office = {
-        "id": 1,
-        "region_code": "130102000000",
-        "unit_name": "长安区流动人口服务管理中心",
-        "contact_name": "张伟",
-        "position": "主任",
-        "phone": "+8631187654321",
-        "fax": "+8631187654322",
-        "email": "ca@example.org",
-        "address": "中山东路1号$东楼",
-        "postal_code": "050000",
-        "liaison": False,
-        "email_status": "ok",
-        "email_status_note": "",
-        "verified_at": None,
-        "demo": False,
-        "version": 1,
-        "updated_at": None,
-        "updated_by": "",
-    }
-    contact = {
-        "id": 7,
-        "office_id": 1,
-        "name": "李娜",
-        "position": "科员",
-        "phone": "",
-        "email": "ln@example.org",
-        "demo": False,
-    }
-    return build(regions, [office], [contact], 1)
+    office = office_row(
+        1,
+        "130102000000",
+        unit_name="长安区流动人口服务管理中心",
+        contact_name="张伟",
+        position="主任",
+        phone="+8631187654321",
+        fax="+8631187654322",
+        email="ca@example.org",
+        address="中山东路1号$东楼",
+        postal_code="050000",
+    )
+    contact = {"id": 7, "office_id": 1, "name": "李娜", "position": "科员", "phone": "", "email": "ln@example.org"}
+    return build(regions, [office], [contact | {"demo": False}], 1)
 
 
 def test_entries_shape() -> None:

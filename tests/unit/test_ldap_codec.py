@@ -12,6 +12,7 @@ from directory.ldap import filtertree as ft
 from directory.ldap import messages as m
 from directory.ldap.ber import BerError, enc_int, enc_len, frame_size, read_tlv, tlv
 from directory.ldap.filterstr import parse_filter
+from tests.support.ldap import filter_trees
 
 
 def test_lengths_and_integers_encode_as_der() -> None:
@@ -99,27 +100,7 @@ def test_controls_decode_and_response_controls_encode() -> None:
 
 _attr = st.sampled_from(["cn", "mail", "givenName", "mozillaNickname", "objectClass", "telephoneNumber"])
 _val = st.text(alphabet="张王李市区ab c*()\\-0123456789", max_size=6)
-_leaf = st.one_of(
-    st.builds(ft.Compare, st.sampled_from(["=", ">=", "<=", "~="]), _attr, _val),
-    st.builds(ft.Present, _attr),
-    st.builds(
-        ft.Substrings,
-        _attr,
-        st.none() | _val,
-        st.lists(_val, max_size=2).map(tuple),
-        st.none() | _val,
-    ).filter(lambda s: s.initial is not None or s.any or s.final is not None),
-    st.builds(ft.Extensible, st.none() | st.just("2.5.13.2"), _attr, _val, st.booleans()),
-)
-filters = st.recursive(
-    _leaf,
-    lambda inner: st.one_of(
-        st.lists(inner, min_size=1, max_size=3).map(lambda xs: ft.And(tuple(xs))),
-        st.lists(inner, min_size=1, max_size=3).map(lambda xs: ft.Or(tuple(xs))),
-        inner.map(ft.Not),
-    ),
-    max_leaves=12,
-)
+filters = filter_trees(_attr, _val, max_leaves=12, extensible=True)
 
 
 @settings(max_examples=300, deadline=None)

@@ -13,7 +13,7 @@ from directory.ldap import filtertree as ft
 from directory.ldap import messages as m
 from directory.ldap.filters import compile_filter
 from directory.ldap.search import Selection
-from tests.support.ldap import small_index
+from tests.support.ldap import filter_trees, small_index
 
 INDEX = small_index()
 _attr = st.sampled_from(
@@ -22,22 +22,7 @@ _attr = st.sampled_from(
 VALUES = ["长安", "长", "区", "流动人口", "张伟", "ca@example.org", "example", "person", "top", "0311", "8765"]
 VALUES += ["+86 311 8765 4321", "130102000000", "石家庄市", "桥西区流动人口服务站", "", "a", "organizationalUnit"]
 _val = st.sampled_from(VALUES)
-_leaf = st.one_of(
-    st.builds(ft.Compare, st.sampled_from(["=", ">=", "<=", "~="]), _attr, _val),
-    st.builds(ft.Present, _attr),
-    st.builds(ft.Substrings, _attr, st.none() | _val, st.lists(_val, max_size=2).map(tuple), st.none() | _val).filter(
-        lambda s: s.initial is not None or s.any or s.final is not None
-    ),
-)
-filters = st.recursive(
-    _leaf,
-    lambda inner: st.one_of(
-        st.lists(inner, min_size=1, max_size=3).map(lambda xs: ft.And(tuple(xs))),
-        st.lists(inner, min_size=1, max_size=3).map(lambda xs: ft.Or(tuple(xs))),
-        inner.map(ft.Not),
-    ),
-    max_leaves=8,
-)
+filters = filter_trees(_attr, _val, max_leaves=8)
 
 
 @settings(max_examples=400, deadline=None)

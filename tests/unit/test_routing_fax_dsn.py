@@ -21,33 +21,15 @@ from liaison.mail.dsn import is_auto, parse_dsn, referenced_ids
 from liaison.mail.transports.fax import FAX_ADDRESS, fax_address
 from liaison.workdays.calendar import default_calendar
 from tests.support.need import need
+from tests.support.snapshots import office_row
 
 GW = "fax.gw.example"
 FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 
 
 def office(code: str, name: str, **kw: Any) -> dict[str, Any]:
-    base = {
-        "id": int(code[-6:]) + int(code[:6]),
-        "region_code": code,
-        "unit_name": name,
-        "contact_name": "",
-        "position": "",
-        "phone": "",
-        "fax": "",
-        "email": "",
-        "address": "",
-        "postal_code": "",
-        "liaison": False,
-        "email_status": "ok",
-        "email_status_note": "",
-        "verified_at": None,
-        "demo": False,
-        "version": 1,
-        "updated_at": clock.now(),
-        "updated_by": "t",
-    }
-    return {**base, **kw}
+    oid = int(code[-6:]) + int(code[:6])
+    return office_row(oid, code, unit_name=name, updated_at=clock.now(), updated_by="t", **kw)
 
 
 @pytest.fixture(scope="module")

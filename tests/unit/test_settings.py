@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -96,19 +97,23 @@ def test_env_overrides_every_section_of_the_liaison_settings(tmp_path: Path) -> 
     assert settings.load(env=env).http.port == 0  # the directory alone reads its own variables only
 
 
+def refused_file(load: Callable[..., object], tmp_path: Path, text: str, match: str) -> None:
+    """``load`` refuses a config file holding ``text`` with an error that matches ``match``."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text, encoding="utf-8")
+    with pytest.raises(SettingsError, match=match):
+        load(cfg, env={})
+
+
 def test_bad_liaison_values_name_option_and_source(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"relay\.timeout: must be greater than 0.*environment BOHAI_RELAY_TIMEOUT"):
         liaison_settings.load(env={"BOHAI_RELAY_TIMEOUT": "0"})
-    cfg = tmp_path / "c.toml"
-    cfg.write_text("[smtp]\nmax_connections = 0\n", encoding="utf-8")
-    with pytest.raises(SettingsError, match=r"smtp\.max_connections: must be greater than 0.*config file .*c\.toml"):
-        liaison_settings.load(cfg, env={})
-    cfg.write_text("[meetings]\nmax_atendees = 3\n", encoding="utf-8")
-    with pytest.raises(SettingsError, match=r"meetings\.max_atendees: unknown option"):
-        liaison_settings.load(cfg, env={})
-    cfg.write_text("[meeting]\nmax_attendees = 3\n", encoding="utf-8")
-    with pytest.raises(SettingsError, match=r"\[meeting\]: unknown section.*meetings$"):
-        liaison_settings.load(cfg, env={})
+    for text, match in [
+        ("[smtp]\nmax_connections = 0\n", r"smtp\.max_connections: must be greater than 0.*config file .*c\.toml"),
+        ("[meetings]\nmax_atendees = 3\n", r"meetings\.max_atendees: unknown option"),
+        ("[meeting]\nmax_attendees = 3\n", r"\[meeting\]: unknown section.*meetings$"),
+    ]:
+        refused_file(liaison_settings.load, tmp_path, text, match)
 
 
 def test_bad_env_value_names_option_and_variable() -> None:
@@ -117,20 +122,13 @@ def test_bad_env_value_names_option_and_variable() -> None:
 
 
 def test_bad_file_value_names_option_and_file(tmp_path: Path) -> None:
-    cfg = tmp_path / "c.toml"
-    cfg.write_text("[ldap]\nport = 70000\n", encoding="utf-8")
-    with pytest.raises(SettingsError, match=r"ldap\.port: expected a port.*config file .*c\.toml"):
-        settings.load(cfg, env={})
+    match = r"ldap\.port: expected a port.*config file .*c\.toml"
+    refused_file(settings.load, tmp_path, "[ldap]\nport = 70000\n", match)
 
 
 def test_unknown_option_and_section_are_errors(tmp_path: Path) -> None:
-    cfg = tmp_path / "c.toml"
-    cfg.write_text("[http]\nprot = 1\n", encoding="utf-8")
-    with pytest.raises(SettingsError, match=r"http\.prot: unknown option"):
-        settings.load(cfg, env={})
-    cfg.write_text("[htp]\nport = 1\n", encoding="utf-8")
-    with pytest.raises(SettingsError, match=r"\[htp\]: unknown section"):
-        settings.load(cfg, env={})
+    refused_file(settings.load, tmp_path, "[http]\nprot = 1\n", r"http\.prot: unknown option")
+    refused_file(settings.load, tmp_path, "[htp]\nport = 1\n", r"\[htp\]: unknown section")
 
 
 def test_missing_and_broken_files(tmp_path: Path) -> None:

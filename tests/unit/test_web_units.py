@@ -6,44 +6,20 @@ import datetime as dt
 
 from directory import quality
 from directory.snapshot import build
+from tests.support.snapshots import office_row, region_row
 
 NOW = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
 REGIONS = [
-    {
-        "code": "130000000000",
-        "name": "河北省",
-        "level": "province",
-        "parent_code": None,
-        "province_code": "130000000000",
-    },
-    {
-        "code": "130100000000",
-        "name": "石家庄市",
-        "level": "city",
-        "parent_code": "130000000000",
-        "province_code": "130000000000",
-    },
-    {
-        "code": "130102000000",
-        "name": "长安区",
-        "level": "county",
-        "parent_code": "130100000000",
-        "province_code": "130000000000",
-    },
-    {
-        "code": "130104000000",
-        "name": "桥西区",
-        "level": "county",
-        "parent_code": "130100000000",
-        "province_code": "130000000000",
-    },
+    region_row("130000000000", "河北省", "province", None),
+    region_row("130100000000", "石家庄市", "city", "130000000000"),
+    region_row("130102000000", "长安区", "county", "130100000000"),
+    region_row("130104000000", "桥西区", "county", "130100000000"),
 ]
 
 
 def office(i: int, code: str, **values: object) -> dict[str, object]:
-    base: dict[str, object] = {
-        "id": i,
-        "region_code": code,
+    """A fully filled-in office, verified and updated at NOW, unless ``values`` say otherwise."""
+    filled: dict[str, object] = {
         "unit_name": f"单位{i}; 测试",
         "contact_name": "张三",
         "position": "科长",
@@ -52,16 +28,11 @@ def office(i: int, code: str, **values: object) -> dict[str, object]:
         "email": f"u{i}@example.org",
         "address": "河北省石家庄市长安区中山东路1号\n2楼",
         "postal_code": "050000",
-        "liaison": False,
-        "email_status": "ok",
-        "email_status_note": "",
         "verified_at": NOW,
-        "demo": False,
-        "version": 1,
         "updated_at": NOW,
         "updated_by": "t",
     }
-    return {**base, **values}
+    return office_row(i, code, **{**filled, **values})
 
 
 def snapshot():  # type: ignore[no-untyped-def]

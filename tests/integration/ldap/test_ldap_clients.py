@@ -28,25 +28,12 @@ from directory.ldap.service import bind_authenticator, load_tls, register_index
 from directory.snapshot import OfficeView, SnapshotHolder
 from directory.store import open_store
 from liaison.settings import Settings
-from tests.support.ldap import BASE, ThreadedServer
+from tests.support.ldap import BASE, ThreadedServer, make_cert
 from tests.support.need import need_tool
 
 CA_UID = "130102000000"
 CA_DN = f"uid={CA_UID},ou=130102000000,ou=130100000000,ou=130000000000,{BASE}"
 SJZ_DN = f"ou=130100000000,ou=130000000000,{BASE}"
-
-
-def make_cert(directory: Path) -> tuple[str, str]:
-    openssl = need_tool("openssl", "openssl")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
-    subprocess.run(
-        [openssl, *args, "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return str(cert), str(key)
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,7 @@ import ldap3
 from directory.validate import OfficeData
 from liaison import service
 from liaison.settings import Settings
-from tests.integration.ldap.test_ldap_clients import make_cert
-from tests.support.ldap import BASE
+from tests.support.ldap import BASE, make_cert
 from tests.support.need import need_tool
 from tests.support.servers import serve_process
 

@@ -4,7 +4,6 @@ sink) and only messages that were claimed (in flight) at the kill may arrive twi
 from __future__ import annotations
 
 import asyncio
-import collections
 
 import sqlalchemy as sa
 
@@ -14,9 +13,9 @@ from directory.validate import OfficeData
 from liaison.letters import compose
 from liaison.letters.models import delivery_t
 from liaison.mail.models import outbox_t
-from tests.integration.letters.conftest import settings_for
-from tests.support.mailsink import Sink
-from tests.support.servers import serve_process
+from tests.support.letters import settings_for
+from tests.support.mailsink import Arrivals, Sink
+from tests.support.servers import serve_env, serve_process
 
 N = 1000
 
@@ -46,22 +45,9 @@ def in_flight(store: Store) -> set[str]:
 async def test_sigkill_mid_send_loses_nothing(store: Store, sink: Sink) -> None:
     expected = await asyncio.to_thread(queue_letters, store, sink)
     assert len(expected) == N
-    env = {
-        "BOHAI_DATABASE_URL": store.url.replace("postgresql+psycopg://", "postgresql://"),
-        "BOHAI_HTTP_PORT": "0",
-        "BOHAI_LDAP_PORT": "0",
-        "BOHAI_SMTP_PORT": "0",
-        "BOHAI_RELAY_PORT": str(sink.port),
-        "BOHAI_LIAISON_OUTBOX_LEASE_SECONDS": "1",
-        "BOHAI_LIAISON_OUTBOX_POLL_INTERVAL": "0.1",
-        "BOHAI_LIAISON_OUTBOX_BATCH": "25",
-    }
-    seen: collections.Counter[str] = collections.Counter()
-
-    async def receive() -> None:
-        got = await sink.get(timeout=60)
-        seen[str(got.message["Message-ID"])] += 1
-
+    env = serve_env(store.url, sink.port, BOHAI_LDAP_PORT="0", BOHAI_LIAISON_OUTBOX_BATCH="25")
+    arrivals = Arrivals(sink)
+    seen, receive = arrivals.seen, arrivals.receive
     async with serve_process(env) as first:
         assert first.urls["smtp"].startswith("smtp://127.0.0.1:") and not first.urls["smtp"].endswith(":0")
         for _ in range(300):

@@ -13,9 +13,8 @@ import sqlalchemy as sa
 from directory.validate import OfficeData
 from liaison.mail.inbound import Inbound, InboundServer
 from liaison.mail.models import inbound_t, outbox_body_t, outbox_t
-from tests.integration.letters.test_letters import DOMAIN, SENDER, World, world
+from tests.support.letters import DOMAIN, SENDER, World
 
-__all__ = ["world"]
 ROLE = f"{SENDER}@{DOMAIN}"
 
 

@@ -37,13 +37,12 @@ from directory.store import Store
 from directory.textrules import first_bad_character
 from directory.validate import OfficeData, clean_office
 from directory.web.pages import AreaCodes
-from liaison.letters import compose, deadlines
+from liaison.letters import compose
 from liaison.letters.models import delivery_t
 from liaison.mail import outbox
 from liaison.mail.worker import OutboxWorker
 from liaison.meetings import rules
-from liaison.settings import Settings
-from tests.integration.letters.conftest import Clock, settings_for
+from tests.support.letters import Clock, Outbound, deadline_worker, settings_for
 from tests.support.mailsink import Received, Sink, mail_sink
 
 T = TypeVar("T")
@@ -134,13 +133,7 @@ class LoopThread:
 
 
 @dataclass
-class Fuzz:
-    store: Store
-    settings: Settings
-    holder: SnapshotHolder
-    worker: OutboxWorker
-    sink: Sink
-    clock: Clock
+class Fuzz(Outbound):
     loop: LoopThread
     refused: int = 0
     kinds: list[str] = dataclasses.field(default_factory=list)  # what was stored: import, edit, letter …
@@ -155,8 +148,7 @@ def fuzz(store: Store) -> Iterator[Fuzz]:
     settings = settings_for(store.url, sink, reminder_days_before=2)
     clock = Clock()
     holder = SnapshotHolder(store)
-    worker = OutboxWorker(store, settings, clock=clock)
-    worker.add_job(deadlines.job(settings, lambda: holder.current), name="letter-deadlines")
+    worker = deadline_worker(store, settings, holder, clock, name="letter-deadlines")
     try:
         yield Fuzz(store, settings, holder, worker, sink, clock, loop)
     finally:

@@ -25,20 +25,15 @@ from directory.snapshot import SnapshotHolder
 from directory.store import Store, office_t
 from directory.validate import OfficeData, clean_office
 from liaison import cli
-from liaison.letters import compose, deadlines
+from liaison.letters import compose
 from liaison.letters import store as letter_store
 from liaison.letters.models import delivery_t
 from liaison.mail import outbox
-from liaison.mail.worker import OutboxWorker
 from liaison.meetings import rules
 from liaison.meetings import store as meeting_store
 from liaison.settings import Settings
-from tests.integration.letters.conftest import Clock, settings_for
-from tests.integration.letters.test_web import FORM, Browser
-from tests.integration.letters.test_web import browser as letters_browser
+from tests.support.letters import FORM, Browser, Clock, Outbound, deadline_worker, settings_for
 from tests.support.mailsink import Received, Sink
-
-__all__ = ["letters_browser"]
 
 DOMAIN = "liaison.bohai.example"
 SENDER = "130100000000"  # 石家庄市
@@ -53,21 +48,12 @@ OFFICES = [
 
 
 @dataclass
-class World:
-    store: Store
-    settings: Settings
-    holder: SnapshotHolder
-    worker: OutboxWorker
-    sink: Sink
-    clock: Clock
+class World(Outbound):
+    drain_timeout = 30.0
 
     def send(self, *to: str, subject: str = "关于核查流动人口信息的函") -> compose.Sent:
         draft = compose.Draft(SENDER, list(to), subject, "请协助核查。", reply_within=10)
         return compose.send_letter(self.store, self.settings, self.holder.current, draft, now=self.clock())
-
-    async def drain(self) -> list[Received]:
-        await self.worker.wait_idle(timeout=30)
-        return [self.sink.queue.get_nowait() for _ in range(self.sink.queue.qsize())]
 
     async def store_raw(self, code: str, **values: str) -> None:
         """Write values as they could be stored before the text rules (no validation), and reload the Snapshot."""
@@ -90,8 +76,7 @@ async def world(store: Store, sink: Sink, clock: Clock) -> AsyncIterator[World]:
     store.upsert_offices(OFFICES, "test")
     settings = settings_for(store.url, sink, reminder_days_before=2)
     holder = SnapshotHolder(store)
-    worker = OutboxWorker(store, settings, clock=clock)
-    worker.add_job(deadlines.job(settings, lambda: holder.current), name="letter-deadlines")
+    worker = deadline_worker(store, settings, holder, clock, name="letter-deadlines")
     worker.start()
     try:
         yield World(store, settings, holder, worker, sink, clock)
@@ -249,14 +234,12 @@ async def test_contact_and_organiser_names_cannot_add_a_mailbox(world: World) ->
     assert the_mailbox(got, "From") == ("联席会议 <boss@evil.example>", rules.organiser_address(world.settings))
 
 
-async def test_a_line_separator_in_a_subject_is_refused_naming_the_field(
-    letters_browser: Browser, store: Store
-) -> None:
-    await letters_browser.login("admin")
-    resp = await letters_browser.send({**FORM, "subject": "关于核查的函\u2028Bcc: victim@example.org"})
+async def test_a_line_separator_in_a_subject_is_refused_naming_the_field(browser: Browser, store: Store) -> None:
+    await browser.login("admin")
+    resp = await browser.send({**FORM, "subject": "关于核查的函\u2028Bcc: victim@example.org"})
     text = await resp.text()
     assert resp.status == 400 and "标题含有不允许的换行符 U+2028" in text
-    assert outbox.counts(store) == {} and letters_browser.woken == []
+    assert outbox.counts(store) == {} and browser.woken == []
 
 
 @pytest.mark.parametrize(("field", "value"), [("title", "联席会议\u2028Bcc: x@example.org"), ("place", "会议室\u202e")])

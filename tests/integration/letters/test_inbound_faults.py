@@ -10,9 +10,7 @@ from email.message import EmailMessage
 import sqlalchemy as sa
 
 from liaison.mail.models import inbound_t, outbox_t
-from tests.integration.letters.test_letters import DOMAIN, EMAIL_ONLY, SENDER, World, at_nine, dsn, reply, world
-
-__all__ = ["world"]  # the fixture, shared with test_letters
+from tests.support.letters import DOMAIN, EMAIL_ONLY, SENDER, World, at_nine, dsn, reply
 
 
 def office_status(w: World, code: str) -> str:

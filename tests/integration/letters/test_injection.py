@@ -10,24 +10,15 @@ import pytest
 
 from directory.store import Store, open_store
 from directory.validate import OfficeData
-from liaison import cli
 from liaison.mail import outbox
 from liaison.meetings import store as meeting_store
-from tests.integration.letters.test_web import FORM, Browser
-from tests.integration.letters.test_web import browser as letters_browser
+from tests.support.letters import FORM, Browser, run
 
-__all__ = ["letters_browser"]
 INJECTED = "关于核查的函\r\nBcc: victim@example.org"
 OFFICES = [
     OfficeData("130100000000", "石家庄市流动人口服务管理办公室", email="sjz@hebei.example"),
     OfficeData("110101000000", "东城区流动人口服务管理办公室", email="dc@beijing.example"),
 ]
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out.strip(), err.strip()
 
 
 @pytest.fixture
@@ -78,12 +69,12 @@ def test_cli_refuses_control_characters_in_attachment_names_and_codes(
     assert queued(db_url) == {}
 
 
-async def test_web_form_refuses_header_injection(letters_browser: Browser, store: Store) -> None:
-    await letters_browser.login("admin")
-    resp = await letters_browser.send({**FORM, "subject": INJECTED})
+async def test_web_form_refuses_header_injection(browser: Browser, store: Store) -> None:
+    await browser.login("admin")
+    resp = await browser.send({**FORM, "subject": INJECTED})
     text = await resp.text()
     assert resp.status == 400 and "含有不允许的控制字符 U+000D" in text and "Bcc: victim" in text
-    assert outbox.counts(store) == {} and letters_browser.woken == []
+    assert outbox.counts(store) == {} and browser.woken == []
 
 
 def test_meetings_refuse_header_injection(

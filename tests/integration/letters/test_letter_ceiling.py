@@ -4,24 +4,14 @@ nothing. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from directory import accounts
-from directory.snapshot import SnapshotHolder
 from directory.store import Store
-from directory.validate import OfficeData
-from directory.web.app import WebContext, make_app
-from liaison.letters import web as letters_web
 from liaison.mail import outbox
-from liaison.settings import Settings
-from tests.integration.letters.test_letter_cli import run
-from tests.integration.letters.test_web import FORM, USERS, Browser
-from tests.support.web import PASSWORD
+from tests.support.letters import FORM, Browser, letters_browser, run
 
 TOWNS = ["110101001000", "110101002000", "110101003000", "110101004000"]  # under 东城区, which has e-mail
 LIMITS = {"max_recipients_editor": 3, "max_recipients_admin": 4}
@@ -29,21 +19,8 @@ LIMITS = {"max_recipients_editor": 3, "max_recipients_admin": 4}
 
 @pytest.fixture
 async def browser(store: Store) -> AsyncIterator[Browser]:
-    store.upsert_offices(
-        [
-            OfficeData("130100000000", "石家庄市流动人口服务管理办公室", email="sjz@hebei.example"),
-            OfficeData("110101000000", "东城区流动人口服务管理办公室", email="dc@beijing.example"),
-        ],
-        "test",
-    )
-    for name, (role, province) in USERS.items():
-        accounts.add_user(store, name, PASSWORD, role, province, "test")
-    settings = Settings().replace(database={"url": store.url}, http={"port": 0}, letters=LIMITS)
-    app = make_app(WebContext(settings, store, SnapshotHolder(store)), [letters_web.extension(lambda: None)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        async with TestClient(TestServer(app, host="127.0.0.1")) as c:
-            yield Browser(c, [])
+    async with letters_browser(store, letters=LIMITS) as b:
+        yield b
 
 
 async def test_recipient_ceiling_per_role_in_the_web_form(browser: Browser, store: Store) -> None:

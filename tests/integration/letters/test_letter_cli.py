@@ -9,15 +9,9 @@ import sqlalchemy as sa
 
 from directory.store import open_store
 from directory.validate import OfficeData
-from liaison import cli
 from liaison.letters.models import attachment_t
 from liaison.mail import outbox
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out.strip(), err.strip()
+from tests.support.letters import run
 
 
 def test_send_show_list(

@@ -7,9 +7,6 @@ sender the working day after the deadline; unknown addresses and other domains a
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -17,93 +14,13 @@ import aiosmtplib
 import pytest
 import sqlalchemy as sa
 
-from directory import clock
 from directory.errors import NotFound
-from directory.snapshot import SnapshotHolder
 from directory.store import Store
-from directory.validate import OfficeData
-from liaison.letters import compose, deadlines
+from liaison.letters import compose
 from liaison.letters import store as letter_store
-from liaison.letters.models import delivery_t
-from liaison.mail.inbound import Inbound, InboundServer
 from liaison.mail.models import inbound_t
-from liaison.mail.worker import OutboxWorker
-from liaison.settings import Settings
-from tests.integration.letters.conftest import Clock, settings_for
-from tests.support.mailsink import Received, Sink
+from tests.support.letters import DOMAIN, EMAIL_ONLY, FAX_ONLY, NEITHER, PARENT, SENDER, World, at_nine, dsn, reply
 from tests.support.need import need
-
-DOMAIN = "liaison.bohai.example"
-SENDER = "130100000000"  # 石家庄市
-EMAIL_ONLY = "110101003000"  # 交道口街道
-FAX_ONLY = "110101002000"  # 景山街道
-NEITHER = "110101001000"  # 东华门街道 → 东城区
-PARENT = "110101000000"  # 东城区
-
-OFFICES = [
-    OfficeData(SENDER, "石家庄市流动人口服务管理办公室", email="sjz@hebei.example", address="石家庄市中华南大街1号"),
-    OfficeData("110000000000", "北京市流动人口服务管理办公室", email="bj@beijing.example", liaison=True),
-    OfficeData(PARENT, "东城区流动人口服务管理办公室", email="dc@beijing.example"),
-    OfficeData(EMAIL_ONLY, "交道口街道流动人口服务站", email="jdk@beijing.example"),
-    OfficeData(FAX_ONLY, "景山街道流动人口服务站", fax="+861064001234"),
-    OfficeData(NEITHER, "东华门街道流动人口服务站"),
-]
-
-
-@dataclass
-class World:
-    store: Store
-    settings: Settings
-    holder: SnapshotHolder
-    worker: OutboxWorker
-    inbound: Inbound
-    smtp_port: int
-    sink: Sink
-    clock: Clock
-
-    def send(self, *to: str, reply_within: int | None = 10) -> compose.Sent:
-        draft = compose.Draft(
-            SENDER, list(to), "关于核查流动人口信息的函", "请协助核查张三的居住登记信息。", reply_within
-        )
-        return compose.send_letter(self.store, self.settings, self.holder.current, draft, now=self.clock())
-
-    async def drain(self) -> list[Received]:
-        await self.worker.wait_idle()
-        return [self.sink.queue.get_nowait() for _ in range(self.sink.queue.qsize())]
-
-    def delivery(self, did: int) -> dict[str, object]:
-        with self.store.read() as conn:
-            return dict(conn.execute(sa.select(delivery_t).where(delivery_t.c.id == did)).mappings().one())
-
-    async def smtp_in(self, msg: EmailMessage | bytes, rcpt: str, mail_from: str = "someone@beijing.example") -> None:
-        data = msg if isinstance(msg, bytes) else msg.as_bytes()
-        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=self.smtp_port, start_tls=False) as client:
-            await client.sendmail(mail_from, [rcpt], data)
-
-
-@pytest.fixture
-async def world(store: Store, sink: Sink, clock: Clock) -> AsyncIterator[World]:
-    store.upsert_offices(OFFICES, "test")
-    settings = settings_for(store.url, sink, reminder_days_before=2)
-    holder = SnapshotHolder(store)
-    worker = OutboxWorker(store, settings, clock=clock)
-    worker.add_job(deadlines.job(settings, lambda: holder.current))
-    inbound = Inbound(
-        store,
-        settings,
-        lambda: holder.current,
-        on_queued=worker.wake,
-        on_bounce=[letter_store.mark_delivery_bounced],
-        on_reply=[letter_store.mark_replied],
-    )
-    server = InboundServer(inbound)
-    _, port = await server.start()
-    worker.start()
-    try:
-        yield World(store, settings, holder, worker, inbound, port, sink, clock)
-    finally:
-        await server.aclose()
-        await worker.aclose()
 
 
 async def test_three_offices_email_fax_and_parent(world: World) -> None:
@@ -148,38 +65,6 @@ async def test_liaison_officer_copied_when_set(world: World) -> None:
     assert len(copies) == 1 and copies[0].deadline is None
 
 
-def dsn(token_rcpt: str, failed_rcpt: str, action: str = "failed", status: str = "5.1.1") -> bytes:
-    """A Postfix-style RFC 3464 delivery status notification."""
-    text = f"""From: MAILER-DAEMON@beijing.example (Mail Delivery System)
-To: {token_rcpt}
-Subject: Undelivered Mail Returned to Sender
-Auto-Submitted: auto-replied
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="BOUNDARY"
-
---BOUNDARY
-Content-Type: text/plain; charset=us-ascii
-
-This is the mail system at host mx.beijing.example. Your message could not be delivered.
-
---BOUNDARY
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.beijing.example
-Arrival-Date: Mon, 30 Nov 2026 10:00:00 +0800
-
-Final-Recipient: rfc822; {failed_rcpt}
-Original-Recipient: rfc822;{failed_rcpt}
-Action: {action}
-Status: {status}
-Diagnostic-Code: smtp; 550 {status} <{failed_rcpt}>: Recipient address rejected:
-    User unknown in local recipient table
-
---BOUNDARY--
-"""
-    return text.replace("\n", "\r\n").encode()
-
-
 async def test_bounce_marks_the_delivery_and_flags_the_office(world: World) -> None:
     sent = world.send(EMAIL_ONLY)
     (mail,) = await world.drain()
@@ -199,23 +84,6 @@ async def test_bounce_marks_the_delivery_and_flags_the_office(world: World) -> N
     await world.holder.refresh()  # the next letter to that office goes by its parent now
     again = world.send(EMAIL_ONLY)
     assert again.deliveries[0].via_code == PARENT and "退信" in again.deliveries[0].note
-
-
-def reply(to: str, in_reply_to: str, auto: str | None = None) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = "jdk@beijing.example"
-    msg["To"] = to
-    msg["Subject"] = "Re: 关于核查流动人口信息的函"
-    msg["In-Reply-To"] = in_reply_to
-    if auto:
-        msg["Auto-Submitted"] = auto
-    msg.set_content("已核查，情况属实。")
-    return msg
-
-
-def at_nine(day: object) -> dt.datetime:
-    assert isinstance(day, dt.date)
-    return dt.datetime.combine(day, dt.time(9), clock.ZONE).astimezone(dt.UTC)
 
 
 async def test_reply_stops_reminders_and_the_other_gets_reminder_then_overdue(world: World) -> None:

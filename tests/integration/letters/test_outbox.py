@@ -5,47 +5,30 @@ the queue lifetime, DSN options only when offered, two workers never sending one
 from __future__ import annotations
 
 import asyncio
-from email.message import EmailMessage
-
-import sqlalchemy as sa
 
 from directory.store import Store
 from liaison.mail import outbox
-from liaison.mail.models import outbox_t
 from liaison.mail.worker import OutboxWorker
-from tests.integration.letters.conftest import Clock, settings_for
+from liaison.settings import Settings
+from tests.support.letters import Clock, message, queue, row, settings_for
 from tests.support.mailsink import Sink, mail_sink
 
 
-def message(to: str, subject: str = "测试") -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = "130100000000@liaison.bohai.example"
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg.set_content("正文")
-    return msg
-
-
-def queue(store: Store, *recipients: str, kind: str = "test") -> list[int]:
-    with store.begin() as conn:
-        return [outbox.enqueue(conn, message(r), recipient=r, kind=kind, ref="r1") for r in recipients]
-
-
-def row(store: Store, oid: int) -> dict[str, object]:
-    with store.read() as conn:
-        return dict(conn.execute(sa.select(outbox_t).where(outbox_t.c.id == oid)).mappings().one())
+async def send_all(store: Store, settings: Settings) -> None:
+    """Run one outbox worker until nothing is due, then stop it."""
+    worker = OutboxWorker(store, settings)
+    worker.start()
+    try:
+        await worker.wait_idle()
+    finally:
+        await worker.aclose()
 
 
 async def test_delivers_with_fixed_message_id_and_bounce_sender(store: Store, sink: Sink) -> None:
     (oid,) = queue(store, "a@example.org")
     stored = row(store, oid)
     assert str(stored["message_id"]).endswith("@liaison.bohai.example>")
-    worker = OutboxWorker(store, settings_for(store.url, sink))
-    worker.start()
-    try:
-        await worker.wait_idle()
-    finally:
-        await worker.aclose()
+    await send_all(store, settings_for(store.url, sink))
     got = await sink.get()
     assert got.rcpt_tos == ["a@example.org"]
     assert got.mail_from == f"bounces+{stored['token']}@liaison.bohai.example"
@@ -98,12 +81,7 @@ async def test_4xx_is_retried_with_backoff_then_delivered(store: Store, sink: Si
 async def test_5xx_fails_at_once_with_the_servers_text(store: Store, sink: Sink) -> None:
     sink.answers["gone@example.org"] = ["550 5.1.1 no such user here"]
     oid, ok = queue(store, "gone@example.org", "ok@example.org")
-    worker = OutboxWorker(store, settings_for(store.url, sink))
-    worker.start()
-    try:
-        await worker.wait_idle()
-    finally:
-        await worker.aclose()
+    await send_all(store, settings_for(store.url, sink))
     failed = row(store, oid)
     assert failed["state"] == "failed" and failed["attempts"] == 1
     assert "550" in str(failed["last_error"]) and "no such user" in str(failed["last_error"])
@@ -137,12 +115,7 @@ def test_backoff_is_postfix_like() -> None:
 async def test_dsn_options_only_when_the_relay_offers_dsn(store: Store) -> None:
     (oid,) = queue(store, "d@example.org")
     async with mail_sink(dsn=True) as dsn_sink:
-        worker = OutboxWorker(store, settings_for(store.url, dsn_sink))
-        worker.start()
-        try:
-            await worker.wait_idle()
-        finally:
-            await worker.aclose()
+        await send_all(store, settings_for(store.url, dsn_sink))
         got = await dsn_sink.get()
     token = row(store, oid)["token"]
     assert {"RET=HDRS", f"ENVID={str(token).upper()}"} <= set(got.mail_options)

@@ -4,7 +4,6 @@ one SQLite file never claim the same row (the claim's UPDATE repeats the due con
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -21,9 +20,8 @@ from directory.store import Store
 from liaison.mail import outbox
 from liaison.mail.models import outbox_t
 from liaison.mail.worker import OutboxWorker
-from tests.integration.letters.conftest import Clock, settings_for
-from tests.integration.letters.test_outbox import queue, row
-from tests.support.mailsink import Received, Sink, mail_sink
+from tests.support.letters import Clock, queue, row, settings_for
+from tests.support.mailsink import Sink, mail_sink
 
 
 @dataclass
@@ -41,17 +39,8 @@ class SlowSink(Sink):
 @asynccontextmanager
 async def slow_sink() -> AsyncIterator[SlowSink]:
     sink = SlowSink()
-    server = await asyncio.get_running_loop().create_server(lambda: SMTP(sink), "127.0.0.1", 0)
-    sink.port = int(server.sockets[0].getsockname()[1])
-    try:
+    async with mail_sink(sink=sink):
         yield sink
-    finally:
-        server.close()
-        await server.wait_closed()
-
-
-def drained(sink: Sink) -> list[Received]:
-    return [sink.queue.get_nowait() for _ in range(sink.queue.qsize())]
 
 
 async def test_batch_slower_than_its_lease_sends_each_message_once(store: Store, clock: Clock, sink: Sink) -> None:
@@ -76,7 +65,7 @@ async def test_batch_slower_than_its_lease_sends_each_message_once(store: Store,
         finally:
             await slow.aclose()
             await other.aclose()
-        got = drained(slow_relay) + drained(sink)
+        got = slow_relay.drain() + sink.drain()
     message_ids = [m.message["Message-ID"] for m in got]
     assert sorted(message_ids) == sorted(str(row(store, i)["message_id"]) for i in ids)  # each exactly once
     assert outbox.counts(store) == {"sent": 5} and (slow.sent, other.sent) == (5, 0)
@@ -185,7 +174,7 @@ async def test_dsn_orcpt_is_xtext_encoded(store: Store) -> None:
             await worker.run_once()
         finally:
             await worker.aclose()
-        got = {m.rcpt_tos[0]: m.rcpt_options for m in drained(dsn_sink)}  # aiosmtpd upper-cases parameters
+        got = {m.rcpt_tos[0]: m.rcpt_options for m in dsn_sink.drain()}  # aiosmtpd upper-cases parameters
     assert got[plus] == ["NOTIFY=FAILURE,DELAY", "ORCPT=RFC822;A+2BTAG@EXAMPLE.ORG"]
     assert got[fax] == ["NOTIFY=FAILURE,DELAY", "ORCPT=RFC822;FAX+3D+2B8631187654321@FAX.GW.EXAMPLE"]
 

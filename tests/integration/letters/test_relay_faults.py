@@ -5,21 +5,17 @@ lost; only messages in flight at the kill may arrive twice (same Message-ID)."""
 from __future__ import annotations
 
 import asyncio
-import collections
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
-from aiosmtpd.smtp import SMTP
 
 from directory.store import Store, open_store
 from liaison.mail import outbox
 from liaison.mail.models import outbox_t
 from liaison.mail.worker import OutboxWorker
-from tests.integration.letters.conftest import Clock, settings_for
-from tests.integration.letters.test_outbox import message, queue, row
-from tests.support.mailsink import Sink
+from tests.support.letters import Clock, message, queue, row, settings_for
+from tests.support.mailsink import Arrivals, Sink, mail_sink
+from tests.support.servers import serve_env, serve_process
 
 
 def free_port() -> int:
@@ -27,17 +23,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@asynccontextmanager
-async def sink_on(port: int) -> AsyncIterator[Sink]:
-    sink = Sink(port=port)
-    server = await asyncio.get_running_loop().create_server(lambda: SMTP(sink), "127.0.0.1", port)
-    try:
-        yield sink
-    finally:
-        server.close()
-        await server.wait_closed()
 
 
 async def test_relay_down_then_up_defers_then_delivers_all(store: Store, clock: Clock) -> None:
@@ -52,10 +37,10 @@ async def test_relay_down_then_up_defers_then_delivers_all(store: Store, clock: 
         clock.advance(299)
         await worker.run_once()
         assert outbox.counts(store) == {"deferred": 20}  # not due before the first backoff (300 s)
-        async with sink_on(port) as sink:
+        async with mail_sink(sink=Sink(port=port)) as sink:  # the relay is back, on the same port
             clock.advance(1)
             await worker.run_once()
-            got = [sink.queue.get_nowait() for _ in range(sink.queue.qsize())]
+            got = sink.drain()
     finally:
         await worker.aclose()
     assert sorted(m.message["Message-ID"] for m in got) == sorted(str(row(store, i)["message_id"]) for i in ids)
@@ -81,28 +66,13 @@ def claimed_by(store: Store, pid: int) -> set[str]:
 
 
 async def test_sigkill_of_one_of_two_instances_loses_nothing(pg_demo_url: str, sink: Sink) -> None:
-    from tests.support.servers import serve_process
-
     store = open_store(pg_demo_url)
     try:
         expected = await asyncio.to_thread(enqueue_many, store)
-        env = {
-            "BOHAI_DATABASE_URL": pg_demo_url.replace("postgresql+psycopg://", "postgresql://"),
-            "BOHAI_HTTP_PORT": "0",
-            "BOHAI_LDAP_ENABLED": "false",
-            "BOHAI_SMTP_PORT": "0",
-            "BOHAI_RELAY_PORT": str(sink.port),
-            "BOHAI_WEB_PUBLIC_URL": "http://127.0.0.1",
-            "BOHAI_LIAISON_OUTBOX_LEASE_SECONDS": "1",
-            "BOHAI_LIAISON_OUTBOX_POLL_INTERVAL": "0.1",
-            "BOHAI_LIAISON_OUTBOX_BATCH": "10",
-        }
-        seen: collections.Counter[str] = collections.Counter()
-
-        async def receive() -> None:
-            got = await sink.get(timeout=60)
-            seen[str(got.message["Message-ID"])] += 1
-
+        more = {"BOHAI_LDAP_ENABLED": "false", "BOHAI_WEB_PUBLIC_URL": "http://127.0.0.1"}
+        env = serve_env(pg_demo_url, sink.port, BOHAI_LIAISON_OUTBOX_BATCH="10", **more)
+        arrivals = Arrivals(sink)
+        seen, receive = arrivals.seen, arrivals.receive
         async with serve_process(env) as first, serve_process(env) as second:
             for _ in range(60):
                 await receive()

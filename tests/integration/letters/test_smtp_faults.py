@@ -4,51 +4,14 @@ server goes on serving well-behaved clients."""
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 from email.message import EmailMessage
 
 import sqlalchemy as sa
 
-from liaison.mail.inbound import Inbound, InboundServer
 from liaison.mail.models import inbound_t
-from tests.integration.letters.test_letters import DOMAIN, EMAIL_ONLY, World, world
+from tests.support.letters import DOMAIN, EMAIL_ONLY, Client, World
 
-__all__ = ["world"]
 ROLE = f"{EMAIL_ONLY}@{DOMAIN}"
-
-
-class Client:
-    """A raw SMTP client: write bytes, read one (multi-line) reply; every read is bounded by a timeout."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, port: int) -> Client:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer)
-
-    async def reply(self) -> str:
-        lines = []
-        for _ in range(100):
-            line = (await asyncio.wait_for(self.reader.readline(), 10)).decode("latin-1")
-            lines.append(line)
-            if len(line) < 4 or line[3] != "-":
-                break
-        return "".join(lines)
-
-    async def say(self, data: bytes) -> str:
-        self.writer.write(data)
-        await self.writer.drain()
-        return await self.reply()
-
-    async def closed_by_server(self) -> bool:
-        return await asyncio.wait_for(self.reader.read(), 10) == b""
-
-    async def close(self) -> None:
-        self.writer.close()
-        await self.writer.wait_closed()
 
 
 def stored(w: World) -> int:
@@ -88,11 +51,7 @@ async def test_garbage_is_refused_and_others_are_served(world: World) -> None:
 
 
 async def test_oversized_message_is_refused_and_nothing_stored(world: World) -> None:
-    small = dataclasses.replace(world.settings.smtp, max_message_size=2000)
-    core = Inbound(world.store, world.settings.replace(smtp=dataclasses.asdict(small)), lambda: world.holder.current)
-    server = InboundServer(core)
-    _, port = await server.start()
-    try:
+    async with world.inbound_server(max_message_size=2000) as (_, port):
         c = await Client.open(port)
         await c.reply()
         assert (await c.say(b"EHLO ok.example\r\n")).startswith("250")
@@ -108,16 +67,10 @@ async def test_oversized_message_is_refused_and_nothing_stored(world: World) -> 
         assert (await c.say(mail() + b"\r\n.\r\n")).startswith("250")
         assert stored(world) == 1
         await c.close()
-    finally:
-        await server.aclose()
 
 
 async def test_connections_beyond_the_limit_get_421(world: World) -> None:
-    limited = dataclasses.replace(world.settings.smtp, max_connections=2)
-    core = Inbound(world.store, world.settings.replace(smtp=dataclasses.asdict(limited)), lambda: world.holder.current)
-    server = InboundServer(core)
-    _, port = await server.start()
-    try:
+    async with world.inbound_server(max_connections=2) as (server, port):
         first, second = await Client.open(port), await Client.open(port)
         assert (await first.reply()).startswith("220") and (await second.reply()).startswith("220")
         third = await Client.open(port)
@@ -129,5 +82,3 @@ async def test_connections_beyond_the_limit_get_421(world: World) -> None:
         assert (await fourth.say(b"EHLO ok.example\r\n")).startswith("250")
         for c in (second, third, fourth, first):
             await c.close()
-    finally:
-        await server.aclose()

@@ -3,75 +3,9 @@ queued letter, CSRF on the form, escaping, editor limits, the deadline board."""
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import AsyncIterator
-from typing import Any
-
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
-
-from directory import accounts
-from directory.snapshot import SnapshotHolder
 from directory.store import Store
-from directory.validate import OfficeData
-from directory.web.app import make_app
-from directory.web.context import WebContext
-from liaison.letters import web as letters_web
 from liaison.mail import outbox
-from liaison.settings import Settings
-from tests.support.web import CSRF_RE, PASSWORD
-
-USERS = {"admin": ("admin", None), "hebei": ("editor", "13"), "beijing": ("editor", "11"), "reader": ("reader", None)}
-
-
-class Browser:
-    def __init__(self, client: TestClient[Any, Any], woken: list[int]) -> None:
-        self.client, self.woken = client, woken
-
-    async def csrf(self, path: str) -> str:
-        resp = await self.client.get(path)
-        m = CSRF_RE.search(await resp.text())
-        assert m, f"no CSRF field on {path}"
-        return m[1]
-
-    async def login(self, username: str) -> None:
-        await self.client.post("/logout", data={"csrf": await self.csrf("/login")})
-        data = {"username": username, "password": PASSWORD, "csrf": await self.csrf("/login")}
-        resp = await self.client.post("/login", data=data, allow_redirects=False)
-        assert resp.status == 303, await resp.text()
-
-    async def send(self, form: dict[str, str]) -> Any:
-        token = await self.csrf("/login")
-        return await self.client.post("/letters/new", data={**form, "csrf": token}, allow_redirects=False)
-
-
-@pytest.fixture
-async def browser(store: Store) -> AsyncIterator[Browser]:
-    store.upsert_offices(
-        [
-            OfficeData("130100000000", "石家庄市流动人口服务管理办公室", email="sjz@hebei.example"),
-            OfficeData("110101000000", "东城区流动人口服务管理办公室", email="dc@beijing.example"),
-        ],
-        "test",
-    )
-    for name, (role, province) in USERS.items():
-        accounts.add_user(store, name, PASSWORD, role, province, "test")
-    woken: list[int] = []
-    settings = Settings().replace(database={"url": store.url}, http={"port": 0})
-    app = make_app(WebContext(settings, store, SnapshotHolder(store)), [letters_web.extension(lambda: woken.append(1))])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no NotAppKeyWarning: no plain string keys on the app or the request
-        async with TestClient(TestServer(app, host="127.0.0.1")) as c:
-            yield Browser(c, woken)
-
-
-FORM = {
-    "from": "130100000000",
-    "to": "110101000000",
-    "subject": "关于核查的函",
-    "body": "请协助核查。",
-    "reply_within": "7",
-}
+from tests.support.letters import FORM, Browser
 
 
 async def test_anonymous_and_readers_cannot_send(browser: Browser, store: Store) -> None:

@@ -13,23 +13,17 @@ from directory import clock
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
 from directory.validate import OfficeData
-from liaison import cli
 from liaison.letters import compose
 from liaison.letters.models import delivery_t
 from liaison.settings import Settings
 from liaison.workdays.store import load_calendar
+from tests.support.letters import run
 
 NOTICE = """year = 2027
 source = "测试通知"
 holidays = ["2027-01-01", "2027-02-08", "2027-02-09", "2027-02-10", "2027-02-11", "2027-02-12"]
 workdays = ["2027-02-06"]
 """
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out.strip(), err.strip()
 
 
 def test_cli_add_between_and_load(

@@ -1,5 +1,5 @@
 """Makes the fixtures of ``tests.support.meetings`` available to the joint-meetings tests."""
 
-from tests.support.meetings import clock, demo_snap, settings, sink
+from tests.support.meetings import clock, demo_snap, settings, sink, staff
 
-__all__ = ["clock", "demo_snap", "settings", "sink"]
+__all__ = ["clock", "demo_snap", "settings", "sink", "staff"]

@@ -186,9 +186,7 @@ def test_new_time_asks_again_other_changes_keep_answers(store: Store, settings: 
     rules.update_meeting(store, None, settings, mid, MeetingInput(place="天津"), "t")
     assert {a.email: a.partstat for a in meeting_store.get_meeting(store, mid).attendees}["a@x.org"] == "ACCEPTED"
     later = START + dt.timedelta(days=1)
-    rules.update_meeting(
-        store, None, settings, mid, MeetingInput(start=later, end=later + dt.timedelta(hours=1)), "t"
-    )
+    rules.update_meeting(store, None, settings, mid, MeetingInput(start=later, end=later + dt.timedelta(hours=1)), "t")
     people = meeting_store.get_meeting(store, mid).attendees
     assert [(a.partstat, a.responded_at) for a in people] == [("NEEDS-ACTION", None)] * 2
 

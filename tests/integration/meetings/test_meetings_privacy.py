@@ -4,9 +4,7 @@ an attendee's address anyone could forge that attendee's iMIP answer. Anonymous 
 from __future__ import annotations
 
 from liaison.meetings import store as meeting_store
-from tests.integration.meetings.test_meetings_web_staff import FORM, Staff, staff
-
-__all__ = ["staff"]
+from tests.support.meetings import FORM, Staff
 
 
 async def page(s: Staff, path: str) -> str:

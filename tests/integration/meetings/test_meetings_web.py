@@ -16,7 +16,7 @@ from liaison.meetings import rules
 from liaison.meetings import store as meeting_store
 from liaison.meetings.rules import MeetingInput
 from liaison.settings import Settings
-from tests.support.meetings import START, Sink, drain
+from tests.support.meetings import START, Received, Sink, drain
 
 TITLE = "环渤海联席会议 <第十二次>"
 
@@ -47,6 +47,22 @@ def csrf_in(page: str) -> str:
     return m[1]
 
 
+def plain_text(mail: Received) -> str:
+    return str(next(p for p in mail.message.walk() if p.get_content_type() == "text/plain").get_content())
+
+
+def one_attendee() -> MeetingInput:
+    return MeetingInput(title="会议", host="11", start=START, end=START + dt.timedelta(hours=1), attendees=["a@x.org"])
+
+
+async def sent_link(running: service.Running, sink: Sink) -> str:
+    """The answer link in the one mail the outbox sends next (an invitation or an update)."""
+    assert running.outbox is not None
+    await running.outbox.wait_idle()
+    (mail,) = drain(sink)
+    return link_in(plain_text(mail))
+
+
 async def test_answer_link_roster_and_feed(running: service.Running, sink: Sink) -> None:
     url = running.urls["http"]
     settings = running.settings.replace(web={"public_url": url})
@@ -57,8 +73,7 @@ async def test_answer_link_roster_and_feed(running: service.Running, sink: Sink)
     mails = drain(sink)
     assert len(mails) == 10
     mine = next(m for m in mails if m.rcpt_tos == ["r130000000000@demo.bohai.example"])
-    text = next(p for p in mine.message.walk() if p.get_content_type() == "text/plain").get_content()
-    link = link_in(text)
+    link = link_in(plain_text(mine))
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         async with http.get(link) as resp:
             assert resp.status == 200
@@ -105,12 +120,8 @@ async def test_answer_link_roster_and_feed(running: service.Running, sink: Sink)
 async def test_cancelled_meeting_link_cannot_answer(running: service.Running, sink: Sink) -> None:
     url = running.urls["http"]
     settings = running.settings.replace(web={"public_url": url})
-    data = MeetingInput(title="会议", host="11", start=START, end=START + dt.timedelta(hours=1), attendees=["a@x.org"])
-    made = rules.create_meeting(running.store, None, settings, data, "t")
-    assert running.outbox is not None
-    await running.outbox.wait_idle()
-    (first,) = drain(sink)
-    link = link_in(next(p for p in first.message.walk() if p.get_content_type() == "text/plain").get_content())
+    made = rules.create_meeting(running.store, None, settings, one_attendee(), "t")
+    link = await sent_link(running, sink)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         async with http.get(link) as resp:
             token = csrf_in(await resp.text())  # the page was opened before the meeting was cancelled
@@ -126,17 +137,11 @@ async def test_cancelled_meeting_link_cannot_answer(running: service.Running, si
 async def test_answer_link_from_before_a_time_change_is_refused(running: service.Running, sink: Sink) -> None:
     url = running.urls["http"]
     settings = running.settings.replace(web={"public_url": url})
-    data = MeetingInput(title="会议", host="11", start=START, end=START + dt.timedelta(hours=1), attendees=["a@x.org"])
-    made = rules.create_meeting(running.store, None, settings, data, "t")
-    assert running.outbox is not None
-    await running.outbox.wait_idle()
-    (first,) = drain(sink)
-    old = link_in(next(p for p in first.message.walk() if p.get_content_type() == "text/plain").get_content())
+    made = rules.create_meeting(running.store, None, settings, one_attendee(), "t")
+    old = await sent_link(running, sink)
     later = MeetingInput(start=START + dt.timedelta(days=1), end=START + dt.timedelta(days=1, hours=1))
     rules.update_meeting(running.store, None, settings, made.meeting.id, later, "t")
-    await running.outbox.wait_idle()
-    (second,) = drain(sink)
-    new = link_in(next(p for p in second.message.walk() if p.get_content_type() == "text/plain").get_content())
+    new = await sent_link(running, sink)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         async with http.get(new) as resp:
             token = csrf_in(await resp.text())

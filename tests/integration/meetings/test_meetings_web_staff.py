@@ -2,75 +2,8 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import AsyncIterator
-
-import pytest
-import sqlalchemy as sa
-from aiohttp import ClientResponse, web
-from aiohttp.test_utils import TestClient, TestServer
-
-from directory import accounts
-from directory.snapshot import SnapshotHolder
-from directory.store import open_store
-from directory.web.app import make_app
-from directory.web.context import WebContext
-from liaison.mail.models import outbox_t
 from liaison.meetings import store as meeting_store
-from liaison.meetings import web as meetings_web
-from liaison.settings import Settings
-from tests.support.web import CSRF_RE, PASSWORD
-
-FORM = {"title": "联席会议", "host": "13", "place": "石家庄", "start": "2026-12-17T09:00", "end": "2026-12-17T17:00"}
-USERS = {"admin": ("admin", None), "e13": ("editor", "13"), "e11": ("editor", "11"), "reader": ("reader", None)}
-
-
-class Staff:
-    def __init__(self, client: TestClient[web.Request, web.Application], ctx: WebContext) -> None:
-        self.client, self.ctx = client, ctx
-        self.woken = 0
-
-    def outbox(self) -> list[tuple[str, str]]:
-        with self.ctx.store.read() as conn:
-            return [tuple(r) for r in conn.execute(sa.select(outbox_t.c.kind, outbox_t.c.recipient))]  # type: ignore[misc]
-
-    async def csrf(self) -> str:
-        resp = await self.client.get("/login")
-        m = CSRF_RE.search(await resp.text())
-        assert m
-        return m[1]
-
-    async def login(self, username: str | None) -> None:
-        """Log out, then in as ``username`` through the login form (None: stay anonymous)."""
-        await self.client.post("/logout", data={"csrf": await self.csrf()})
-        if username is not None:
-            data = {"username": username, "password": PASSWORD, "csrf": await self.csrf()}
-            async with self.client.post("/login", data=data, allow_redirects=False) as resp:
-                assert resp.status == 303, await resp.text()
-
-    async def post(self, path: str, data: dict[str, str] | None = None) -> ClientResponse:
-        form = {**(data or {}), "csrf": await self.csrf()}
-        return await self.client.post(path, data=form, allow_redirects=False)
-
-
-@pytest.fixture
-async def staff(sqlite_demo_url: str) -> AsyncIterator[Staff]:
-    store = open_store(sqlite_demo_url)
-    for name, (role, province) in USERS.items():
-        accounts.add_user(store, name, PASSWORD, role, province, "test")
-    ctx = WebContext(Settings(), store, SnapshotHolder(store))
-    box: list[Staff] = []
-
-    def wake() -> None:
-        box[0].woken += 1
-
-    app = make_app(ctx, [meetings_web.extension(wake)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no NotAppKeyWarning: no plain string keys on the app or the request
-        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-            box.append(Staff(client, ctx))
-            yield box[0]
-    store.close()
+from tests.support.meetings import FORM, Staff
 
 
 async def test_nobody_but_staff_may_write(staff: Staff) -> None:

@@ -9,9 +9,8 @@ import time
 
 from directory.exchange import xlsx
 from directory.validate import OfficeData
-from tests.integration.web.test_web_import import upload
-from tests.support.web import CHANGAN, WebFactory
-from tests.unit.test_xlsx_budget import deflated, workbook
+from tests.support.spreadsheets import deflated, workbook
+from tests.support.web import CHANGAN, WebFactory, upload
 
 PAGE_BOUND = 10.0  # seconds; generous for two busy cores, far below a read that holds the store
 

@@ -10,18 +10,10 @@ import csv
 import importlib.util
 import io
 
-from aiohttp import FormData
-
 from directory.validate import FIELD_LABELS
-from tests.support.web import CHANGAN, LIXIA, Web, WebFactory
+from tests.support.web import CHANGAN, LIXIA, Web, WebFactory, upload
 
 HAVE_EXCHANGE = importlib.util.find_spec("directory.exchange") is not None
-
-
-def upload(token: str, name: str, data: bytes) -> FormData:
-    form = FormData({"csrf": token})
-    form.add_field("file", data, filename=name, content_type="application/octet-stream")
-    return form
 
 
 def template_csv(rows: list[dict[str, str]]) -> bytes:
