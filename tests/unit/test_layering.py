@@ -150,3 +150,18 @@ def test_module_and_class_sizes() -> None:
             if isinstance(node, ast.ClassDef) and node.end_lineno and node.end_lineno - node.lineno + 1 > 300:
                 too_big.append(f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
     assert not too_big, too_big
+
+
+def test_test_modules_share_helpers_only_through_tests_support() -> None:
+    """A test module or a conftest imported by another test module ties unrelated areas together (and an imported
+    test module's tests are collected twice); shared helpers live in ``tests.support``."""
+    offending = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        name = _module_name(path)
+        if name.startswith(("tests.support", "tests.fixtures.")):
+            continue  # the helpers themselves, and generators of fixture data run from older checkouts
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for imported in _imported_names(tree, name, path.name == "__init__.py"):
+            if imported.startswith("tests.") and not imported.startswith("tests.support."):
+                offending.append(f"{name} imports {imported}")
+    assert not offending, offending

@@ -1,0 +1,25 @@
+"""The one builder of a service's settings in the tests.
+
+``service_settings(url, sink=sink, ldap={"enabled": False})``: every face on 127.0.0.1 with a port the system picks,
+the database ``url``, the relay pointed at a mail sink; the given sections are merged over those option by option.
+Tests that need one section only (``Settings().replace(login=...)``) keep saying so directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from liaison.settings import Settings
+from tests.support.mailsink import Sink
+
+
+def service_settings(url: str | None = None, *, sink: Sink | None = None, **sections: Mapping[str, Any]) -> Settings:
+    merged: dict[str, dict[str, Any]] = {"http": {"port": 0}, "ldap": {"port": 0}, "smtp": {"port": 0}}
+    if url is not None:
+        merged["database"] = {"url": url}
+    if sink is not None:
+        merged["relay"] = {"host": sink.host, "port": sink.port, "timeout": 10}
+    for name, values in sections.items():
+        merged[name] = {**merged.get(name, {}), **values}
+    return Settings().replace(**merged)
