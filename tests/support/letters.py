@@ -1,6 +1,7 @@
-"""Helpers of the letters tests: a hand-moved clock, settings pointing the relay at a sink, outbox rows, the
-``bohai`` command line, the letters pages behind a real login, a raw SMTP client, and the letters "world" — the
-outbox worker with the deadline job and the inbound SMTP face over a few offices of 北京市 and 石家庄市.
+"""Helpers of the letters tests: the service's hand-moved clock set a minute ahead, settings pointing the relay at a
+sink, outbox rows, the ``bohai`` command line, the letters pages behind a real login, a raw SMTP client, and the
+letters "world" — the outbox worker with the deadline job and the inbound SMTP face over a few offices of
+北京市 and 石家庄市.
 
 The fixtures built from these (``clock``, ``sink``, ``browser``, ``world``) are in
 ``tests/integration/letters/conftest.py``.
@@ -23,6 +24,7 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
 from directory import accounts, clock
+from directory.clock import ManualClock, system_now
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
 from directory.validate import OfficeData
@@ -39,33 +41,21 @@ from liaison.mail.models import outbox_t
 from liaison.mail.worker import OutboxWorker
 from liaison.settings import Settings
 from tests.support.mailsink import Received, Sink
+from tests.support.settings import service_settings
 from tests.support.web import CSRF_RE, PASSWORD
 
 # -- clock and settings --------------------------------------------------------------------------------------------
 
 
-class Clock:
-    """A clock the test moves by hand (aware UTC); it starts a minute ahead so rows queued just now are due."""
-
-    def __init__(self, start: dt.datetime | None = None) -> None:
-        self.now = start or dt.datetime.now(dt.UTC) + dt.timedelta(seconds=60)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
+def due_clock() -> ManualClock:
+    """The service's hand-moved clock, a minute ahead of now so that rows queued just now are due."""
+    return ManualClock(system_now() + dt.timedelta(seconds=60))
 
 
 def settings_for(url: str, sink: Sink, **liaison: object) -> Settings:
-    return Settings().replace(
-        database={"url": url},
-        relay={"host": "127.0.0.1", "port": sink.port, "timeout": 10},
-        fax={"gateway": "fax.gw.example"},
-        liaison={"outbox_poll_interval": 60, **liaison},
-        http={"port": 0},
-        ldap={"port": 0},
-        smtp={"port": 0},
+    """The letters tests' settings: a fax gateway, and an outbox that polls rarely (the tests wake it)."""
+    return service_settings(
+        url, sink=sink, fax={"gateway": "fax.gw.example"}, liaison={"outbox_poll_interval": 60, **liaison}
     )
 
 
@@ -171,7 +161,7 @@ class Outbound:
     holder: SnapshotHolder
     worker: OutboxWorker
     sink: Sink
-    clock: Clock
+    clock: ManualClock
     drain_timeout: ClassVar[float] = 60.0
 
     async def drain(self) -> list[Received]:
@@ -180,7 +170,9 @@ class Outbound:
         return self.sink.drain()
 
 
-def deadline_worker(store: Store, settings: Settings, holder: SnapshotHolder, clock: Clock, **job: Any) -> OutboxWorker:
+def deadline_worker(
+    store: Store, settings: Settings, holder: SnapshotHolder, clock: ManualClock, **job: Any
+) -> OutboxWorker:
     """An outbox worker (not started) on ``clock`` that also runs the letters' reminder and overdue job."""
     worker = OutboxWorker(store, settings, clock=clock)
     worker.add_job(deadlines.job(settings, lambda: holder.current), **job)
@@ -241,7 +233,7 @@ class World(Outbound):
 
 
 @asynccontextmanager
-async def letters_world(store: Store, sink: Sink, clock: Clock) -> AsyncIterator[World]:
+async def letters_world(store: Store, sink: Sink, clock: ManualClock) -> AsyncIterator[World]:
     store.upsert_offices(OFFICES, "test")
     settings = settings_for(store.url, sink, reminder_days_before=2)
     holder = SnapshotHolder(store)

@@ -19,6 +19,7 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from directory import accounts
+from directory.clock import ManualClock
 from directory.snapshot import Snapshot, SnapshotHolder
 from directory.store import Store, open_store
 from directory.web.app import make_app
@@ -31,12 +32,13 @@ from liaison.meetings import web as meetings_web
 from liaison.meetings.models import Meeting
 from liaison.settings import Settings
 from tests.support.mailsink import Received, Sink, mail_sink
+from tests.support.settings import service_settings
 from tests.support.web import CSRF_RE, PASSWORD
 
 START = dt.datetime(2026, 12, 17, 1, 0, tzinfo=dt.UTC)  # 09:00 in Shanghai, a Thursday and a working day
 NOW = dt.datetime(2026, 11, 16, 2, 0, tzinfo=dt.UTC)
 
-__all__ = ["NOW", "START", "Clock", "Received", "Sink"]
+__all__ = ["NOW", "START", "Received", "Sink"]
 
 
 @pytest.fixture
@@ -58,27 +60,19 @@ def demo_snap(templates: Any, tmp_path_factory: pytest.TempPathFactory) -> Snaps
 
 @pytest.fixture
 def settings(sink: Sink) -> Settings:
-    return Settings().replace(
-        relay={"host": sink.host, "port": sink.port, "timeout": 10.0},
-        meetings={"link_secret": "test-secret"},
-        web={"public_url": "http://127.0.0.1:8080"},
+    return service_settings(
+        sink=sink, meetings={"link_secret": "test-secret"}, web={"public_url": "http://127.0.0.1:8080"}
     )
 
 
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
+def clock() -> ManualClock:
+    return ManualClock(NOW)
 
 
-def make_scheduler(store: Store, settings: Settings, clock: Clock, owner: str | None = None) -> scheduler.Scheduler:
+def make_scheduler(
+    store: Store, settings: Settings, clock: ManualClock, owner: str | None = None
+) -> scheduler.Scheduler:
     return meetings_service.build_scheduler(store, settings, clock=clock, owner=owner)
 
 
@@ -102,7 +96,7 @@ async def send_outbox(store: Store, settings: Settings) -> int:
     return total
 
 
-async def deliver(store: Store, settings: Settings, clock: Clock, sink: Sink) -> list[Received]:
+async def deliver(store: Store, settings: Settings, clock: ManualClock, sink: Sink) -> list[Received]:
     """Run due reminder jobs (at ``clock``), then the outbox; return the mail the sink got."""
     await make_scheduler(store, settings, clock).run_due()
     await send_outbox(store, settings)

@@ -19,6 +19,7 @@ from directory.errors import StorageError
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
 from tests.support.need import PG_URL
+from tests.support.settings import service_settings
 
 CHANGAN = "130102000000"
 # Polling is pushed out of the test's reach, so only LISTEN/NOTIFY can wake the other instance within the bound. The
@@ -190,12 +191,7 @@ async def test_two_served_instances_edit_on_a_shows_in_b_web_and_ldap_through_no
     from liaison.settings import Settings
 
     def settings() -> Settings:
-        return Settings().replace(
-            database={"url": pg_demo_url, "poll_interval": POLL_NEVER},
-            http={"port": 0},
-            ldap={"port": 0},
-            smtp={"port": 0},
-        )
+        return service_settings(pg_demo_url, database={"poll_interval": POLL_NEVER})
 
     a = await service.start(settings(), report=lambda _line: None)
     b = await service.start(settings(), report=lambda _line: None)

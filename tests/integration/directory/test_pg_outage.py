@@ -17,7 +17,7 @@ import pytest
 from directory import accounts, demo, regions
 from directory.errors import StorageError
 from liaison import service
-from liaison.settings import Settings
+from tests.support.settings import service_settings
 
 CHANGAN = "130102000000"
 
@@ -81,9 +81,9 @@ async def relayed(url: str) -> AsyncIterator[tuple[Relay, str]]:
 @pytest.mark.postgres
 async def test_requests_fail_cleanly_during_an_outage_and_recover(pg_demo_url: str) -> None:
     async with relayed(pg_demo_url) as (relay, url):
-        settings = Settings().replace(
-            database={"url": url, "poll_interval": 0.2},
-            http={"port": 0},
+        settings = service_settings(
+            url,
+            database={"poll_interval": 0.2},
             ldap={"enabled": False},
             smtp={"enabled": False},
             meetings={"scheduler_enabled": False},

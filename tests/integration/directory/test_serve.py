@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 
 from liaison import service
-from liaison.settings import Settings
 from tests.support.servers import serve_process
+from tests.support.settings import service_settings
 
 
 async def test_serve_demo_prints_urls_and_answers(tmp_path: object, sqlite_demo_url: str) -> None:
@@ -45,7 +45,7 @@ async def test_bad_setting_stops_start_with_the_option_named(tmp_path: object) -
 
 
 async def test_start_in_process_and_close(db_url: str) -> None:
-    settings = Settings().replace(database={"url": db_url}, http={"port": 0}, ldap={"port": 0}, smtp={"port": 0})
+    settings = service_settings(db_url)
     lines: list[str] = []
     running = await service.start(settings, with_demo=False, report=lines.append)
     try:
@@ -66,6 +66,6 @@ async def test_busy_port_is_a_settings_error_naming_the_face(db_url: str) -> Non
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        settings = Settings().replace(database={"url": db_url}, http={"port": port}, ldap={"port": 0}, smtp={"port": 0})
+        settings = service_settings(db_url, http={"port": port})
         with pytest.raises(SettingsError, match=r"http\.host/http\.port"):
             await service.start(settings, report=lambda _line: None)

@@ -18,7 +18,7 @@ from directory.ldap import filtertree as ft
 from directory.ldap import messages as m
 from liaison import service
 from liaison.service import Running
-from liaison.settings import Settings
+from tests.support.settings import service_settings
 
 MAX_CONNECTIONS = 300
 CROWD = 2000
@@ -33,11 +33,11 @@ def _raise_fd_limit(need: int) -> None:
 
 @contextlib.asynccontextmanager
 async def ldap_only(url: str) -> AsyncIterator[Running]:
-    settings = Settings().replace(
-        database={"url": url},
+    settings = service_settings(
+        url,
         http={"enabled": False},
         smtp={"enabled": False},
-        ldap={"port": 0, "max_connections": MAX_CONNECTIONS, "idle_timeout": 600},
+        ldap={"max_connections": MAX_CONNECTIONS, "idle_timeout": 600},
         meetings={"scheduler_enabled": False},
     )
     running = await service.start(settings, report=lambda _line: None)

@@ -11,10 +11,10 @@ import ldap3
 
 from directory.validate import OfficeData
 from liaison import service
-from liaison.settings import Settings
 from tests.support.ldap import BASE, make_cert
 from tests.support.need import need_tool
 from tests.support.servers import serve_process
+from tests.support.settings import service_settings
 
 CODE = "130102000000"
 
@@ -56,9 +56,7 @@ def _mail_of(port: int, uid: str) -> list[str]:
 async def test_a_store_change_reaches_ldap_without_restart(demo_url: str) -> None:
     """End to end through the holder's watch loop (poll interval, Store.load_all, Snapshot build, LDAP index);
     how long it takes is measured by bench/instances.py."""
-    settings = Settings().replace(
-        database={"url": demo_url}, http={"enabled": False}, ldap={"port": 0}, smtp={"port": 0}
-    )
+    settings = service_settings(demo_url, http={"enabled": False})
     running = await service.start(settings, report=lambda line: None)
     try:
         port = int(running.urls["ldap"].rsplit(":", 1)[1])

@@ -7,14 +7,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from directory.clock import ManualClock
 from directory.store import Store
-from tests.support.letters import Browser, Clock, World, letters_browser, letters_world
+from tests.support.letters import Browser, World, due_clock, letters_browser, letters_world
 from tests.support.mailsink import Sink, mail_sink
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return due_clock()
 
 
 @pytest.fixture
@@ -30,6 +31,6 @@ async def browser(store: Store) -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def world(store: Store, sink: Sink, clock: Clock) -> AsyncIterator[World]:
+async def world(store: Store, sink: Sink, clock: ManualClock) -> AsyncIterator[World]:
     async with letters_world(store, sink, clock) as w:
         yield w

@@ -42,7 +42,7 @@ from liaison.letters.models import delivery_t
 from liaison.mail import outbox
 from liaison.mail.worker import OutboxWorker
 from liaison.meetings import rules
-from tests.support.letters import Clock, Outbound, deadline_worker, settings_for
+from tests.support.letters import Outbound, deadline_worker, due_clock, settings_for
 from tests.support.mailsink import Received, Sink, mail_sink
 
 T = TypeVar("T")
@@ -146,7 +146,7 @@ def fuzz(store: Store) -> Iterator[Fuzz]:
     sink_cm = mail_sink()
     sink = loop.run(sink_cm.__aenter__())
     settings = settings_for(store.url, sink, reminder_days_before=2)
-    clock = Clock()
+    clock = due_clock()
     holder = SnapshotHolder(store)
     worker = deadline_worker(store, settings, holder, clock, name="letter-deadlines")
     try:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from directory.clock import ManualClock
 from directory.errors import ValidationFailed
 from directory.snapshot import SnapshotHolder
 from directory.store import Store, office_t
@@ -32,7 +33,7 @@ from liaison.mail import outbox
 from liaison.meetings import rules
 from liaison.meetings import store as meeting_store
 from liaison.settings import Settings
-from tests.support.letters import FORM, Browser, Clock, Outbound, deadline_worker, settings_for
+from tests.support.letters import FORM, Browser, Outbound, deadline_worker, settings_for
 from tests.support.mailsink import Received, Sink
 
 DOMAIN = "liaison.bohai.example"
@@ -72,7 +73,7 @@ class World(Outbound):
 
 
 @pytest.fixture
-async def world(store: Store, sink: Sink, clock: Clock) -> AsyncIterator[World]:
+async def world(store: Store, sink: Sink, clock: ManualClock) -> AsyncIterator[World]:
     store.upsert_offices(OFFICES, "test")
     settings = settings_for(store.url, sink, reminder_days_before=2)
     holder = SnapshotHolder(store)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
+from directory.clock import ManualClock
 from directory.store import Store
 from liaison.mail import outbox
 from liaison.mail.worker import OutboxWorker
 from liaison.settings import Settings
-from tests.support.letters import Clock, message, queue, row, settings_for
+from tests.support.letters import message, queue, row, settings_for
 from tests.support.mailsink import Sink, mail_sink
 
 
@@ -48,7 +49,7 @@ async def test_nothing_is_queued_when_the_callers_transaction_fails(store: Store
     assert outbox.counts(store) == {}
 
 
-async def test_4xx_is_retried_with_backoff_then_delivered(store: Store, sink: Sink, clock: Clock) -> None:
+async def test_4xx_is_retried_with_backoff_then_delivered(store: Store, sink: Sink, clock: ManualClock) -> None:
     sink.answers["slow@example.org"] = ["451 4.3.0 mailbox busy", "452 4.3.1 still busy"]
     (oid,) = queue(store, "slow@example.org")
     worker = OutboxWorker(store, settings_for(store.url, sink), clock=clock)
@@ -89,7 +90,7 @@ async def test_5xx_fails_at_once_with_the_servers_text(store: Store, sink: Sink)
     assert row(store, ok)["state"] == "sent"
 
 
-async def test_gives_up_after_the_queue_lifetime(store: Store, sink: Sink, clock: Clock) -> None:
+async def test_gives_up_after_the_queue_lifetime(store: Store, sink: Sink, clock: ManualClock) -> None:
     sink.answers["never@example.org"] = ["421 4.4.2 try again"] * 1000
     (oid,) = queue(store, "never@example.org")
     worker = OutboxWorker(store, settings_for(store.url, sink), clock=clock)

@@ -15,12 +15,13 @@ import sqlalchemy as sa
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from directory import clock
+from directory.clock import ManualClock
 from directory.errors import StorageError
 from directory.store import Store
 from liaison.mail import outbox
 from liaison.mail.models import outbox_t
 from liaison.mail.worker import OutboxWorker
-from tests.support.letters import Clock, queue, row, settings_for
+from tests.support.letters import queue, row, settings_for
 from tests.support.mailsink import Sink, mail_sink
 
 
@@ -43,7 +44,9 @@ async def slow_sink() -> AsyncIterator[SlowSink]:
         yield sink
 
 
-async def test_batch_slower_than_its_lease_sends_each_message_once(store: Store, clock: Clock, sink: Sink) -> None:
+async def test_batch_slower_than_its_lease_sends_each_message_once(
+    store: Store, clock: ManualClock, sink: Sink
+) -> None:
     ids = queue(store, *[f"m{i}@example.org" for i in range(5)])
     async with slow_sink() as slow_relay:
         settings = settings_for(store.url, slow_relay, outbox_batch=5, outbox_lease_seconds=10)
@@ -71,7 +74,7 @@ async def test_batch_slower_than_its_lease_sends_each_message_once(store: Store,
     assert outbox.counts(store) == {"sent": 5} and (slow.sent, other.sent) == (5, 0)
 
 
-async def test_a_bounce_recorded_during_the_send_is_not_overwritten(store: Store, clock: Clock) -> None:
+async def test_a_bounce_recorded_during_the_send_is_not_overwritten(store: Store, clock: ManualClock) -> None:
     (oid,) = queue(store, "b@example.org")
     async with slow_sink() as sink:
         worker = OutboxWorker(store, settings_for(store.url, sink), clock)

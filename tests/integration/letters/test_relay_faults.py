@@ -9,11 +9,12 @@ import socket
 
 import sqlalchemy as sa
 
+from directory.clock import ManualClock
 from directory.store import Store, open_store
 from liaison.mail import outbox
 from liaison.mail.models import outbox_t
 from liaison.mail.worker import OutboxWorker
-from tests.support.letters import Clock, message, queue, row, settings_for
+from tests.support.letters import message, queue, row, settings_for
 from tests.support.mailsink import Arrivals, Sink, mail_sink
 from tests.support.servers import serve_env, serve_process
 
@@ -25,7 +26,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def test_relay_down_then_up_defers_then_delivers_all(store: Store, clock: Clock) -> None:
+async def test_relay_down_then_up_defers_then_delivers_all(store: Store, clock: ManualClock) -> None:
     port = free_port()
     ids = queue(store, *[f"r{i}@example.org" for i in range(20)])
     settings = settings_for(store.url, Sink(port=port))

@@ -9,6 +9,7 @@ import icalendar
 import pytest
 import sqlalchemy as sa
 
+from directory.clock import ManualClock
 from directory.errors import SettingsError, ValidationFailed
 from directory.snapshot import Snapshot
 from directory.store import Store
@@ -18,7 +19,7 @@ from liaison.meetings import store as meeting_store
 from liaison.meetings.rules import MeetingInput
 from liaison.settings import Settings
 from liaison.workdays.calendar import Calendar
-from tests.support.meetings import NOW, START, Clock, Sink, count_meetings, deliver
+from tests.support.meetings import NOW, START, Sink, count_meetings, deliver
 
 TITLE = "环渤海地区流动人口服务管理联席会议第十二次全体会议暨区域协作机制建设推进会"
 OFFICERS = {
@@ -47,7 +48,7 @@ def event_of(msg: EmailMessage) -> tuple[str, icalendar.Event]:
     return str(cal["METHOD"]), ev
 
 
-async def notices(store: Store, settings: Settings, clock: Clock, sink: Sink) -> list[tuple[str, str, int, str]]:
+async def notices(store: Store, settings: Settings, clock: ManualClock, sink: Sink) -> list[tuple[str, str, int, str]]:
     """Deliver what is due; (recipient, method, sequence, status) of each mail the sink got, one recipient each."""
     out = []
     for mail in await deliver(store, settings, clock, sink):
@@ -59,7 +60,7 @@ async def notices(store: Store, settings: Settings, clock: Clock, sink: Sink) ->
 
 
 async def test_invite_move_remove_cancel(
-    demo_store: Store, demo_snap: Snapshot, settings: Settings, clock: Clock, sink: Sink
+    demo_store: Store, demo_snap: Snapshot, settings: Settings, clock: ManualClock, sink: Sink
 ) -> None:
     made = rules.create_meeting(demo_store, demo_snap, settings, new(), "tester", now=NOW)
     assert {a.email for a in made.meeting.attendees} == OFFICERS
@@ -91,7 +92,7 @@ async def test_invite_move_remove_cancel(
 
 
 async def test_moved_invitation_carries_new_time(
-    demo_store: Store, demo_snap: Snapshot, settings: Settings, clock: Clock, sink: Sink
+    demo_store: Store, demo_snap: Snapshot, settings: Settings, clock: ManualClock, sink: Sink
 ) -> None:
     made = rules.create_meeting(demo_store, demo_snap, settings, new(attendees=["a@example.org"]), "t", now=NOW)
     later = START + dt.timedelta(days=7)

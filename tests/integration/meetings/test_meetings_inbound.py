@@ -17,16 +17,16 @@ from liaison.mail.models import inbound_t
 from liaison.meetings import rules
 from liaison.meetings import store as meeting_store
 from liaison.meetings.rules import MeetingInput
-from liaison.settings import Settings
 from tests.support.meetings import NOW, START
+from tests.support.settings import service_settings
 
 ORGANISER = "meetings@liaison.bohai.example"
 
 
 @pytest.fixture
 async def running(db_url: str) -> AsyncIterator[service.Running]:
-    s = Settings().replace(
-        database={"url": db_url}, http={"enabled": False}, ldap={"enabled": False}, smtp={"port": 0},
+    s = service_settings(
+        db_url, http={"enabled": False}, ldap={"enabled": False},
         liaison={"transport": "null"}, meetings={"scheduler_enabled": False},
     )  # fmt: skip
     r = await service.start(s, report=lambda line: None)

@@ -9,13 +9,14 @@ import pytest
 import sqlalchemy as sa
 
 from directory import clock
+from directory.clock import ManualClock
 from directory.store import Store
 from liaison.mail import scheduler
 from liaison.meetings import reminders, rules
 from liaison.meetings.rules import MeetingInput
 from liaison.settings import Settings
 from liaison.workdays.calendar import Calendar
-from tests.support.meetings import NOW, START, Clock, Sink, drain, make_scheduler, send_outbox
+from tests.support.meetings import NOW, START, Sink, drain, make_scheduler, send_outbox
 
 PEOPLE = ["a@example.org", "b@example.org", "c@example.org"]
 TEN_WORKDAYS = dt.datetime(2026, 12, 3, 9, 0, tzinfo=clock.ZONE)  # 10th working day strictly before 2026-12-17
@@ -46,7 +47,7 @@ def test_reminder_times_follow_the_offsets(store: Store, settings: Settings) -> 
 
 
 async def test_restart_while_a_reminder_is_due_sends_it_once(
-    store: Store, settings: Settings, clock: Clock, sink: Sink
+    store: Store, settings: Settings, clock: ManualClock, sink: Sink
 ) -> None:
     mid = create(store, settings)
     await make_scheduler(store, settings, clock, "first").run_due()
@@ -68,7 +69,7 @@ async def test_restart_while_a_reminder_is_due_sends_it_once(
 
 
 async def test_a_crashed_claim_is_taken_over_only_after_its_lease(
-    store: Store, settings: Settings, clock: Clock, sink: Sink
+    store: Store, settings: Settings, clock: ManualClock, sink: Sink
 ) -> None:
     mid = create(store, settings)
     assert len(await subjects(store, settings, sink)) == 3  # the invitations
@@ -92,7 +93,7 @@ async def test_a_crashed_claim_is_taken_over_only_after_its_lease(
 
 
 async def test_two_schedulers_at_once_run_each_reminder_once(
-    store: Store, settings: Settings, clock: Clock, sink: Sink
+    store: Store, settings: Settings, clock: ManualClock, sink: Sink
 ) -> None:
     for _ in range(4):
         create(store, settings)
@@ -106,7 +107,7 @@ async def test_two_schedulers_at_once_run_each_reminder_once(
     assert len(got) == 24 and sorted(set(got)) == [(p, "会议提醒") for p in PEOPLE]
 
 
-async def test_misfire_policy(store: Store, settings: Settings, clock: Clock, sink: Sink) -> None:
+async def test_misfire_policy(store: Store, settings: Settings, clock: ManualClock, sink: Sink) -> None:
     mid = create(store, settings)
     clock.now = START + dt.timedelta(minutes=5)  # nobody ran the scheduler until the meeting had started
     await make_scheduler(store, settings, clock).run_due()
@@ -115,7 +116,7 @@ async def test_misfire_policy(store: Store, settings: Settings, clock: Clock, si
 
 
 async def test_late_reminder_is_sent_while_the_meeting_has_not_started(
-    store: Store, settings: Settings, clock: Clock, sink: Sink
+    store: Store, settings: Settings, clock: ManualClock, sink: Sink
 ) -> None:
     mid = create(store, settings)
     clock.now = START - dt.timedelta(minutes=5)
@@ -125,7 +126,9 @@ async def test_late_reminder_is_sent_while_the_meeting_has_not_started(
     assert {j.outcome for j in jobs(store, mid, "reminder")} == {"sent"}
 
 
-async def test_declined_attendees_get_no_reminder(store: Store, settings: Settings, clock: Clock, sink: Sink) -> None:
+async def test_declined_attendees_get_no_reminder(
+    store: Store, settings: Settings, clock: ManualClock, sink: Sink
+) -> None:
     mid = create(store, settings)
     assert rules.set_partstat(store, mid, "b@example.org", "DECLINED")
     clock.now = ONE_DAY
@@ -134,7 +137,9 @@ async def test_declined_attendees_get_no_reminder(store: Store, settings: Settin
     assert reminded == {"a@example.org", "c@example.org"}
 
 
-async def test_moving_supersedes_old_reminders(store: Store, settings: Settings, clock: Clock, sink: Sink) -> None:
+async def test_moving_supersedes_old_reminders(
+    store: Store, settings: Settings, clock: ManualClock, sink: Sink
+) -> None:
     mid = create(store, settings)
     later = START + dt.timedelta(days=7)
     rules.update_meeting(
@@ -147,7 +152,7 @@ async def test_moving_supersedes_old_reminders(store: Store, settings: Settings,
     assert {j.outcome for j in jobs(store, mid, "reminder")} == {"superseded"}
 
 
-async def test_a_failing_handler_is_retried_with_backoff_then_given_up(store: Store, clock: Clock) -> None:
+async def test_a_failing_handler_is_retried_with_backoff_then_given_up(store: Store, clock: ManualClock) -> None:
     with store.begin() as conn:
         scheduler.add_job(conn, "flaky", due_at=NOW, ref="f")
     calls: list[dt.datetime] = []
@@ -172,7 +177,7 @@ def test_backoff_is_bounded() -> None:
     assert [scheduler.backoff(n) for n in (1, 2, 3, 4, 5, 9)] == [300, 600, 1200, 2400, 4000, 4000]
 
 
-async def test_unknown_kind_is_retried_not_lost(store: Store, clock: Clock) -> None:
+async def test_unknown_kind_is_retried_not_lost(store: Store, clock: ManualClock) -> None:
     with store.begin() as conn:
         scheduler.add_job(conn, "mystery", due_at=NOW, ref="x")
     sched = scheduler.Scheduler(store, {}, clock=clock)
@@ -182,7 +187,7 @@ async def test_unknown_kind_is_retried_not_lost(store: Store, clock: Clock) -> N
     assert row["done_at"] is None and "no handler" in row["error"]
 
 
-async def test_loop_wakes_and_stops(store: Store, settings: Settings, clock: Clock) -> None:
+async def test_loop_wakes_and_stops(store: Store, settings: Settings, clock: ManualClock) -> None:
     mid = create(store, settings)
     sched = make_scheduler(store, settings, clock)
     stop = asyncio.Event()

@@ -17,6 +17,7 @@ from liaison.meetings import store as meeting_store
 from liaison.meetings.rules import MeetingInput
 from liaison.settings import Settings
 from tests.support.meetings import START, Received, Sink, drain
+from tests.support.settings import service_settings
 
 TITLE = "环渤海联席会议 <第十二次>"
 
@@ -154,8 +155,8 @@ async def test_answer_link_from_before_a_time_change_is_refused(running: service
 
 
 async def test_pages_follow_anonymous_read(sqlite_demo_url: str, caplog: pytest.LogCaptureFixture) -> None:
-    s = Settings().replace(
-        database={"url": sqlite_demo_url}, http={"port": 0}, ldap={"enabled": False}, smtp={"enabled": False},
+    s = service_settings(
+        sqlite_demo_url, ldap={"enabled": False}, smtp={"enabled": False},
         web={"anonymous_read": False}, meetings={"scheduler_enabled": False},
     )  # fmt: skip
     r = await service.start(s, report=lambda line: None)
@@ -172,9 +173,8 @@ async def test_pages_follow_anonymous_read(sqlite_demo_url: str, caplog: pytest.
 
 
 async def test_service_refuses_to_start_with_bad_meetings_settings(sqlite_demo_url: str) -> None:
-    s = Settings().replace(
-        database={"url": sqlite_demo_url}, http={"port": 0}, ldap={"enabled": False}, smtp={"enabled": False},
-        meetings={"reminder_offsets": "2 fortnights"},
-    )  # fmt: skip
+    s = service_settings(
+        sqlite_demo_url, ldap={"enabled": False}, smtp={"enabled": False}, meetings={"reminder_offsets": "2 fortnights"}
+    )
     with pytest.raises(SettingsError, match=r"meetings\.reminder_offsets"):
         await service.start(s, report=lambda line: None)

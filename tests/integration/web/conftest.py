@@ -12,8 +12,8 @@ from directory.snapshot import SnapshotHolder
 from directory.store import Store, open_store
 from directory.web.app import make_app
 from directory.web.context import Extension, WebContext
-from liaison.settings import Settings
 from tests.support.databases import Templates
+from tests.support.settings import service_settings
 from tests.support.web import Web, WebFactory
 
 
@@ -22,7 +22,7 @@ async def web(templates: Templates) -> AsyncIterator[WebFactory]:
     opened: list[tuple[TestClient[Any, Any], Store]] = []
 
     async def make(url: str, extensions: tuple[Extension, ...] = (), **changes: dict[str, Any]) -> Web:
-        settings = Settings().replace(**{"http": {"port": 0}, **changes})
+        settings = service_settings(**changes)
         store = open_store(url)
         holder = SnapshotHolder(store, templates.snapshot(url))
         client: TestClient[Any, Any] = TestClient(

@@ -18,8 +18,8 @@ import pytest
 from directory import accounts
 from directory.search import search
 from liaison.service import Running, start
-from liaison.settings import Settings
 from tests.support.need import need_tool
+from tests.support.settings import service_settings
 from tests.support.web import CHANGAN, LIXIA, PASSWORD
 
 BROWSER_ARGS = [
@@ -35,9 +35,7 @@ BROWSER_ARGS = [
 
 @pytest.fixture
 async def running(sqlite_demo_url: str) -> AsyncIterator[Running]:
-    settings = Settings().replace(
-        database={"url": sqlite_demo_url}, http={"port": 0}, ldap={"enabled": False}, smtp={"enabled": False}
-    )
+    settings = service_settings(sqlite_demo_url, ldap={"enabled": False}, smtp={"enabled": False})
     r = await start(settings, report=lambda line: None)
     yield r
     await r.aclose()
