@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ("search", "import", "http_search", "ldap", "outbox", "scale")
+BENCHES = ("search", "import", "http_search", "ldap", "outbox", "scale", "abuse")
 
 
 def machine() -> str:
@@ -151,6 +151,21 @@ def goal_rows(f: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
                 o["ratio"] >= o["goal_ratio"],
             )
         )
+    if "abuse" in f:
+        a = f["abuse"]
+        goal = a["goal_p99_ms"]
+        for attack in a["attacks"]:
+            h = attack["healthz"] or {}
+            p99 = h.get("p99_ms")
+            rows.append(
+                (
+                    f"`/healthz` during {attack['attack']}, {h.get('probes', 0):,} probes (`abuse`)",
+                    f"p99 {p99} ms (p50 {h.get('p50_ms')}, max {h.get('max_ms')}; "
+                    f"no attack: p99 {a['baseline']['p99_ms']})",
+                    f"p99 < {goal:g} ms",
+                    p99 is not None and p99 < goal,
+                )
+            )
     return rows
 
 

@@ -165,10 +165,12 @@ def _rows(wb: Any, ws: Any, budget: Budget) -> Iterator[tuple[int, list[dict[str
             date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats,
         )  # fmt: skip
         in_row, cells, label = False, 0, ""
+        opened: list[Any] = []  # the elements started and not yet ended, outermost first
         for events, (event, element) in enumerate(iterparse(src, events=("start", "end"))):
             if events % 512 == 0:
                 budget.tick()
             if event == "start":
+                opened.append(element)
                 if element.tag == ROW_TAG:
                     in_row, cells, label = True, 0, str(element.get("r") or parser.row_counter + 1)[:20]
                 elif element.tag == CELL_TAG:
@@ -176,12 +178,19 @@ def _rows(wb: Any, ws: Any, budget: Budget) -> Iterator[tuple[int, list[dict[str
                     budget.cell()
                     if cells > MAX_CELLS_PER_ROW:
                         raise _fail(f"工作表第 {label} 行的单元格超过 {MAX_CELLS_PER_ROW} 个（MAX_CELLS_PER_ROW）")
-            elif element.tag == ROW_TAG:
+                continue
+            opened.pop()
+            if element.tag == ROW_TAG:
                 in_row = False
                 yield parser.parse_row(element)
-                element.clear()
-            elif not in_row:
-                element.clear()
+            elif in_row:
+                continue  # a part of a cell: the row parser reads it when the row ends
+            # Read: off the tree at once. Kept under their parent, the rows and whatever else a sheet holds (millions
+            # of empty elements, say) would all stay in memory until the sheet ends, and the cyclic collector would
+            # walk them again and again, holding up the event loop of the service for each full collection.
+            element.clear()
+            if opened:
+                opened[-1].remove(element)
 
 
 def _read_sheet(rows: Iterator[tuple[int, list[dict[str, Any]]]], max_rows: int, budget: Budget) -> Table:

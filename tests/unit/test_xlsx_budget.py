@@ -4,6 +4,7 @@ read with an error naming the limit, however the sheet XML spells its rows; ordi
 from __future__ import annotations
 
 import time
+import tracemalloc
 
 import pytest
 
@@ -53,3 +54,17 @@ def test_ordinary_workbook_reads_as_before_with_gaps_kept() -> None:
     assert table.header == list(HEADER)
     assert [n for n, _ in table.rows] == [2, 3, 4, 10]
     assert table.rows[-1][1][0] == "130102000000" and len(table.rows[-1][1]) == xlsx.MAX_COLUMNS
+
+
+def test_what_has_been_read_is_not_kept_while_the_sheet_goes_on() -> None:
+    """Neither rows nor other elements pile up under their parent until the sheet ends: a sheet of 300,000 empty
+    elements that are not rows (counted by no row or cell budget) reads in memory that does not grow with them."""
+    data = deflated(workbook([b"<x/>" * 100_000] * 3))
+    tracemalloc.start()
+    try:
+        table = xlsx.read(data, max_rows=10)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [n for n, _ in table.rows] == [2]
+    assert peak < 8 * 1024 * 1024, f"{peak / 1024 / 1024:.0f} MB for 300,000 elements already read"
