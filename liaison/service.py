@@ -93,6 +93,8 @@ async def start(settings: Settings, *, with_demo: bool = False, report: Callable
                 name, url = result
                 running.urls[name] = url
                 report(f"{name} listening on {url}")
+        await asyncio.to_thread(holder.settle_memory)  # after the faces registered their indexes
+        running.on_close(lambda: asyncio.to_thread(holder.unsettle_memory))
     except BaseException:
         await running.aclose()
         raise

@@ -100,7 +100,8 @@ class Indexer:
                     index = assemble(entries, self.base_dn, snap.generation)
                 self._previous = index
                 # No gc.freeze() here: frozen objects are never collected, so every replaced Snapshot (Snapshot
-                # and its derived indexes reference each other) would leak for the life of the process.
+                # and its derived indexes reference each other) would leak for the life of the process. The
+                # service's holder freezes between swaps instead (SnapshotHolder.settle_memory).
                 return index
             finally:
                 if enabled:
