@@ -66,6 +66,38 @@ async def test_parallel_binds_from_one_address_count_while_in_flight(db_url: str
         assert (await bind(port, DN, PASSWORD, source="127.0.0.2"))[0] == m.SUCCESS
 
 
+async def test_a_refused_bind_is_answered_after_a_pause_that_holds_its_connection(db_url: str) -> None:
+    """A flood of binds from many connections must not keep the loop busy answering "busy": each bind refused
+    without a password check holds its connection for ``REFUSED_BIND_HOLD``, later requests waiting behind it."""
+    from directory.ldap.server import REFUSED_BIND_HOLD
+
+    async with ldap_over(db_url) as (_, port, _store):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.5", 0))
+        loop = asyncio.get_running_loop()
+        seen = []
+        try:
+            for i in range(30):  # wrong passwords until the guard refuses one without judging it
+                started = loop.time()
+                refused, anonymous = lc.encode_bind(DN, f"guess-{i}"), lc.encode_bind("", "")
+                writer.write(lc.encode_message(2 * i + 1, refused) + lc.encode_message(2 * i + 2, anonymous))
+                data, answered = b"", []
+                while len(answered) < 2:
+                    chunk = await asyncio.wait_for(reader.read(65536), 120)
+                    assert chunk, "connection closed without an answer"
+                    data += chunk
+                    responses, data = split_responses(data)
+                    answered += [(r.code, loop.time() - started) for r in responses]
+                seen.append(answered[0][0])
+                if answered[0][0] == m.BUSY:
+                    break
+        finally:
+            writer.close()
+        assert seen[-1] == m.BUSY and set(seen) <= {m.INVALID_CREDENTIALS, m.BUSY}, seen
+        (_, refused_at), (anonymous_code, anonymous_at) = answered
+        assert refused_at >= REFUSED_BIND_HOLD
+        assert anonymous_code == m.SUCCESS and anonymous_at >= REFUSED_BIND_HOLD  # it waited behind the refusal
+
+
 def _break_database(store: Store, url: str) -> None:
     """Make the database unreachable under a running store: the SQLite file is gone, the PostgreSQL database
     dropped."""
