@@ -31,6 +31,7 @@ from liaison.meetings import service as meetings_service
 from liaison.meetings import web as meetings_web
 from liaison.meetings.models import Meeting
 from liaison.settings import Settings
+from tests.support.databases import Templates
 from tests.support.mailsink import Received, Sink, mail_sink
 from tests.support.settings import service_settings
 from tests.support.web import CSRF_RE, PASSWORD
@@ -146,11 +147,11 @@ class Staff:
 
 
 @pytest.fixture
-async def staff(sqlite_demo_url: str) -> AsyncIterator[Staff]:
+async def staff(sqlite_demo_url: str, templates: Templates) -> AsyncIterator[Staff]:
     store = open_store(sqlite_demo_url)
     for name, (role, province) in USERS.items():
         accounts.add_user(store, name, PASSWORD, role, province, "test")
-    ctx = WebContext(Settings(), store, SnapshotHolder(store))
+    ctx = WebContext(Settings(), store, SnapshotHolder(store, templates.snapshot(sqlite_demo_url)))
     box: list[Staff] = []
 
     def wake() -> None:
