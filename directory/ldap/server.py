@@ -90,6 +90,19 @@ class LdapServer:
         self.servers.clear()
 
 
+def _bind_without_password_check(req: m.BindRequest) -> bytes | None:
+    """The answer to a bind that needs no password check (anonymous, or refused as it stands), else None."""
+    if req.version not in (2, 3):
+        return m.result(m.BIND_RESP, m.PROTOCOL_ERROR, f"不支持的协议版本 (version {req.version})")
+    if not req.simple:
+        return m.result(m.BIND_RESP, m.AUTH_METHOD_NOT_SUPPORTED, "仅支持简单绑定 (simple bind only)")
+    if not req.name and not req.password:
+        return m.result(m.BIND_RESP, m.SUCCESS)
+    if not req.password:
+        return m.result(m.BIND_RESP, m.UNWILLING_TO_PERFORM, "不允许无密码绑定 (unauthenticated bind refused)")
+    return None
+
+
 class Connection(asyncio.Protocol):
     """One client connection; operations of one connection are answered in order."""
 
@@ -243,23 +256,14 @@ class Connection(asyncio.Protocol):
     def handle_bind(self, msg: m.Message) -> None:
         req = msg.op
         assert isinstance(req, m.BindRequest)
-        if req.version not in (2, 3):
-            self.send(msg.msgid, m.result(m.BIND_RESP, m.PROTOCOL_ERROR, f"不支持的协议版本 (version {req.version})"))
+        answer = _bind_without_password_check(req)
+        if answer is None:
+            self.bound_dn = ""
+            self._run_async(msg, self._bind_account)
             return
-        if not req.simple:
-            self.send(
-                msg.msgid, m.result(m.BIND_RESP, m.AUTH_METHOD_NOT_SUPPORTED, "仅支持简单绑定 (simple bind only)")
-            )
-            return
-        self.bound_dn = ""
-        if not req.name and not req.password:
-            self.send(msg.msgid, m.result(m.BIND_RESP, m.SUCCESS))
-            return
-        if not req.password:
-            text = "不允许无密码绑定 (unauthenticated bind refused)"
-            self.send(msg.msgid, m.result(m.BIND_RESP, m.UNWILLING_TO_PERFORM, text))
-            return
-        self._run_async(msg, self._bind_account)
+        if req.version in (2, 3) and req.simple:
+            self.bound_dn = ""  # an anonymous or refused simple bind ends the previous authentication
+        self.send(msg.msgid, answer)
 
     async def _bind_account(self, msg: m.Message) -> None:
         req = msg.op
