@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import dataclasses
 import http.client
-import io
 import itertools
 import json
 import math
@@ -52,7 +51,6 @@ import sys
 import tempfile
 import time
 import urllib.parse
-import zipfile
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -70,8 +68,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from directory import accounts  # noqa: E402
-from directory.exchange import xlsx  # noqa: E402
-from directory.exchange.table import HEADER  # noqa: E402
 from directory.ldap import client as lc  # noqa: E402
 from directory.ldap import filtertree as ft  # noqa: E402
 from directory.ldap import messages as m  # noqa: E402
@@ -98,7 +94,6 @@ ADMIN_SOURCE = "127.0.0.200"
 LONG_STREET_CODE = "130102000000"
 LONG_STREET = "a" * 300  # the longest address an office may have
 CSRF_RE = re.compile(r'name="csrf" value="([0-9a-f]+)"')
-SHEET = "xl/worksheets/sheet1.xml"
 CODE_NAMES = {
     0: "success",
     3: "timeLimitExceeded",
@@ -828,27 +823,10 @@ MAX_UPLOADS = 40
 
 def blank_row_workbook(rows: int) -> bytes:
     """The export template with one office, its ``<dimension>`` removed and ``rows`` empty ``<row/>`` appended to
-    the sheet data, deflated: small on the wire however many rows it describes."""
-    one = [["110101001000", "服务站", "", "", "", "", "", "", "", "否"]]
-    stored = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(xlsx.write(one, HEADER))) as src, zipfile.ZipFile(stored, "w") as dst:
-        for info in src.infolist():
-            if info.filename != SHEET:
-                dst.writestr(info, src.read(info.filename))
-                continue
-            sheet_xml = re.sub(rb"<dimension[^>]*/>", b"", src.read(SHEET))
-            head, _, tail = sheet_xml.partition(b"</sheetData>")
-            with dst.open(zipfile.ZipInfo(SHEET), "w") as sheet:
-                sheet.write(head)
-                chunk = b"<row/>" * 100_000
-                for _ in range(rows // 100_000):
-                    sheet.write(chunk)
-                sheet.write(b"</sheetData>" + tail)
-    out = io.BytesIO()
-    with zipfile.ZipFile(stored) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            dst.writestr(info.filename, src.read(info.filename))
-    return out.getvalue()
+    the sheet data, deflated: small on the wire however many rows it describes (the tests' own builder)."""
+    from tests.support.spreadsheets import deflated, workbook
+
+    return deflated(workbook([b"<row/>" * 100_000] * (rows // 100_000)))
 
 
 async def xlsx_blank_rows_upload(ctx: Context, window: Window) -> Figures:
