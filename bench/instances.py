@@ -29,6 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.search import percentile  # noqa: E402
 from directory import demo, regions  # noqa: E402
 from directory.ldap.indexing import Indexer  # noqa: E402
 from directory.snapshot import build  # noqa: E402
@@ -39,11 +40,6 @@ BASE = "dc=bohai,dc=example"
 EDITS = 20
 GOAL_S = 1.0
 CODES = ("130102000000", "110101000000", "370102000000", "410102000000", "210102000000")
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def summary(values: list[float]) -> dict[str, float]:
