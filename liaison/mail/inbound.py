@@ -41,7 +41,7 @@ from directory.snapshot import Snapshot
 from directory.store import Store
 from liaison.mail import bodies, forward, limits, outbox
 from liaison.mail.dsn import addresses, dsn_recipients, is_auto, parse_dsn, referenced_ids
-from liaison.mail.headers import from_addresses, message_id
+from liaison.mail.headers import message_id, raw_values
 from liaison.mail.models import inbound_t, outbox_t
 from liaison.settings import Settings
 
@@ -247,7 +247,7 @@ class Inbound:
     ) -> str:
         note = ""
         if not is_auto(msg) and mail_from not in ("", "<>"):
-            senders = {*from_addresses(msg), *addresses(mail_from)}
+            senders = addresses(*raw_values(msg, "From"), mail_from)
             ids, now, ok = referenced_ids(msg), clock.now(), self._from_office(senders)
             replied = [i for handler in self.on_reply for i in handler(conn, ids, now, sender_ok=ok)]
             note = f"回复了投递 {replied}；" if replied else ""
