@@ -224,8 +224,10 @@ class SnapshotHolder:
         self._refresh_lock = asyncio.Lock()
         self.changed = asyncio.Event()
         self.listener: ChangeListener | None = None  # set by watch()
-        fresh = current is not None and current.generation == store.generation()
-        self.current = current if fresh and current is not None else self._load()
+        if current is not None and current.generation == store.generation():
+            self.current = current
+        else:
+            self.current = self._load()
         self._settles = False
 
     def register(self, key: str, builder: Builder) -> None:
