@@ -1,4 +1,4 @@
-"""SQLModel tables of the directory: Region, Office, Contact, Account, Change, Meta.
+"""SQLModel tables of the directory: Region, Office, Contact, Account, Change, OfficeChange, Meta.
 
 Owns: the shape of the stored directory. Only ``directory.store`` queries these tables; the schema itself is created and
 migrated by Alembic (``directory/migrations``), never by ``create_all`` at run time.
@@ -97,6 +97,21 @@ class Change(SQLModel, table=True):
     action: str = Field(max_length=20)  # create | update | delete | verify | ...
     before: str | None = None  # JSON
     after: str | None = None  # JSON
+
+
+class OfficeChange(SQLModel, table=True):
+    """The durable change log of offices: one row per office per write, tombstones of removed offices included.
+
+    Kept apart from the audit (which may be pruned and records much more): sync tokens of address books and the
+    incremental runs of publish targets are generations of this log, so they stay valid for as long as it is kept.
+    """
+
+    __tablename__ = "office_change"
+    id: int | None = Field(default=None, primary_key=True)
+    gen: int = Field(index=True)  # the change counter value of the writing transaction
+    region_code: str = Field(max_length=12, index=True)
+    removed: bool = False
+    at: dt.datetime = Field(default_factory=clock.now)
 
 
 class Meta(SQLModel, table=True):

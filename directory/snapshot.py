@@ -204,11 +204,17 @@ def _office_views(
 
 
 def patch(
-    previous: Snapshot, offices: Sequence[Mapping[Any, Any]], contacts: Sequence[Mapping[Any, Any]], generation: int
+    previous: Snapshot,
+    offices: Sequence[Mapping[Any, Any]],
+    contacts: Sequence[Mapping[Any, Any]],
+    removed: Sequence[str],
+    generation: int,
 ) -> Snapshot:
     """A new Snapshot sharing the previous one's regions and every unchanged OfficeView object (identity), so
-    derived builders can tell what changed with ``is``."""
+    derived builders can tell what changed with ``is``; ``removed`` offices are dropped."""
     views = dict(previous.offices)
+    for code in removed:
+        views.pop(code, None)
     views.update(_office_views(offices, contacts, {code: code for code in previous.regions}))
     return Snapshot(generation, previous.regions, views)
 

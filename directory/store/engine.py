@@ -4,7 +4,8 @@ Owns: the engine (SQLite by default, PostgreSQL by URL — one implementation), 
 (``await store.run(fn, ...)`` on a small executor: one thread on SQLite, so that writes are serialised there),
 write and read transactions that turn storage faults into the directory's errors, schema migration under an
 advisory lock with the bundled regions loaded after it, the small ``meta`` key/value table, the change counter
-(``meta.generation``) with its PostgreSQL NOTIFY and :class:`ChangeListener`, and the audit rows (``change``).
+(``meta.generation``) with its PostgreSQL NOTIFY and :class:`ChangeListener`, the durable change log of offices
+(``office_change``, written with the counter) and the audit rows (``change``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from directory import regions as bundled
 from directory.errors import Conflict, StorageError
 from directory.migrations import DIRECTORY as DIRECTORY_SCHEMA
 from directory.migrations import Schema
-from directory.models import Account, Change, Contact, Meta, Office, Region
+from directory.models import Account, Change, Contact, Meta, Office, OfficeChange, Region
 
 log = logging.getLogger(__name__)
 Row = RowMapping  # a read-only mapping of column name → value
@@ -45,6 +46,8 @@ contact_t = Contact.__table__  # type: ignore[attr-defined]
 account_t = Account.__table__  # type: ignore[attr-defined]
 change_t = Change.__table__  # type: ignore[attr-defined]
 meta_t = Meta.__table__  # type: ignore[attr-defined]
+office_change_t = OfficeChange.__table__  # type: ignore[attr-defined]
+CHANGE_CHUNK = 1000
 
 
 def engine_url(url: str) -> str:
@@ -139,8 +142,9 @@ class Database:
             value = conn.execute(sa.select(meta_t.c.value).where(meta_t.c.key == "generation")).scalar_one_or_none()
         return int(value or 0)
 
-    def bump_generation(self, conn: Connection, codes: Iterable[str] = ()) -> int:
-        """Move the change counter and stamp the changed offices with it (so holders reload only those).
+    def bump_generation(self, conn: Connection, codes: Iterable[str] = (), removed: Iterable[str] = ()) -> int:
+        """Move the change counter, stamp the changed offices with it (so holders reload only those) and log each
+        changed or ``removed`` office under it in ``office_change``.
 
         The counter row is locked by the UPDATE until commit, so generations are handed out in commit order.
         """
@@ -153,12 +157,31 @@ class Database:
             ).scalar_one()
         )
         stamp = sorted(set(codes))
-        for start in range(0, len(stamp), 1000):
-            chunk = stamp[start : start + 1000]
+        gone = sorted(set(removed))
+        for start in range(0, len(stamp), CHANGE_CHUNK):
+            chunk = stamp[start : start + CHANGE_CHUNK]
             conn.execute(sa.update(office_t).where(office_t.c.region_code.in_(chunk)).values(gen=gen))
+        now = clock.now()
+        log_rows = [{"gen": gen, "region_code": c, "removed": False, "at": now} for c in stamp]
+        log_rows += [{"gen": gen, "region_code": c, "removed": True, "at": now} for c in gone]
+        for start in range(0, len(log_rows), CHANGE_CHUNK * 5):
+            conn.execute(sa.insert(office_change_t), log_rows[start : start + CHANGE_CHUNK * 5])
         if not self.is_sqlite:
             conn.execute(sa.text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')"))
         return gen
+
+    def office_changes(self, since: int) -> tuple[dict[str, bool], int]:
+        """Offices changed after generation ``since``: region code → removed (the latest entry of each), and the
+        generation they bring the reader to. Generations are never reused, so ``since`` may be any earlier one."""
+        with self.read() as conn, conn.begin():
+            gen = conn.execute(sa.select(meta_t.c.value).where(meta_t.c.key == "generation")).scalar_one_or_none()
+            query = (
+                sa.select(office_change_t.c.region_code, office_change_t.c.removed)
+                .where(office_change_t.c.gen > since, office_change_t.c.gen <= int(gen or 0))
+                .order_by(office_change_t.c.id)
+            )
+            latest = {code: bool(removed) for code, removed in conn.execute(query)}
+        return latest, int(gen or 0)
 
     def get_meta(self, key: str) -> str | None:
         with self.read() as conn:

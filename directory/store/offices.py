@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from directory import clock
 from directory.errors import Conflict, FieldError, NotFound, ValidationFailed
 from directory.models import OFFICE_FIELDS
-from directory.store.engine import Database, Row, change_t, contact_t, meta_t, office_t, region_t
+from directory.store.engine import Database, Row, change_t, contact_t, meta_t, office_change_t, office_t, region_t
 from directory.store.upsert import UpsertPlan, UpsertResult, check_expected, plan_upsert
 from directory.validate import OfficeData
 
@@ -43,8 +43,9 @@ class Offices(Database):
             contacts = list(conn.execute(sa.select(contact_t).order_by(contact_t.c.id)).mappings())
         return regions, offices, contacts, int(gen or 0)
 
-    def load_changes(self, since: int) -> tuple[list[Row], list[Row], int]:
-        """Offices written after generation ``since`` with their contacts, and the generation now.
+    def load_changes(self, since: int) -> tuple[list[Row], list[Row], list[str], int]:
+        """Offices written after generation ``since`` with their contacts, the codes of offices removed since, and
+        the generation now.
 
         The generation is read first: a write committing in between is read now and again next time (harmless).
         """
@@ -56,7 +57,14 @@ class Offices(Database):
             for start in range(0, len(ids), 1000):
                 query = sa.select(contact_t).where(contact_t.c.office_id.in_(ids[start : start + 1000]))
                 contacts += conn.execute(query.order_by(contact_t.c.id)).mappings()
-        return offices, contacts, int(gen or 0)
+            removed = conn.execute(
+                sa.select(office_change_t.c.region_code)
+                .where(office_change_t.c.gen > since, office_change_t.c.removed == sa.true())
+                .distinct()
+            )
+            present = {o["region_code"] for o in offices}
+            gone = sorted(code for (code,) in removed if code not in present)
+        return offices, contacts, gone, int(gen or 0)
 
     def region_codes(self) -> set[str]:
         with self.read() as conn:
@@ -192,6 +200,19 @@ class Offices(Database):
         row = conn.execute(sa.select(office_t).where(office_t.c.region_code == region_code)).mappings().first()
         if row is None:
             raise NotFound(f"区划 {region_code} 没有单位记录")
+        return row
+
+    def remove_office(self, region_code: str, actor: str) -> dict[str, Any]:
+        """Remove an office and its contacts (the region stays); returns the removed row. Audited with the whole
+        row and logged as a tombstone, so address books and publish targets drop it too."""
+        with self.begin() as conn:
+            row = dict(self._office_row(conn, region_code))
+            contacts = conn.execute(sa.select(contact_t).where(contact_t.c.office_id == row["id"])).mappings().all()
+            conn.execute(sa.delete(contact_t).where(contact_t.c.office_id == row["id"]))
+            conn.execute(sa.delete(office_t).where(office_t.c.id == row["id"]))
+            before = {**row, "contacts": [dict(c) for c in contacts]}
+            self.audit(conn, actor, "office", region_code, "delete", before, None)
+            self.bump_generation(conn, removed=[region_code])
         return row
 
     # -- contacts ---------------------------------------------------------------------------------------------

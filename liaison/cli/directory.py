@@ -1,4 +1,4 @@
-"""``bohai search``, ``bohai import`` and ``bohai export``: the directory from the command line.
+"""``bohai search``, ``bohai import``, ``bohai export`` and ``bohai remove``: the directory from the command line.
 """
 
 from __future__ import annotations
@@ -116,6 +116,20 @@ def _write_atomically(path: str, data: bytes) -> None:
             Path(tmp).unlink(missing_ok=True)
 
 
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    with opened(settings) as store:
+        office = store.get_office(args.code)
+        if office is None:
+            print(f"区划 {args.code} 没有单位记录，未删除任何数据", file=sys.stderr)
+            return 1
+        if not args.yes:
+            print(f"将删除 {office['unit_name']}（{args.code}）及其联系人；确认请加 --yes", file=sys.stderr)
+            return 2
+        store.remove_office(args.code, cli_actor("remove"))
+    print(f"已删除 {office['unit_name']}（{args.code}）；通讯录、LDAP 与同步目标将随之移除该单位")
+    return 0
+
+
 def _add_directory(sub: Any) -> None:
     from directory.exchange.export import FORMATS
 
@@ -129,6 +143,10 @@ def _add_directory(sub: Any) -> None:
     p.add_argument("--region", metavar="CODE", help="只导出该区划及其下级")
     p.add_argument("-o", "--output", metavar="FILE", help="输出文件（文本格式默认写到标准输出）")
     p.set_defaults(handler=cmd_export)
+    p = sub.add_parser("remove", help="删除一个单位（如机构撤销）；区划保留，操作记入审计")
+    p.add_argument("code", metavar="CODE", help="单位的 12 位区划代码")
+    p.add_argument("--yes", action="store_true", help="确认删除（否则只显示将删除的单位）")
+    p.set_defaults(handler=cmd_remove)
 
 
 def add_commands(sub: Any) -> None:

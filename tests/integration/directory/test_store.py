@@ -175,3 +175,30 @@ def test_a_code_repeated_in_one_batch_is_refused_and_nothing_written(store: Stor
         assert [(e.field, e.value) for e in info.value.errors] == [("region_code", CHANGAN)]
     assert store.count_offices() == 0
     assert store.count_changes() == 0
+
+
+async def test_a_removed_office_leaves_the_snapshot_and_a_tombstone_in_the_change_log(demo_store: Store) -> None:
+    holder = SnapshotHolder(demo_store)
+    start = holder.current.generation
+    demo_store.add_contact(QIAOXI, "李娜", "t", position="科员")
+    removed = demo_store.remove_office(CHANGAN, "editor-a")
+    assert removed["region_code"] == CHANGAN
+    assert demo_store.get_office(CHANGAN) is None
+    assert await holder.refresh()
+    assert CHANGAN not in holder.current.offices and CHANGAN in holder.current.regions
+    assert [c.name for c in holder.current.offices[QIAOXI].contacts][-1] == "李娜"
+    changes, now = demo_store.office_changes(start)
+    assert changes == {QIAOXI: False, CHANGAN: True} and now == holder.current.generation
+    assert demo_store.office_changes(now) == ({}, now)
+    audit = demo_store.history("office", CHANGAN)
+    assert audit[0]["action"] == "delete" and audit[0]["actor"] == "editor-a"
+    with pytest.raises(NotFound):
+        demo_store.remove_office(CHANGAN, "editor-a")
+    demo_store.upsert_offices([office()], "t")  # the region may get an office again
+    assert demo_store.office_changes(now)[0] == {CHANGAN: False}
+
+
+def test_the_change_log_starts_with_every_office(demo_store: Store) -> None:
+    changes, _ = demo_store.office_changes(0)
+    assert len(changes) == demo_store.count_offices() == 15404
+    assert not any(changes.values())
