@@ -81,6 +81,17 @@ class Forbidden(BohaiError):
     code = "forbidden"
 
 
+class Precondition(Forbidden):
+    """A WebDAV/CardDAV precondition failed: ``condition`` is the element the protocol names (e.g. ``{DAV:}
+    valid-sync-token``); faces without such elements show the message alone."""
+
+    code = "precondition"
+
+    def __init__(self, condition: str, message: str) -> None:
+        super().__init__(message)
+        self.condition = condition
+
+
 class TooLarge(BohaiError):
     status = 413
     code = "too_large"

@@ -1,4 +1,4 @@
-"""SQLModel tables of the directory: Region, Office, Contact, Account, Change, OfficeChange, Meta.
+"""SQLModel tables of the directory: Region, Office, Contact, Account, AppPassword, Change, OfficeChange, Meta.
 
 Owns: the shape of the stored directory. Only ``directory.store`` queries these tables; the schema itself is created and
 migrated by Alembic (``directory/migrations``), never by ``create_all`` at run time.
@@ -86,6 +86,20 @@ class Account(SQLModel, table=True):
     locked_until: dt.datetime | None = None
     api_token_hash: str | None = Field(default=None, max_length=200)
     created_at: dt.datetime = Field(default_factory=clock.now)
+
+
+class AppPassword(SQLModel, table=True):
+    """A per-device secret of an account for reading the address books over CardDAV, and nothing else.
+
+    Only the SHA-256 of the secret is kept; ``label`` says which device it is for (e.g. 手机)."""
+
+    __tablename__ = "app_password"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    label: str = Field(max_length=64)
+    secret_hash: str = Field(max_length=64, unique=True)
+    created_at: dt.datetime = Field(default_factory=clock.now)
+    last_used_at: dt.datetime | None = None
 
 
 class Change(SQLModel, table=True):

@@ -1,9 +1,9 @@
 """Typed settings schema and loading.
 
-Owns: the directory's sections (database, http, web, ldap), each a frozen dataclass, and the machinery every
-package's sections share: the merge of built-in defaults, an optional TOML file and ``BOHAI_<SECTION>_<OPTION>``
-environment overrides, and validation whose errors name the option and the source the bad value came from (as
-Radicale does).
+Owns: the directory's sections (database, http, web, login, ldap, carddav), each a frozen dataclass, and the
+machinery every package's sections share: the merge of built-in defaults, an optional TOML file and
+``BOHAI_<SECTION>_<OPTION>`` environment overrides, and validation whose errors name the option and the source the
+bad value came from (as Radicale does).
 
 Another package adds its sections by subclassing :class:`Settings` with more section fields (``liaison.settings``
 does) and loading with :func:`load_as`; a section or option that no class declares is an error, so a typo never
@@ -108,6 +108,15 @@ class LdapSettings:
 
 
 @dataclass(frozen=True)
+class CardDavSettings:
+    """The read-only CardDAV face in the web app (``/carddav/``, app passwords only)."""
+
+    enabled: bool = True
+    max_body_size: int = field(default=4 * 1024 * 1024, metadata=POSITIVE)
+    max_hrefs: int = field(default=20_000, metadata=POSITIVE)
+
+
+@dataclass(frozen=True)
 class Settings:
     """The directory's settings; a package with sections of its own subclasses this (see the module docstring)."""
 
@@ -116,6 +125,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     login: LoginSettings = field(default_factory=LoginSettings)
     ldap: LdapSettings = field(default_factory=LdapSettings)
+    carddav: CardDavSettings = field(default_factory=CardDavSettings)
 
     def replace(self: S, **sections: Mapping[str, Any]) -> S:
         """A copy with some options changed, e.g. ``s.replace(http={"port": 0})`` (validated like any source)."""

@@ -1,26 +1,28 @@
-"""vCard export: 3.0 UTF-8 (vobject) for most address books, and the 2.1 variant Outlook imports.
+"""vCard export: 3.0 UTF-8 for address books and CardDAV, and the 2.1 variant Outlook imports.
 
-Owns: one card per office — FN/ORG/N = unit name, TITLE, work voice and fax TEL, EMAIL, work ADR, a NOTE with the
-contact person and the region path, and a UID stable per region code — in both dialects. The Outlook variant is
-written by hand: VERSION:2.1, ``CHARSET=UTF-8`` on every property with non-ASCII text, CRLF line ends, no folding.
+Owns: one card per office, the same for downloads, exports and the CardDAV books — ``UID`` the region code,
+``FN`` and ``ORG`` the unit name (with the county added where two offices share a name, so that a phone's list
+tells them apart), ``N`` the contact person, ``X-ABShowAs:COMPANY`` (Apple shows the organisation, not the person),
+TITLE, work voice and fax TEL, EMAIL, work ADR with postal code, a NOTE with the contact person and the region
+path, no photo. Both dialects are written by hand: 3.0 with RFC 6350 escaping and lines folded at 75 octets
+between whole UTF-8 characters, CRLF; 2.1 with ``CHARSET=UTF-8`` on every property with non-ASCII text, no folding.
 """
 
 from __future__ import annotations
 
-import uuid
+from collections import Counter
 from collections.abc import Iterable
-
-import vobject
 
 from directory.snapshot import OfficeView, Snapshot
 from directory.validate import display_phone
 
-UID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "bohai-liaison.example")
 COUNTRY = "中国"
+FOLD_OCTETS = 75
 
 
 def card_uid(region_code: str) -> str:
-    return f"urn:uuid:{uuid.uuid5(UID_NAMESPACE, 'office:' + region_code)}"
+    """The card's UID, also the basename of its CardDAV href: the region code never changes."""
+    return region_code
 
 
 def _note(snap: Snapshot, office: OfficeView) -> list[str]:
@@ -43,33 +45,70 @@ def _locality(snap: Snapshot, office: OfficeView) -> tuple[str, str]:
     return city, region.path[0]
 
 
-def card_30(snap: Snapshot, office: OfficeView) -> str:
-    card = vobject.vCard()
-    card.add("uid").value = card_uid(office.region_code)
-    card.add("fn").value = office.unit_name
-    card.add("n").value = vobject.vcard.Name(family=office.unit_name)
-    card.add("org").value = [office.unit_name]
+def _name_counts(snap: Snapshot) -> Counter[str]:
+    return Counter(o.unit_name for o in snap.offices.values())
+
+
+def display_name(snap: Snapshot, office: OfficeView) -> str:
+    """The unit name, with the name of the region above it where another office has the same name."""
+    if snap.derived("vcard.names", _name_counts)[office.unit_name] < 2:
+        return office.unit_name
+    region = snap.regions.get(office.region_code)
+    above = region.path[-2] if region is not None and len(region.path) > 1 else ""
+    return f"{office.unit_name}（{above}）" if above else office.unit_name
+
+
+TEXT_ESCAPES = str.maketrans({"\\": "\\\\", ",": "\\,", ";": "\\;", "\n": "\\n", "\r": ""})
+
+
+def _escape(value: str) -> str:
+    return value.translate(TEXT_ESCAPES)
+
+
+def _fold(line: str) -> str:
+    """The line folded at 75 octets, never inside a UTF-8 character (vobject folds by characters)."""
+    data = line.encode("utf-8")
+    if len(data) <= FOLD_OCTETS:
+        return line + "\r\n"
+    parts: list[str] = []
+    current: list[str] = []
+    size = 0
+    for ch in line:
+        width = len(ch.encode("utf-8"))
+        if size + width > (FOLD_OCTETS if not parts else FOLD_OCTETS - 1):
+            parts.append("".join(current))
+            current, size = [], 0
+        current.append(ch)
+        size += width
+    parts.append("".join(current))
+    return "\r\n ".join(parts) + "\r\n"
+
+
+def _address(snap: Snapshot, office: OfficeView) -> str:
+    city, province = _locality(snap, office)
+    parts = ("", "", office.address, city, province, office.postal_code, COUNTRY)
+    return ";".join(_escape(p) for p in parts)
+
+
+def _lines_30(snap: Snapshot, office: OfficeView) -> list[str]:
+    name = _escape(display_name(snap, office))
+    lines = ["BEGIN:VCARD", "VERSION:3.0", f"UID:{card_uid(office.region_code)}", f"FN:{name}"]
+    lines += [f"N:{_escape(office.contact_name)};;;;", f"ORG:{name}", "X-ABShowAs:COMPANY"]
     if office.position:
-        card.add("title").value = office.position
+        lines.append(f"TITLE:{_escape(office.position)}")
     for stored, kind in ((office.phone, "VOICE"), (office.fax, "FAX")):
         if stored:
-            tel = card.add("tel")
-            tel.value = display_phone(stored)
-            tel.type_paramlist = ["WORK", kind]
+            lines.append(f"TEL;TYPE=WORK,{kind}:{_escape(display_phone(stored))}")
     if office.email:
-        mail = card.add("email")
-        mail.value = office.email
-        mail.type_param = "INTERNET"
+        lines.append(f"EMAIL;TYPE=INTERNET:{_escape(office.email)}")
     if office.address or office.postal_code:
-        city, province = _locality(snap, office)
-        adr = card.add("adr")
-        adr.value = vobject.vcard.Address(
-            street=office.address, city=city, region=province, code=office.postal_code, country=COUNTRY
-        )
-        adr.type_param = "WORK"
-    card.add("note").value = "\n".join(_note(snap, office))
-    text: str = card.serialize()
-    return text
+        lines.append(f"ADR;TYPE=WORK:{_address(snap, office)}")
+    lines += [f"NOTE:{_escape(chr(10).join(_note(snap, office)))}", "END:VCARD"]
+    return lines
+
+
+def card_30(snap: Snapshot, office: OfficeView) -> str:
+    return "".join(_fold(line) for line in _lines_30(snap, office))
 
 
 def vcards_30(snap: Snapshot, offices: Iterable[OfficeView]) -> bytes:

@@ -2,7 +2,8 @@
 
 Owns nothing itself; the parts own their concern: ``engine`` (engine, transactions, migrations, meta, change
 counter, audit trail, :class:`ChangeListener`), ``upsert`` (how an upsert of offices is classified, shared by the
-write and its dry run), ``offices`` (offices and contacts) and ``accounts`` (account rows).
+write and its dry run), ``offices`` (offices and contacts), ``accounts`` (account rows) and ``apppasswords`` (the
+CardDAV app passwords of accounts).
 
 The API is synchronous and thread-safe; async faces call ``await store.run(fn, ...)``.
 """
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 
 from directory.migrations import Schema
 from directory.store.accounts import Accounts
+from directory.store.apppasswords import AppPasswords
 from directory.store.engine import (
     ChangeListener,
     Database,
@@ -45,7 +47,7 @@ __all__ = [
 ]
 
 
-class Store(Offices, Accounts):
+class Store(Offices, Accounts, AppPasswords):
     """A directory database. Create with :func:`open_store`, close with :meth:`close`."""
 
 

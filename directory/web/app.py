@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
+from directory.carddav import server as carddav
 from directory.errors import BohaiError, TooLarge
 from directory.search import SearchIndexer
 from directory.settings import PROJECT_ROOT
@@ -152,6 +153,7 @@ def make_app(ctx: WebContext, extensions: Iterable[Extension] = ()) -> web.Appli
     pages.setup(app)
     api.setup(app)
     imports.setup(app)
+    carddav.setup(app)
     for extend in extensions:
         extend(app)
     return app

@@ -22,6 +22,9 @@ Helper API for pages other parts plug in (liaison letters, meetings):
   written against a mapping; new code should use ``current_user``.
 - ``allow_anonymous(app, prefix)`` — paths under ``prefix`` need no login even when ``[web] anonymous_read`` is off
   (for pages that check their own proof, such as signed links).
+- ``own_authentication(app, prefix)`` — paths under ``prefix`` belong to a face that authenticates every request
+  itself (CardDAV's HTTP Basic with app passwords): this middleware neither reads their ``Authorization`` header
+  nor checks CSRF there (no cookie grants anything on those paths), and lets anonymous requests through.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ class AuthState:
     secret: bytes = b""
     revoked: dict[str, int] = field(default_factory=dict)
     public_prefixes: tuple[str, ...] = PUBLIC_PREFIXES
+    own_auth_prefixes: tuple[str, ...] = ()
     logins: accounts.Logins = field(init=False)
 
     def __post_init__(self) -> None:
@@ -242,10 +246,18 @@ def allow_anonymous(app: web.Application, prefix: str) -> None:
         state.public_prefixes = (*state.public_prefixes, prefix)
 
 
+def own_authentication(app: web.Application, prefix: str) -> None:
+    """Paths under ``prefix`` authenticate themselves: no session, Bearer token or CSRF check of this module."""
+    state = app[AUTH]
+    state.own_auth_prefixes = (*state.own_auth_prefixes, prefix)
+
+
 def middleware() -> Middleware:
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         state = request.app[AUTH]
+        if state.own_auth_prefixes and request.path.startswith(state.own_auth_prefixes):
+            return await handler(request)
         user = await _resolve(request, state)
         if user is not None:
             request[USER] = user
