@@ -1,4 +1,4 @@
-"""``bohai user …``: staff accounts and API tokens.
+"""``bohai user …``: staff accounts, API tokens and the app passwords of CardDAV clients.
 """
 
 from __future__ import annotations
@@ -79,6 +79,59 @@ def cmd_user_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_app_password_add(args: argparse.Namespace, settings: Settings) -> int:
+    from directory import apppasswords
+
+    with opened(settings) as store:
+        new = apppasswords.add(store, args.username, args.label, "cli")
+    print(new.secret)
+    print(
+        f"已为用户 {args.username} 创建应用密码（编号 {new.id}，设备“{new.label}”）。请在通讯录应用中以用户名 "
+        f"{args.username} 和上面的应用密码登录；此密码只显示一次，只能用于同步通讯录（CardDAV），不能登录网页或 API",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_app_password_list(args: argparse.Namespace, settings: Settings) -> int:
+    from directory import apppasswords, clock
+
+    with opened(settings) as store:
+        rows = apppasswords.listed(store, args.username)
+    for r in rows:
+        created = clock.local(r["created_at"]).strftime("%Y-%m-%d %H:%M")
+        used = clock.local(r["last_used_at"]).strftime("%Y-%m-%d %H:%M") if r["last_used_at"] else "从未使用"
+        print(f"{r['id']}\t{r['label']}\t创建于 {created}\t最近使用 {used}")
+    if not rows:
+        print(f"用户 {args.username} 没有应用密码；用 bohai user app-password add 创建", file=sys.stderr)
+    return 0
+
+
+def cmd_app_password_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from directory import apppasswords
+
+    with opened(settings) as store:
+        label = apppasswords.revoke(store, args.username, args.id, "cli")
+    print(f"已吊销用户 {args.username} 的应用密码 {args.id}（设备“{label}”），使用它的设备将无法再同步")
+    return 0
+
+
+def _add_app_password_commands(user: Any) -> None:
+    group = user.add_parser("app-password", help="管理通讯录应用（CardDAV）的应用密码")
+    actions = group.add_subparsers(dest="app_password_command", metavar="ACTION")
+    p = actions.add_parser("add", help="为一台设备创建应用密码（只显示一次）")
+    p.add_argument("username")
+    p.add_argument("--label", required=True, help="设备名称，如 手机、办公室电脑")
+    p.set_defaults(handler=cmd_app_password_add)
+    p = actions.add_parser("list", help="列出账户的应用密码（不显示密码本身）")
+    p.add_argument("username")
+    p.set_defaults(handler=cmd_app_password_list)
+    p = actions.add_parser("revoke", help="吊销一个应用密码")
+    p.add_argument("username")
+    p.add_argument("id", type=int, help="应用密码编号（见 list）")
+    p.set_defaults(handler=cmd_app_password_revoke)
+
+
 def add_commands(sub: Any) -> None:
     user = sub.add_parser("user", help="管理工作人员账户").add_subparsers(dest="user_command", metavar="ACTION")
     p = user.add_parser("add", help="创建账户")
@@ -100,3 +153,4 @@ def add_commands(sub: Any) -> None:
     p = user.add_parser("token", help="生成新的 API 访问令牌（旧令牌失效）")
     p.add_argument("username")
     p.set_defaults(handler=cmd_user_token)
+    _add_app_password_commands(user)
