@@ -155,3 +155,30 @@ def edit_office(store: Store, code: str, **changes: Any) -> None:
     assert office is not None
     fields = {f.name: office[f.name] for f in dataclasses.fields(OfficeData) if f.name in office}
     store.save_office(OfficeData(**{**fields, **changes}), "test", expected_version=office["version"])
+
+
+@dataclass
+class Exchange:
+    method: str
+    path: str
+    status: int
+    cards: int  # vCards in the answer (address-data elements, or one for a GET of a card)
+
+
+def recorder(log: list[Exchange]) -> Any:
+    """An extension that records every CardDAV exchange of the app, for tests that count what a client fetched."""
+    from aiohttp import web
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        response: web.StreamResponse = await handler(request)
+        if request.path.startswith("/carddav"):
+            body = response.body if isinstance(response, web.Response) and isinstance(response.body, bytes) else b""
+            cards = body.count(b"<card:address-data>") or body.count(b"BEGIN:VCARD")
+            log.append(Exchange(request.method, request.path, response.status, cards))
+        return response
+
+    def extend(app: web.Application) -> None:
+        app.middlewares.append(record)
+
+    return extend
