@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 import pytest_asyncio
 import vobject
 from aiohttp.test_utils import TestClient, TestServer
