@@ -40,7 +40,10 @@ log = logging.getLogger(__name__)
 REALM = 'Basic realm="Bohai Liaison CardDAV", charset="UTF-8"'
 DAV_HEADER = "1, 3, addressbook"
 ALLOW = "OPTIONS, GET, HEAD, PROPFIND, REPORT"
-WRITES = frozenset({"PUT", "DELETE", "PROPPATCH", "MKCOL", "MOVE", "COPY", "LOCK", "UNLOCK", "POST", "PATCH", "ACL"})
+WRITES = frozenset(
+    {"PUT", "DELETE", "PROPPATCH", "MKCOL", "MKCALENDAR", "MOVE", "COPY", "LOCK", "UNLOCK", "POST", "PATCH", "ACL"}
+    | {"BIND", "UNBIND", "REBIND", "LINK", "UNLINK"}
+)
 XML = "application/xml"
 MAX_AUTH_HEADER = 1024
 Handler = Callable[[web.Request, Dav, Target], Awaitable[web.StreamResponse]]
@@ -68,12 +71,12 @@ class CardDav:
             return web.Response(status=200, headers={"DAV": DAV_HEADER, "Allow": ALLOW})
         user = await self._login(request)
         dav = Dav(self.holder.current, user, self.cache, self.tokens)
+        if request.method in WRITES:  # anywhere: a client creating a card learns the book is read-only
+            return await self.handle_write(request, dav, Target("root"))
         path = request.path if request.path != "/carddav" else books.ROOT
         target = books.resolve(dav.snap, path)
         if target is None:
             raise NotFound("没有这个通讯录资源")
-        if request.method in WRITES:
-            return await self.handle_write(request, dav, target)
         handler: Handler = getattr(self, f"handle_{request.method.lower()}", self.handle_unknown)
         return await handler(request, dav, target)
 
