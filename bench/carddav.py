@@ -135,7 +135,8 @@ async def incremental(session: aiohttp.ClientSession, url: str, token: str, repe
         body = await dav(session, "REPORT", url, sync_body(token), "0")
         times.append((time.perf_counter() - started) * 1000)
         cards = body.count(b"BEGIN:VCARD")
-    return {"cards": cards, "first_ms": round(times[0], 2), "median_ms": round(statistics.median(times[1:] or times), 2)}
+    median = statistics.median(times[1:] or times)
+    return {"cards": cards, "first_ms": round(times[0], 2), "median_ms": round(median, 2)}
 
 
 async def caught_up(session: aiohttp.ClientSession, base: str, generation: int) -> None:
