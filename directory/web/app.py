@@ -24,7 +24,7 @@ from directory.carddav import server as carddav
 from directory.errors import BohaiError, TooLarge
 from directory.search import SearchIndexer
 from directory.settings import PROJECT_ROOT
-from directory.web import api, auth, imports, metrics, pages, render
+from directory.web import account, api, auth, clients, imports, metrics, pages, render
 from directory.web.context import CTX, HEALTH, METRICS, Extension, WebContext
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,9 @@ def make_app(ctx: WebContext, extensions: Iterable[Extension] = ()) -> web.Appli
     api.setup(app)
     imports.setup(app)
     carddav.setup(app)
+    clients.setup(app)
+    account.setup(app)
+    render.add_nav(app, "/help/", "客户端设置")
     for extend in extensions:
         extend(app)
     return app
