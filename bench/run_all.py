@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ("search", "import", "http_search", "ldap", "outbox", "scale", "instances", "abuse")
+BENCHES = ("search", "import", "http_search", "ldap", "outbox", "scale", "instances", "abuse", "carddav")
 
 
 def machine() -> str:
@@ -177,6 +177,34 @@ def goal_rows(f: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
                     p99 is not None and p99 < goal,
                 )
             )
+    if "carddav" in f:
+        rows += _carddav_rows(f["carddav"])
+    return rows
+
+
+def _carddav_rows(c: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    rows = []
+    for book, label in (("largest_province", "largest province"), ("all_regions", "all-regions")):
+        ours, theirs = c["ours"][book], c["radicale"][book]
+        rows.append(
+            (
+                f"CardDAV initial sync of the {label} book, {ours['cards']:,} cards, vs Radicale (`carddav`)",
+                f"{ours['warm_cards_per_s']:,} vs {theirs['warm_cards_per_s']:,} cards/s "
+                f"({c['warm_ratio_ours_to_radicale'][book]}×; cold {c['cold_ratio_ours_to_radicale'][book]}×)",
+                f"≥ {c['goal']['initial_sync_ratio']}×",
+                c["warm_ratio_ours_to_radicale"][book] >= c["goal"]["initial_sync_ratio"],
+            )
+        )
+    inc = c["ours"]["incremental_after_10_edits"]
+    rows.append(
+        (
+            "CardDAV incremental sync after 10 edits (`carddav`)",
+            f"{inc['first_ms']} ms ({inc['cards']} cards; Radicale "
+            f"{c['radicale']['incremental_after_10_edits']['first_ms']} ms)",
+            f"< {c['goal']['incremental_ms']:g} ms",
+            c["goal_met"]["incremental"],
+        )
+    )
     return rows
 
 
