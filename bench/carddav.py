@@ -81,6 +81,10 @@ def start_radicale(port: int, folder: Path) -> subprocess.Popen[bytes]:
     raise SystemExit("Radicale did not start")
 
 
+def note(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -208,8 +212,11 @@ async def measure(ours: str, radicale: str, secret: str, store: Store, folder: P
     edited = list(members(snap, largest))[1 : 1 + EDITS]
     timeout = aiohttp.ClientTimeout(total=600)
     async with aiohttp.ClientSession(headers=auth, timeout=timeout, connector=aiohttp.TCPConnector(limit=1)) as s:
+        note("initial syncs: ours")
         figures: dict[str, Any] = {"ours": await books_figures(s, ours, ours_books, opts.repeats)}
+        note("initial syncs: Radicale")
         figures["radicale"] = await books_figures(s, radicale, radicale_books, opts.repeats)
+        note("incremental syncs")
         token = await token_of(s, ours + ours_books["largest_province"])
         edit_offices(store, edited[:5])
         racing = await incremental(s, ours + ours_books["largest_province"], token, 0)
@@ -242,6 +249,7 @@ def main() -> None:
             "BOHAI_SMTP_ENABLED": "false",
             "PYTHONUNBUFFERED": "1",
         }
+        note("starting bohai serve --demo")
         serve, ours = start([sys.executable, "-m", "liaison.cli", "serve", "--demo"], env, "ready")
         store = open_store(db)
         port = free_port()
@@ -251,6 +259,7 @@ def main() -> None:
             secret = apppasswords.add(store, "bench", "bench", "bench").secret
             folder = Path(tmp) / "radicale"
             write_radicale_books(folder, store, {"largest_province": _largest(store), "all_regions": ALL})
+            note("starting Radicale")
             radicale = start_radicale(port, folder)
             figures = asyncio.run(measure(ours, f"http://127.0.0.1:{port}", secret, store, folder, opts))
         finally:
