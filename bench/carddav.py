@@ -146,11 +146,12 @@ async def incremental(session: aiohttp.ClientSession, url: str, token: str, repe
 async def caught_up(session: aiohttp.ClientSession, base: str, generation: int) -> None:
     """Wait until the server's Snapshot has the edits (its watcher polls the change counter), so that the sync
     is timed and not the Snapshot's rebuild, which every edit costs once whoever asks first."""
-    for _ in range(200):  # bounded: the watcher polls every 0.5 s
-        async with session.get(base + "/healthz") as resp:
-            if (await resp.json())["generation"] >= generation:
-                return
-        await asyncio.sleep(0.05)
+    async with aiohttp.ClientSession() as plain:  # /healthz takes no CardDAV login
+        for _ in range(200):  # bounded: the watcher polls every 0.5 s
+            async with plain.get(base + "/healthz") as resp:
+                if (await resp.json())["generation"] >= generation:
+                    return
+            await asyncio.sleep(0.05)
     raise SystemExit("the server did not catch up with the edits")
 
 
