@@ -2,8 +2,10 @@
 
 ``DavClient`` sends what a client sends (method, path, Depth, body) with HTTP Basic; ``Multistatus`` reads an
 answer as clients do — per ``response``: its href, the response-level status, the first ``status`` in document
-order (all Thunderbird reads), and the properties of the 200 and 404 propstats. ``card_server`` starts one app
-over a copy of the demo database, shared by the tests of a module that only read.
+order (all Thunderbird reads), and the properties of the 200 and 404 propstats. ``DavWorld`` is what the
+``dav_world`` fixture (tests/integration/carddav/conftest.py) gives: one app over a copy of the demo directory with
+two accounts and their app passwords. ``recorder`` counts the cards each exchange carried; ``edit_office`` saves one
+office as an editor's form would.
 """
 
 from __future__ import annotations

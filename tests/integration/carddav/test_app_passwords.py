@@ -57,10 +57,10 @@ def test_app_password_commands(bohai: Run, db_url: str) -> None:
         store.close()
 
 
-pytestmark_module = pytest.mark.asyncio(loop_scope="module")
+in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytestmark_module
+@in_module_loop
 async def test_a_secret_opens_only_its_own_accounts_books(dav_world: DavWorld) -> None:
     c = dav_world.editor
     book = "/carddav/p/130000000000/book/"
@@ -84,7 +84,7 @@ async def test_a_secret_opens_only_its_own_accounts_books(dav_world: DavWorld) -
     assert (await c.as_user(basic("hebei", typed)).request("PROPFIND", book, b"", "0")).status == 207
 
 
-@pytestmark_module
+@in_module_loop
 async def test_a_secret_is_not_a_web_or_api_credential(dav_world: DavWorld) -> None:
     client = dav_world.client
     page = await client.get("/login")
@@ -96,7 +96,7 @@ async def test_a_secret_is_not_a_web_or_api_credential(dav_world: DavWorld) -> N
         assert (await client.get("/api/v1/me", headers={"Authorization": header})).status == 401
 
 
-@pytestmark_module
+@in_module_loop
 async def test_revoked_and_disabled_are_refused(dav_world: DavWorld) -> None:
     store = dav_world.store
     accounts.add_user(store, "shanxi", PASSWORD, "reader", None, "test")
