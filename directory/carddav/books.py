@@ -134,7 +134,8 @@ class Card:
 
 
 class CardCache:
-    """Cards rendered once per OfficeView object and display name, shared by every Snapshot of a process."""
+    """Cards rendered once per OfficeView object and display name, shared by every Snapshot of a process (at most
+    one entry per region code: a removed office's card stays until the region gets an office again)."""
 
     def __init__(self) -> None:
         self._cards: dict[str, Card] = {}
@@ -151,9 +152,3 @@ class CardCache:
         with self._lock:
             self._cards[office.region_code] = card
         return card
-
-    def forget_missing(self, snap: Snapshot) -> None:
-        """Drop the cards of removed offices (called now and then, not per request)."""
-        with self._lock:
-            for code in [c for c in self._cards if c not in snap.offices]:
-                del self._cards[code]
