@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from directory import accounts, apppasswords  # noqa: E402
-from directory.carddav.books import ALL, CardCache, book_path, card_path, members  # noqa: E402
+from directory.carddav.books import ALL, CardCache, book_path, members  # noqa: E402
 from directory.snapshot import SnapshotHolder  # noqa: E402
 from directory.store import Store, open_store  # noqa: E402
 from directory.validate import OfficeData  # noqa: E402
@@ -234,7 +234,6 @@ async def measure(ours: str, radicale: str, secret: str, store: Store, folder: P
             s, radicale + radicale_books["largest_province"], rtoken, opts.repeats
         )
     figures["largest_province"] = largest
-    figures["check_card_path"] = card_path(largest, edited[0])
     return figures
 
 
