@@ -101,6 +101,9 @@ CARD_PROPS: dict[str, Getter] = {
     _d("current-user-privilege-set"): lambda d, t: READ_ONLY,
     _d("resourcetype"): lambda d, t: "",
     _d("getetag"): lambda d, t: d.card(t.code).etag,
+    # Thunderbird 102-115 ask for getetag in the calendarserver namespace in sync-collection and read any element
+    # named getetag: without this a changed card would never be updated there
+    qname(CS, "getetag"): lambda d, t: d.card(t.code).etag,
     _d("getcontenttype"): lambda d, t: CONTENT_TYPE,
     _d("getcontentlength"): lambda d, t: str(len(d.card(t.code).data)),
     _d("getlastmodified"): lambda d, t: format_datetime(clock.aware(d.snap.offices[t.code].updated_at), usegmt=True),
@@ -114,7 +117,7 @@ BY_KIND: Mapping[str, dict[str, Getter]] = {
     "book": BOOK,
     "card": CARD_PROPS,
 }
-NOT_IN_ALLPROP = frozenset({ADDRESS_DATA})
+NOT_IN_ALLPROP = frozenset({ADDRESS_DATA, qname(CS, "getetag")})
 
 
 def one(dav: Dav, path: str, target: Target, wanted: Iterable[str] | None, names_only: bool = False) -> str:

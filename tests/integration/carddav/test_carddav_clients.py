@@ -67,6 +67,10 @@ async def test_thunderbird_discovers_from_the_root_and_syncs(dav_world: DavWorld
     assert ":" in token and token == state[book_path(HEBEI)].text(f"{CS}getctag")
     again = await c.report(book_path(HEBEI), sync_body(token), "1")
     assert again.responses == {} and again.sync_token == token
+    # Thunderbird 102-115 asked for <cs:getetag/> in sync-collection and read any element named getetag
+    older = await c.report(book_path(HEBEI), sync_body("", "<cs:getetag/><card:address-data/>"), "1")
+    changan = older[card_path(HEBEI, CHANGAN)]
+    assert changan.text(f"{CS}getetag") == cards[card_path(HEBEI, CHANGAN)].text(f"{DAV}getetag")
 
 
 async def test_davx5_finds_a_read_only_book_and_syncs_in_batches(dav_world: DavWorld) -> None:
