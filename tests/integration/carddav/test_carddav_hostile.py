@@ -1,9 +1,11 @@
 """Hostile input to the CardDAV face: XML bombs and external entities, bodies over the limit (declared and chunked),
-too many hrefs, unknown reports and methods, writes, bad filters, unknown sync tokens and paths that try to reach
-outside a book. Each gets a clear answer, nothing is written, and the server keeps answering."""
+too many hrefs, unknown reports and methods, writes, bad filters, unknown sync tokens, paths that try to reach
+outside a book, and real clients' bodies mangled at random. Each gets a clear answer, nothing is written, and the
+server keeps answering."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 
 import pytest
@@ -169,3 +171,34 @@ async def test_nothing_outside_the_book_leaks(dav_world: DavWorld) -> None:
     listing = await c.propfind(BOOK, "<d:getetag/>", "1")
     assert not [h for h in listing.responses if not h.startswith(BOOK)]
     assert all(h[len(BOOK):][:2] == "13" for h in listing.responses if h != BOOK)
+
+
+async def test_mangled_client_bodies_never_crash(dav_world: DavWorld) -> None:
+    """Real clients' bodies with bytes flipped, cut, repeated or spliced: every answer is a deliberate one."""
+    seeds = [
+        f"<d:propfind {NS}><d:prop><d:resourcetype/><d:getetag/><cs:getctag/></d:prop></d:propfind>",
+        multiget_body([card_path(HEBEI, CHANGAN), card_path(HEBEI, LIXIA)]),
+        sync_body("urn:bohai:sync:00000000-1"),
+        f"<card:addressbook-query {NS}><d:prop><d:getetag/></d:prop><card:filter><card:prop-filter name=\"FN\">"
+        "<card:text-match>长安</card:text-match></card:prop-filter></card:filter></card:addressbook-query>",
+    ]
+    rng = random.Random(14)
+    for case in range(240):
+        body = bytearray(seeds[case % len(seeds)].encode("utf-8"))
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(body))
+            kind = rng.randrange(4)
+            if kind == 0:
+                body[at] = rng.randrange(256)
+            elif kind == 1:
+                del body[at:]
+            elif kind == 2:
+                body[at:at] = body[at : at + rng.randint(1, 40)] * rng.randint(1, 5)
+            else:
+                body[at:at] = rng.choice([b"<!DOCTYPE x>", b"&x;", b"<d:href>", b"\x00", b"]]>", b"<![CDATA["])
+            if not body:
+                body = bytearray(b"<")
+        method = "REPORT" if case % 2 else "PROPFIND"
+        reply = await dav_world.editor.request(method, BOOK, bytes(body), rng.choice(["0", "1"]))
+        assert reply.status in (207, 400, 403), (method, bytes(body)[:200], reply.status, reply.body[:200])
+    await _still_answers(dav_world)

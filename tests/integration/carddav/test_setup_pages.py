@@ -17,7 +17,7 @@ from directory.store import open_store
 from directory.web.app import make_app
 from directory.web.clients import CLIENTS
 from directory.web.context import WebContext
-from tests.support.carddav import PASSWORD, DavClient, basic
+from tests.support.carddav import PASSWORD, DavClient, account_with_app_password, basic
 from tests.support.databases import Templates
 from tests.support.settings import service_settings
 from tests.support.web import Web
@@ -118,3 +118,26 @@ async def test_the_account_page_makes_shows_once_and_revokes(site: Web) -> None:
                            allow_redirects=False)
     assert revoked.status == 303
     assert (await dav.request("PROPFIND", "/carddav/", b"", "0")).status == 401
+
+
+async def test_carddav_keeps_its_own_login_when_anonymous_reading_is_off(
+    templates: Templates, sqlite_demo_url: str
+) -> None:
+    settings = service_settings(sqlite_demo_url, web={"anonymous_read": False})
+    store = open_store(sqlite_demo_url)
+    secret = account_with_app_password(store, "hebei", "editor", "13")
+    app = make_app(WebContext(settings, store, SnapshotHolder(store, templates.snapshot(sqlite_demo_url))))
+    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    try:
+        dav = DavClient(client, basic("hebei", secret))
+        moved = await dav.request("PROPFIND", "/.well-known/carddav", b"", "0")
+        assert moved.status == 301 and moved.headers["Location"] == "/carddav/"
+        assert (await dav.request("PROPFIND", "/carddav/", b"", "0")).status == 207
+        challenged = await dav.as_user(None).request("PROPFIND", "/carddav/", b"", "0")
+        assert challenged.status == 401 and challenged.headers["WWW-Authenticate"].startswith("Basic")
+        assert (await client.get("/help/", allow_redirects=False)).status == 303, "pages still need a login"
+        assert (await dav.request("GET", "/office/130102000000/qr.svg")).status != 200, "no app password on pages"
+    finally:
+        await client.close()
+        store.close()
