@@ -146,6 +146,23 @@ class CardCache:
         found = self._cards.get(office.region_code)
         if found is not None and found.office is office and found.name == name:
             return found
+        return self._render(snap, office, name)
+
+    def stale(self, snap: Snapshot, codes: Sequence[str]) -> list[str]:
+        """The offices among ``codes`` whose card is not rendered yet for this Snapshot."""
+        out = []
+        for code in codes:
+            office, found = snap.offices[code], self._cards.get(code)
+            if found is None or found.office is not office or found.name != display_name(snap, office):
+                out.append(code)
+        return out
+
+    def warm_stale(self, snap: Snapshot, codes: Sequence[str]) -> None:
+        """Render the cards of ``codes`` not made yet (in a thread for a whole book: ~40 µs a card)."""
+        for code in self.stale(snap, codes):
+            self.card(snap, snap.offices[code])
+
+    def _render(self, snap: Snapshot, office: OfficeView, name: str) -> Card:
         text = card_30(snap, office)
         data = text.encode("utf-8")
         card = Card(office, name, data, escape(text), '"' + hashlib.sha256(data).hexdigest()[:32] + '"')

@@ -10,9 +10,11 @@ values, the ``allprop`` set, and writing one ``DAV:response`` for a requested pr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import format_datetime
+from typing import ParamSpec, TypeVar
 
 from directory import clock
 from directory.accounts import User
@@ -24,12 +26,15 @@ from directory.snapshot import Snapshot
 
 CONTENT_TYPE = "text/vcard; charset=utf-8"
 MAX_RESOURCE_SIZE = 64 * 1024
+INLINE_CARDS = 64  # cards one request may render on the event loop; more are made in a thread
 READ_ONLY = "<d:privilege><d:read/></d:privilege>"
 REPORTS = "".join(
     f"<d:supported-report><d:report>{r}</d:report></d:supported-report>"
     for r in ("<card:addressbook-multiget/>", "<card:addressbook-query/>", "<d:sync-collection/>")
 )
 ADDRESS_DATA = qname(CARD, "address-data")
+P = ParamSpec("P")
+T = TypeVar("T")
 ADDRESS_TYPE = '<card:address-data-type content-type="text/vcard" version="3.0"/>'
 
 
@@ -44,6 +49,25 @@ class Dav:
 
     def card(self, code: str) -> Card:
         return self.cache.card(self.snap, self.snap.offices[code])
+
+    async def book(self, view: str) -> Sequence[str]:
+        """The members of ``view``'s book with their cards ready (see :meth:`ready`)."""
+        codes = await asyncio.to_thread(books.members, self.snap, view)
+        await self.ready(codes)
+        return codes
+
+    async def work(self, count: int, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn`` over ``count`` cards: on the event loop for a few, in a thread for many, so that a book of
+        thousands of cards (parsing the multiget, writing the answer) never holds the other requests up for long."""
+        if count <= INLINE_CARDS:
+            return fn(*args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def ready(self, codes: Sequence[str]) -> None:
+        """Render the cards of ``codes`` that are not made yet, in a thread when there are many: a first sync of
+        a whole book after start or after a large import would otherwise stop the event loop for a second."""
+        if len(codes) > INLINE_CARDS:
+            await asyncio.to_thread(self.cache.warm_stale, self.snap, codes)
 
     def token(self) -> str:
         return self.tokens.token(self.snap.generation)

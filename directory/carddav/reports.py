@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import urllib.parse
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from directory.carddav import books, props, query
 from directory.carddav.books import Target
@@ -51,15 +51,20 @@ async def multiget(dav: Dav, view: str, root: ET.Element, max_hrefs: int) -> byt
     if len(hrefs) > max_hrefs:
         raise TooLarge(f"一次最多取 {max_hrefs} 张名片（请求了 {len(hrefs)} 张），未做任何处理")
     asked = wanted(root)
-    parts = []
-    for element in hrefs:
-        raw = (element.text or "").strip()
-        code = _card_of_href(dav, view, raw) if raw else None
-        if code is None:
-            parts.append(gone(raw))
-        else:
-            parts.append(props.one(dav, raw, Target("card", view, code), asked))
-    return multistatus(parts)
+    found = await dav.work(len(hrefs), _resolve_hrefs, dav, view, hrefs)
+    await dav.ready([code for _, code in found if code is not None])
+    return await dav.work(len(found), _multiget_answer, dav, view, found, asked)
+
+
+def _resolve_hrefs(dav: Dav, view: str, hrefs: list[ET.Element]) -> list[tuple[str, str | None]]:
+    raws = ((h.text or "").strip() for h in hrefs)
+    return [(raw, _card_of_href(dav, view, raw) if raw else None) for raw in raws]
+
+
+def _multiget_answer(dav: Dav, view: str, found: list[tuple[str, str | None]], asked: list[str] | None) -> bytes:
+    return multistatus(
+        gone(raw) if code is None else props.one(dav, raw, Target("card", view, code), asked) for raw, code in found
+    )
 
 
 def _limit(root: ET.Element) -> int | None:
@@ -69,11 +74,16 @@ def _limit(root: ET.Element) -> int | None:
     return int((found.text or "").strip())
 
 
+def _query_hits(dav: Dav, members: Sequence[str], test: query.Filter) -> list[str]:
+    return [c for c in members if query.matches(test, dav.snap.offices[c], dav.card(c).name)]
+
+
 async def addressbook_query(dav: Dav, view: str, root: ET.Element, max_hrefs: int) -> bytes:
     test = query.parse_filter(root.find(qname(CARD, "filter")))
     limit = _limit(root)
-    hits = [c for c in books.members(dav.snap, view) if query.matches(test, dav.snap.offices[c], dav.card(c).name)]
-    parts = _cards(dav, view, hits[:limit], wanted(root))
+    members = await dav.book(view)
+    hits = await dav.work(len(members), _query_hits, dav, members, test)
+    parts = await dav.work(len(hits[:limit]), _cards, dav, view, hits[:limit], wanted(root))
     if limit is not None and len(hits) > limit:  # RFC 6352 §8.6.1: say the answer was cut
         parts.append(response(books.book_path(view), status(507)))
     return multistatus(parts)
@@ -84,10 +94,12 @@ async def sync_collection(dav: Dav, view: str, root: ET.Element, max_hrefs: int)
     token = (root.findtext(qname(DAV, "sync-token")) or "").strip()
     asked = wanted(root)
     if not token:
-        codes = books.members(dav.snap, view)
-        return multistatus(_cards(dav, view, codes, asked), f"<d:sync-token>{text(dav.token())}</d:sync-token>")
+        codes = await dav.book(view)
+        parts = await dav.work(len(codes), _cards, dav, view, codes, asked)
+        return multistatus(parts, f"<d:sync-token>{text(dav.token())}</d:sync-token>")
     delta = await dav.tokens.since(view, token)
     dav = Dav(delta.snap, dav.user, dav.cache, dav.tokens)
+    await dav.ready(delta.changed)
     parts = _cards(dav, view, delta.changed, asked) + [gone(books.card_path(view, c)) for c in delta.removed]
     return multistatus(parts, f"<d:sync-token>{text(delta.token)}</d:sync-token>")
 

@@ -70,18 +70,15 @@ def _fold(line: str) -> str:
     data = line.encode("utf-8")
     if len(data) <= FOLD_OCTETS:
         return line + "\r\n"
-    parts: list[str] = []
-    current: list[str] = []
-    size = 0
-    for ch in line:
-        width = len(ch.encode("utf-8"))
-        if size + width > (FOLD_OCTETS if not parts else FOLD_OCTETS - 1):
-            parts.append("".join(current))
-            current, size = [], 0
-        current.append(ch)
-        size += width
-    parts.append("".join(current))
-    return "\r\n ".join(parts) + "\r\n"
+    parts, start, width = [], 0, FOLD_OCTETS
+    while len(data) - start > width:
+        end = start + width
+        while data[end] & 0xC0 == 0x80:  # a continuation byte: fold before the character it belongs to
+            end -= 1
+        parts.append(data[start:end])
+        start, width = end, FOLD_OCTETS - 1  # a continuation line starts with the folding space
+    parts.append(data[start:])
+    return b"\r\n ".join(parts).decode("utf-8") + "\r\n"
 
 
 def _address(snap: Snapshot, office: OfficeView) -> str:
