@@ -68,10 +68,8 @@ def _multiget_answer(dav: Dav, view: str, found: list[tuple[str, str | None]], a
 
 
 def _limit(root: ET.Element) -> int | None:
-    found = root.find(f"{qname(CARD, 'limit')}/{qname(CARD, 'nresults')}")
-    if found is None or not (found.text or "").strip().isdigit():
-        return None
-    return int((found.text or "").strip())
+    found = (root.findtext(f"{qname(CARD, 'limit')}/{qname(CARD, 'nresults')}") or "").strip()
+    return int(found) if found.isascii() and found.isdigit() and len(found) <= 9 else None
 
 
 def _query_hits(dav: Dav, members: Sequence[str], test: query.Filter) -> list[str]:

@@ -131,6 +131,9 @@ async def test_bad_filters(dav_world: DavWorld) -> None:
     got = await c.report(BOOK, limited)
     assert len([h for h in got.responses if h.endswith(".vcf")]) == 3
     assert got[BOOK].status == "HTTP/1.1 507 Insufficient Storage"
+    for nonsense in ("9" * 5000, "-1", "٣", "x"):  # ignored: the whole book, as without a limit
+        unlimited = await c.report(BOOK, limited.replace(">3<", f">{nonsense}<"))
+        assert BOOK not in unlimited.responses and len(unlimited.responses) > 2000
 
 
 async def test_unknown_sync_tokens(dav_world: DavWorld) -> None:
