@@ -2,7 +2,7 @@
 
 Owns nothing itself; the parts own their concern: ``engine`` (engine, transactions, migrations, meta, change
 counter, audit trail, :class:`ChangeListener`), ``upsert`` (how an upsert of offices is classified, shared by the
-write and its dry run), ``offices`` (offices and contacts) and ``accounts`` (account rows).
+write and its dry run), ``offices`` (offices and contacts), ``accounts`` (account rows) and ``tokens`` (API tokens).
 
 The API is synchronous and thread-safe; async faces call ``await store.run(fn, ...)``.
 """
@@ -18,6 +18,7 @@ from directory.store.engine import (
     Database,
     Row,
     account_t,
+    api_token_t,
     change_t,
     contact_t,
     engine_url,
@@ -26,6 +27,7 @@ from directory.store.engine import (
     region_t,
 )
 from directory.store.offices import Offices
+from directory.store.tokens import Tokens
 from directory.store.upsert import UpsertResult
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "Store",
     "UpsertResult",
     "account_t",
+    "api_token_t",
     "change_t",
     "contact_t",
     "engine_url",
@@ -45,7 +48,7 @@ __all__ = [
 ]
 
 
-class Store(Offices, Accounts):
+class Store(Offices, Accounts, Tokens):
     """A directory database. Create with :func:`open_store`, close with :meth:`close`."""
 
 

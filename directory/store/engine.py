@@ -30,7 +30,7 @@ from directory import regions as bundled
 from directory.errors import Conflict, StorageError
 from directory.migrations import DIRECTORY as DIRECTORY_SCHEMA
 from directory.migrations import Schema
-from directory.models import Account, Change, Contact, Meta, Office, OfficeChange, Region
+from directory.models import Account, ApiToken, Change, Contact, Meta, Office, OfficeChange, Region
 
 log = logging.getLogger(__name__)
 Row = RowMapping  # a read-only mapping of column name → value
@@ -44,6 +44,7 @@ region_t = Region.__table__  # type: ignore[attr-defined]
 office_t = Office.__table__  # type: ignore[attr-defined]
 contact_t = Contact.__table__  # type: ignore[attr-defined]
 account_t = Account.__table__  # type: ignore[attr-defined]
+api_token_t = ApiToken.__table__  # type: ignore[attr-defined]
 change_t = Change.__table__  # type: ignore[attr-defined]
 meta_t = Meta.__table__  # type: ignore[attr-defined]
 office_change_t = OfficeChange.__table__  # type: ignore[attr-defined]

@@ -23,7 +23,7 @@ from aiohttp import web
 from directory.errors import BohaiError, TooLarge
 from directory.search import SearchIndexer
 from directory.settings import PROJECT_ROOT
-from directory.web import api, auth, imports, metrics, pages, render
+from directory.web import account, api, auth, imports, metrics, pages, render, writes
 from directory.web.context import CTX, HEALTH, METRICS, Extension, WebContext
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,8 @@ def make_app(ctx: WebContext, extensions: Iterable[Extension] = ()) -> web.Appli
     pages.setup(app)
     api.setup(app)
     imports.setup(app)
+    writes.setup(app)
+    account.setup(app)
     for extend in extensions:
         extend(app)
     return app
