@@ -38,6 +38,28 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+MARKS = {"ok": "正常", "warning": "警告", "error": "错误"}
+
+
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import json
+
+    from liaison.ops import doctor
+
+    findings = asyncio.run(doctor.diagnose(settings))
+    if args.json:
+        print(json.dumps(doctor.as_json(findings), ensure_ascii=False, indent=2))
+        return doctor.verdict(findings)
+    for f in findings:
+        print(f"[{MARKS[f.level]}] {f.message}")
+        if f.fix:
+            print(f"        处理：{f.fix}")
+    counts = {level: sum(f.level == level for f in findings) for level in ("warning", "error")}
+    print(f"共检查 {len(findings)} 项：警告 {counts['warning']} 项，错误 {counts['error']} 项")
+    return doctor.verdict(findings)
+
+
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("backup", help="备份全部数据（服务运行时也可，一致的快照；SQLite 与 PostgreSQL 通用）")
     p.add_argument("file", metavar="FILE", help="备份文件（完成后才以此名出现）")
@@ -47,3 +69,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("file", metavar="FILE", help="bohai backup 写出的备份文件")
     p.add_argument("--force", action="store_true", help="目标数据库已有单位、账户、函件或会议时仍然覆盖")
     p.set_defaults(handler=cmd_restore)
+    p = sub.add_parser(
+        "doctor", help="检查配置与运行环境，逐项说明问题与处理办法（退出码 0 正常，1 有警告，2 有错误）"
+    )
+    p.add_argument("--json", action="store_true", help="以 JSON 输出，供监控使用")
+    p.set_defaults(handler=cmd_doctor)

@@ -59,15 +59,11 @@ def restore(store: Store, path: Path, *, force: bool = False) -> Summary:
 def _check_not_newer(backup: Backup, current: Mapping[str, str | None]) -> None:
     for schema in tables_mod.SCHEMAS:
         rev = backup.header.schemas.get(schema.name)
-        if rev is not None and not _known(schema.scripts, rev):
+        if rev is not None and not tables_mod.known_revision(schema, rev):
             raise BackupError(
                 f"备份的数据库结构版本 {schema.name}={rev} 是本程序不认识的（较新）版本"
                 f"（本程序为 {current.get(schema.name)}），请用更新的程序恢复"
             )
-
-
-def _known(scripts: Path, revision: str) -> bool:
-    return any(p.stem.startswith(revision + "_") or p.stem == revision for p in (scripts / "versions").glob("*.py"))
 
 
 def _replace(store: Store, backup: Backup) -> dict[str, int]:

@@ -53,6 +53,12 @@ def revisions(conn: Connection) -> dict[str, str | None]:
     return {s.name: s.revision(conn) for s in SCHEMAS}
 
 
+def known_revision(schema: Schema, revision: str) -> bool:
+    """Whether ``revision`` is one of ``schema``'s own scripts (an unknown one comes from a newer program)."""
+    scripts = (schema.scripts / "versions").glob("*.py")
+    return any(p.stem == revision or p.stem.startswith(revision + "_") for p in scripts)
+
+
 def type_tag(column: sa.Column[Any]) -> str:
     """The engine-neutral kind of a column's values."""
     typ = column.type
