@@ -248,7 +248,7 @@ class SnapshotHolder:
 
     def _load(self, previous: Snapshot | None = None) -> Snapshot:
         """A full load, or (given the current Snapshot) only the offices written since its generation."""
-        if previous is None:
+        if previous is None or self.store.regions_generation() > previous.generation:  # the tree itself changed
             snap = build(*self.store.load_all())
         else:
             snap = patch(previous, *self.store.load_changes(previous.generation))

@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-HEAD = "0003"
+HEAD = "0004"
 
 
 @dataclass(frozen=True)
