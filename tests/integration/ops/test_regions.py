@@ -16,7 +16,7 @@ from directory.errors import ValidationFailed
 from directory.ldap.server import LdapServer
 from directory.ldap.service import register_index
 from directory.regions import Division
-from directory.search import search
+from directory.search import SearchIndexer, search
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
 from directory.validate import OfficeData
@@ -62,7 +62,9 @@ async def test_two_townships_merge_and_the_office_moves(
     retired, kept = townships(store)
     unit = f"{retired.name}流动人口服务站"
     store.upsert_offices([OfficeData(retired.code, unit, email="station@hebei.example")], "test")
-    holder = SnapshotHolder(store)
+    holder = SnapshotHolder(store)  # a running service's, with its indexes: they must follow the update
+    holder.register("search", SearchIndexer())
+    indexer = register_index(holder, BASE)
     merged = f"{kept.name}{retired.name}"
     new = edition(store, tmp_path / "2024.csv", retired.code, {kept.code: merged})
     (tmp_path / "map.csv").write_text(f"旧代码,新代码\n{retired.code},{kept.code}\n", encoding="utf-8")
@@ -81,7 +83,6 @@ async def test_two_townships_merge_and_the_office_moves(
     assert search(snap, unit, 5).hits[0].region.code == kept.code
 
     server = LdapServer(ldap_settings(), lambda: holder.current.derived("ldap", indexer))
-    indexer = register_index(holder, BASE)
     wire = Wire(server)
     (entry,) = entries_only(wire.search(f"(uid={kept.code})", base=BASE)[0])
     assert entry.dn.startswith(f"uid={kept.code},ou={kept.code},ou={COUNTY},")
