@@ -79,6 +79,17 @@ class Regions(Database):
             conn.execute(sa.delete(region_alias_t).where(region_alias_t.c.old_code == old))
             conn.execute(sa.insert(region_alias_t).values(old_code=old, new_code=new, until=until, created_at=now))
 
+    def live_aliases(self) -> dict[str, tuple[str, ...]]:
+        """Code → the retired codes whose aliases lead to it and last (read with every full Snapshot load)."""
+        with self.read() as conn:
+            rows = conn.execute(sa.select(region_alias_t).order_by(region_alias_t.c.old_code)).mappings().all()
+        out: dict[str, tuple[str, ...]] = {}
+        now = clock.now()
+        for r in rows:
+            if clock.aware(r["until"]) > now:
+                out[r["new_code"]] = (*out.get(r["new_code"], ()), r["old_code"])
+        return out
+
     def alias_of(self, code: str, now: dt.datetime | None = None) -> str | None:
         """The code a retired ``code`` now stands for, while its alias lasts."""
         moment = now or clock.now()

@@ -86,7 +86,9 @@ async def test_two_townships_merge_and_the_office_moves(
     wire = Wire(server)
     (entry,) = entries_only(wire.search(f"(uid={kept.code})", base=BASE)[0])
     assert entry.dn.startswith(f"uid={kept.code},ou={kept.code},ou={COUNTY},")
-    assert list(entries_only(wire.search(f"(uid={retired.code})", base=BASE)[0])) == []
+    assert entry.attrs["uid"] == [kept.code, retired.code]  # Postfix's (uid=%u) still maps the old role address
+    (by_old,) = entries_only(wire.search(f"(uid={retired.code})", base=BASE)[0])
+    assert (by_old.dn, by_old.attrs["mail"]) == (entry.dn, ["station@hebei.example"])
 
     (moved,) = [h for h in store.history("office", kept.code) if h["action"] == "move"]
     assert (moved["before"], moved["after"]) == ({"region_code": retired.code}, {"region_code": kept.code})
