@@ -69,6 +69,7 @@ async def test_two_townships_merge_and_the_office_moves(
     new = edition(store, tmp_path / "2024.csv", retired.code, {kept.code: merged})
     (tmp_path / "map.csv").write_text(f"旧代码,新代码\n{retired.code},{kept.code}\n", encoding="utf-8")
     monkeypatch.setenv("BOHAI_DATABASE_URL", store.url)
+    before = store.generation()
 
     code, out, _ = run(capsys, "regions", "update", str(new), "--changes", str(tmp_path / "map.csv"), "--dry-run")
     assert code == 0 and f"{retired.code} → {kept.code}" in out and store.get_office(retired.code) is not None
@@ -90,6 +91,7 @@ async def test_two_townships_merge_and_the_office_moves(
     (by_old,) = entries_only(wire.search(f"(uid={retired.code})", base=BASE)[0])
     assert (by_old.dn, by_old.attrs["mail"]) == (entry.dn, ["station@hebei.example"])
 
+    assert store.office_changes(before)[0] == {kept.code: False, retired.code: True}  # the durable change log
     (moved,) = [h for h in store.history("office", kept.code) if h["action"] == "move"]
     assert (moved["before"], moved["after"]) == ({"region_code": retired.code}, {"region_code": kept.code})
 
