@@ -1,4 +1,5 @@
-"""SQLModel tables of the directory: Region, Office, Contact, Account, ApiToken, Change, OfficeChange, Meta.
+"""SQLModel tables of the directory: Region, RegionAlias, Office, Contact, Account, ApiToken, Change, OfficeChange,
+Meta.
 
 Owns: the shape of the stored directory. Only ``directory.store`` queries these tables; the schema itself is created and
 migrated by Alembic (``directory/migrations``), never by ``create_all`` at run time.
@@ -35,6 +36,16 @@ class Region(SQLModel, table=True):
     level: str = Field(max_length=10)
     parent_code: str | None = Field(default=None, max_length=12, index=True)
     province_code: str = Field(max_length=12, index=True)
+
+
+class RegionAlias(SQLModel, table=True):
+    """The code of a retired region, kept for a while as another name of the region its office moved to."""
+
+    __tablename__ = "region_alias"
+    old_code: str = Field(primary_key=True, max_length=12)
+    new_code: str = Field(max_length=12, index=True)
+    until: dt.datetime
+    created_at: dt.datetime = Field(default_factory=clock.now)
 
 
 class Office(SQLModel, table=True):

@@ -2,7 +2,8 @@
 
 Owns nothing itself; the parts own their concern: ``engine`` (engine, transactions, migrations, meta, change
 counter, audit trail, :class:`ChangeListener`), ``upsert`` (how an upsert of offices is classified, shared by the
-write and its dry run), ``offices`` (offices and contacts), ``accounts`` (account rows) and ``tokens`` (API tokens).
+write and its dry run), ``offices`` (offices and contacts), ``accounts`` (account rows), ``tokens`` (API tokens)
+and ``regions`` (the region tree, division updates, aliases of retired codes).
 
 The API is synchronous and thread-safe; async faces call ``await store.run(fn, ...)``.
 """
@@ -27,6 +28,7 @@ from directory.store.engine import (
     region_t,
 )
 from directory.store.offices import Offices
+from directory.store.regions import Regions, region_alias_t
 from directory.store.tokens import Tokens
 from directory.store.upsert import UpsertResult
 
@@ -44,11 +46,12 @@ __all__ = [
     "meta_t",
     "office_t",
     "open_store",
+    "region_alias_t",
     "region_t",
 ]
 
 
-class Store(Offices, Accounts, Tokens):
+class Store(Offices, Accounts, Tokens, Regions):
     """A directory database. Create with :func:`open_store`, close with :meth:`close`."""
 
 

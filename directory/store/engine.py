@@ -129,6 +129,8 @@ class Database:
         have = conn.execute(sa.select(sa.func.count()).select_from(region_t)).scalar_one()
         if have >= bundled.division_count():  # without loading the table: a running service seldom needs it
             return 0
+        if have and conn.execute(sa.select(meta_t.c.value).where(meta_t.c.key == "regions_edition")).first():
+            return 0  # a newer edition was applied (``store.regions``): never load retired regions back
         divisions = bundled.divisions()
         existing = {r[0] for r in conn.execute(sa.select(region_t.c.code))}
         rows = [dataclasses.asdict(d) for d in divisions if d.code not in existing]

@@ -133,7 +133,7 @@ def test_old_database_upgrades_with_nothing_lost(old_db: str) -> None:
         migrated = {(t["username"], t["label"], t["scope"]) for t in store.list_tokens()}
         assert old_tokens and migrated == {("hebei", "原有令牌", "write")}
         assert all(store.token_by_hash(h) is not None for h in old_tokens.values()), "the old token still works"
-        added = {"api_token", "liaison_alembic_version", "liaison_key", "office_change", "outbox_body"}
+        added = {"api_token", "liaison_alembic_version", "liaison_key", "office_change", "outbox_body", "region_alias"}
         assert set(after) - set(before) == added
         assert len(after["office_change"]) == len(before["office"]), "the change log starts with every old office"
         assert after["liaison_alembic_version"] == [(LIAISON.head,)]

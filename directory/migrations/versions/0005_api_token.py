@@ -3,8 +3,8 @@
 The single token an account could have (``account.api_token_hash``) becomes a read-write token of its owner
 labelled 原有令牌, so scripts using it keep working; the column is dropped.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from alembic import op
 
 from directory import clock
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
