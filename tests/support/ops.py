@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from liaison.ops import tables as ops_tables
 from liaison.ops.backup import dump, table_rows
 from liaison.ops.backupfile import Writer
 from tests.support.databases import Templates
-from tests.support.need import need_tool
 
 Export = dict[str, list[list[Any]]]
 
@@ -96,20 +94,6 @@ def old_backup(path: Path, office: dict[str, Any]) -> None:
             with path.open("wb") as fh:
                 dump(conn, Writer(fh), tables, "sqlite", lambda _t: None)
         engine.dispose()
-
-
-def certificate(folder: Path, *, days: int) -> tuple[str, str]:
-    """A self-signed certificate valid for ``days`` and its key, written by openssl into ``folder``: (cert, key)."""
-    openssl = need_tool("openssl", "openssl")
-    cert, key = folder / "ldap-cert.pem", folder / "ldap-key.pem"
-    args = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", str(days)]
-    subprocess.run(
-        [openssl, *args, "-subj", "/CN=ldap.example.org", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return str(cert), str(key)
 
 
 def damage(path: Path, at: float) -> None:

@@ -27,6 +27,7 @@ from liaison.workdays.calendar import Overrides, default_calendar, parse_overrid
 from liaison.workdays.store import save_overrides
 from tests.support import ops
 from tests.support.databases import Templates
+from tests.support.ldap import make_cert
 from tests.support.mailsink import Sink, mail_sink
 from tests.support.settings import service_settings
 
@@ -45,7 +46,7 @@ async def sink() -> AsyncIterator[Sink]:
 def healthy(templates: Templates, tmp_path: Path, sink: Sink) -> tuple[Settings, Store]:
     """Settings with nothing to report, and their database (next year's holidays loaded as test data)."""
     url = ops.target(templates, "sqlite", tmp_path, "db")
-    cert, key = ops.certificate(tmp_path, days=365)
+    cert, key = make_cert(tmp_path, days=365)
     settings = service_settings(
         url,
         sink=sink,

@@ -12,13 +12,12 @@ import io
 import re
 from typing import Any
 
-import ldap3
 import pytest
 
 from directory import clock, exchange, tokens
 from directory.ldap.service import start_ldap
 from liaison.cli import main
-from tests.support.ldap import BASE, ldap_settings
+from tests.support.ldap import ldap_settings, ldap_values
 from tests.support.web import CHANGAN, WebFactory
 
 JINAN = "370102000000"  # 历下区, 山东
@@ -28,15 +27,6 @@ NO_OFFICE_YET = "130102001000"  # a township of 长安区, without an office in 
 
 def _bearer(token: str, **more: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", **more}
-
-
-def _ldap_phone(port: int, uid: str) -> list[str]:
-    c = ldap3.Connection(ldap3.Server(f"ldap://127.0.0.1:{port}", get_info=ldap3.NONE), auto_bind=True)
-    try:
-        c.search(BASE, f"(uid={uid})", attributes=["telephoneNumber"])
-        return [str(v) for e in c.entries for v in e.telephoneNumber.values]
-    finally:
-        c.unbind()
 
 
 async def test_an_editor_token_edits_its_province_and_the_edit_is_in_search_and_ldap(
@@ -69,7 +59,7 @@ async def test_an_editor_token_edits_its_province_and_the_edit_is_in_search_and_
         # visible at once: the write answers only after this instance's read model has the new version
         resp = await http.get("/api/v1/search", params={"q": "0311-87000001"})
         assert [h["region_code"] for h in (await resp.json())["hits"]] == [CHANGAN]
-        assert await asyncio.to_thread(_ldap_phone, port, CHANGAN) == ["0311-87000001"]
+        assert await asyncio.to_thread(ldap_values, port, CHANGAN, "telephoneNumber") == ["0311-87000001"]
         resp = await http.patch(url, json=good, headers=_bearer(token, **{"If-Match": old_tag}))
         assert resp.status == 412 and "已被修改" in (await resp.json())["error"]
         jinan_tag = (await http.get(f"/api/v1/offices/{JINAN}")).headers["ETag"]
