@@ -20,7 +20,7 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +34,20 @@ POSITIVE: Mapping[str, Any] = types.MappingProxyType({"positive": True})
 """Field metadata: the option must be greater than 0."""
 URL: Mapping[str, Any] = types.MappingProxyType({"url": True})
 """Field metadata: the option is empty or an http:// or https:// URL."""
+
+LDAP_URL: Mapping[str, Any] = types.MappingProxyType({"ldap_url": True, "required": True})
+"""Field metadata: the option is an ldap:// or ldaps:// URL (required)."""
+REQUIRED: Mapping[str, Any] = types.MappingProxyType({"required": True})
+"""Field metadata: the option must not be empty."""
+SHARE: Mapping[str, Any] = types.MappingProxyType({"share": True})
+"""Field metadata: a share between 0 and 1."""
+REGION_CODES: Mapping[str, Any] = types.MappingProxyType({"region_codes": True})
+"""Field metadata: a list of 2- or 12-digit region codes."""
+PROVINCE: Mapping[str, Any] = types.MappingProxyType({"province": True, "required": True})
+"""Field metadata: a 2-digit province code (required)."""
+FLAVOUR: Mapping[str, Any] = types.MappingProxyType({"choices": ("openldap", "ad")})
+"""Field metadata: the kind of directory a publish target is."""
+TARGET_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 S = TypeVar("S", bound="Settings")
 
@@ -108,6 +122,37 @@ class LdapSettings:
 
 
 @dataclass(frozen=True)
+class PublishTarget:
+    """One ``[publish.NAME]`` table: a directory our offices are written into (see docs/sync.md)."""
+
+    url: str = field(default="", metadata=LDAP_URL)
+    starttls: bool = False
+    bind_dn: str = ""
+    password_file: str = ""
+    base_dn: str = field(default="", metadata=REQUIRED)
+    flavour: str = field(default="openldap", metadata=FLAVOUR)
+    regions: tuple[str, ...] = field(default=(), metadata=REGION_CODES)
+    schedule: int = 0
+    max_delete_share: float = field(default=0.1, metadata=SHARE)
+
+
+@dataclass(frozen=True)
+class PullSource:
+    """One ``[pull.NAME]`` table: a province's directory whose entries become that province's offices."""
+
+    url: str = field(default="", metadata=LDAP_URL)
+    starttls: bool = False
+    bind_dn: str = ""
+    password_file: str = ""
+    base_dn: str = field(default="", metadata=REQUIRED)
+    filter: str = "(objectClass=*)"
+    mapping: str = field(default="", metadata=REQUIRED)
+    province: str = field(default="", metadata=PROVINCE)
+    delete_missing: bool = False
+    schedule: int = 0
+
+
+@dataclass(frozen=True)
 class Settings:
     """The directory's settings; a package with sections of its own subclasses this (see the module docstring)."""
 
@@ -116,6 +161,8 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     login: LoginSettings = field(default_factory=LoginSettings)
     ldap: LdapSettings = field(default_factory=LdapSettings)
+    publish: Mapping[str, PublishTarget] = field(default_factory=dict)
+    pull: Mapping[str, PullSource] = field(default_factory=dict)
 
     def replace(self: S, **sections: Mapping[str, Any]) -> S:
         """A copy with some options changed, e.g. ``s.replace(http={"port": 0})`` (validated like any source)."""
@@ -159,7 +206,18 @@ def schema(cls: type[Settings] = Settings) -> dict[str, dict[str, dataclasses.Fi
     out: dict[str, dict[str, dataclasses.Field[Any]]] = {}
     hints = typing.get_type_hints(cls)
     for sec in dataclasses.fields(cls):
-        out[sec.name] = {f.name: f for f in dataclasses.fields(hints[sec.name])}
+        if sec.name not in named_schema(cls):
+            out[sec.name] = {f.name: f for f in dataclasses.fields(hints[sec.name])}
+    return out
+
+
+def named_schema(cls: type[Settings] = Settings) -> dict[str, type[Any]]:
+    """Section name → the class of each of its named tables, for the sections that hold ``[section.NAME]``."""
+    hints = typing.get_type_hints(cls)
+    out: dict[str, type[Any]] = {}
+    for sec in dataclasses.fields(cls):
+        if typing.get_origin(hints[sec.name]) is Mapping:
+            out[sec.name] = typing.get_args(hints[sec.name])[1]
     return out
 
 
@@ -215,6 +273,7 @@ def _coerce(value: Any, typ: Any, option: str, source: str) -> Any:
 _PORT_OPTIONS = {"port", "ldaps_port"}
 _DB_SCHEMES = ("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")
 _URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
+_LDAP_URL = re.compile(r"ldaps?://[^\s/?#]+/?")
 
 
 def _check(option: str, spec: dataclasses.Field[Any], value: Any, source: str) -> None:
@@ -234,6 +293,23 @@ def _check(option: str, spec: dataclasses.Field[Any], value: Any, source: str) -
         raise fail("expected an http:// or https:// URL")
     if option == "database.url" and not value.startswith(_DB_SCHEMES):
         raise fail("expected sqlite:///PATH or postgresql://USER@HOST/DB")
+    _check_sync(spec.metadata, value, fail)
+
+
+def _check_sync(meta: Mapping[str, Any], value: Any, fail: Callable[[str], SettingsError]) -> None:
+    """The checks of publish and pull options (see the metadata constants)."""
+    if meta.get("ldap_url") and value and not _LDAP_URL.fullmatch(value):
+        raise fail("expected an ldap:// or ldaps:// URL")
+    if meta.get("share") and not 0 <= value <= 1:
+        raise fail("expected a share between 0 and 1 (e.g. 0.1 for 10%)")
+    if "choices" in meta and value not in meta["choices"]:
+        raise fail(f"expected one of {', '.join(meta['choices'])}")
+    if meta.get("province") and value and not (len(value) == 2 and value.isdigit()):
+        raise fail("expected a 2-digit province code, e.g. 13")
+    if meta.get("region_codes"):
+        bad = [code for code in value if not (len(code) in (2, 12) and code.isdigit() and code.isascii())]
+        if bad:
+            raise fail(f"expected 2- or 12-digit region codes, not {', '.join(bad)}")
 
 
 def _build(base: S, raw: Mapping[str, Any], source: str, sources: Mapping[str, str] | None = None) -> S:
@@ -245,6 +321,10 @@ def _build(base: S, raw: Mapping[str, Any], source: str, sources: Mapping[str, s
             raise SettingsError(f"[{sec_name}]: unknown section (from {source}); known sections: {known}")
         if not isinstance(values, Mapping):
             raise SettingsError(f"[{sec_name}]: expected a table of options (from {source})")
+        if typing.get_origin(hints[sec_name]) is Mapping:
+            target_cls = typing.get_args(hints[sec_name])[1]
+            sections[sec_name] = _build_named(target_cls, sec_name, values, source)
+            continue
         cls = hints[sec_name]
         ftypes = typing.get_type_hints(cls)
         specs = {f.name: f for f in dataclasses.fields(cls)}
@@ -260,6 +340,29 @@ def _build(base: S, raw: Mapping[str, Any], source: str, sources: Mapping[str, s
             changes[opt] = coerced
         sections[sec_name] = dataclasses.replace(current, **changes)
     return dataclasses.replace(base, **sections)
+
+
+def _build_named(cls: type[Any], sec_name: str, tables: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """The named tables of one section (``[publish.NAME]``), each checked like a section; required options too."""
+    out: dict[str, Any] = {}
+    ftypes = typing.get_type_hints(cls)
+    specs = {f.name: f for f in dataclasses.fields(cls)}
+    for name, values in tables.items():
+        where = f"{sec_name}.{name}"
+        if not TARGET_NAME.fullmatch(name) or not isinstance(values, Mapping):
+            raise SettingsError(f"[{where}]: expected a table named with letters, digits, - or _ (from {source})")
+        changes: dict[str, Any] = {}
+        for opt, value in values.items():
+            if opt not in ftypes:
+                raise SettingsError(f"{where}.{opt}: unknown option (from {source}); known: {', '.join(ftypes)}")
+            coerced = _coerce(value, ftypes[opt], f"{where}.{opt}", source)
+            _check(f"{where}.{opt}", specs[opt], coerced, source)
+            changes[opt] = coerced
+        for opt, spec in specs.items():
+            if spec.metadata.get("required") and not changes.get(opt):
+                raise SettingsError(f"{where}.{opt}: required, not set (from {source})")
+        out[name] = cls(**changes)
+    return out
 
 
 def _env_overrides(cls: type[Settings], env: Mapping[str, str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:

@@ -188,6 +188,18 @@ class Database:
             value: str | None = conn.execute(sa.select(meta_t.c.value).where(meta_t.c.key == key)).scalar_one_or_none()
             return value
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``, replacing any value there (small state such as a publish target's)."""
+        with self.begin() as conn:
+            if conn.execute(sa.update(meta_t).where(meta_t.c.key == key).values(value=value)).rowcount == 0:
+                conn.execute(sa.insert(meta_t).values(key=key, value=value))
+
+    def meta_with_prefix(self, prefix: str) -> dict[str, str]:
+        """Every meta value whose key starts with ``prefix``, by key."""
+        with self.read() as conn:
+            rows = conn.execute(sa.select(meta_t.c.key, meta_t.c.value).where(meta_t.c.key.startswith(prefix)))
+            return {key: value for key, value in rows}
+
     def set_meta_default(self, key: str, value: str) -> str:
         """Store ``value`` under ``key`` unless a value is there already; return the stored one."""
         with self.begin() as conn:
