@@ -186,9 +186,7 @@ def apply(remote: Remote, plan: Plan) -> None:
             raise SyncFailed(f"{exc}（共 {len(steps)} 项已完成 {done} 项；下次运行将重新核对并补齐）") from None
 
 
-def _record(
-    store: Store, job: Job, previous: st.State, reached: tuple[int, bool] | None, result: st.Result
-) -> None:
+def _record(store: Store, job: Job, previous: st.State, reached: tuple[int, bool] | None, result: st.Result) -> None:
     """Keep the result; on success also the generation reached (and the time, for a full run)."""
     if result.dry_run:
         return

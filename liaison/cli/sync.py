@@ -47,7 +47,8 @@ def cmd_pull(args: argparse.Namespace, settings: Settings) -> int:
     for warning in report.warnings:
         print(f"警告：{warning}")
     prefix = "试运行（未写入任何数据）：" if args.dry_run else ""
-    print(f"{prefix}读取 {report.read} 个条目；新增 {report.created}，更新 {report.updated}，删除 {report.removed}，未变 {report.unchanged}")
+    counts = f"新增 {report.created}，更新 {report.updated}，删除 {report.removed}，未变 {report.unchanged}"
+    print(f"{prefix}读取 {report.read} 个条目；{counts}")
     return 0
 
 

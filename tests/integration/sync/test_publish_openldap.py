@@ -106,9 +106,7 @@ def test_publish_cycle(
     store.close()
 
 
-def test_delete_gates(
-    slapd: Slapd, sqlite_demo_url: str, templates: Templates, tmp_path: Path
-) -> None:
+def test_delete_gates(slapd: Slapd, sqlite_demo_url: str, templates: Templates, tmp_path: Path) -> None:
     base = ou(slapd, "gates")
     store = open_store(sqlite_demo_url)
     holder = SnapshotHolder(store, current=templates.snapshot(sqlite_demo_url))
@@ -133,7 +131,10 @@ def test_delete_gates(
 
 
 def test_wrong_password_and_unreachable_server_fail_clearly(
-    slapd: Slapd, sqlite_demo_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    slapd: Slapd,
+    sqlite_demo_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     base = ou(slapd, "refused")
