@@ -241,6 +241,30 @@ async def _start_meetings_scheduler(running: Running) -> tuple[str, str] | None:
     return None
 
 
+# --- directory sync ---
+
+
+async def _start_sync(running: Running) -> tuple[str, str] | None:
+    """Publish targets and pull sources with a ``schedule``: run until the service stops; a run in progress may
+    finish (bounded) before the store closes."""
+    from directory.sync.schedule import SyncScheduler
+
+    sched = SyncScheduler(running.store, running.settings, lambda: running.holder.current)
+    if not sched.active:
+        return None
+    task = asyncio.create_task(sched.loop(running.stop))
+
+    async def finish() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), SYNC_FINISH_SECONDS)
+        await _cancel(task)
+
+    running.on_close(finish)
+    return None
+
+
+SYNC_FINISH_SECONDS = 60.0
+
 # Started in this order, closed in reverse: the outbox worker before inbound SMTP (which wakes it after queueing a
 # forward), and both before the meetings scheduler (which adds its hooks to the inbound core and wakes the worker).
 FACES: list[Face] = [
@@ -250,6 +274,7 @@ FACES: list[Face] = [
     _start_outbox,
     _start_smtp,
     _start_meetings_scheduler,
+    _start_sync,
 ]
 
 

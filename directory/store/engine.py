@@ -194,6 +194,28 @@ class Database:
             if conn.execute(sa.update(meta_t).where(meta_t.c.key == key).values(value=value)).rowcount == 0:
                 conn.execute(sa.insert(meta_t).values(key=key, value=value))
 
+    def take_lease(self, key: str, owner: str, seconds: float) -> bool:
+        """Hold ``key`` (a meta row ``"<owner> <until>"``) for ``owner`` for ``seconds``, unless another owner holds
+        it unexpired; True if taken. Instances sharing a database so run each periodic sync job once at a time."""
+        now = clock.now().timestamp()
+        value = f"{owner} {now + seconds:.3f}"
+        with self.begin() as conn:
+            query = sa.select(meta_t.c.value).where(meta_t.c.key == key)
+            current = conn.execute(query if self.is_sqlite else query.with_for_update()).scalar_one_or_none()
+            if current is None:
+                conn.execute(sa.insert(meta_t).values(key=key, value=value))
+                return True
+            holder, _, until = str(current).rpartition(" ")
+            if holder != owner and float(until or 0) > now:
+                return False
+            conn.execute(sa.update(meta_t).where(meta_t.c.key == key).values(value=value))
+            return True
+
+    def release_lease(self, key: str, owner: str) -> None:
+        """Give up ``key`` if ``owner`` holds it."""
+        with self.begin() as conn:
+            conn.execute(sa.delete(meta_t).where(meta_t.c.key == key, meta_t.c.value.startswith(owner + " ")))
+
     def meta_with_prefix(self, prefix: str) -> dict[str, str]:
         """Every meta value whose key starts with ``prefix``, by key."""
         with self.read() as conn:

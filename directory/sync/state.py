@@ -8,6 +8,7 @@ run), and the last result — time, counts, error — that the dashboard and ``/
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -72,3 +73,40 @@ def all_states(store: Store) -> dict[str, State]:
 
 def fingerprint(*parts: object) -> str:
     return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:16]
+
+
+GAUGES = (
+    ("bohai_sync_last_run_timestamp_seconds", "End of the last run (Unix time)."),
+    ("bohai_sync_last_run_ok", "1 if the last run succeeded, 0 if it failed."),
+    ("bohai_sync_last_run_added", "Entries (publish) or offices (pull) added by the last run."),
+    ("bohai_sync_last_run_modified", "Entries or offices modified by the last run."),
+    ("bohai_sync_last_run_deleted", "Entries or offices deleted by the last run."),
+    ("bohai_sync_generation", "The directory generation the last successful publish reached."),
+)
+
+
+def metrics_text(states: dict[str, State]) -> str:
+    """The last run of every publish target and pull source as Prometheus gauges (``kind``, ``target`` labels)."""
+    out: list[str] = []
+    for name, help_text in GAUGES:
+        rows = [(k, v) for k, s in states.items() if (v := _gauge(name, s)) is not None]
+        if rows:
+            out += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+            out += [f'{name}{{kind="{k.split(":", 1)[0]}",target="{k.split(":", 1)[1]}"}} {v:g}' for k, v in rows]
+    return "\n".join(out) + "\n" if out else ""
+
+
+def _gauge(name: str, state: State) -> float | None:
+    last = state.last
+    if name == "bohai_sync_generation":
+        return float(state.last_gen) if state.last_gen is not None else None
+    if last is None:
+        return None
+    values = {
+        "bohai_sync_last_run_timestamp_seconds": dt.datetime.fromisoformat(last.at).timestamp(),
+        "bohai_sync_last_run_ok": 1.0 if last.ok else 0.0,
+        "bohai_sync_last_run_added": float(last.added),
+        "bohai_sync_last_run_modified": float(last.modified),
+        "bohai_sync_last_run_deleted": float(last.deleted),
+    }
+    return values[name]
