@@ -20,12 +20,13 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from directory.errors import SettingsError
+from directory.sync.targets import PublishTarget, PullSource, check_target_option
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
@@ -35,18 +36,6 @@ POSITIVE: Mapping[str, Any] = types.MappingProxyType({"positive": True})
 URL: Mapping[str, Any] = types.MappingProxyType({"url": True})
 """Field metadata: the option is empty or an http:// or https:// URL."""
 
-LDAP_URL: Mapping[str, Any] = types.MappingProxyType({"ldap_url": True, "required": True})
-"""Field metadata: the option is an ldap:// or ldaps:// URL (required)."""
-REQUIRED: Mapping[str, Any] = types.MappingProxyType({"required": True})
-"""Field metadata: the option must not be empty."""
-SHARE: Mapping[str, Any] = types.MappingProxyType({"share": True})
-"""Field metadata: a share between 0 and 1."""
-REGION_CODES: Mapping[str, Any] = types.MappingProxyType({"region_codes": True})
-"""Field metadata: a list of 2- or 12-digit region codes."""
-PROVINCE: Mapping[str, Any] = types.MappingProxyType({"province": True, "required": True})
-"""Field metadata: a 2-digit province code (required)."""
-FLAVOUR: Mapping[str, Any] = types.MappingProxyType({"choices": ("openldap", "ad")})
-"""Field metadata: the kind of directory a publish target is."""
 TARGET_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 S = TypeVar("S", bound="Settings")
@@ -119,37 +108,6 @@ class LdapSettings:
     paged_idle_timeout: int = field(default=300, metadata=POSITIVE)
     bind_throttle_failures: int = 5  # deprecated, no effect: binds follow LoginSettings
     bind_throttle_seconds: int = 60  # deprecated, no effect
-
-
-@dataclass(frozen=True)
-class PublishTarget:
-    """One ``[publish.NAME]`` table: a directory our offices are written into (see docs/sync.md)."""
-
-    url: str = field(default="", metadata=LDAP_URL)
-    starttls: bool = False
-    bind_dn: str = ""
-    password_file: str = ""
-    base_dn: str = field(default="", metadata=REQUIRED)
-    flavour: str = field(default="openldap", metadata=FLAVOUR)
-    regions: tuple[str, ...] = field(default=(), metadata=REGION_CODES)
-    schedule: int = 0
-    max_delete_share: float = field(default=0.1, metadata=SHARE)
-
-
-@dataclass(frozen=True)
-class PullSource:
-    """One ``[pull.NAME]`` table: a province's directory whose entries become that province's offices."""
-
-    url: str = field(default="", metadata=LDAP_URL)
-    starttls: bool = False
-    bind_dn: str = ""
-    password_file: str = ""
-    base_dn: str = field(default="", metadata=REQUIRED)
-    filter: str = "(objectClass=*)"
-    mapping: str = field(default="", metadata=REQUIRED)
-    province: str = field(default="", metadata=PROVINCE)
-    delete_missing: bool = False
-    schedule: int = 0
 
 
 @dataclass(frozen=True)
@@ -273,7 +231,6 @@ def _coerce(value: Any, typ: Any, option: str, source: str) -> Any:
 _PORT_OPTIONS = {"port", "ldaps_port"}
 _DB_SCHEMES = ("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")
 _URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
-_LDAP_URL = re.compile(r"ldaps?://[^\s/?#]+/?")
 
 
 def _check(option: str, spec: dataclasses.Field[Any], value: Any, source: str) -> None:
@@ -293,23 +250,7 @@ def _check(option: str, spec: dataclasses.Field[Any], value: Any, source: str) -
         raise fail("expected an http:// or https:// URL")
     if option == "database.url" and not value.startswith(_DB_SCHEMES):
         raise fail("expected sqlite:///PATH or postgresql://USER@HOST/DB")
-    _check_sync(spec.metadata, value, fail)
-
-
-def _check_sync(meta: Mapping[str, Any], value: Any, fail: Callable[[str], SettingsError]) -> None:
-    """The checks of publish and pull options (see the metadata constants)."""
-    if meta.get("ldap_url") and value and not _LDAP_URL.fullmatch(value):
-        raise fail("expected an ldap:// or ldaps:// URL")
-    if meta.get("share") and not 0 <= value <= 1:
-        raise fail("expected a share between 0 and 1 (e.g. 0.1 for 10%)")
-    if "choices" in meta and value not in meta["choices"]:
-        raise fail(f"expected one of {', '.join(meta['choices'])}")
-    if meta.get("province") and value and not (len(value) == 2 and value.isdigit()):
-        raise fail("expected a 2-digit province code, e.g. 13")
-    if meta.get("region_codes"):
-        bad = [code for code in value if not (len(code) in (2, 12) and code.isdigit() and code.isascii())]
-        if bad:
-            raise fail(f"expected 2- or 12-digit region codes, not {', '.join(bad)}")
+    check_target_option(spec.metadata, value, fail)
 
 
 def _build(base: S, raw: Mapping[str, Any], source: str, sources: Mapping[str, str] | None = None) -> S:

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from directory import clock
 from directory.dit import Entry
 from directory.errors import SyncFailed
-from directory.settings import PublishTarget
 from directory.snapshot import Snapshot
 from directory.store import Store
 from directory.sync import state as st
 from directory.sync.connect import Endpoint, Remote, RemoteEntry, connect
 from directory.sync.plan import Plan, diff
 from directory.sync.shapes import FLAVOURS, Flavour, entry
+from directory.sync.targets import PublishTarget
 
 log = logging.getLogger(__name__)
 FULL_EVERY = dt.timedelta(days=1)

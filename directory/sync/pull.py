@@ -18,10 +18,10 @@ from directory import clock
 from directory import regions as bundled
 from directory.errors import FieldError, SettingsError, SyncFailed, ValidationFailed
 from directory.exchange.importer import _area_codes
-from directory.settings import PullSource
 from directory.store import Store
 from directory.sync import state as st
 from directory.sync.connect import Endpoint, Remote, RemoteEntry, connect
+from directory.sync.targets import PullSource
 from directory.validate import FIELD_LABELS, OfficeData, clean_office
 
 FIELDS = ("region_code", "unit_name", "contact_name", "position", "phone", "fax", "email", "address", "postal_code")

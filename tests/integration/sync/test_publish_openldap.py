@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from directory.errors import SyncFailed
-from directory.settings import PublishTarget
 from directory.snapshot import SnapshotHolder
 from directory.store import open_store
 from directory.sync import publish, state
 from directory.sync.shapes import MARKER
+from directory.sync.targets import PublishTarget
 from directory.validate import OfficeData
 from liaison import settings as liaison_settings
 from liaison.cli import main
