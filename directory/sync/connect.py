@@ -1,15 +1,16 @@
 """Opening a remote directory with ldap3 and reading it: the one place that talks to other LDAP servers.
 
 Owns: the connection of a ``[publish.NAME]`` or ``[pull.NAME]`` table (URL, StartTLS, bind DN, password read from
-its file — never logged), paged reads, the add/modify/delete calls, and turning every ldap3 fault into
-``SyncFailed`` with a zh-CN message that names the server (and the entry, for an operation) and never a password.
+its file — never logged), paged reads, the add/modify/delete calls (many adds pipelined by ``bulk``), and turning
+every ldap3 fault into ``SyncFailed`` with a zh-CN message that names the server (and the entry, for an operation)
+and never a password.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,12 +18,15 @@ from typing import Any, Protocol
 import ldap3
 from ldap3.core import exceptions as lx
 
+from directory.dit import Entry
 from directory.errors import SettingsError, SyncFailed
+from directory.sync import bulk
 
 MAX_PASSWORD_BYTES = 4096
 PAGE_SIZE = 500  # below AD's MaxPageSize (1000)
 CONNECT_TIMEOUT = 10
 RECEIVE_TIMEOUT = 60
+BULK_MIN = 20  # from this many adds on, they are pipelined
 RemoteEntry = dict[str, list[str]]  # attribute name (lower case) → values
 
 
@@ -65,6 +69,22 @@ class Remote:
 
     def add(self, dn: str, attrs: RemoteEntry) -> None:
         self._op("新增", dn, lambda: self.conn.add(dn, attributes={k: v for k, v in attrs.items() if v}))
+
+    def add_many(self, entries: Sequence[Entry]) -> None:
+        """Add ``entries`` pipelined on the bound socket (``bulk``); one by one through ldap3 for a few entries or
+        a connection without a real server (ldap3's mock)."""
+        sock = getattr(self.conn, "socket", None)
+        if len(entries) < BULK_MIN or sock is None or getattr(self.conn.strategy, "no_real_dsa", True):
+            for e in entries:
+                self.add(e.dn, e.attrs)
+            return
+        try:
+            bulk.add_all(sock, entries)
+        except bulk.Failed as exc:
+            dn = entries[exc.index].dn
+            raise SyncFailed(f"{self.url}：新增 {dn} 失败：{exc.text}（结果码 {exc.code}）") from None
+        except OSError as exc:
+            raise SyncFailed(f"{self.url}：写入中断：{exc}") from None
 
     def modify(self, dn: str, changes: RemoteEntry) -> None:
         mods = {name: [(ldap3.MODIFY_REPLACE, values)] for name, values in changes.items()}

@@ -173,9 +173,12 @@ def _gate(remote: Remote, job: Job, plan: Plan) -> None:
 
 
 def apply(remote: Remote, plan: Plan) -> None:
-    """Add, then modify, then delete; the first failure stops the run with how far it got."""
+    """Add, then modify, then delete; the first failure stops the run, saying how far it got."""
+    try:
+        remote.add_many(plan.adds)
+    except SyncFailed as exc:
+        raise SyncFailed(f"{exc}（新增阶段中止，修改和删除未执行；下次运行将重新核对并补齐）") from None
     steps: list[Callable[[], None]] = [
-        *(functools.partial(remote.add, e.dn, e.attrs) for e in plan.adds),
         *(functools.partial(remote.modify, m.dn, m.changes) for m in plan.modifies),
         *(functools.partial(remote.delete, dn) for dn in plan.deletes),
     ]
@@ -183,7 +186,9 @@ def apply(remote: Remote, plan: Plan) -> None:
         try:
             step()
         except SyncFailed as exc:
-            raise SyncFailed(f"{exc}（共 {len(steps)} 项已完成 {done} 项；下次运行将重新核对并补齐）") from None
+            total = len(plan.adds) + len(steps)
+            message = f"{exc}（共 {total} 项已完成 {len(plan.adds) + done} 项；下次运行将重新核对并补齐）"
+            raise SyncFailed(message) from None
 
 
 def _record(store: Store, job: Job, previous: st.State, reached: tuple[int, bool] | None, result: st.Result) -> None:

@@ -1,8 +1,8 @@
 """A real OpenLDAP ``slapd`` for the sync tests: its own suffix, a writable root DN, 127.0.0.1 on a free port.
 
 ``start_slapd`` writes a slapd.conf (mdb; the core, cosine and inetorgperson schemas from /etc/ldap/schema), loads
-the seed LDIF with ``slapadd``, starts ``slapd`` in the foreground and waits (bounded) for its "slapd starting" log
-line; ``Slapd.stop`` ends that one process by its PID. The ``slapd`` fixture is one server per test module. Reads go
+the seed LDIF with ``slapadd``, starts ``slapd`` in the foreground and waits (bounded) for the log line saying it
+listens; ``Slapd.stop`` ends that one process by its PID. The ``slapd`` fixture is one server per test module. Reads go
 through ldap3 so that tests see what any client sees.
 """
 
@@ -121,25 +121,30 @@ def start_slapd(folder: Path, suffix: str = SUFFIX, seed: str = SEED) -> Slapd:
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     port = free_port()
     url = f"ldap://127.0.0.1:{port}"
-    # -d 32768 logs (almost) only "slapd starting", once the listener is open: the readiness signal
+    # -d 8 (connections) logs "daemon: epoll: listen=…" once the daemon thread listens: the readiness signal
+    # ("slapd starting" comes before listen(), when a connection would still be refused)
     proc = subprocess.Popen(
-        [slapd, "-d", "32768", "-f", str(conf), "-h", f"{url}/"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [slapd, "-d", "8", "-f", str(conf), "-h", f"{url}/"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    ready = threading.Event()
-    threading.Thread(target=_drain, args=(proc, ready), daemon=True).start()
+    ready, started = threading.Event(), threading.Event()
+    log: list[bytes] = []
+    threading.Thread(target=_drain, args=(proc, ready, started, log), daemon=True).start()
     server = Slapd(url, suffix, f"cn=admin,{suffix}", ROOT_PASSWORD, proc)
-    if not ready.wait(30) or proc.poll() is not None:
+    if not ready.wait(30) or not started.is_set():
         server.stop()
-        raise RuntimeError(f"slapd did not start (exit code {proc.poll()})")
+        raise RuntimeError("slapd did not start: " + b"".join(log[-5:]).decode(errors="replace"))
     return server
 
 
-def _drain(proc: subprocess.Popen[bytes], ready: threading.Event) -> None:
-    """Read slapd's log until it ends, setting ``ready`` at "slapd starting" (or at exit, checked by the caller)."""
+def _drain(proc: subprocess.Popen[bytes], ready: threading.Event, started: threading.Event, log: list[bytes]) -> None:
+    """Read slapd's log until it ends: ``started`` and ``ready`` once it listens, ``ready`` alone at exit."""
     assert proc.stderr is not None
     for line in proc.stderr:
-        if b"slapd starting" in line:
-            ready.set()
+        if not started.is_set():
+            log.append(line)
+            if b"epoll: listen=" in line:
+                started.set()
+                ready.set()
     ready.set()
 
 

@@ -13,6 +13,10 @@ from directory.errors import SyncFailed
 from directory.snapshot import SnapshotHolder
 from directory.store import open_store
 from directory.sync import publish, state
+from directory.sync.bulk import WINDOW
+from directory.sync.connect import Remote
+from directory.sync.plan import diff
+from directory.sync.publish import apply
 from directory.sync.shapes import MARKER
 from directory.sync.targets import PublishTarget
 from directory.validate import OfficeData
@@ -150,3 +154,26 @@ def test_wrong_password_and_unreachable_server_fail_clearly(
     closed = publish_config(tmp_path, slapd, base, url=f"ldap://127.0.0.1:{free_port()}")
     assert main(["--config", str(closed), "publish", "hebei"]) == 1
     assert "无法连接" in capsys.readouterr().err
+
+
+def test_a_refused_add_stops_the_run_naming_the_entry(slapd: Slapd, templates: Templates, sqlite_demo_url: str) -> None:
+    """Adds go pipelined; one the server refuses (its entry appeared after the plan was made) stops the run with
+    its DN and result code, and modifies and deletes are not started."""
+    base = ou(slapd, "raced")
+    slapd.add_ldif(f"dn: uid=130102000000,{base}\nobjectClass: inetOrgPerson\nuid: 130102000000\ncn: x\nsn: x\n")
+    store = open_store(sqlite_demo_url)
+    snap = SnapshotHolder(store, current=templates.snapshot(sqlite_demo_url)).current
+    store.close()
+    target = PublishTarget(url=slapd.url, bind_dn=slapd.root_dn, base_dn=base, regions=("130100000000",))
+    job = publish.Job("raced", target, "dc=bohai,dc=example")
+    wanted = publish._wanted(snap, job, None)
+    stale = diff(job.flavour, wanted, {}, job.source_base)  # planned before the entry appeared
+    stale.deletes.append(f"uid=alice,{base}")
+    remote = Remote(slapd.connection(), slapd.url)
+    with pytest.raises(SyncFailed, match=rf"新增 uid=130102000000,{base} 失败：.*结果码 68.*修改和删除未执行"):
+        apply(remote, stale)
+    remote.close()
+    after = slapd.entries(base)
+    assert f"uid=alice,{base}".lower() in after  # the delete was not started
+    assert f"uid=130100000000,{base}".lower() in ours(after)  # sent before the refused one
+    assert 0 < len(ours(after)) <= WINDOW < len(wanted) - 1  # no add sent after the refusal came back
