@@ -71,12 +71,15 @@ class Slapd:
         conn.bind()
         return conn
 
-    def entries(self, base: str, flt: str = "(objectClass=*)") -> dict[str, dict[str, list[str]]]:
-        """Every entry one level under ``base``: DN (lower case) → attribute (lower case) → values."""
+    def entries(
+        self, base: str, flt: str = "(objectClass=*)", attributes: tuple[str, ...] = ("*",), *, scope: str = "LEVEL"
+    ) -> dict[str, dict[str, list[str]]]:
+        """Every entry one level under ``base`` (or ``base`` itself with scope BASE) that matches ``flt``:
+        DN (lower case) → attribute (lower case) → values."""
         conn = self.connection()
         try:
             found = conn.extend.standard.paged_search(
-                base, flt, search_scope=ldap3.LEVEL, attributes=["*"], paged_size=500, generator=True
+                base, flt, search_scope=scope, attributes=list(attributes), paged_size=500, generator=True
             )
             return {
                 item["dn"].lower(): {k.lower(): [v.decode() for v in vs] for k, vs in item["raw_attributes"].items()}
@@ -85,6 +88,13 @@ class Slapd:
             }
         finally:
             conn.unbind()
+
+    def entry(self, dn: str) -> dict[str, list[str]] | None:
+        """One entry's attributes (lower-case names), or None if there is none at ``dn``."""
+        try:
+            return next(iter(self.entries(dn, scope="BASE").values()), None)
+        except ldap3.core.exceptions.LDAPNoSuchObjectResult:
+            return None
 
     def add_ldif(self, ldif: str) -> None:
         """Add entries written as simple LDIF (one ``name: value`` per line, UTF-8 values allowed)."""
