@@ -91,12 +91,13 @@ def _plan_and_apply(
     opener: Connect,
     show: Show,
 ) -> Plan:
-    if not full and not changed:
+    roots = _roots(job.target)
+    codes = None if full else sorted(c for c in changed if in_scope(snap, c, roots))
+    if codes == []:
         show(Plan())
         return Plan()
     remote = opener(job.target, f"publish.{job.name}")
     try:
-        codes = None if full else sorted(changed)
         wanted = _wanted(snap, job, codes)
         plan = diff(job.flavour, wanted, _present(remote, job, codes), job.source_base)
         if options.no_delete:
