@@ -21,7 +21,7 @@ from directory.validate import OfficeData
 from tests.support.databases import Templates
 from tests.support.samba import Samba, start_samba
 
-LONG = "石家庄市长安区流动人口服务管理中心暨外来务工人员综合服务大厅及社区网格化管理工作站联合办公室试点单位" * 2  # longer than AD's 64
+LONG = "石家庄市长安区流动人口服务管理中心暨外来务工人员综合服务大厅及社区网格化管理工作站联合办公室" * 2  # > AD's 64
 
 
 @pytest.fixture(scope="module")
