@@ -20,6 +20,7 @@ from directory import demo
 from directory.errors import SettingsError
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
+from directory.sync.schedule import SyncScheduler
 from directory.web.app import make_app
 from directory.web.context import HEALTH, WebContext
 from liaison.database import open_store
@@ -45,6 +46,7 @@ class Running:
     # set by their faces on start; later faces (meetings) add jobs, hooks and local parts to them
     outbox: OutboxWorker | None = None
     inbound: Inbound | None = None
+    sync: SyncScheduler | None = None  # set when a publish target or pull source has a schedule
     _closers: list[Closer] = field(default_factory=list)
 
     def on_close(self, closer: Closer) -> None:
@@ -247,11 +249,10 @@ async def _start_meetings_scheduler(running: Running) -> tuple[str, str] | None:
 async def _start_sync(running: Running) -> tuple[str, str] | None:
     """Publish targets and pull sources with a ``schedule``: run until the service stops; a run in progress may
     finish (bounded) before the store closes."""
-    from directory.sync.schedule import SyncScheduler
-
     sched = SyncScheduler(running.store, running.settings, lambda: running.holder.current)
     if not sched.active:
         return None
+    running.sync = sched
     task = asyncio.create_task(sched.loop(running.stop))
 
     async def finish() -> None:

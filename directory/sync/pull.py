@@ -17,7 +17,7 @@ from pathlib import Path
 from directory import clock
 from directory import regions as bundled
 from directory.errors import FieldError, SettingsError, SyncFailed, ValidationFailed
-from directory.exchange.importer import _area_codes
+from directory.exchange.importer import area_codes
 from directory.store import Store
 from directory.sync import state as st
 from directory.sync.connect import Endpoint, Remote, RemoteEntry, connect
@@ -109,7 +109,7 @@ def check(entries: list[tuple[str, RemoteEntry]], mapping: Mapping[str, str], pr
     lowered = {attr.lower(): target for attr, target in mapping.items()}
     for dn, attrs in entries:
         raw = {target: (attrs.get(attr) or [""])[0] for attr, target in lowered.items()}
-        cleaned = clean_office(raw, known_region=bundled.by_code(), area_code_for=_area_codes())
+        cleaned = clean_office(raw, known_region=bundled.by_code(), area_code_for=area_codes())
         errors += [_at(dn, err) for err in cleaned.errors]
         data = cleaned.data
         if data is None:

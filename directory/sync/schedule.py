@@ -49,6 +49,7 @@ class SyncScheduler:
         self.pull = {n: s for n, s in settings.pull.items() if s.schedule > 0}
         self._seen_gen: int | None = None
         self._edited_at = clock.now()
+        self.round_done = asyncio.Event()  # set after each look at what is due (for whoever waits on the loop)
 
     @property
     def active(self) -> bool:
@@ -61,6 +62,7 @@ class SyncScheduler:
                 await self.run_due()
             except BohaiError as exc:  # the database is away: try again at the next tick
                 log.warning("sync scheduler: %s", exc)
+            self.round_done.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), tick)
 

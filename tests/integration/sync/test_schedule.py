@@ -5,16 +5,20 @@ quietly, and a job another instance holds (its lease in ``meta``) is left to tha
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
 from directory import clock
 from directory.snapshot import SnapshotHolder
 from directory.store import open_store
+from directory.sync import state
 from directory.sync.schedule import SyncScheduler
 from directory.validate import OfficeData
+from liaison import service
 from liaison import settings as liaison_settings
 from tests.support.databases import Templates
+from tests.support.settings import service_settings
 from tests.support.slapd import Slapd
 from tests.support.sync import publish_config
 
@@ -56,3 +60,33 @@ async def test_scheduled_and_debounced_runs(
         store.release_lease("lease:publish:hebei", "another instance")
         assert await sched.run_due() == ["publish:hebei"]
     store.close()
+
+
+async def test_serve_runs_a_scheduled_target(slapd: Slapd, templates: Templates, tmp_path: Path) -> None:
+    """The composition root starts the scheduler when a target has a ``schedule``; its first round publishes."""
+    url, _ = templates.copy("sqlite", False, tmp_path)
+    store = open_store(url)
+    store.upsert_offices([OfficeData(OFFICE, "城关镇流动人口服务站")], "test")
+    store.close()
+    base = f"ou=served,{slapd.suffix}"
+    slapd.add_ldif(f"dn: {base}\nobjectClass: organizationalUnit\nou: served\n")
+    (tmp_path / "pw").write_text(slapd.password, encoding="utf-8")
+    target = {"url": slapd.url, "bind_dn": slapd.root_dn, "password_file": str(tmp_path / "pw"), "base_dn": base}
+    off = {"enabled": False}
+    settings = service_settings(
+        url,
+        http=off,
+        ldap=off,
+        smtp=off,
+        meetings={"scheduler_enabled": False},
+        publish={"t": {**target, "schedule": 5}},
+    )
+    running = await service.start(settings, report=lambda _line: None)
+    try:
+        assert running.sync is not None
+        await asyncio.wait_for(running.sync.round_done.wait(), 60)
+        assert slapd.entry(f"uid={OFFICE},{base}") is not None
+        last = state.load(running.store, "publish", "t").last
+        assert last is not None and last.ok and last.added == 1
+    finally:
+        await running.aclose()
