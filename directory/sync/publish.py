@@ -69,6 +69,9 @@ def run(
     previous = st.load(store, "publish", job.name)
     full = _is_full(previous, job, options)
     since = previous.last_gen or 0
+    if not full and snap.generation < since:  # this instance's Snapshot has not caught up with the last run yet
+        show(Plan())
+        return Plan()
     changed, gen = ({}, snap.generation) if full else store.office_changes(since)
     reached = snap.generation if full else min(snap.generation, gen)
     try:

@@ -11,11 +11,13 @@ from directory.errors import SettingsError
 from liaison.cli.common import cli_actor, opened
 from liaison.settings import Settings
 
+LABELS = {"publish": "发布目标", "pull": "拉取来源"}
+
 
 def _named(tables: Any, kind: str, name: str) -> Any:
     if name not in tables:
         known = "、".join(sorted(tables)) or "（无）"
-        raise SettingsError(f"[{kind}.{name}] 未配置；配置文件中已有的{kind}目标：{known}")
+        raise SettingsError(f"[{kind}.{name}] 未配置；配置文件中已有的{LABELS[kind]}：{known}")
     return tables[name]
 
 
