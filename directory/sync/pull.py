@@ -5,6 +5,8 @@ Owns: the mapping file (LDAP attribute → one of our fields, ``region_code`` re
 DN — plus the rules of the whole set (a region code once, inside the source's province), and the all-or-nothing
 write through ``store.replace_offices`` with audit rows naming the source. Pulled values overwrite ours; offices of
 the province that the source lacks are removed only with ``delete_missing`` (and never when it returned nothing).
+Entries carrying our own publish marker are skipped, so a directory we both publish to and pull from never feeds
+our own entries back.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from directory.exchange.importer import area_codes
 from directory.store import Store
 from directory.sync import state as st
 from directory.sync.connect import Endpoint, Remote, RemoteEntry, connect
+from directory.sync.shapes import AD, OPENLDAP
 from directory.sync.targets import PullSource
 from directory.validate import FIELD_LABELS, OfficeData, clean_office
 
@@ -69,12 +72,22 @@ def _checked_mapping(raw: Mapping[str, object], where: str) -> dict[str, str]:
     return mapping
 
 
-def run(store: Store, name: str, source: PullSource, *, dry_run: bool, actor: str, opener: Connect = connect) -> Report:
-    """Read, check and (unless ``dry_run``) write; a bad value anywhere stops the whole pull."""
+def run(
+    store: Store,
+    name: str,
+    source: PullSource,
+    *,
+    dry_run: bool,
+    actor: str,
+    source_base: str = "",
+    opener: Connect = connect,
+) -> Report:
+    """Read, check and (unless ``dry_run``) write; a bad value anywhere stops the whole pull. Entries we published
+    there ourselves (our marker; ``source_base`` is our own base DN, for the AD marker) are skipped."""
     option = f"pull.{name}"
     mapping = load_mapping(source.mapping, f"{option}.mapping")
     try:
-        entries = _read(opener(source, option), source, mapping)
+        entries, skipped = _read(opener(source, option), source, mapping, source_base)
         items = check(entries, mapping, source.province)
         report = _apply(store, items, source, dry_run, actor)
     except (SyncFailed, ValidationFailed) as exc:
@@ -82,6 +95,8 @@ def run(store: Store, name: str, source: PullSource, *, dry_run: bool, actor: st
             _record(store, name, st.Result(clock.now().isoformat(), True, error=str(exc)))
         raise
     report.read = len(entries)
+    if skipped:
+        report.warnings.append(f"跳过 {skipped} 个由本服务发布到该目录的条目")
     if not dry_run:
         _record(
             store, name, st.Result(clock.now().isoformat(), True, False, report.created, report.updated, report.removed)
@@ -89,14 +104,22 @@ def run(store: Store, name: str, source: PullSource, *, dry_run: bool, actor: st
     return report
 
 
-def _read(remote: Remote, source: PullSource, mapping: Mapping[str, str]) -> list[tuple[str, RemoteEntry]]:
+def _read(
+    remote: Remote, source: PullSource, mapping: Mapping[str, str], source_base: str
+) -> tuple[list[tuple[str, RemoteEntry]], int]:
+    """The source's entries, and how many were skipped as our own (published there by ``bohai publish``)."""
+    attributes = [*mapping, OPENLDAP.marker_attr, AD.marker_attr]
+    entries: list[tuple[str, RemoteEntry]] = []
+    skipped = 0
     try:
-        entries: list[tuple[str, RemoteEntry]] = []
-        for item in remote.read(source.base_dn, source.filter, list(mapping), subtree=True):
-            entries.append(item)
+        for dn, attrs in remote.read(source.base_dn, source.filter, attributes, subtree=True):
+            if OPENLDAP.is_ours(attrs, source_base) or (source_base and AD.is_ours(attrs, source_base)):
+                skipped += 1
+                continue
+            entries.append((dn, attrs))
             if len(entries) > MAX_ENTRIES:
                 raise SyncFailed(f"{remote.url}：条目超过 {MAX_ENTRIES} 个，请用 filter 缩小范围")
-        return entries
+        return entries, skipped
     finally:
         remote.close()
 

@@ -44,7 +44,7 @@ class SyncScheduler:
         self.snapshot = snapshot
         self.debounce = dt.timedelta(seconds=debounce)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
-        base = settings.ldap.base_dn
+        base = self.base = settings.ldap.base_dn
         self.publish = {n: publish.Job(n, t, base) for n, t in settings.publish.items() if t.schedule > 0}
         self.pull = {n: s for n, s in settings.pull.items() if s.schedule > 0}
         self._seen_gen: int | None = None
@@ -113,5 +113,6 @@ class SyncScheduler:
         )
 
     def _pull(self, name: str, snap: Snapshot) -> None:
-        report = pull.run(self.store, name, self.pull[name], dry_run=False, actor=f"pull:{name}")
+        source = self.pull[name]
+        report = pull.run(self.store, name, source, dry_run=False, actor=f"pull:{name}", source_base=self.base)
         log.info("pull %s: %d created, %d updated, %d removed", name, report.created, report.updated, report.removed)

@@ -45,7 +45,10 @@ def cmd_pull(args: argparse.Namespace, settings: Settings) -> int:
 
     source = _named(settings.pull, "pull", args.name)
     with opened(settings) as store:
-        report = pull.run(store, args.name, source, dry_run=args.dry_run, actor=cli_actor(f"pull:{args.name}"))
+        actor = cli_actor(f"pull:{args.name}")
+        report = pull.run(
+            store, args.name, source, dry_run=args.dry_run, actor=actor, source_base=settings.ldap.base_dn
+        )
     for warning in report.warnings:
         print(f"警告：{warning}")
     prefix = "试运行（未写入任何数据）：" if args.dry_run else ""

@@ -25,25 +25,35 @@ SOURCE = [
     ("140106000000", "迎泽区流动人口服务站", "钱泽"),
 ]
 _ous = itertools.count()
+OURS = """\
+dn: uid=130102000000,{base}
+objectClass: inetOrgPerson
+uid: 130102000000
+cn: 长安区流动人口服务管理中心
+sn: 长安区流动人口服务管理中心
+employeeNumber: 130102000000
+employeeType: bohai-liaison
+"""
 
 
 def source_tree(slapd: Slapd, extra: str = "") -> str:
     base = f"ou=src{next(_ous)},{slapd.suffix}"
     entries = [province_entry(base, *row) for row in SOURCE]
     head = f"dn: {base}\nobjectClass: organizationalUnit\nou: {base[3:].split(',')[0]}\n"
-    slapd.add_ldif("\n".join([head, *entries, extra]))
+    slapd.add_ldif("\n".join([head, *entries, extra.format(base=base)]))
     return base
 
 
 def test_pull_makes_the_province_offices_and_a_second_pull_changes_one(
     slapd: Slapd, store: Store, tmp_path: Path
 ) -> None:
-    base = source_tree(slapd)
+    base = source_tree(slapd, OURS)  # with an entry we published there, of another province: skipped, no error
     settings = liaison_settings.load(pull_config(tmp_path, slapd, base), env={})
     source = settings.pull["shanxi"]
 
     dry = pull.run(store, "shanxi", source, dry_run=True, actor="pull:shanxi")
     assert (dry.read, dry.created, store.count_offices()) == (4, 4, 0)
+    assert dry.warnings == ["跳过 1 个由本服务发布到该目录的条目"]
 
     first = pull.run(store, "shanxi", source, dry_run=False, actor="pull:shanxi")
     assert (first.created, first.updated) == (4, 0)
