@@ -129,3 +129,11 @@ class Busy(BohaiError):
 
     status = 503
     code = "busy"
+
+
+class SyncFailed(BohaiError):
+    """Another directory could not be read or written (unreachable, refused the bind, refused an operation), or a
+    publish was refused by its own gates; the message says what was done before it stopped."""
+
+    status = 502
+    code = "sync"

@@ -191,6 +191,39 @@ class Database:
             value: str | None = conn.execute(sa.select(meta_t.c.value).where(meta_t.c.key == key)).scalar_one_or_none()
             return value
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``, replacing any value there (small state such as a publish target's)."""
+        with self.begin() as conn:
+            put_meta(conn, key, value)
+
+    def take_lease(self, key: str, owner: str, seconds: float) -> bool:
+        """Hold ``key`` (a meta row ``"<owner> <until>"``) for ``owner`` for ``seconds``, unless another owner holds
+        it unexpired; True if taken. Instances sharing a database so run each periodic sync job once at a time."""
+        now = clock.now().timestamp()
+        value = f"{owner} {now + seconds:.3f}"
+        with self.begin() as conn:
+            query = sa.select(meta_t.c.value).where(meta_t.c.key == key)
+            current = conn.execute(query if self.is_sqlite else query.with_for_update()).scalar_one_or_none()
+            if current is None:
+                conn.execute(sa.insert(meta_t).values(key=key, value=value))
+                return True
+            holder, _, until = str(current).rpartition(" ")
+            if holder != owner and float(until or 0) > now:
+                return False
+            conn.execute(sa.update(meta_t).where(meta_t.c.key == key).values(value=value))
+            return True
+
+    def release_lease(self, key: str, owner: str) -> None:
+        """Give up ``key`` if ``owner`` holds it."""
+        with self.begin() as conn:
+            conn.execute(sa.delete(meta_t).where(meta_t.c.key == key, meta_t.c.value.startswith(owner + " ")))
+
+    def meta_with_prefix(self, prefix: str) -> dict[str, str]:
+        """Every meta value whose key starts with ``prefix``, by key."""
+        with self.read() as conn:
+            rows = conn.execute(sa.select(meta_t.c.key, meta_t.c.value).where(meta_t.c.key.startswith(prefix)))
+            return {key: value for key, value in rows}
+
     def set_meta_default(self, key: str, value: str) -> str:
         """Store ``value`` under ``key`` unless a value is there already; return the stored one."""
         with self.begin() as conn:
@@ -298,6 +331,12 @@ class ChangeListener:
             return False
         self.event.clear()
         return True
+
+
+def put_meta(conn: Connection, key: str, value: str) -> None:
+    """Store ``value`` under ``key`` in the transaction of ``conn``, replacing any value there."""
+    if conn.execute(sa.update(meta_t).where(meta_t.c.key == key).values(value=value)).rowcount == 0:
+        conn.execute(sa.insert(meta_t).values(key=key, value=value))
 
 
 def _json(value: Mapping[str, Any] | None) -> str | None:

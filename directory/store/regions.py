@@ -19,7 +19,7 @@ from directory import clock
 from directory.divisions import Plan
 from directory.models import RegionAlias
 from directory.regions import Division
-from directory.store.engine import Database, meta_t, office_t, region_t
+from directory.store.engine import Database, office_t, put_meta, region_t
 
 region_alias_t = RegionAlias.__table__  # type: ignore[attr-defined]
 
@@ -59,8 +59,8 @@ class Regions(Database):
                 conn.execute(sa.delete(region_t).where(region_t.c.code == division.code))
             touched = [m.new_code for m in plan.moves] + [code for code, _ in plan.renamed_offices]
             gen = self.bump_generation(conn, touched, removed=[m.old_code for m in plan.moves])  # office_change
-            _set_meta(conn, REGIONS_GENERATION_KEY, str(gen))
-            _set_meta(conn, EDITION_KEY, edition)
+            put_meta(conn, REGIONS_GENERATION_KEY, str(gen))
+            put_meta(conn, EDITION_KEY, edition)
             self.audit(conn, actor, "regions", edition, "update", None, _summary(plan))
         return gen
 
@@ -107,11 +107,6 @@ _DIVISION_FIELDS = ("code", "name", "level", "parent_code", "province_code")
 
 def _values(d: Division) -> dict[str, Any]:
     return {k: getattr(d, k) for k in _DIVISION_FIELDS}
-
-
-def _set_meta(conn: Connection, key: str, value: str) -> None:
-    if conn.execute(sa.update(meta_t).where(meta_t.c.key == key).values(value=value)).rowcount == 0:
-        conn.execute(sa.insert(meta_t).values(key=key, value=value))
 
 
 def _summary(plan: Plan) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from aiohttp import web
 from directory.errors import BohaiError, TooLarge
 from directory.search import SearchIndexer
 from directory.settings import PROJECT_ROOT
+from directory.sync import state as sync_state
 from directory.web import account, api, auth, imports, metrics, pages, render, writes
 from directory.web.context import CTX, HEALTH, METRICS, Extension, WebContext
 
@@ -60,7 +61,8 @@ async def metrics_page(request: web.Request) -> web.Response:
         "bohai_snapshot_regions": float(len(snap.regions)),
         "bohai_snapshot_age_seconds": time.time() - snap.built_at.timestamp(),
     }
-    text = request.app[METRICS].render(extra)
+    states = await request.app[CTX].store.run(sync_state.all_states, request.app[CTX].store)
+    text = request.app[METRICS].render(extra) + sync_state.metrics_text(states)
     return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"X-Robots-Tag": "none"})
 
 
