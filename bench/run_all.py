@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ("search", "import", "http_search", "ldap", "outbox", "scale", "instances", "abuse", "carddav")
+BENCHES = ("search", "import", "http_search", "ldap", "outbox", "scale", "instances", "abuse", "publish", "carddav")
 
 
 def machine() -> str:
@@ -151,6 +151,8 @@ def goal_rows(f: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
                 o["ratio"] >= o["goal_ratio"],
             )
         )
+    if "publish" in f:
+        rows += _publish_rows(f["publish"])
     if "instances" in f:
         n = f["instances"]
         rows.append(
@@ -206,6 +208,22 @@ def _carddav_rows(c: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
         )
     )
     return rows
+
+
+def _publish_rows(p: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    full = (
+        f"full publish of {p['entries']:,} offices into slapd vs ldapadd of the same LDIF (`publish`)",
+        f"{p['full_publish_entries_per_s']:,} vs {p['ldapadd_entries_per_s']:,} entries/s ({p['ratio_to_ldapadd']}×)",
+        f"≥ {p['goal_ratio']}×",
+        p["ratio_to_ldapadd"] >= p["goal_ratio"],
+    )
+    incremental = (
+        f"incremental publish after 10 edits, {p['incremental_modifies']} modifies (`publish`)",
+        f"{p['incremental_10_edits_s']} s",
+        f"< {p['goal_incremental_s']:g} s",
+        p["incremental_10_edits_s"] < p["goal_incremental_s"],
+    )
+    return [full, incremental]
 
 
 def main() -> int:

@@ -1,22 +1,19 @@
-"""Staff accounts: password hashing, the one login check of every password face, API tokens, account commands.
+"""Staff accounts: password hashing, the one login check of every password face, account commands.
 
 Owns: the rules about accounts — argon2id password hashes (argon2-cffi), which roles exist and what an editor's
 province is, ``Logins`` (the login check the web login and the LDAP bind share: the ``LoginGuard`` policy, the
 password length cap, equal work for unknown accounts, argon2 on a bounded pool of its own threads, never the
-store's), and API tokens for scripts (a token is ``<username>.<secret>``; only its SHA-256 is stored, in
-``Account.api_token_hash``). Storage goes through ``Store`` (``get_account``/``create_account``/``update_account``/
-``list_accounts``); the CLI and the faces call these functions and never hash or compare secrets themselves.
+store's). API tokens are :mod:`directory.tokens`. Storage goes through ``Store`` (``get_account``/``create_account``/
+``update_account``/``list_accounts``); the CLI and the faces call these functions and never hash or compare secrets
+themselves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
-import hmac
 import logging
 import re
-import secrets
 import threading
 import weakref
 from collections.abc import Callable
@@ -27,7 +24,7 @@ from typing import Any, ParamSpec, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from directory.errors import AuthenticationFailed, Busy, FieldError, NotFound, StorageError, Throttled, ValidationFailed
+from directory.errors import AuthenticationFailed, Busy, FieldError, StorageError, Throttled, ValidationFailed
 from directory.loginguard import LoginGuard
 from directory.models import ROLES
 from directory.regions import PROVINCES, normalize_code
@@ -60,6 +57,7 @@ class User:
     username: str
     role: str
     province_code: str | None = None  # 12-digit province region code, editors only
+    token_label: str | None = None  # set when the request was authenticated by an API token (its label)
 
     def can_edit(self, region_code: str) -> bool:
         """Admins edit everything, editors the subtree of their own province, readers nothing."""
@@ -68,6 +66,11 @@ class User:
         if self.role == "editor" and self.province_code:
             return region_code[:2] == self.province_code[:2]
         return False
+
+    @property
+    def actor(self) -> str:
+        """Who did it, for audit rows: the user name, and the token's label when a token was used."""
+        return f"{self.username}（令牌：{self.token_label}）" if self.token_label else self.username
 
     @property
     def role_name(self) -> str:
@@ -125,36 +128,10 @@ def set_password(store: Store, username: str, password: str, actor: str) -> None
 
 
 def set_disabled(store: Store, username: str, disabled: bool, actor: str) -> None:
-    """Disable (which also revokes the API token) or re-enable an account."""
-    changes: dict[str, Any] = {"disabled": disabled}
+    """Disable (which also revokes every API token of the account) or re-enable an account."""
+    store.update_account(username, actor, disabled=disabled)
     if disabled:
-        changes["api_token_hash"] = None
-    store.update_account(username, actor, **changes)
-
-
-def new_token(store: Store, username: str, actor: str) -> str:
-    """Make a new API token for ``username`` (replacing any old one) and return it; only its hash is kept."""
-    if store.get_account(username) is None:
-        raise NotFound(f"用户 {username} 不存在")
-    token = f"{username}.{secrets.token_urlsafe(32)}"
-    store.update_account(username, actor, api_token_hash=_token_hash(token))
-    return token
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def user_for_token(store: Store, token: str) -> User:
-    """The account a Bearer token belongs to; AuthenticationFailed for unknown, revoked or disabled."""
-    username, dot, secret = token.rpartition(".")
-    account = store.get_account(username) if dot and secret and len(token) <= 400 else None
-    stored = account.get("api_token_hash") if account else None
-    if account is None or not stored or not hmac.compare_digest(stored, _token_hash(token)):
-        raise AuthenticationFailed("访问令牌无效")
-    if account["disabled"]:
-        raise AuthenticationFailed("账户已停用")
-    return user_of(account)
+        store.revoke_tokens_of(username, actor)
 
 
 def _verify(stored: str | None, password: str) -> bool:

@@ -51,6 +51,11 @@ def local_date(value: dt.datetime) -> dt.date:
     return local(value).date()
 
 
+def shown(value: dt.datetime | None, empty: str = "—") -> str:
+    """A moment as staff read it: Beijing time, written the Chinese way (2026年12月15日 09:00)."""
+    return local(value).strftime("%Y年%m月%d日 %H:%M") if value is not None else empty
+
+
 class ManualClock:
     """A clock that stands still until moved: call it for "now"; :meth:`set` and :meth:`advance` move it."""
 

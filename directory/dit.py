@@ -97,7 +97,7 @@ def office_entry(snap: Snapshot, office: OfficeView, base_dn: str) -> Entry:
         description += f"（{office.position}）" if description else f"职务：{office.position}"
     attrs: dict[str, list[str]] = {
         "objectClass": list(PERSON_CLASSES),
-        "uid": [office.region_code],
+        "uid": [office.region_code, *snap.aliases.get(office.region_code, ())],  # old codes: role addresses
         "cn": [office.unit_name],
         "sn": [office.unit_name],
         "givenName": [office.contact_name] if office.contact_name else [],

@@ -60,6 +60,26 @@ class ValidationFailed(BohaiError):
         self.errors = errors
 
 
+class Unprocessable(ValidationFailed):
+    """Well-formed request whose values break the field rules (the API's writes: HTTP 422)."""
+
+    status = 422
+
+
+class PreconditionRequired(BohaiError):
+    """A write that must name the version it changes (``If-Match``) did not."""
+
+    status = 428
+    code = "precondition_required"
+
+
+class PreconditionFailed(BohaiError):
+    """The version a write named is no longer the current one."""
+
+    status = 412
+    code = "precondition_failed"
+
+
 class Conflict(BohaiError):
     """Someone else saved in between (optimistic locking)."""
 
@@ -120,3 +140,11 @@ class Busy(BohaiError):
 
     status = 503
     code = "busy"
+
+
+class SyncFailed(BohaiError):
+    """Another directory could not be read or written (unreachable, refused the bind, refused an operation), or a
+    publish was refused by its own gates; the message says what was done before it stopped."""
+
+    status = 502
+    code = "sync"

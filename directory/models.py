@@ -1,4 +1,5 @@
-"""SQLModel tables of the directory: Region, Office, Contact, Account, AppPassword, Change, OfficeChange, Meta.
+"""SQLModel tables of the directory: Region, RegionAlias, Office, Contact, Account, ApiToken, AppPassword, Change,
+OfficeChange, Meta.
 
 Owns: the shape of the stored directory. Only ``directory.store`` queries these tables; the schema itself is created and
 migrated by Alembic (``directory/migrations``), never by ``create_all`` at run time.
@@ -35,6 +36,16 @@ class Region(SQLModel, table=True):
     level: str = Field(max_length=10)
     parent_code: str | None = Field(default=None, max_length=12, index=True)
     province_code: str = Field(max_length=12, index=True)
+
+
+class RegionAlias(SQLModel, table=True):
+    """The code of a retired region, kept for a while as another name of the region its office moved to."""
+
+    __tablename__ = "region_alias"
+    old_code: str = Field(primary_key=True, max_length=12)
+    new_code: str = Field(max_length=12, index=True)
+    until: dt.datetime
+    created_at: dt.datetime = Field(default_factory=clock.now)
 
 
 class Office(SQLModel, table=True):
@@ -84,8 +95,24 @@ class Account(SQLModel, table=True):
     disabled: bool = False
     failed_logins: int = 0
     locked_until: dt.datetime | None = None
-    api_token_hash: str | None = Field(default=None, max_length=200)
     created_at: dt.datetime = Field(default_factory=clock.now)
+
+
+class ApiToken(SQLModel, table=True):
+    """A token for scripts: its rights are its scope and province intersected with its owner's role."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    label: str = Field(max_length=100)
+    scope: str = Field(default="write", max_length=10)  # read | write
+    province_code: str | None = Field(default=None, max_length=12)  # None: the owner's whole reach
+    secret_hash: str = Field(unique=True, max_length=64)  # SHA-256 of the token; the token itself is never stored
+    created_at: dt.datetime = Field(default_factory=clock.now)
+    expires_at: dt.datetime | None = None
+    revoked_at: dt.datetime | None = None
+    last_used_at: dt.datetime | None = None
+    last_used_from: str = Field(default="", max_length=64)
 
 
 class AppPassword(SQLModel, table=True):

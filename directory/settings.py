@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from directory.errors import SettingsError
+from directory.sync.targets import PublishTarget, PullSource, check_target_option
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
@@ -34,6 +35,8 @@ POSITIVE: Mapping[str, Any] = types.MappingProxyType({"positive": True})
 """Field metadata: the option must be greater than 0."""
 URL: Mapping[str, Any] = types.MappingProxyType({"url": True})
 """Field metadata: the option is empty or an http:// or https:// URL."""
+
+TARGET_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 
 S = TypeVar("S", bound="Settings")
 
@@ -126,6 +129,8 @@ class Settings:
     login: LoginSettings = field(default_factory=LoginSettings)
     ldap: LdapSettings = field(default_factory=LdapSettings)
     carddav: CardDavSettings = field(default_factory=CardDavSettings)
+    publish: Mapping[str, PublishTarget] = field(default_factory=dict)
+    pull: Mapping[str, PullSource] = field(default_factory=dict)
 
     def replace(self: S, **sections: Mapping[str, Any]) -> S:
         """A copy with some options changed, e.g. ``s.replace(http={"port": 0})`` (validated like any source)."""
@@ -169,7 +174,18 @@ def schema(cls: type[Settings] = Settings) -> dict[str, dict[str, dataclasses.Fi
     out: dict[str, dict[str, dataclasses.Field[Any]]] = {}
     hints = typing.get_type_hints(cls)
     for sec in dataclasses.fields(cls):
-        out[sec.name] = {f.name: f for f in dataclasses.fields(hints[sec.name])}
+        if sec.name not in named_schema(cls):
+            out[sec.name] = {f.name: f for f in dataclasses.fields(hints[sec.name])}
+    return out
+
+
+def named_schema(cls: type[Settings] = Settings) -> dict[str, type[Any]]:
+    """Section name → the class of each of its named tables, for the sections that hold ``[section.NAME]``."""
+    hints = typing.get_type_hints(cls)
+    out: dict[str, type[Any]] = {}
+    for sec in dataclasses.fields(cls):
+        if typing.get_origin(hints[sec.name]) is Mapping:
+            out[sec.name] = typing.get_args(hints[sec.name])[1]
     return out
 
 
@@ -244,6 +260,7 @@ def _check(option: str, spec: dataclasses.Field[Any], value: Any, source: str) -
         raise fail("expected an http:// or https:// URL")
     if option == "database.url" and not value.startswith(_DB_SCHEMES):
         raise fail("expected sqlite:///PATH or postgresql://USER@HOST/DB")
+    check_target_option(spec.metadata, value, fail)
 
 
 def _build(base: S, raw: Mapping[str, Any], source: str, sources: Mapping[str, str] | None = None) -> S:
@@ -255,6 +272,10 @@ def _build(base: S, raw: Mapping[str, Any], source: str, sources: Mapping[str, s
             raise SettingsError(f"[{sec_name}]: unknown section (from {source}); known sections: {known}")
         if not isinstance(values, Mapping):
             raise SettingsError(f"[{sec_name}]: expected a table of options (from {source})")
+        if typing.get_origin(hints[sec_name]) is Mapping:
+            target_cls = typing.get_args(hints[sec_name])[1]
+            sections[sec_name] = _build_named(target_cls, sec_name, values, source)
+            continue
         cls = hints[sec_name]
         ftypes = typing.get_type_hints(cls)
         specs = {f.name: f for f in dataclasses.fields(cls)}
@@ -270,6 +291,29 @@ def _build(base: S, raw: Mapping[str, Any], source: str, sources: Mapping[str, s
             changes[opt] = coerced
         sections[sec_name] = dataclasses.replace(current, **changes)
     return dataclasses.replace(base, **sections)
+
+
+def _build_named(cls: type[Any], sec_name: str, tables: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """The named tables of one section (``[publish.NAME]``), each checked like a section; required options too."""
+    out: dict[str, Any] = {}
+    ftypes = typing.get_type_hints(cls)
+    specs = {f.name: f for f in dataclasses.fields(cls)}
+    for name, values in tables.items():
+        where = f"{sec_name}.{name}"
+        if not TARGET_NAME.fullmatch(name) or not isinstance(values, Mapping):
+            raise SettingsError(f"[{where}]: expected a table named with letters, digits, - or _ (from {source})")
+        changes: dict[str, Any] = {}
+        for opt, value in values.items():
+            if opt not in ftypes:
+                raise SettingsError(f"{where}.{opt}: unknown option (from {source}); known: {', '.join(ftypes)}")
+            coerced = _coerce(value, ftypes[opt], f"{where}.{opt}", source)
+            _check(f"{where}.{opt}", specs[opt], coerced, source)
+            changes[opt] = coerced
+        for opt, spec in specs.items():
+            if spec.metadata.get("required") and not changes.get(opt):
+                raise SettingsError(f"{where}.{opt}: required, not set (from {source})")
+        out[name] = cls(**changes)
+    return out
 
 
 def _env_overrides(cls: type[Settings], env: Mapping[str, str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:

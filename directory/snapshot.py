@@ -1,8 +1,9 @@
 """The immutable in-memory read model of the directory.
 
-Owns: ``Snapshot`` (regions with paths and children, offices with their contacts, and derived indexes that faces
-register, e.g. search indexes or pre-encoded LDAP entries) and ``SnapshotHolder``, which rebuilds the Snapshot when
-the store's change counter moves and swaps it in atomically. Readers never touch the database.
+Owns: ``Snapshot`` (regions with paths and children, offices with their contacts, the live aliases of retired region
+codes, and derived indexes that faces register, e.g. search indexes or pre-encoded LDAP entries) and ``SnapshotHolder``,
+which rebuilds the Snapshot when the store's change counter moves and swaps it in atomically. Readers never touch the
+database.
 """
 
 from __future__ import annotations
@@ -93,12 +94,13 @@ class Snapshot:
     built_at: dt.datetime = field(default_factory=clock.now)
     _derived: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # code → retired codes that lead to it
 
     def sharing(self, *keys: str) -> Snapshot:
         """A new Snapshot of the same data that carries this one's derived values for ``keys`` (immutable indexes,
         which are costly to build) and computes the others afresh (caches that fill as they are used)."""
         carried = {key: self._derived[key] for key in keys if key in self._derived}
-        return Snapshot(self.generation, self.regions, self.offices, self.built_at, carried)
+        return Snapshot(self.generation, self.regions, self.offices, self.built_at, carried, aliases=self.aliases)
 
     def derived(self, key: str, builder: Callable[[Snapshot], T]) -> T:
         """A value computed once per Snapshot (indexes, encoded entries); registered builders run before swap."""
@@ -216,7 +218,7 @@ def patch(
     for code in removed:
         views.pop(code, None)
     views.update(_office_views(offices, contacts, {code: code for code in previous.regions}))
-    return Snapshot(generation, previous.regions, views)
+    return Snapshot(generation, previous.regions, views, aliases=previous.aliases)
 
 
 class SnapshotHolder:
@@ -248,8 +250,9 @@ class SnapshotHolder:
 
     def _load(self, previous: Snapshot | None = None) -> Snapshot:
         """A full load, or (given the current Snapshot) only the offices written since its generation."""
-        if previous is None:
+        if previous is None or self.store.regions_generation() > previous.generation:  # the tree itself changed
             snap = build(*self.store.load_all())
+            snap.aliases = self.store.live_aliases()
         else:
             snap = patch(previous, *self.store.load_changes(previous.generation))
         for key, builder in self._builders.items():

@@ -20,6 +20,7 @@ from directory import demo
 from directory.errors import SettingsError
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
+from directory.sync.schedule import SyncScheduler
 from directory.web.app import make_app
 from directory.web.context import HEALTH, WebContext
 from liaison.database import open_store
@@ -45,6 +46,7 @@ class Running:
     # set by their faces on start; later faces (meetings) add jobs, hooks and local parts to them
     outbox: OutboxWorker | None = None
     inbound: Inbound | None = None
+    sync: SyncScheduler | None = None  # set when a publish target or pull source has a schedule
     _closers: list[Closer] = field(default_factory=list)
 
     def on_close(self, closer: Closer) -> None:
@@ -241,6 +243,29 @@ async def _start_meetings_scheduler(running: Running) -> tuple[str, str] | None:
     return None
 
 
+# --- directory sync ---
+
+
+async def _start_sync(running: Running) -> tuple[str, str] | None:
+    """Publish targets and pull sources with a ``schedule``: run until the service stops; a run in progress may
+    finish (bounded) before the store closes."""
+    sched = SyncScheduler(running.store, running.settings, lambda: running.holder.current)
+    if not sched.active:
+        return None
+    running.sync = sched
+    task = asyncio.create_task(sched.loop(running.stop))
+
+    async def finish() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), SYNC_FINISH_SECONDS)
+        await _cancel(task)
+
+    running.on_close(finish)
+    return None
+
+
+SYNC_FINISH_SECONDS = 60.0
+
 # Started in this order, closed in reverse: the outbox worker before inbound SMTP (which wakes it after queueing a
 # forward), and both before the meetings scheduler (which adds its hooks to the inbound core and wakes the worker).
 FACES: list[Face] = [
@@ -250,6 +275,7 @@ FACES: list[Face] = [
     _start_outbox,
     _start_smtp,
     _start_meetings_scheduler,
+    _start_sync,
 ]
 
 

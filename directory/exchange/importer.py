@@ -113,7 +113,7 @@ def _header_columns(header: list[str], plan: ImportPlan) -> dict[str, int]:
 
 
 @functools.cache
-def _area_codes() -> dict[str, str]:
+def area_codes() -> dict[str, str]:
     """Region code → its city's area code, for every bundled region the table covers."""
     parents = bundled.parent_map()
     out = {}
@@ -168,7 +168,7 @@ def check_rows(
         if "liaison" in columns:
             i = columns["liaison"]
             raw["liaison"] = cells[i] if i < len(cells) else ""
-        cleaned = clean_office(raw, known_region=known, area_code_for=_area_codes(), row=number)
+        cleaned = clean_office(raw, known_region=known, area_code_for=area_codes(), row=number)
         plan.errors.extend(cleaned.errors)
         plan.warnings.extend(cleaned.warnings)
         if cleaned.data is not None:

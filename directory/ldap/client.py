@@ -1,7 +1,7 @@
 """Client-side LDAP request encoders: for tests, benchmarks and tools; the server only decodes requests.
 
-Owns: ``encode_filter``, ``encode_search``, ``encode_bind``, ``encode_message`` and the request controls of paged
-results, server-side sort and VLV.
+Owns: ``encode_filter``, ``encode_search``, ``encode_bind``, ``encode_add`` (also used by ``directory.sync`` to
+pipeline adds), ``encode_message`` and the request controls of paged results, server-side sort and VLV.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from directory.ldap.ber import enc_bool, enc_enum, enc_int, enc_str, seq, tlv
 from directory.ldap.controlvalues import SortKey
 from directory.ldap.filtertree import COMPARE_TAGS, And, Compare, Filter, Not, Or, Present, Substrings
 from directory.ldap.messages import (
+    ADD_REQ,
     BIND_REQ,
     OID_PAGED,
     OID_SORT_REQ,
@@ -50,6 +51,14 @@ def encode_search(req: SearchRequest) -> bytes:
 
 def encode_bind(name: str = "", password: str = "", version: int = 3) -> bytes:
     return tlv(BIND_REQ, enc_int(version) + enc_str(name) + enc_str(password, 0x80))
+
+
+def encode_add(dn: str, attrs: dict[str, list[str]]) -> bytes:
+    """An AddRequest of ``dn`` with the non-empty attributes of ``attrs``."""
+    listed = [
+        seq(enc_str(name), seq(*(enc_str(v) for v in values), tag=0x31)) for name, values in attrs.items() if values
+    ]
+    return tlv(ADD_REQ, enc_str(dn) + seq(*listed))
 
 
 def encode_control(c: Control) -> bytes:

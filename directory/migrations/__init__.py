@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-HEAD = "0004"
+HEAD = "0006"
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,11 @@ class Schema:
         rows = conn.execute(sa.text(f"SELECT version_num FROM {self.version_table}")).scalars().all()
         return rows[0] if len(rows) == 1 else None
 
-    def upgrade(self, conn: Connection) -> None:
-        """Create or upgrade this schema on ``conn`` (inside the caller's transaction)."""
+    def upgrade(self, conn: Connection, target: str | None = None) -> None:
+        """Create or upgrade this schema on ``conn`` (inside the caller's transaction) to ``target`` (default: the
+        newest revision; an older one serves bringing an old backup forward)."""
         current = self.revision(conn)
-        if current == self.head:
+        if current == (target or self.head):
             return
         from alembic import command  # only when there is something to do (see the module docstring)
         from alembic.config import Config
@@ -59,7 +60,7 @@ class Schema:
         cfg.attributes["version_table"] = self.version_table
         if current is None and self.adopt is not None and sa.inspect(conn).has_table(self.adopt[0]):
             command.stamp(cfg, self.adopt[1])
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, target or "head")
 
 
 DIRECTORY = Schema("directory", Path(__file__).resolve().parent, HEAD)

@@ -2,8 +2,9 @@
 
 Owns nothing itself; the parts own their concern: ``engine`` (engine, transactions, migrations, meta, change
 counter, audit trail, :class:`ChangeListener`), ``upsert`` (how an upsert of offices is classified, shared by the
-write and its dry run), ``offices`` (offices and contacts), ``accounts`` (account rows) and ``apppasswords`` (the
-CardDAV app passwords of accounts).
+write and its dry run), ``offices`` (offices and contacts), ``accounts`` (account rows), ``tokens`` (API tokens),
+``apppasswords`` (the CardDAV app passwords of accounts) and ``regions`` (the region tree, division updates, aliases
+of retired codes).
 
 The API is synchronous and thread-safe; async faces call ``await store.run(fn, ...)``.
 """
@@ -20,6 +21,7 @@ from directory.store.engine import (
     Database,
     Row,
     account_t,
+    api_token_t,
     change_t,
     contact_t,
     engine_url,
@@ -28,6 +30,8 @@ from directory.store.engine import (
     region_t,
 )
 from directory.store.offices import Offices
+from directory.store.regions import Regions, region_alias_t
+from directory.store.tokens import Tokens
 from directory.store.upsert import UpsertResult
 
 __all__ = [
@@ -37,17 +41,19 @@ __all__ = [
     "Store",
     "UpsertResult",
     "account_t",
+    "api_token_t",
     "change_t",
     "contact_t",
     "engine_url",
     "meta_t",
     "office_t",
     "open_store",
+    "region_alias_t",
     "region_t",
 ]
 
 
-class Store(Offices, Accounts, AppPasswords):
+class Store(Offices, Accounts, Tokens, AppPasswords, Regions):
     """A directory database. Create with :func:`open_store`, close with :meth:`close`."""
 
 

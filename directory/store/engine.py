@@ -30,7 +30,7 @@ from directory import regions as bundled
 from directory.errors import Conflict, StorageError
 from directory.migrations import DIRECTORY as DIRECTORY_SCHEMA
 from directory.migrations import Schema
-from directory.models import Account, Change, Contact, Meta, Office, OfficeChange, Region
+from directory.models import Account, ApiToken, Change, Contact, Meta, Office, OfficeChange, Region
 
 log = logging.getLogger(__name__)
 Row = RowMapping  # a read-only mapping of column name → value
@@ -44,6 +44,7 @@ region_t = Region.__table__  # type: ignore[attr-defined]
 office_t = Office.__table__  # type: ignore[attr-defined]
 contact_t = Contact.__table__  # type: ignore[attr-defined]
 account_t = Account.__table__  # type: ignore[attr-defined]
+api_token_t = ApiToken.__table__  # type: ignore[attr-defined]
 change_t = Change.__table__  # type: ignore[attr-defined]
 meta_t = Meta.__table__  # type: ignore[attr-defined]
 office_change_t = OfficeChange.__table__  # type: ignore[attr-defined]
@@ -128,6 +129,8 @@ class Database:
         have = conn.execute(sa.select(sa.func.count()).select_from(region_t)).scalar_one()
         if have >= bundled.division_count():  # without loading the table: a running service seldom needs it
             return 0
+        if have and conn.execute(sa.select(meta_t.c.value).where(meta_t.c.key == "regions_edition")).first():
+            return 0  # a newer edition was applied (``store.regions``): never load retired regions back
         divisions = bundled.divisions()
         existing = {r[0] for r in conn.execute(sa.select(region_t.c.code))}
         rows = [dataclasses.asdict(d) for d in divisions if d.code not in existing]
@@ -187,6 +190,39 @@ class Database:
         with self.read() as conn:
             value: str | None = conn.execute(sa.select(meta_t.c.value).where(meta_t.c.key == key)).scalar_one_or_none()
             return value
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``, replacing any value there (small state such as a publish target's)."""
+        with self.begin() as conn:
+            put_meta(conn, key, value)
+
+    def take_lease(self, key: str, owner: str, seconds: float) -> bool:
+        """Hold ``key`` (a meta row ``"<owner> <until>"``) for ``owner`` for ``seconds``, unless another owner holds
+        it unexpired; True if taken. Instances sharing a database so run each periodic sync job once at a time."""
+        now = clock.now().timestamp()
+        value = f"{owner} {now + seconds:.3f}"
+        with self.begin() as conn:
+            query = sa.select(meta_t.c.value).where(meta_t.c.key == key)
+            current = conn.execute(query if self.is_sqlite else query.with_for_update()).scalar_one_or_none()
+            if current is None:
+                conn.execute(sa.insert(meta_t).values(key=key, value=value))
+                return True
+            holder, _, until = str(current).rpartition(" ")
+            if holder != owner and float(until or 0) > now:
+                return False
+            conn.execute(sa.update(meta_t).where(meta_t.c.key == key).values(value=value))
+            return True
+
+    def release_lease(self, key: str, owner: str) -> None:
+        """Give up ``key`` if ``owner`` holds it."""
+        with self.begin() as conn:
+            conn.execute(sa.delete(meta_t).where(meta_t.c.key == key, meta_t.c.value.startswith(owner + " ")))
+
+    def meta_with_prefix(self, prefix: str) -> dict[str, str]:
+        """Every meta value whose key starts with ``prefix``, by key."""
+        with self.read() as conn:
+            rows = conn.execute(sa.select(meta_t.c.key, meta_t.c.value).where(meta_t.c.key.startswith(prefix)))
+            return {key: value for key, value in rows}
 
     def set_meta_default(self, key: str, value: str) -> str:
         """Store ``value`` under ``key`` unless a value is there already; return the stored one."""
@@ -295,6 +331,12 @@ class ChangeListener:
             return False
         self.event.clear()
         return True
+
+
+def put_meta(conn: Connection, key: str, value: str) -> None:
+    """Store ``value`` under ``key`` in the transaction of ``conn``, replacing any value there."""
+    if conn.execute(sa.update(meta_t).where(meta_t.c.key == key).values(value=value)).rowcount == 0:
+        conn.execute(sa.insert(meta_t).values(key=key, value=value))
 
 
 def _json(value: Mapping[str, Any] | None) -> str | None:

@@ -66,6 +66,12 @@ class Offices(Database):
             gone = sorted(code for (code,) in removed if code not in present)
         return offices, contacts, gone, int(gen or 0)
 
+    def office_codes_under(self, prefix: str) -> list[str]:
+        """Region codes of the offices whose code starts with ``prefix`` (e.g. a province's two digits)."""
+        with self.read() as conn:
+            query = sa.select(office_t.c.region_code).where(office_t.c.region_code.startswith(prefix))
+            return sorted(r[0] for r in conn.execute(query))
+
     def region_codes(self) -> set[str]:
         with self.read() as conn:
             return {r[0] for r in conn.execute(sa.select(region_t.c.code))}
@@ -206,13 +212,28 @@ class Offices(Database):
         """Remove an office and its contacts (the region stays); returns the removed row. Audited with the whole
         row and logged as a tombstone, so address books and publish targets drop it too."""
         with self.begin() as conn:
-            row = dict(self._office_row(conn, region_code))
-            contacts = conn.execute(sa.select(contact_t).where(contact_t.c.office_id == row["id"])).mappings().all()
-            conn.execute(sa.delete(contact_t).where(contact_t.c.office_id == row["id"]))
-            conn.execute(sa.delete(office_t).where(office_t.c.id == row["id"]))
-            before = {**row, "contacts": [dict(c) for c in contacts]}
-            self.audit(conn, actor, "office", region_code, "delete", before, None)
+            row = self._remove(conn, region_code, actor)
             self.bump_generation(conn, removed=[region_code])
+        return row
+
+    def replace_offices(self, items: Sequence[OfficeData], removed: Sequence[str], actor: str) -> UpsertResult:
+        """Upsert ``items`` and remove the offices of ``removed`` in one transaction (a pull from a province's own
+        directory): all of it is written, or nothing."""
+        with self.begin() as conn:
+            result = self._upsert(conn, items, actor, False, None)
+            for code in removed:
+                self._remove(conn, code, actor)
+            if removed:
+                self.bump_generation(conn, removed=removed)
+        return result
+
+    def _remove(self, conn: Connection, region_code: str, actor: str) -> dict[str, Any]:
+        row = dict(self._office_row(conn, region_code))
+        contacts = conn.execute(sa.select(contact_t).where(contact_t.c.office_id == row["id"])).mappings().all()
+        conn.execute(sa.delete(contact_t).where(contact_t.c.office_id == row["id"]))
+        conn.execute(sa.delete(office_t).where(office_t.c.id == row["id"]))
+        before = {**row, "contacts": [dict(c) for c in contacts]}
+        self.audit(conn, actor, "office", region_code, "delete", before, None)
         return row
 
     # -- contacts ---------------------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
-"""The JSON API under ``/api/v1`` and its OpenAPI 3 document.
+"""The reads of the JSON API under ``/api/v1``.
 
 Owns: the read API for scripts and the search page's live results — search, regions, offices, an office's history,
-export of a region's subtree (JSON or vCard) — and ``/api/v1/openapi.json``; per Snapshot, the search responses
-already sent (``SearchCache``) and every office's encoded JSON (``OfficeJsonIndexer``), so answering a new search is
-ranking plus a join of bytes. Reading follows ``[web] anonymous_read``; scripts authenticate with ``Authorization:
-Bearer <token>`` (``bohai user token NAME``). Every error has the shape ``{ok: false, error, errors, status}``
+export of a region's subtree (JSON or vCard) — and serves ``/api/v1/openapi.json`` (``web.openapi``); per
+Snapshot, the search responses already sent (``SearchCache``) and every office's encoded JSON
+(``OfficeJsonIndexer``), so answering a new search is ranking plus a join of bytes; the ETag of an office. Reading
+follows ``[web] anonymous_read``; scripts authenticate with ``Authorization: Bearer <token>`` (``bohai user token
+add``); writes are ``web.writes``. Every error has the shape ``{ok: false, error, errors, status}``
 (mapped once in ``app.py``); successes carry ``ok: true``. Editors' user names (an office's ``updated_by``, the
 ``actor`` of history rows) are given to logged-in staff only; anonymous readers get null.
 """
@@ -26,6 +27,7 @@ from directory.exchange.vcard import card_30
 from directory.search import MAX_TERMS, OWN_EXACT, index, office_public
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.validate import display_phone
+from directory.web import openapi
 from directory.web.auth import current_user
 from directory.web.context import CTX
 
@@ -36,6 +38,11 @@ EXPORT_FORMATS = ("json", "vcard")
 def _json(data: dict[str, Any], status: int = 200) -> web.Response:
     body = json.dumps({"ok": True, **data}, ensure_ascii=False, default=str, separators=(",", ":"))
     return web.Response(text=body, status=status, content_type="application/json")
+
+
+def etag(version: int) -> str:
+    """An office's ETag: its version, which every edit raises (the precondition of a write, ``web.writes``)."""
+    return f'"v{version}"'
 
 
 def _snap(request: web.Request) -> Snapshot:
@@ -237,7 +244,9 @@ async def api_office(request: web.Request) -> web.Response:
     if office is None:
         raise NotFound(f"{region.path_text} 没有单位记录")
     domain = request.app[CTX].settings.routing_domain
-    return _json({"office": office_json(office, region, domain, staff=current_user(request) is not None)})
+    response = _json({"office": office_json(office, region, domain, staff=current_user(request) is not None)})
+    response.headers["ETag"] = etag(office.version)
+    return response
 
 
 async def api_history(request: web.Request) -> web.Response:
@@ -277,82 +286,6 @@ async def api_me(request: web.Request) -> web.Response:
     return _json({"user": {"username": user.username, "role": user.role, "province_code": user.province_code}})
 
 
-async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(OPENAPI, dumps=lambda v: json.dumps(v, ensure_ascii=False))
-
-
-def _op(summary: str, params: list[dict[str, Any]], ok: str = "成功") -> dict[str, Any]:
-    return {
-        "summary": summary,
-        "parameters": params,
-        "responses": {
-            "200": {"description": ok, "content": {"application/json": {"schema": {"type": "object"}}}},
-            "default": {
-                "description": "错误",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            },
-        },
-    }
-
-
-def _q(name: str, desc: str, *, required: bool = False, kind: str = "string") -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": required, "description": desc, "schema": {"type": kind}}
-
-
-_CODE = {
-    "name": "code",
-    "in": "path",
-    "required": True,
-    "description": "12位区划代码",
-    "schema": {"type": "string", "pattern": "^\\d{12}$"},
-}
-
-OPENAPI: dict[str, Any] = {
-    "openapi": "3.0.3",
-    "info": {"title": "环渤海通讯联络服务 API", "version": "1", "description": "流动人口服务管理单位通讯录（只读）"},
-    "servers": [{"url": "/api/v1"}],
-    "security": [{}, {"bearer": []}],
-    "paths": {
-        "/search": {
-            "get": _op("查找单位", [_q("q", "查询词", required=True), _q("limit", "最多结果数", kind="integer")])
-        },
-        "/regions": {"get": _op("省级区划列表", [])},
-        "/regions/{code}": {"get": _op("区划、下级区划与数据质量", [_CODE])},
-        "/offices": {
-            "get": _op(
-                "区划下的全部单位",
-                [
-                    _q("region", "区划代码", required=True),
-                    _q("limit", "每页条数", kind="integer"),
-                    _q("offset", "起始位置", kind="integer"),
-                ],
-            )
-        },
-        "/offices/{code}": {"get": _op("单位详情", [_CODE])},
-        "/offices/{code}/history": {"get": _op("单位修改记录", [_CODE])},
-        "/export": {
-            "get": _op("导出区划下的单位", [_q("region", "区划代码", required=True), _q("format", "json 或 vcard")])
-        },
-        "/me": {"get": _op("当前用户", [])},
-    },
-    "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "bohai user token NAME"}},
-        "schemas": {
-            "Error": {
-                "type": "object",
-                "required": ["ok", "error", "errors", "status"],
-                "properties": {
-                    "ok": {"type": "boolean", "enum": [False]},
-                    "error": {"type": "string"},
-                    "errors": {"type": "array", "items": {"type": "object"}},
-                    "status": {"type": "integer"},
-                },
-            }
-        },
-    },
-}
-
-
 async def _register_office_json(app: web.Application) -> None:
     await asyncio.to_thread(app[CTX].holder.register, "web.office_json", OfficeJsonIndexer())
 
@@ -368,4 +301,4 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/v1/offices/{code:\\d{12}}/history", api_history)
     r.add_get("/api/v1/export", api_export)
     r.add_get("/api/v1/me", api_me)
-    r.add_get("/api/v1/openapi.json", openapi)
+    r.add_get("/api/v1/openapi.json", openapi.document)

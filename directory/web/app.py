@@ -24,7 +24,8 @@ from directory.carddav import server as carddav
 from directory.errors import BohaiError, TooLarge
 from directory.search import SearchIndexer
 from directory.settings import PROJECT_ROOT
-from directory.web import account, api, auth, clients, imports, metrics, pages, render
+from directory.sync import state as sync_state
+from directory.web import account, api, auth, clients, imports, metrics, pages, render, writes
 from directory.web.context import CTX, HEALTH, METRICS, Extension, WebContext
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ async def metrics_page(request: web.Request) -> web.Response:
         "bohai_snapshot_regions": float(len(snap.regions)),
         "bohai_snapshot_age_seconds": time.time() - snap.built_at.timestamp(),
     }
-    text = request.app[METRICS].render(extra)
+    states = await request.app[CTX].store.run(sync_state.all_states, request.app[CTX].store)
+    text = request.app[METRICS].render(extra) + sync_state.metrics_text(states)
     return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"X-Robots-Tag": "none"})
 
 
@@ -153,6 +155,7 @@ def make_app(ctx: WebContext, extensions: Iterable[Extension] = ()) -> web.Appli
     pages.setup(app)
     api.setup(app)
     imports.setup(app)
+    writes.setup(app)
     carddav.setup(app)
     clients.setup(app)
     account.setup(app)

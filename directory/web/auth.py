@@ -43,7 +43,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from directory import accounts
+from directory import accounts, tokens
 from directory.accounts import User
 from directory.errors import AuthenticationFailed, Forbidden
 from directory.settings import Settings
@@ -197,7 +197,8 @@ async def _resolve(request: web.Request, state: AuthState) -> User | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed("Authorization 头应为 Bearer <令牌>")
-        user = await state.store.run(accounts.user_for_token, state.store, token.strip())
+        client = request.remote or ""
+        user = await state.store.run(tokens.authenticate, state.store, token.strip(), client)
         request[BY_TOKEN] = True
         return user
     cookie = request.cookies.get(COOKIE)
@@ -267,6 +268,8 @@ def middleware() -> Middleware:
         if anonymous_refused and not request.path.startswith(state.public_prefixes):
             require_user(request)
         routed = request.match_info.http_exception is None  # unknown routes answer 404/405, not 403
+        if routed and request.method in UNSAFE and user is None and is_api(request):
+            require_user(request)  # an anonymous script is told to authenticate (401), not about CSRF
         if routed and request.method in UNSAFE and not request.get(BY_TOKEN, False):
             await _check_csrf_early(request)
         try:

@@ -75,7 +75,7 @@ PARSER = web.AppKey("import_parser", ThreadPoolExecutor)
 T = TypeVar("T")
 
 
-async def _parsed(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
+async def parsed(request: web.Request, fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` in the import parser's thread (see the module docstring)."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(request.app[PARSER], functools.partial(fn, *args))
@@ -117,8 +117,8 @@ async def upload_check(request: web.Request) -> web.Response:
         raise ValidationFailed([error], "没有收到可导入的文件")
     ctx = request.app[CTX]
     scope = _scope(user.role, user.province_code, form.get("province", ""))
-    table = await _parsed(request, exchange.read_rows, data, filename)
-    plan = await _parsed(request, exchange.check_rows, table, ctx.holder.current.regions, scope)
+    table = await parsed(request, exchange.read_rows, data, filename)
+    plan = await parsed(request, exchange.check_rows, table, ctx.holder.current.regions, scope)
     preview = await ctx.store.run(exchange.preview, ctx.store, plan) if plan.ok else None
     pending = Pending(user.username, filename, scope, plan, time.time() + PENDING_SECONDS)
     key = request.app[PENDING].add(pending) if plan.ok else ""

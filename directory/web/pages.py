@@ -19,6 +19,7 @@ from directory.exchange.vcard import card_30, vcards_outlook
 from directory.models import OFFICE_FIELDS
 from directory.search import search
 from directory.snapshot import OfficeView, RegionView, Snapshot
+from directory.sync import state as sync_state
 from directory.validate import FIELD_LABELS, clean_office, display_phone
 from directory.web import auth
 from directory.web.auth import check_csrf, current_user, require_user, safe_next
@@ -300,7 +301,20 @@ async def dashboard(request: web.Request) -> web.Response:
     today = clock.today()
     counts = quality.subtree_counts(snap, today)
     rows = [(p, counts[p.code], snap.liaison_officer(p.code)) for p in sorted(snap.provinces(), key=lambda r: r.code)]
-    return render(request, "web/dashboard.html", {"rows": rows, "stale_days": quality.STALE_DAYS})
+    sync = await _sync_states(request)
+    return render(request, "web/dashboard.html", {"rows": rows, "stale_days": quality.STALE_DAYS, "sync": sync})
+
+
+async def _sync_states(request: web.Request) -> list[tuple[str, str, sync_state.State]]:
+    """(kind, name, state) of every publish target and pull source, for administrators only (errors name servers)."""
+    user = current_user(request)
+    if user is None or user.role != "admin":
+        return []
+    ctx = _ctx(request)
+    states = await ctx.store.run(sync_state.all_states, ctx.store)
+    configured = [("publish", name) for name in ctx.settings.publish] + [("pull", name) for name in ctx.settings.pull]
+    keys = dict.fromkeys([*(tuple(k.split(":", 1)) for k in states), *configured])
+    return [(kind, name, states.get(f"{kind}:{name}", sync_state.State())) for kind, name in sorted(keys)]
 
 
 async def dashboard_province(request: web.Request) -> web.Response:

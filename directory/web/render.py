@@ -30,6 +30,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from directory import clock
 from directory.settings import PROJECT_ROOT
 from directory.validate import display_phone
 from directory.web.auth import csrf_token, current_user
@@ -61,6 +62,7 @@ def page_environment(folders: Mapping[str, jinja2.BaseLoader]) -> jinja2.Environ
         lstrip_blocks=True,
     )
     env.filters["phone"] = display_phone  # stored E.164 → 0311-87654321
+    env.filters["shown"] = clock.shown  # a moment in Beijing time, the Chinese way
     return env
 
 

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from directory.errors import FieldError, ValidationFailed
-from liaison.cli.common import opened
+from liaison.cli.common import cli_actor, opened, positive_int
 from liaison.settings import Settings
 
 
@@ -53,8 +53,7 @@ def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
     for a in rows:
         province = PROVINCES.get((a["province_code"] or "")[:2], "")
         state = "已停用" if a["disabled"] else "正常"  # accounts are never locked (failed logins are slowed)
-        token = "有令牌" if a["api_token_hash"] else ""
-        print(f"{a['username']}\t{ROLE_NAMES.get(a['role'], a['role'])}\t{province or '—'}\t{state}\t{token}".rstrip())
+        print(f"{a['username']}\t{ROLE_NAMES.get(a['role'], a['role'])}\t{province or '—'}\t{state}")
     if not rows:
         print("还没有用户；用 bohai user add 创建", file=sys.stderr)
     return 0
@@ -69,14 +68,72 @@ def cmd_user_disable(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_user_token(args: argparse.Namespace, settings: Settings) -> int:
-    from directory import accounts
+def cmd_token_add(args: argparse.Namespace, settings: Settings) -> int:
+    from directory import tokens
 
     with opened(settings) as store:
-        token = accounts.new_token(store, args.username, "cli")
+        token_id, token = tokens.issue(
+            store,
+            args.username,
+            args.label,
+            cli_actor("token"),
+            scope=args.scope,
+            province=args.province,
+            expires_days=args.expires,
+        )
     print(token)
-    print("请妥善保存此令牌（只显示一次，旧令牌已失效）；用法：Authorization: Bearer <令牌>", file=sys.stderr)
+    print(
+        f"已创建令牌 {token_id}（{tokens.SCOPES[args.scope]}）。请立即妥善保存：令牌只显示这一次。"
+        "用法：Authorization: Bearer <令牌>",
+        file=sys.stderr,
+    )
     return 0
+
+
+def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
+    from directory import clock, tokens
+    from directory.regions import PROVINCES
+
+    with opened(settings) as store:
+        rows = store.list_tokens(args.username)
+    for t in rows:
+        province = PROVINCES.get((t["province_code"] or "")[:2], "全部")
+        used = f"{clock.shown(t['last_used_at'])} {t['last_used_from']}".strip() if t["last_used_at"] else "从未使用"
+        expires = clock.shown(t["expires_at"], "不过期")
+        print(
+            f"{t['id']}\t{t['username']}\t{t['label']}\t{tokens.SCOPES.get(t['scope'], t['scope'])}\t{province}"
+            f"\t{tokens.state(t)}\t到期：{expires}\t最近使用：{used}"
+        )
+    if not rows:
+        print("还没有令牌；用 bohai user token add 用户名 --label 名称 创建", file=sys.stderr)
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    with opened(settings) as store:
+        row = store.revoke_token(args.id, cli_actor("token"))
+    print(f"已吊销令牌 {row['id']}（{row['username']}：{row['label']}）")
+    return 0
+
+
+def _add_token_commands(user: Any) -> None:
+    from directory import tokens
+
+    token = user.add_parser("token", help="管理 API 访问令牌（可有多个，各有名称、权限、省份与有效期）")
+    actions = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    p = actions.add_parser("add", help="创建新令牌（只显示一次）")
+    p.add_argument("username", help="令牌所属的用户")
+    p.add_argument("--label", required=True, help="令牌名称，说明用途（如：人事系统同步）")
+    p.add_argument("--scope", choices=list(tokens.SCOPES), default="read", help="read 只读（默认）或 write 读写")
+    p.add_argument("--province", metavar="CODE", help="只允许该省（如 13）；不超出用户本身的权限")
+    p.add_argument("--expires", metavar="DAYS", type=positive_int, help="有效天数（默认不过期）")
+    p.set_defaults(handler=cmd_token_add)
+    p = actions.add_parser("list", help="列出令牌（不显示令牌本身）")
+    p.add_argument("username", nargs="?", help="只列出该用户的令牌")
+    p.set_defaults(handler=cmd_token_list)
+    p = actions.add_parser("revoke", help="吊销令牌")
+    p.add_argument("id", type=positive_int, help="令牌编号（见 bohai user token list）")
+    p.set_defaults(handler=cmd_token_revoke)
 
 
 def cmd_app_password_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -99,8 +156,7 @@ def cmd_app_password_list(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as store:
         rows = apppasswords.listed(store, args.username)
     for r in rows:
-        created = clock.local(r["created_at"]).strftime("%Y-%m-%d %H:%M")
-        used = clock.local(r["last_used_at"]).strftime("%Y-%m-%d %H:%M") if r["last_used_at"] else "从未使用"
+        created, used = clock.shown(r["created_at"]), clock.shown(r["last_used_at"], "从未使用")
         print(f"{r['id']}\t{r['label']}\t创建于 {created}\t最近使用 {used}")
     if not rows:
         print(f"用户 {args.username} 没有应用密码；用 bohai user app-password add 创建", file=sys.stderr)
@@ -146,11 +202,9 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(handler=cmd_user_passwd)
     p = user.add_parser("list", help="列出账户")
     p.set_defaults(handler=cmd_user_list)
-    p = user.add_parser("disable", help="停用账户（同时吊销访问令牌）")
+    p = user.add_parser("disable", help="停用账户（同时吊销其全部访问令牌）")
     p.add_argument("username")
     p.add_argument("--enable", action="store_true", help="重新启用")
     p.set_defaults(handler=cmd_user_disable)
-    p = user.add_parser("token", help="生成新的 API 访问令牌（旧令牌失效）")
-    p.add_argument("username")
-    p.set_defaults(handler=cmd_user_token)
+    _add_token_commands(user)
     _add_app_password_commands(user)

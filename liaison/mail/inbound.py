@@ -3,16 +3,16 @@
 Owns: the RCPT policy — only ``<region code>@<domain>`` of an office with e-mail, ``bounces+<token>@<domain>`` of a
 message we sent, and the extra local parts the composition root passes in (``postmaster``, the meetings organiser
 address); everything else, other domains included, is refused at RCPT, so this is never an open relay — and the DATA
-handling: hooks first (``async (store, message, mail_from, rcpt_tos) -> bool``, e.g. meetings' iMIP REPLY), then
-bounces (only an RFC 3464 report whose Final-/Original-Recipient is the address we sent to marks the delivery bounced
-and flags the office's e-mail — not for forwards; auto-replies and anything else are archived only), replies
-(In-Reply-To/References handed to the ``on_reply`` handlers — letters marks its deliveries replied, only from the
-office the delivery went to —, never for auto mail; a bounce of a sent message goes to the ``on_bounce`` handlers) and
-forwarding of role mail through the outbox to the office's current e-mail: re-headed so that it cannot impersonate
-its sender (see :mod:`liaison.mail.forward`), stored once however many mailboxes it goes to, one forward per
-mailbox, and within the hourly forward quotas of the sender and the client (see :mod:`liaison.mail.limits`; a
-recipient or message beyond them gets 450). The message is stored (and anything it causes committed) before the 250
-answer; a message refused by a quota leaves nothing behind.
+handling: hooks first (``async (store, message, mail_from, rcpt_tos) -> bool``, e.g. meetings' iMIP REPLY), then bounces
+(only an RFC 3464 report whose Final-/Original-Recipient is the address we sent to marks the delivery bounced and flags
+the office's e-mail — not for forwards; auto-replies and anything else are archived only), replies
+(In-Reply-To/References handed to the ``on_reply`` handlers — letters marks its deliveries replied, only from the office
+the delivery went to —, never for auto mail; a bounce of a sent message goes to the ``on_bounce`` handlers) and
+forwarding of role mail (to a retired region's code too, while its alias lasts) through the outbox to the office's
+current e-mail: re-headed so that it cannot impersonate its sender (see :mod:`liaison.mail.forward`), stored once
+however many mailboxes it goes to, one forward per mailbox, and within the hourly forward quotas of the sender and the
+client (see :mod:`liaison.mail.limits`; a recipient or message beyond them gets 450). The message is stored (and
+anything it causes committed) before the 250 answer; a message refused by a quota leaves nothing behind.
 
 The server: at most ``[smtp] max_connections`` sessions, ``max_connections_per_client`` of them from one client
 address, each closed after ``idle_timeout`` seconds without a command.
@@ -37,7 +37,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.engine import Connection
 
 from directory import clock
-from directory.snapshot import Snapshot
+from directory.snapshot import OfficeView, Snapshot
 from directory.store import Store
 from liaison.mail import bodies, forward, limits, outbox
 from liaison.mail.dsn import addresses, dsn_recipients, is_auto, parse_dsn, referenced_ids
@@ -108,12 +108,18 @@ class Inbound:
         if local.lower() in self.local_parts:
             return None
         if REGION_CODE.match(local):
-            office = self.snapshot().office(local)
+            office = self.office_for(local)
             return None if office is not None and office.email else "550 5.1.1 No such office mailbox"
         token = outbox.parse_bounce_address(local)
         if token is not None and self._token_known(token):
             return None
         return "550 5.1.1 No such user here"
+
+    def office_for(self, code: str) -> OfficeView | None:
+        """The office of a role address's code, or of its successor while a retired code's alias lasts."""
+        snap = self.snapshot()
+        successor = None if code in snap.offices else self.store.alias_of(code)
+        return snap.office(successor or code)
 
     def admit(self, address: str, mail_from: str, client: str, roles_before: int) -> str | None:
         """:meth:`check_recipient`, and for a role address also the forward quotas (with the role recipients
@@ -251,7 +257,7 @@ class Inbound:
             ids, now, ok = referenced_ids(msg), clock.now(), self._from_office(senders)
             replied = [i for handler in self.on_reply for i in handler(conn, ids, now, sender_ok=ok)]
             note = f"回复了投递 {replied}；" if replied else ""
-        office = self.snapshot().office(code)
+        office = self.office_for(code)
         role = f"{code}@{self.domain}"
         if office is None or not office.email or office.email.lower().endswith("@" + self.domain):
             return note + "单位无可转发的邮箱"

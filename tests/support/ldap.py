@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ldap3
 from hypothesis import strategies as st
 
 from directory.ldap import client as lc
@@ -69,11 +70,12 @@ def ldap_settings(**changes: Any) -> LdapSettings:
     return Settings().replace(ldap={"port": 0, **changes}).ldap
 
 
-def make_cert(directory: Path) -> tuple[str, str]:
-    """A self-signed certificate for 127.0.0.1 and its key, written by openssl into ``directory``: (cert, key)."""
+def make_cert(directory: Path, *, days: int = 1) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 valid for ``days`` and its key, written by openssl into ``directory``:
+    (cert, key)."""
     openssl = need_tool("openssl", "openssl")
     cert, key = directory / "cert.pem", directory / "key.pem"
-    args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+    args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", str(days), "-subj", "/CN=127.0.0.1"]
     subprocess.run(
         [openssl, *args, "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
         check=True,
@@ -81,6 +83,16 @@ def make_cert(directory: Path) -> tuple[str, str]:
         timeout=60,
     )
     return str(cert), str(key)
+
+
+def ldap_values(port: int, uid: str, attribute: str) -> list[str]:
+    """The values of ``attribute`` of the office ``uid`` as an anonymous ldap3 client reads them from 127.0.0.1:port."""
+    c = ldap3.Connection(ldap3.Server(f"ldap://127.0.0.1:{port}", get_info=ldap3.NONE), auto_bind=True)
+    try:
+        c.search(BASE, f"(uid={uid})", attributes=[attribute])
+        return [str(v) for e in c.entries for v in e[attribute].values]
+    finally:
+        c.unbind()
 
 
 # -- responses -----------------------------------------------------------------------------------------------------

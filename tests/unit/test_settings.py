@@ -62,7 +62,7 @@ def test_directory_loader_refuses_sections_nobody_registered(tmp_path: Path) -> 
     """The directory alone does not know [smtp]: without the liaison class a liaison section is a typo, not ignored."""
     cfg = tmp_path / "c.toml"
     cfg.write_text("[ldap]\nport = 0\n[smtp]\nport = 0\n", encoding="utf-8")
-    known = "database, http, web, login, ldap, carddav"
+    known = "database, http, web, login, ldap, carddav, publish, pull"
     with pytest.raises(SettingsError, match=rf"\[smtp\]: unknown section.*known sections: {known}$"):
         settings.load(cfg, env={})
     s = liaison_settings.load(cfg, env={})
@@ -230,6 +230,62 @@ def test_bohai_config_prints_every_section_with_secrets_hidden(
     monkeypatch.setenv("BOHAI_SMTP_PORT", "2626")
     assert main(["--config", str(cfg), "config"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert list(shown) == list(settings.schema(liaison_settings.Settings))
+    assert list(shown) == [f.name for f in dataclasses.fields(liaison_settings.Settings)]  # named tables too
+    assert shown["publish"] == {} and shown["pull"] == {}
     assert shown["smtp"]["port"] == 2626 and shown["web"]["public_url"] == "https://l.example.org"
     assert shown["relay"]["password"] == "***" and "hunter2" not in json.dumps(shown)
+
+
+def _commented_example(section: str) -> str:
+    """The commented ``[section.NAME]`` example of default.toml, uncommented."""
+    lines = settings.DEFAULT_CONFIG.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"# [{section}."))
+    block = []
+    for line in lines[start:]:
+        if line.strip() == "#":
+            break
+        block.append(line.removeprefix("# "))
+    return "\n".join(line for line in block if not line.startswith("# ")) + "\n"
+
+
+def test_the_sync_examples_of_default_toml_load_with_every_option(tmp_path: Path) -> None:
+    cfg = tmp_path / "sync.toml"
+    cfg.write_text(_commented_example("publish") + _commented_example("pull"), encoding="utf-8")
+    s = liaison_settings.load(cfg, env={})
+    target, source = s.publish["hebei-mail"], s.pull["shanxi"]
+    assert target.regions == ("13",) and target.flavour == "openldap" and target.schedule == 60
+    assert source.province == "14" and source.starttls is True and source.delete_missing is False
+    for kind, obj in (("publish", target), ("pull", source)):
+        documented = {line.split(" =")[0] for line in _commented_example(kind).splitlines() if " = " in line}
+        assert documented == {f.name for f in dataclasses.fields(obj)}, kind
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('url = "http://x"\nbase_dn = "o=x"', r"publish\.t\.url: expected an ldap:// or ldaps:// URL"),
+        ('url = "ldap://x"', r"publish\.t\.base_dn: required, not set"),
+        ('url = "ldap://x"\nbase_dn = "o=x"\nflavour = "389"', r"publish\.t\.flavour: expected one of openldap, ad"),
+        ('url = "ldap://x"\nbase_dn = "o=x"\nregions = ["1301"]', r"publish\.t\.regions: expected 2- or 12-digit"),
+        ('url = "ldap://x"\nbase_dn = "o=x"\nmax_delete_share = 2', r"publish\.t\.max_delete_share: expected a share"),
+        ('url = "ldap://x"\nbase_dn = "o=x"\npasword_file = "p"', r"publish\.t\.pasword_file: unknown option"),
+    ],
+)
+def test_publish_tables_are_checked_naming_the_option(tmp_path: Path, table: str, message: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[publish.t]\n{table}\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=message):
+        liaison_settings.load(cfg, env={})
+
+
+def test_pull_tables_need_a_mapping_and_a_province(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[pull.sx]\nurl = "ldap://x"\nbase_dn = "o=x"\nmapping = "m.toml"\nprovince = "140"\n', "utf-8")
+    with pytest.raises(SettingsError, match=r"pull\.sx\.province: expected a 2-digit province code"):
+        liaison_settings.load(cfg, env={})
+    cfg.write_text('[pull.sx]\nurl = "ldap://x"\nbase_dn = "o=x"\nprovince = "14"\n', "utf-8")
+    with pytest.raises(SettingsError, match=r"pull\.sx\.mapping: required"):
+        liaison_settings.load(cfg, env={})
+    cfg.write_text('[pull."bad name"]\nurl = "ldap://x"\n', "utf-8")
+    with pytest.raises(SettingsError, match=r"\[pull\.bad name\]: expected a table named with letters"):
+        liaison_settings.load(cfg, env={})

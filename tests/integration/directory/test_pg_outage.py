@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from directory import accounts, demo, regions
+from directory import accounts, demo, regions, tokens
 from directory.errors import StorageError
 from liaison import service
 from tests.support.settings import service_settings
@@ -92,7 +92,7 @@ async def test_requests_fail_cleanly_during_an_outage_and_recover(pg_demo_url: s
         try:
             store = running.store
             await store.run(accounts.add_user, store, "admin1", "correct horse 9", "admin", None, "test")
-            token = await store.run(accounts.new_token, store, "admin1", "test")
+            _, token = await store.run(tokens.issue, store, "admin1", "脚本", "test")
             auth = {"Authorization": f"Bearer {token}"}
             base = running.urls["http"]
             data = demo.office_for(regions.by_code()[CHANGAN])

@@ -122,18 +122,20 @@ def test_old_database_upgrades_with_nothing_lost(old_db: str) -> None:
     assert before["alembic_version"] == [("0001",)]
     old_key = dict(before["meta"])["meetings.link_secret"]
 
+    old_tokens = {r[0]: r[1] for r in _rows(old_db, {"account": ["id", "api_token_hash"]})["account"] if r[1]}
+    old_columns["account"].remove("api_token_hash")  # moved into api_token, checked below
+    before["account"] = _rows(old_db, {"account": old_columns["account"]})["account"]
     store = open_store(old_db)
     try:
         after = _rows(old_db, old_columns)  # later migrations may add columns; every old value must stay as it was
         unchanged = {name: after[name] for name in before if name != "alembic_version"}
         assert unchanged == {n: r for n, r in before.items() if n != "alembic_version"}, "every old row is unchanged"
-        assert set(after) - set(before) == {
-            "liaison_alembic_version",
-            "liaison_key",
-            "office_change",
-            "outbox_body",
-            "app_password",
-        }
+        migrated = {(t["username"], t["label"], t["scope"]) for t in store.list_tokens()}
+        assert old_tokens and migrated == {("hebei", "原有令牌", "write")}
+        assert all(store.token_by_hash(h) is not None for h in old_tokens.values()), "the old token still works"
+        added = {"api_token", "app_password", "liaison_alembic_version", "liaison_key", "office_change", "outbox_body"}
+        added.add("region_alias")
+        assert set(after) - set(before) == added
         assert len(after["office_change"]) == len(before["office"]), "the change log starts with every old office"
         assert after["liaison_alembic_version"] == [(LIAISON.head,)]
         assert after["alembic_version"] == [(DIRECTORY.head,)]

@@ -7,11 +7,9 @@ import dataclasses
 import subprocess
 from pathlib import Path
 
-import ldap3
-
 from directory.validate import OfficeData
 from liaison import service
-from tests.support.ldap import BASE, make_cert
+from tests.support.ldap import BASE, ldap_values, make_cert
 from tests.support.need import need_tool
 from tests.support.servers import serve_process
 from tests.support.settings import service_settings
@@ -44,15 +42,6 @@ async def test_serve_prints_ldap_and_ldaps_urls_and_answers(sqlite_demo_url: str
     assert sp.proc.returncode == 0
 
 
-def _mail_of(port: int, uid: str) -> list[str]:
-    c = ldap3.Connection(ldap3.Server(f"ldap://127.0.0.1:{port}", get_info=ldap3.NONE), auto_bind=True)
-    try:
-        c.search(BASE, f"(uid={uid})", attributes=["mail"])
-        return [str(v) for e in c.entries for v in e.mail.values]
-    finally:
-        c.unbind()
-
-
 async def test_a_store_change_reaches_ldap_without_restart(demo_url: str) -> None:
     """End to end through the holder's watch loop (poll interval, Store.load_all, Snapshot build, LDAP index);
     how long it takes is measured by bench/instances.py."""
@@ -63,16 +52,16 @@ async def test_a_store_change_reaches_ldap_without_restart(demo_url: str) -> Non
         store = running.store
         office = await store.run(store.get_office, CODE)
         assert office is not None
-        assert await asyncio.to_thread(_mail_of, port, CODE) == [office["email"]]
+        assert await asyncio.to_thread(ldap_values, port, CODE, "mail") == [office["email"]]
         fields = {f.name: office[f.name] for f in dataclasses.fields(OfficeData) if f.name in office}
         data = OfficeData(**{**fields, "email": "changed@example.org"})
         changed = running.holder.changed
         await store.run(store.save_office, data, "test", expected_version=office["version"])
         # the watch loop swaps in a Snapshot carrying its LDAP index; no restart, no sleeps
         await asyncio.wait_for(changed.wait(), 10.0)
-        assert await asyncio.to_thread(_mail_of, port, CODE) == ["changed@example.org"]
+        assert await asyncio.to_thread(ldap_values, port, CODE, "mail") == ["changed@example.org"]
         index = running.holder.current.derived("ldap", lambda s: None)
         assert index is not None and index.generation == running.holder.current.generation
-        assert await asyncio.to_thread(_mail_of, port, "130104000000") != ["changed@example.org"]
+        assert await asyncio.to_thread(ldap_values, port, "130104000000", "mail") != ["changed@example.org"]
     finally:
         await running.aclose()

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from directory import accounts
+from directory import accounts, tokens
 from directory.settings import LoginSettings
 from directory.store import Store, open_store
 from liaison.cli import main
@@ -52,19 +52,28 @@ def test_user_commands(bohai, db_url: str) -> None:  # type: ignore[no-untyped-d
     assert code == 1 and "密码至少8个字符" in err
     code, _, err = bohai("passwd", "hebei", "--password-stdin", stdin="second pass 2\n")
     assert code == 0, err
-    code, token, err = bohai("token", "hebei")
+    code, token, err = bohai("token", "add", "hebei", "--label", "人事系统", "--scope", "write", "--expires", "30")
     token = token.strip()
-    assert code == 0 and token.startswith("hebei.") and "只显示一次" in err
+    assert code == 0 and token.startswith("bohai_") and "只显示这一次" in err, err
+    code, _, err = bohai("token", "add", "hebei", "--label", "越权", "--province", "37")
+    assert code == 1 and "编辑只能为本省（河北省）创建令牌" in err
+    code, out, _ = bohai("token", "list", "hebei")
+    fields = out.split("\n")[0].split("\t")
+    assert code == 0 and fields[:6] == ["1", "hebei", "人事系统", "读写", "全部", "有效"], out
+    assert fields[6].startswith("到期：") and "年" in fields[6] and fields[7] == "最近使用：从未使用"
     code, out, _ = bohai("list")
-    assert code == 0 and out.split("\n")[0].split("\t") == ["hebei", "编辑", "河北省", "正常", "有令牌"]
+    assert code == 0 and out.split("\n")[0].split("\t") == ["hebei", "编辑", "河北省", "正常"]
     store = open_store(db_url)
     try:
-        assert accounts.user_for_token(store, token).username == "hebei"
+        user = tokens.authenticate(store, token, "127.0.0.1")
+        assert (user.username, user.role, user.token_label) == ("hebei", "editor", "人事系统")
         user = login(store, "hebei", "second pass 2")
         assert user.province_code == "130000000000"
         code, out, _ = bohai("disable", "hebei")
         assert code == 0 and "已停用用户 hebei" in out
-        assert store.get_account("hebei")["api_token_hash"] is None  # type: ignore[index]
+        assert [t["revoked_at"] is not None for t in store.list_tokens("hebei")] == [True]
+        code, out, _ = bohai("token", "list")
+        assert code == 0 and "\t已吊销\t" in out
         assert "已停用" in bohai("list")[1]
         code, _, err = bohai("disable", "ghost")
         assert code == 1 and "用户 ghost 不存在" in err

@@ -10,7 +10,8 @@ from aiohttp import FormData
 from aiohttp import web as aioweb
 
 from directory.search import search
-from directory.web.api import OPENAPI, search_body
+from directory.web.api import search_body
+from directory.web.openapi import OPENAPI
 from tests.support.web import CHANGAN, PASSWORD, WebFactory
 
 ERROR_KEYS = {"ok", "error", "errors", "status"}
@@ -58,17 +59,17 @@ async def test_error_shape_on_every_api_error(web: WebFactory, sqlite_demo_url: 
     assert set(OPENAPI["components"]["schemas"]["Error"]["required"]) == ERROR_KEYS
 
 
-async def test_openapi_documents_every_api_route(web: WebFactory, sqlite_demo_url: str) -> None:
+async def test_openapi_documents_every_api_route_and_method(web: WebFactory, sqlite_demo_url: str) -> None:
     w = await web(sqlite_demo_url)
     doc = await (await w.client.get("/api/v1/openapi.json")).json()
     assert doc["openapi"].startswith("3.") and doc["servers"] == [{"url": "/api/v1"}]
     routes = {
-        r.resource.canonical.removeprefix("/api/v1").replace("{code:\\d{12}}", "{code}")
+        (r.resource.canonical.removeprefix("/api/v1").replace("{code:\\d{12}}", "{code}"), r.method.lower())
         for r in w.client.app.router.routes()  # type: ignore[union-attr]
-        if r.resource is not None and r.resource.canonical.startswith("/api/v1/") and r.method == "GET"
+        if r.resource is not None and r.resource.canonical.startswith("/api/v1/") and r.method != "HEAD"
     }
-    routes.discard("/openapi.json")
-    assert routes == set(doc["paths"])
+    routes.discard(("/openapi.json", "get"))
+    assert routes == {(path, method) for path, ops in doc["paths"].items() for method in ops}
 
 
 async def test_search_regions_offices_history_export(web: WebFactory, sqlite_demo_url: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from directory import accounts
+from directory import accounts, tokens
 from directory.web.auth import AUTH
 from tests.support.web import CHANGAN, PASSWORD, WebFactory
 
@@ -111,7 +111,7 @@ async def test_disabled_account_loses_session_and_token(web: WebFactory, sqlite_
     w = await web(sqlite_demo_url)
     w.add_user("hebei", "editor", "13")
     await w.login("hebei")
-    token = accounts.new_token(w.store, "hebei", "test")
+    _, token = tokens.issue(w.store, "hebei", "脚本", "test", scope="write")
     accounts.set_disabled(w.store, "hebei", True, "test")
     assert (await (await w.client.get("/api/v1/me")).json())["user"] is None
     resp = await w.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
@@ -139,23 +139,27 @@ async def test_tampered_cookie_is_anonymous(web: WebFactory, sqlite_demo_url: st
 async def test_tokens_for_scripts(web: WebFactory, db_url: str) -> None:
     w = await web(db_url, web={"anonymous_read": False})
     w.add_user("script", "reader")
-    token = accounts.new_token(w.store, "script", "test")
-    stored = w.store.get_account("script")
-    assert stored is not None and token not in str(stored) and stored["api_token_hash"]
+    first_id, token = tokens.issue(w.store, "script", "人事系统", "test")
+    stored = w.store.list_tokens("script")
+    assert token.startswith("bohai_") and token not in str(stored) and stored[0]["last_used_at"] is None
     ok = await w.client.get("/api/v1/regions", headers={"Authorization": f"Bearer {token}"})
     assert ok.status == 200 and len((await ok.json())["regions"]) == 10
     me = await (await w.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})).json()
     assert me["user"] == {"username": "script", "role": "reader", "province_code": None}
-    for header in (f"Bearer {token}x", "Bearer ", "Basic abc", f"Bearer nobody.{token.partition('.')[2]}"):
+    used = w.store.list_tokens("script")[0]
+    assert used["last_used_at"] is not None and used["last_used_from"] == "127.0.0.1"
+    for header in (f"Bearer {token}x", "Bearer ", "Basic abc", f"Bearer nobody.{token[6:]}", "Bearer " + "x" * 500):
         resp = await w.client.get("/api/v1/search", params={"q": "changan"}, headers={"Authorization": header})
         body = await resp.json()
         assert resp.status == 401 and body["ok"] is False and body["status"] == 401, header
-    # a new token replaces the old one
-    newer = accounts.new_token(w.store, "script", "test")
+    # several tokens live side by side; revoking one leaves the other
+    _, second = tokens.issue(w.store, "script", "备用", "test")
+    w.store.revoke_token(first_id, "test")
     resp = await w.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
-    assert resp.status == 401
-    resp = await w.client.get("/api/v1/me", headers={"Authorization": f"Bearer {newer}"})
+    assert resp.status == 401 and (await resp.json())["error"] == "访问令牌已吊销"
+    resp = await w.client.get("/api/v1/me", headers={"Authorization": f"Bearer {second}"})
     assert (await resp.json())["user"]["username"] == "script"
+    assert [h["action"] for h in w.store.history("token", str(first_id))] == ["revoke", "create"]
 
 
 async def test_anonymous_read_off(web: WebFactory, sqlite_demo_url: str) -> None:
@@ -224,7 +228,7 @@ async def test_plugged_in_pages_get_csrf_and_user(web: WebFactory, sqlite_demo_u
     token = await w.csrf()
     assert (await w.client.post("/letters/act", data={"csrf": token})).status == 200
     assert (await w.client.post("/letters/act", headers={"X-CSRF-Token": token})).status == 200
-    api_token = accounts.new_token(w.store, "hebei", "test")
+    _, api_token = tokens.issue(w.store, "hebei", "脚本", "test", scope="write")
     w.client.session.cookie_jar.clear()
     resp = await w.client.post("/letters/act", headers={"Authorization": f"Bearer {api_token}"})
     assert resp.status == 200

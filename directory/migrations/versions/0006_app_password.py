@@ -3,8 +3,8 @@
 Only a SHA-256 of each secret is kept (the secrets are 160-bit random, so a fast hash is enough and a login costs
 no argon2 work per request). They belong to an account and die with it.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
