@@ -5,12 +5,19 @@ per session into a template (a file copy on SQLite, ``CREATE DATABASE … TEMPLA
 gets its own copy, so tests never see each other's writes and helpers can run suites side by side. PostgreSQL comes
 from ``BOHAI_TEST_PG_URL`` (see ``need``).
 
+The templates are shared by every xdist worker of a run (the first to need one makes it, under a file lock, in the
+folder the workers' temporary folders share); the process that ends the run drops the PostgreSQL ones. Filling the
+demo directory costs seconds of CPU per template, which each worker would otherwise pay again.
+
 ``Templates.snapshot(url)`` gives a copy's Snapshot with its search index built once per template: building that
 index over the demo directory takes seconds, and dozens of web tests would otherwise each build the same one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -79,17 +86,32 @@ class Templates:
     def template(self, kind: str, demo: bool) -> str:
         key = (kind, demo)
         if key not in self.made:
-            if kind == "sqlite":
-                path = self.tmp / f"template-{int(demo)}.sqlite3"
-                self._fill(f"sqlite:///{path}", demo)
-                self.made[key] = str(path)
-            else:
-                name = f"bohai_tpl_{uuid.uuid4().hex[:10]}"
-                pg_execute(f'CREATE DATABASE "{name}"')
-                self.pg_names.append(name)
-                self._fill(pg_url(name), demo)
-                self.made[key] = name
+            with _locked(self.tmp / "templates.lock"):
+                self.made[key] = self._sqlite(demo) if kind == "sqlite" else self._postgres(demo)
         return self.made[key]
+
+    def _sqlite(self, demo: bool) -> str:
+        path = self.tmp / f"template-{int(demo)}.sqlite3"
+        if not path.exists():
+            partial = path.with_suffix(".partial")
+            partial.unlink(missing_ok=True)
+            self._fill(f"sqlite:///{partial}", demo)
+            os.replace(partial, path)
+        return str(path)
+
+    def _postgres(self, demo: bool) -> str:
+        record = self.tmp / f"{PG_TEMPLATE_PREFIX}{int(demo)}.name"
+        if record.exists():
+            return record.read_text()
+        name = f"{PG_TEMPLATE_PREFIX}{uuid.uuid4().hex[:10]}"
+        pg_execute(f'CREATE DATABASE "{name}"')
+        try:
+            self._fill(pg_url(name), demo)
+        except BaseException:
+            pg_drop(name)
+            raise
+        record.write_text(name)
+        return name
 
     def _url(self, kind: str, demo: bool) -> str:
         tpl = self.template(kind, demo)
@@ -132,11 +154,42 @@ class Templates:
             pg_drop(name)
 
 
+PG_TEMPLATE_PREFIX = "bohai_tpl_"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _shared_folder(factory: pytest.TempPathFactory) -> Path:
+    """The folder every worker of this run shares: xdist gives each worker a folder inside the run's own."""
+    base = factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "templates"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
-    t = Templates(tmp_path_factory.mktemp("templates"))
+    t = Templates(_shared_folder(tmp_path_factory))
     yield t
     t.close()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In the process that ends the run (not in a worker), drop the PostgreSQL templates its workers made."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    folder = session.config._tmp_path_factory.getbasetemp() / "templates"  # type: ignore[attr-defined]
+    for record in folder.glob(f"{PG_TEMPLATE_PREFIX}*.name") if folder.is_dir() else ():
+        pg_drop(record.read_text())
+        record.unlink()
 
 
 def _copy(kind: str, demo: bool, templates: Templates, tmp_path: Path) -> Iterator[str]:
