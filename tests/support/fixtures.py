@@ -1,6 +1,7 @@
 """The fixtures every test can use (loaded by ``tests/conftest.py``), and the hooks of the whole suite.
 
-Databases come from ``databases``; here is the clean-up that keeps a long run's workers from growing.
+Databases come from ``databases``; here is the clean-up that keeps a long run's workers from growing, the order that
+starts the slow tests first, and the rule that nothing skips in CI.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ def forget_apps() -> None:
 def _forget_apps() -> Iterator[None]:
     yield
     forget_apps()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` first (in their order): workers then share out the long ones early instead of one
+    worker finishing a long test alone at the end of the run."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -183,6 +183,7 @@ def test_read_only_sqlite_gives_a_clear_error(sqlite_demo_url: str) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 async def test_two_served_instances_edit_on_a_shows_in_b_web_and_ldap_through_notify(pg_demo_url: str) -> None:
     import aiohttp
     import ldap3

@@ -79,6 +79,7 @@ async def relayed(url: str) -> AsyncIterator[tuple[Relay, str]]:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 async def test_requests_fail_cleanly_during_an_outage_and_recover(pg_demo_url: str) -> None:
     async with relayed(pg_demo_url) as (relay, url):
         settings = service_settings(

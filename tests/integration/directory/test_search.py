@@ -86,6 +86,7 @@ async def test_edit_is_found_after_refresh(demo_store: Store) -> None:
     assert CHANGAN in codes(search(holder.current, "oyxy"))
 
 
+@pytest.mark.slow
 def test_cli_search(sqlite_demo_url: str) -> None:
     env = {"BOHAI_DATABASE_URL": sqlite_demo_url, "PATH": "/usr/bin:/bin"}
     out = subprocess.run(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
 from liaison import service
 from tests.support.servers import serve_process
 from tests.support.settings import service_settings
+
+pytestmark = pytest.mark.slow  # a whole `bohai serve` or more per test
 
 
 async def test_serve_demo_prints_urls_and_answers(tmp_path: object, sqlite_demo_url: str) -> None:

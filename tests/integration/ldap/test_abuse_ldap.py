@@ -12,6 +12,7 @@ import resource
 from collections.abc import AsyncIterator
 
 import ldap3
+import pytest
 
 from directory.ldap import client as lc
 from directory.ldap import filtertree as ft
@@ -61,6 +62,7 @@ def _served_by_ldap3(port: int) -> list[str]:
         conn.unbind()
 
 
+@pytest.mark.slow
 async def test_crowds_slowloris_and_non_readers_do_not_stop_service(sqlite_demo_url: str) -> None:
     _raise_fd_limit(3 * CROWD + 500)
     async with ldap_only(sqlite_demo_url) as running:

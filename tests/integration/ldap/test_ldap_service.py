@@ -7,6 +7,8 @@ import dataclasses
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from directory.validate import OfficeData
 from liaison import service
 from tests.support.ldap import BASE, ldap_values, make_cert
@@ -15,6 +17,8 @@ from tests.support.servers import serve_process
 from tests.support.settings import service_settings
 
 CODE = "130102000000"
+
+pytestmark = pytest.mark.slow  # a whole `bohai serve` or more per test
 
 
 async def test_serve_prints_ldap_and_ldaps_urls_and_answers(sqlite_demo_url: str, tmp_path: Path) -> None:

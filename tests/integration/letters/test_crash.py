@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import sqlalchemy as sa
 
 from directory.snapshot import SnapshotHolder
@@ -18,6 +19,8 @@ from tests.support.mailsink import Arrivals, Sink
 from tests.support.servers import serve_env, serve_process
 
 N = 400
+
+pytestmark = pytest.mark.slow  # a whole `bohai serve` or more per test
 
 
 def queue_letters(store: Store, sink: Sink) -> set[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import pytest
 import sqlalchemy as sa
 
 from directory.clock import ManualClock
@@ -66,6 +67,7 @@ def claimed_by(store: Store, pid: int) -> set[str]:
         return set(conn.execute(query).scalars())
 
 
+@pytest.mark.slow
 async def test_sigkill_of_one_of_two_instances_loses_nothing(pg_demo_url: str, sink: Sink) -> None:
     store = open_store(pg_demo_url)
     try:

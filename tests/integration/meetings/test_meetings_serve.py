@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 
 from directory import clock
@@ -14,6 +15,8 @@ from liaison.meetings.rules import MeetingInput
 from liaison.settings import Settings
 from tests.support.meetings import Sink
 from tests.support.servers import serve_process
+
+pytestmark = pytest.mark.slow  # a whole `bohai serve` or more per test
 
 
 def create(store: Store, settings: Settings, people: list[str]) -> int:
