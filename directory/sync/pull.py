@@ -20,6 +20,7 @@ from directory import clock
 from directory import regions as bundled
 from directory.errors import FieldError, SettingsError, SyncFailed, ValidationFailed
 from directory.exchange.importer import area_codes
+from directory.models import OFFICE_FIELDS
 from directory.store import Store
 from directory.sync import state as st
 from directory.sync.connect import Endpoint, Remote, RemoteEntry, connect
@@ -27,7 +28,7 @@ from directory.sync.shapes import AD, OPENLDAP
 from directory.sync.targets import PullSource
 from directory.validate import FIELD_LABELS, OfficeData, clean_office
 
-FIELDS = ("region_code", "unit_name", "contact_name", "position", "phone", "fax", "email", "address", "postal_code")
+FIELDS = ("region_code", *(name for name, _ in OFFICE_FIELDS))
 MAX_MAPPING_BYTES = 64 * 1024
 MAX_ENTRIES = 50_000
 MAX_ERRORS = 200

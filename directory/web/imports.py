@@ -95,7 +95,7 @@ async def upload_form(request: web.Request) -> web.Response:
     return render(request, "web/import.html", context)
 
 
-async def _file_field(request: web.Request) -> tuple[dict[str, str], bytes, str]:
+async def file_field(request: web.Request) -> tuple[dict[str, str], bytes, str]:
     form: dict[str, str] = {}
     data, filename = b"", ""
     post = await request.post()
@@ -110,7 +110,7 @@ async def _file_field(request: web.Request) -> tuple[dict[str, str], bytes, str]
 
 async def upload_check(request: web.Request) -> web.Response:
     user = require_user(request, role="editor")
-    form, data, filename = await _file_field(request)
+    form, data, filename = await file_field(request)
     check_csrf(request, form)
     if not data or not filename.lower().endswith(UPLOAD_SUFFIXES):
         error = FieldError("file", "请选择标准模板的 .xlsx 或 .csv 文件", value=filename[:80])

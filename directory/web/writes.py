@@ -37,7 +37,7 @@ from directory.validate import clean_office, display_phone
 from directory.web.api import etag, office_json
 from directory.web.auth import require_user
 from directory.web.context import CTX
-from directory.web.imports import parsed
+from directory.web.imports import file_field, parsed
 from directory.web.pages import AreaCodes
 
 MAX_OFFICE_BODY = 64 * 1024
@@ -197,11 +197,10 @@ def _error_dict(error: FieldError) -> dict[str, Any]:
 async def _upload(request: web.Request) -> tuple[bytes, str]:
     """The file of an import request: a multipart ``file`` field, or the body itself named by its type."""
     if request.content_type == "multipart/form-data":
-        post = await request.post()
-        field = post.get("file")
-        if not isinstance(field, web.FileField):
+        _, data, filename = await file_field(request)
+        if not filename:
             raise ValidationFailed([FieldError("file", "缺少文件字段 file")], "没有收到可导入的文件")
-        return field.file.read(), field.filename or "upload"
+        return data, filename
     names = {"text/csv": "upload.csv", XLSX_TYPE: "upload.xlsx", "application/octet-stream": "upload"}
     if request.content_type not in names:
         wanted = "text/csv、" + XLSX_TYPE + " 或 multipart/form-data"
