@@ -51,9 +51,24 @@ def local_date(value: dt.datetime) -> dt.date:
     return local(value).date()
 
 
-def shown(value: dt.datetime | None, empty: str = "—") -> str:
-    """A moment as staff read it: Beijing time, written the Chinese way (2026年12月15日 09:00)."""
-    return local(value).strftime("%Y年%m月%d日 %H:%M") if value is not None else empty
+def shown(value: dt.datetime | dt.date | str | None, empty: str = "—") -> str:
+    """A moment as staff read it: Beijing time, written the Chinese way (2026年12月15日 09:00); a date alone as
+    2026年12月15日; an ISO 8601 string is read first (a naive one is UTC, as stored)."""
+    if value is None or value == "":
+        return empty
+    moment: dt.datetime | dt.date
+    if isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value) if "T" in value or " " in value else dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+        if isinstance(moment, dt.datetime) and moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+    else:
+        moment = value
+    if isinstance(moment, dt.datetime):
+        return local(moment).strftime("%Y年%m月%d日 %H:%M")
+    return moment.strftime("%Y年%m月%d日")
 
 
 class ManualClock:

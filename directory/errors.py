@@ -9,16 +9,47 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+# How staff read a field's name: a message names the field by the label of its form, never by its internal name.
+# Features add theirs with ``label_fields``; an unknown name is shown as "输入" rather than leaking an identifier.
+LABELS: dict[str, str] = {
+    "username": "用户名",
+    "password": "密码",
+    "role": "角色",
+    "province": "省份",
+    "office_code": "本单位",
+    "email": "电子邮箱",
+    "q": "查询词",
+    "region": "区划",
+    "file": "文件",
+}
+
+
+def label_fields(labels: dict[str, str]) -> None:
+    """Register the labels of a form's fields (one table per process; later registrations win)."""
+    LABELS.update(labels)
+
+
+def label_of(field: str) -> str:
+    return LABELS.get(field) or LABELS.get(field.replace("-", "_")) or "输入"
+
 
 @dataclass(frozen=True)
 class FieldError:
-    """One bad value: where it is (row/column for files, field for forms) and why (zh-CN for users)."""
+    """One bad value: where it is (row/column for files, field for forms) and why (zh-CN for users).
+
+    ``field`` is the internal name (for JSON answers and for placing the message next to its control); ``label``
+    is what a person reads, by default the registered label of ``field``."""
 
     field: str
     message: str
     row: int | None = None
     column: str | None = None
     value: str | None = None
+    label: str | None = None
+
+    @property
+    def shown_label(self) -> str:
+        return self.label or label_of(self.field)
 
     def __str__(self) -> str:
         where = []
@@ -26,9 +57,15 @@ class FieldError:
             where.append(f"第{self.row}行")
         if self.column:
             where.append(f"“{self.column}”列")
-        prefix = "".join(where) or self.field
-        shown = f"（值：{self.value!r}）" if self.value not in (None, "") else ""
+        prefix = "".join(where) or self.shown_label
+        shown = f"（填写的是“{self.value}”）" if self.value not in (None, "") else ""
         return f"{prefix}：{self.message}{shown}"
+
+    @property
+    def text(self) -> str:
+        """The message alone with the value, for showing next to its own field (the label is already there)."""
+        shown = f"（填写的是“{self.value}”）" if self.value not in (None, "") else ""
+        return f"{self.message}{shown}"
 
 
 class BohaiError(Exception):

@@ -96,6 +96,25 @@ class Account(SQLModel, table=True):
     failed_logins: int = 0
     locked_until: dt.datetime | None = None
     created_at: dt.datetime = Field(default_factory=clock.now)
+    office_code: str | None = Field(default=None, max_length=12)  # one's own office: the default sender
+    email: str | None = Field(default=None, max_length=254)  # where reports about one's province are mailed
+
+
+class ErrorReport(SQLModel, table=True):
+    """A note left by staff on an office page ("报告错误"); it waits for the editors of the office's province."""
+
+    __tablename__ = "error_report"
+    id: int | None = Field(default=None, primary_key=True)
+    region_code: str = Field(max_length=12)
+    province: str = Field(max_length=2, index=True)
+    message: str = Field(max_length=2000)
+    reporter: str = Field(max_length=64)
+    reporter_contact: str = Field(default="", max_length=200)
+    created_at: dt.datetime = Field(default_factory=clock.now)
+    closed_at: dt.datetime | None = None
+    closed_by: str = Field(default="", max_length=64)
+    closing_note: str = Field(default="", max_length=500)
+    mailed: int = 0  # how many editors were told by mail
 
 
 class ApiToken(SQLModel, table=True):

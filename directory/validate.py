@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 
-from directory.errors import FieldError
+from directory.errors import FieldError, label_fields
 from directory.models import OFFICE_FIELDS
 from directory.textrules import text_error
 
 FIELD_LABELS: dict[str, str] = {"region_code": "区划代码", **dict(OFFICE_FIELDS), "liaison": "联络员"}
+label_fields(FIELD_LABELS)
 MAX_LENGTHS: dict[str, int] = {
     "unit_name": 200,
     "contact_name": 100,

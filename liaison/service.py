@@ -139,6 +139,9 @@ def web_extensions(running: Running) -> list[Callable[[web.Application], None]]:
     from liaison.meetings import web as meetings_web
 
     extensions.append(meetings_web.extension(wake))
+    from liaison import reportmail
+
+    extensions.append(reportmail.extension(running.store, running.settings, wake))
     return extensions
 
 

@@ -18,6 +18,7 @@ from directory import regions as bundled
 from directory.errors import FieldError, NotFound, TooLarge, ValidationFailed
 from directory.exchange import csvfile, xlsx
 from directory.exchange.table import ALL_KEYS, HEADER, LIAISON_COLUMN, Table, unprotect
+from directory.regions import PROVINCES
 from directory.store import Store, UpsertResult
 from directory.validate import FIELD_LABELS, OfficeData, clean_office
 
@@ -161,7 +162,12 @@ def check_rows(
     seen: dict[str, int] = {}
     liaison_rows: dict[str, int] = {}
     total = len(table.rows)
+    code_index = columns.get("region_code", 0)
     for done, (number, cells) in enumerate(table.rows, start=1):
+        if code_index < len(cells) and EXAMPLE_MARK in cells[code_index]:
+            message = "这是模板中的示例行，请删除本行后再导入"
+            plan.errors.append(FieldError("row", message, row=number, column=FIELD_LABELS["region_code"]))
+            continue
         raw: dict[str, object] = {
             key: unprotect(cells[i]) if i < len(cells) else "" for key, i in columns.items() if key != "liaison"
         }
@@ -198,6 +204,18 @@ def _cell_rules(table: Table, columns: dict[str, int], plan: ImportPlan) -> None
             plan.errors.append(FieldError("row", message, row=number, column=missing[0] if missing else None))
 
 
+EXAMPLE_MARK = "示例"  # the template's example row carries it in its region-code cell; the import refuses that row
+
+
+def _scope_name(scope: str) -> str:
+    """How a person reads an import's scope: 河北省, or the region's name and code."""
+    if scope.endswith("0" * 10) and scope[:2] in PROVINCES:
+        return PROVINCES[scope[:2]]
+    region = bundled.by_code().get(scope)
+    name = getattr(region, "name", "")
+    return f"{name}（{scope}）" if name else f"区划 {scope}"
+
+
 def _file_rules(
     data: OfficeData,
     number: int,
@@ -209,7 +227,7 @@ def _file_rules(
     label = FIELD_LABELS["region_code"]
     if scope is not None and not _in_scope(data.region_code, scope):
         plan.errors.append(
-            FieldError("region_code", f"不属于限定的区划 {scope}", row=number, column=label, value=data.region_code)
+            FieldError("region_code", f"不属于{_scope_name(scope)}", row=number, column=label, value=data.region_code)
         )
     if data.region_code in seen:
         message = f"区划代码与第{seen[data.region_code]}行重复"

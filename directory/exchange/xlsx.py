@@ -226,8 +226,14 @@ def _read_sheet(rows: Iterator[tuple[int, list[dict[str, Any]]]], max_rows: int,
     return table
 
 
-def write(rows: Iterable[list[str]], header: Iterable[str]) -> bytes:
-    """A one-sheet workbook; every cell is a string, so codes and postal codes keep their leading zeros."""
+def write(
+    rows: Iterable[list[str]],
+    header: Iterable[str],
+    *,
+    extra: Iterable[tuple[str, list[str], Iterable[list[str]]]] = (),
+) -> bytes:
+    """A workbook of the standard sheet and any ``extra`` sheets (title, header, rows); every cell is a string, so
+    codes and postal codes keep their leading zeros."""
     import openpyxl
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
@@ -239,6 +245,11 @@ def write(rows: Iterable[list[str]], header: Iterable[str]) -> bytes:
     ws.append(header)
     for row in rows:
         ws.append([ILLEGAL_CHARACTERS_RE.sub("", protect(c)) for c in row])
+    for title, extra_header, extra_rows in extra:
+        sheet = wb.create_sheet(title)
+        sheet.append(extra_header)
+        for row in extra_rows:
+            sheet.append([ILLEGAL_CHARACTERS_RE.sub("", protect(c)) for c in row])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

@@ -51,6 +51,7 @@ class DirectoryIndex(Protocol):
     @property
     def _sets(self) -> dict[int, tuple[list[int], frozenset[int]]]: ...
 
+
 ALL = 1 << 30  # "unknown, probably large" candidate estimate
 # A plan: (estimated size, candidate ids ⊇ matches or None to scan the scope, whether the ids are exactly the
 # matches). Candidates are an ascending list, an unordered set (sorted once, at the end), or an ascending iterator.

@@ -31,6 +31,7 @@ from directory.store.engine import (
 )
 from directory.store.offices import Offices
 from directory.store.regions import Regions, region_alias_t
+from directory.store.reports import Reports
 from directory.store.tokens import Tokens
 from directory.store.upsert import UpsertResult
 
@@ -53,7 +54,7 @@ __all__ = [
 ]
 
 
-class Store(Offices, Accounts, Tokens, AppPasswords, Regions):
+class Store(Offices, Accounts, Tokens, AppPasswords, Regions, Reports):
     """A directory database. Create with :func:`open_store`, close with :meth:`close`."""
 
 

@@ -104,6 +104,12 @@ class Offices(Database):
         with self.read() as conn:
             return plan_upsert(items, self._current(conn, items)).result()
 
+    def preview_plan(self, items: Sequence[OfficeData]) -> UpsertPlan:
+        """The writes :meth:`upsert_offices` would make (each with the row it changes), computed read-only: the
+        import report shows them field by field."""
+        with self.read() as conn:
+            return plan_upsert(items, self._current(conn, items))
+
     def _upsert(
         self, conn: Connection, items: Sequence[OfficeData], actor: str, demo: bool, expected_version: int | None
     ) -> UpsertResult:

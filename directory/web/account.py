@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from directory import apppasswords, tokens
+from directory import accounts, apppasswords, tokens
 from directory.accounts import User
 from directory.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from directory.regions import PROVINCES
@@ -19,6 +19,7 @@ from directory.web.auth import check_csrf, require_user
 from directory.web.clients import facts
 from directory.web.context import CTX
 from directory.web.pages import read_form
+from directory.web.picker import chosen, named
 from directory.web.render import redirect, render
 
 
@@ -36,9 +37,14 @@ async def _page(request: web.Request, user: User, status: int = 200, **extra: An
     listed = [{**row, "state": tokens.state(row), "scope_name": tokens.SCOPES.get(row["scope"], row["scope"]),
                "province_name": PROVINCES.get((row["province_code"] or "")[:2], "全部")} for row in rows]  # fmt: skip
     provinces = PROVINCES if user.role == "admin" else {}
+    account = await store.run(store.get_account, user.username) or {}
+    snap = request.app[CTX].holder.current
+    home = account.get("office_code")
+    profile: dict[str, Any] = {"office": named(snap, [home]) if home else [], "email": account.get("email") or "",
+               "errors": {}, "saved": request.query.get("profile") == "1"}  # fmt: skip
     context = {"tokens": listed, "scopes": tokens.SCOPES, "provinces": provinces, "errors": [], "new_token": "",
                "new_id": 0, "values": {}, "revoked": request.query.get("revoked") == "1", "passwords": passwords,
-               "facts": facts(request.app[CTX].settings), "new": None, **extra}  # fmt: skip
+               "facts": facts(request.app[CTX].settings), "new": None, "profile": profile, **extra}  # fmt: skip
     return render(request, "web/account.html", context, status=status)
 
 
@@ -107,8 +113,35 @@ async def revoke_app_password(request: web.Request) -> web.StreamResponse:
     return redirect("/account")
 
 
+async def profile_save(request: web.Request) -> web.StreamResponse:
+    """One's own office (the default sender) and mail address."""
+    user = _session_user(request)
+    raw = await request.post()
+    form = await read_form(request)
+    check_csrf(request, form)
+    ctx = request.app[CTX]
+    codes, errors = chosen(raw, "office", "本单位")
+    if len(codes) > 1:
+        errors.append(FieldError("office", "本单位只能选一个"))
+    if not errors:
+        try:
+            await ctx.store.run(
+                lambda: accounts.set_profile(
+                    ctx.store, user.username, user.actor, office_code=codes[0] if codes else "",
+                    email=form.get("email", ""),
+                )
+            )  # fmt: skip
+            return redirect("/account?profile=1")
+        except ValidationFailed as exc:
+            errors = exc.errors
+    profile = {"office": named(ctx.holder.current, codes[:1]), "email": form.get("email", ""), "saved": False,
+               "errors": {("office" if e.field == "office_code" else e.field): e.text for e in errors}}  # fmt: skip
+    return await _page(request, user, 400, profile=profile)
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/account", account_page)
+    app.router.add_post("/account/profile", profile_save)
     app.router.add_post("/account/tokens", token_add)
     app.router.add_post("/account/tokens/revoke", token_revoke)
     app.router.add_post("/account/app-passwords", add_app_password)

@@ -25,7 +25,7 @@ from directory.errors import BohaiError, TooLarge
 from directory.search import SearchIndexer
 from directory.settings import PROJECT_ROOT
 from directory.sync import state as sync_state
-from directory.web import account, api, auth, clients, imports, metrics, pages, render, writes
+from directory.web import account, api, auth, clients, imports, metrics, pages, render, reports, writes
 from directory.web.context import CTX, HEALTH, METRICS, Extension, WebContext
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,7 @@ def make_app(ctx: WebContext, extensions: Iterable[Extension] = ()) -> web.Appli
     carddav.setup(app)
     clients.setup(app)
     account.setup(app)
+    reports.setup(app)
     render.add_nav(app, "/help/", "客户端设置")
     for extend in extensions:
         extend(app)

@@ -64,8 +64,16 @@ def facts(settings: Settings) -> ServerFacts:
     tls = "LDAPS" if ldap.ldaps_enabled else ("StartTLS" if ldap.tls_cert else "无")
     port = ldap.ldaps_port if ldap.ldaps_enabled else ldap.port
     return ServerFacts(
-        public, host, https, parts.port or (443 if https else 80), f"{public}{books.ROOT}",
-        host, port, tls, ldap.base_dn, bool(settings.configured_public_url()),
+        public,
+        host,
+        https,
+        parts.port or (443 if https else 80),
+        f"{public}{books.ROOT}",
+        host,
+        port,
+        tls,
+        ldap.base_dn,
+        bool(settings.configured_public_url()),
     )
 
 
@@ -104,30 +112,44 @@ def profile(settings: Settings, view: str, view_name: str, username: str) -> byt
     f = facts(settings)
     ident = f"bohai.{f.host}"
     carddav = {
-        "PayloadType": "com.apple.carddav.account", "PayloadVersion": 1,
-        "PayloadIdentifier": f"{ident}.carddav.{view}", "PayloadUUID": _uuid(f"{ident}.carddav.{view}"),
-        "PayloadDisplayName": "通讯录（CardDAV）", "CardDAVAccountDescription": view_name,
-        "CardDAVHostName": f.host, "CardDAVPort": f.port, "CardDAVUseSSL": f.https,
+        "PayloadType": "com.apple.carddav.account",
+        "PayloadVersion": 1,
+        "PayloadIdentifier": f"{ident}.carddav.{view}",
+        "PayloadUUID": _uuid(f"{ident}.carddav.{view}"),
+        "PayloadDisplayName": "通讯录（CardDAV）",
+        "CardDAVAccountDescription": view_name,
+        "CardDAVHostName": f.host,
+        "CardDAVPort": f.port,
+        "CardDAVUseSSL": f.https,
         "CardDAVPrincipalURL": books.principal_path(view),
     }
     if username:
         carddav["CardDAVUsername"] = username
     search = {
-        "LDAPSearchSettingDescription": "环渤海通讯录", "LDAPSearchSettingSearchBase": f.base_dn,
+        "LDAPSearchSettingDescription": "环渤海通讯录",
+        "LDAPSearchSettingSearchBase": f.base_dn,
         "LDAPSearchSettingScope": "LDAPSearchSettingScopeSubtree",
     }
     ldap = {
-        "PayloadType": "com.apple.ldap.account", "PayloadVersion": 1,
-        "PayloadIdentifier": f"{ident}.ldap", "PayloadUUID": _uuid(f"{ident}.ldap"),
-        "PayloadDisplayName": "通讯录查询（LDAP）", "LDAPAccountDescription": "环渤海通讯录查询",
-        "LDAPAccountHostName": f.ldap_host, "LDAPAccountUseSSL": f.ldap_tls == "LDAPS",
+        "PayloadType": "com.apple.ldap.account",
+        "PayloadVersion": 1,
+        "PayloadIdentifier": f"{ident}.ldap",
+        "PayloadUUID": _uuid(f"{ident}.ldap"),
+        "PayloadDisplayName": "通讯录查询（LDAP）",
+        "LDAPAccountDescription": "环渤海通讯录查询",
+        "LDAPAccountHostName": f.ldap_host,
+        "LDAPAccountUseSSL": f.ldap_tls == "LDAPS",
         "LDAPSearchSettings": [search],
     }
     outer = {
-        "PayloadType": "Configuration", "PayloadVersion": 1, "PayloadIdentifier": ident,
-        "PayloadUUID": _uuid(f"{ident}.{view}"), "PayloadDisplayName": f"环渤海通讯联络服务：{view_name}",
+        "PayloadType": "Configuration",
+        "PayloadVersion": 1,
+        "PayloadIdentifier": ident,
+        "PayloadUUID": _uuid(f"{ident}.{view}"),
+        "PayloadDisplayName": f"环渤海通讯联络服务：{view_name}",
         "PayloadDescription": "添加只读通讯录（CardDAV，需输入应用密码）和通讯录查询（LDAP）。",
-        "PayloadOrganization": "环渤海通讯联络服务", "PayloadContent": [carddav, ldap],
+        "PayloadOrganization": "环渤海通讯联络服务",
+        "PayloadContent": [carddav, ldap],
     }
     return plistlib.dumps(outer)
 

@@ -24,13 +24,17 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from directory import exchange
+from directory import clock, exchange
 from directory.errors import FieldError, NotFound, ValidationFailed
-from directory.exchange import export
+from directory.exchange import export, xlsx
+from directory.exchange.table import EXPORT_HEADER
+from directory.models import LEVEL_NAMES
 from directory.regions import PROVINCES
+from directory.store.upsert import UpsertPlan
+from directory.validate import FIELD_LABELS, display_phone
 from directory.web.auth import check_csrf, require_user
 from directory.web.context import CTX
-from directory.web.render import render
+from directory.web.render import attachment, render
 
 PENDING_SECONDS = 1800
 MAX_PENDING = 50
@@ -95,6 +99,64 @@ async def upload_form(request: web.Request) -> web.Response:
     return render(request, "web/import.html", context)
 
 
+MAX_DIFF_ROWS = 2000  # offices listed field by field on the report page; the counts cover all
+
+
+@dataclass(frozen=True)
+class OfficeDiff:
+    code: str
+    name: str
+    created: bool
+    fields: list[tuple[str, str, str]]  # (label, old, new) as a person reads them
+
+
+def _shown(key: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if key in ("phone", "fax") and isinstance(value, str):
+        return display_phone(value)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
+
+
+def diff_of(plan: UpsertPlan) -> list[OfficeDiff]:
+    """Every office an import would create or change, with old → new per field."""
+    out = []
+    for w in plan.writes[:MAX_DIFF_ROWS]:
+        before = w.before or {}
+        keys = [k for k in w.values if k in FIELD_LABELS and k != "region_code"]
+        fields = [(FIELD_LABELS[k], _shown(k, before.get(k)), _shown(k, w.values[k])) for k in keys
+                  if w.before is None or before.get(k) != w.values[k]]  # fmt: skip
+        if w.before is None:
+            fields = [f for f in fields if f[2]]
+        name = str(w.values.get("unit_name") or before.get("unit_name") or w.code)
+        out.append(OfficeDiff(w.code, name, w.before is None, fields))
+    return out
+
+
+def row_names(table: exchange.Table, snap: Any) -> dict[int, str]:
+    """Each data row's office as a person knows it (the unit-name cell, else the office of the code cell)."""
+    header = [h.strip() for h in table.header]
+    name_at = header.index("单位名称") if "单位名称" in header else -1
+    code_at = header.index("区划代码") if "区划代码" in header else -1
+    out: dict[int, str] = {}
+    for number, cells in table.rows:
+        name = cells[name_at].strip() if 0 <= name_at < len(cells) else ""
+        if not name and 0 <= code_at < len(cells):
+            office = snap.office(cells[code_at].strip())
+            name = office.unit_name if office else ""
+        out[number] = name[:60]
+    return out
+
+
+def column_letters(table: exchange.Table) -> dict[str, str]:
+    """Excel's column letter of each header label (A, B, …)."""
+    from openpyxl.utils import get_column_letter
+
+    return {h.strip(): get_column_letter(i + 1) for i, h in enumerate(table.header) if i < 16384}
+
+
 async def file_field(request: web.Request) -> tuple[dict[str, str], bytes, str]:
     form: dict[str, str] = {}
     data, filename = b"", ""
@@ -118,11 +180,23 @@ async def upload_check(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     scope = _scope(user.role, user.province_code, form.get("province", ""))
     table = await parsed(request, exchange.read_rows, data, filename)
-    plan = await parsed(request, exchange.check_rows, table, ctx.holder.current.regions, scope)
-    preview = await ctx.store.run(exchange.preview, ctx.store, plan) if plan.ok else None
+    snap = ctx.holder.current
+    plan = await parsed(request, exchange.check_rows, table, snap.regions, scope)
+    upsert = await ctx.store.run(ctx.store.preview_plan, plan.items) if plan.ok else None
     pending = Pending(user.username, filename, scope, plan, time.time() + PENDING_SECONDS)
     key = request.app[PENDING].add(pending) if plan.ok else ""
-    context = {"plan": plan, "preview": preview, "key": key, "filename": filename, "scope": scope}
+    context = {
+        "plan": plan,
+        "preview": upsert.result() if upsert else None,
+        "diff": diff_of(upsert) if upsert else [],
+        "key": key,
+        "filename": filename,
+        "scope": scope,
+        "names": row_names(table, snap),
+        "letters": column_letters(table),
+        "scope_fixed": user.role == "editor",
+        "provinces": PROVINCES,
+    }
     return render(request, "web/import_report.html", context, status=200 if plan.ok else 400)
 
 
@@ -133,7 +207,8 @@ async def upload_apply(request: web.Request) -> web.StreamResponse:
     key = form.get("key")
     pending = request.app[PENDING].take(key if isinstance(key, str) else "", user.username)
     ctx = request.app[CTX]
-    result = await ctx.store.run(exchange.apply, ctx.store, pending.plan, user.username)
+    actor = f"{user.actor} · 导入（{pending.filename[:80]}）"
+    result = await ctx.store.run(exchange.apply, ctx.store, pending.plan, actor)
     await ctx.holder.refresh()
     context = {"result": result, "filename": pending.filename}
     return render(request, "web/import_done.html", context)
@@ -148,8 +223,31 @@ async def export_download(request: web.Request) -> web.Response:
         raise NotFound(f"未知的导出格式 {fmt}：可选 {', '.join(export.FORMATS)}")
     base_dn = request.app[CTX].settings.ldap.base_dn
     body = await request.app[CTX].store.run(lambda: exchange.render(snap, fmt, root=code, base_dn=base_dn))
-    name = f"{code}.{export.EXTENSIONS[fmt]}"
-    headers = {"Content-Type": export.FORMATS[fmt], "Content-Disposition": f'attachment; filename="{name}"'}
+    region = snap.regions[code]
+    name = f"{region.name}_通讯录_{clock.today().isoformat()}.{export.EXTENSIONS[fmt]}"
+    headers = {
+        "Content-Type": export.FORMATS[fmt],
+        "Content-Disposition": attachment(name, f"{code}.{export.EXTENSIONS[fmt]}"),
+    }
+    return web.Response(body=body, headers=headers)
+
+
+async def template_download(request: web.Request) -> web.Response:
+    """The standard template: the header, one example row marked 示例 (the import refuses it) and, on a second
+    sheet, the region codes the user may import (an editor's province, else all ten)."""
+    user = require_user(request, role="editor")
+    snap = request.app[CTX].holder.current
+    prefix = (user.province_code or "")[:2] if user.role == "editor" else ""
+    example = ["示例（请删除本行）", "某某街道流动人口服务站", "示例联系人", "科长", "0311-12345678", "0311-12345679",
+               "example@example.org", "某省某市某区某街道某路 1 号", "050000", "否"]  # fmt: skip
+    regions = sorted((r for r in snap.regions.values() if r.code.startswith(prefix)), key=lambda r: r.code)
+    codes = [[r.code, " › ".join(r.path), LEVEL_NAMES.get(r.level, r.level)] for r in regions]
+    body = await parsed(
+        request, lambda: xlsx.write([example], EXPORT_HEADER, extra=[("区划代码", ["区划代码", "区划", "层级"], codes)])
+    )
+    province = PROVINCES.get(prefix, "十省区市")
+    name = f"{province}_导入模板_{clock.today().isoformat()}.xlsx"
+    headers = {"Content-Type": export.FORMATS["xlsx"], "Content-Disposition": attachment(name, "template.xlsx")}
     return web.Response(body=body, headers=headers)
 
 
@@ -162,6 +260,7 @@ def setup(app: web.Application) -> None:
     app[PARSER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-parse")
     app.on_cleanup.append(_stop_parser)
     app.router.add_get("/import", upload_form)
+    app.router.add_get("/import/template.xlsx", template_download)
     app.router.add_post("/import", upload_check)
     app.router.add_post("/import/apply", upload_apply)
     app.router.add_get("/export/{code:\\d{12}}/{fmt}", export_download)

@@ -24,7 +24,7 @@ from directory.validate import FIELD_LABELS, clean_office, display_phone
 from directory.web import auth
 from directory.web.auth import check_csrf, current_user, require_user, safe_next
 from directory.web.context import CTX, WebContext
-from directory.web.render import redirect, render
+from directory.web.render import attachment, redirect, render
 
 MAX_FIELD = 2000  # characters per form field; more is refused with 413 before anything is checked or written
 HINTS = {
@@ -120,6 +120,8 @@ async def office_page(request: web.Request) -> web.Response:
     context["history"] = [_history_row(r, staff) for r in await store.run(store.history, "office", code)]
     context["show_editors"] = staff
     context["saved"] = request.query.get("saved") == "1"
+    reported = request.query.get("reported", "")
+    context["reported"] = int(reported) if reported.isdigit() and len(reported) < 4 else None
     context["warnings"] = [FIELD_LABELS.get(w, w) for w in request.query.get("warn", "").split(",") if w]
     return render(request, "web/office.html", context)
 
@@ -170,7 +172,7 @@ async def office_vcard(request: web.Request) -> web.Response:
         body=text.encode("utf-8"),
         content_type="text/vcard" if not outlook else "text/x-vcard",
         charset="utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": attachment(f"{office.unit_name}.vcf", name)},
     )
 
 
@@ -332,7 +334,9 @@ async def dashboard_province(request: web.Request) -> web.Response:
 
 
 async def login_form(request: web.Request) -> web.Response:
-    context = {"next": safe_next(request.query.get("next")), "error": "", "username": ""}
+    store = _ctx(request).store
+    none_yet = not await store.run(store.list_accounts)
+    context = {"next": safe_next(request.query.get("next")), "error": "", "username": "", "no_accounts": none_yet}
     return render(request, "web/login.html", context)
 
 

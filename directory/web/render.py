@@ -22,6 +22,7 @@ For handlers:
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ import jinja2
 from aiohttp import web
 
 from directory import clock
+from directory.regions import PROVINCES
 from directory.settings import PROJECT_ROOT
 from directory.validate import display_phone
 from directory.web.auth import csrf_token, current_user
@@ -63,6 +65,7 @@ def page_environment(folders: Mapping[str, jinja2.BaseLoader]) -> jinja2.Environ
     )
     env.filters["phone"] = display_phone  # stored E.164 → 0311-87654321
     env.filters["shown"] = clock.shown  # a moment in Beijing time, the Chinese way
+    env.filters["province_name"] = lambda code: PROVINCES.get(str(code)[:2], "")  # 13 → 河北省
     return env
 
 
@@ -116,3 +119,8 @@ def render(request: web.Request, template: str, context: Mapping[str, Any], *, s
 
 def redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
+
+
+def attachment(name: str, fallback: str) -> str:
+    """A Content-Disposition naming a download in Chinese (RFC 6266/5987), with an ASCII name for old clients."""
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{urllib.parse.quote(name, safe='')}"

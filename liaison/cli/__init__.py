@@ -15,11 +15,14 @@ from collections.abc import Sequence
 
 from directory.errors import BohaiError, FieldError, SettingsError, ValidationFailed
 from liaison import settings as settings_mod
-from liaison.cli import accounts, directory, letters, meetings, ops, regions, service, sync, workdays
+from liaison.cli import accounts, directory, letters, meetings, ops, regions, service, sync, workdays, zh
 from liaison.cli.common import Handler
+
+log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    zh.install()
     parser = argparse.ArgumentParser(
         prog="bohai",
         description="环渤海通讯联络服务：流动人口服务管理单位通讯录与联络函件服务",
@@ -64,4 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug or an unforeseen failure: a sentence for the user, the trace for the operator
+        log.debug("unexpected error", exc_info=True)
+        hint = "请加 -v 重新运行查看详细信息，并告知系统管理员"
+        print(f"内部错误（{type(exc).__name__}），未完成。{hint}", file=sys.stderr)
+        return 3
 

@@ -14,11 +14,22 @@ from liaison.settings import Settings
 
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
+        line = sys.stdin.readline()
+        if not line.strip():
+            raise ValidationFailed([FieldError("password", "标准输入中没有密码（应为一行）")], "密码未设置")
+        return line.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        # getpass would fall back to echoing stdin, or end in EOFError; say what to do instead
+        message = "没有终端可输入密码：请在终端中运行，或加 --password-stdin 从标准输入读一行密码"
+        raise ValidationFailed([FieldError("password", message)], "密码未设置")
     import getpass
 
-    first = getpass.getpass("密码：")
-    if getpass.getpass("再次输入密码：") != first:
+    try:
+        first = getpass.getpass("密码：")
+        again = getpass.getpass("再次输入密码：")
+    except EOFError:
+        raise ValidationFailed([FieldError("password", "输入已结束，没有读到密码")], "密码未设置") from None
+    if again != first:
         raise ValidationFailed([FieldError("password", "两次输入的密码不一致")], "密码未设置")
     return first
 
@@ -29,8 +40,23 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     password = _read_password(args)
     with opened(settings) as store:
         user = accounts.add_user(store, args.username, password, args.role, args.province, "cli")
+        if args.office is not None or args.email is not None:
+            accounts.set_profile(store, args.username, "cli", office_code=args.office, email=args.email)
     where = f"，省份 {user.province_name}" if user.province_name else ""
     print(f"已创建用户 {user.username}（{user.role_name}{where}）")
+    return 0
+
+
+def cmd_user_set(args: argparse.Namespace, settings: Settings) -> int:
+    from directory import accounts
+
+    if args.office is None and args.email is None:
+        raise ValidationFailed([FieldError("office", "请至少给出 --office 或 --email")], "没有要修改的内容")
+    with opened(settings) as store:
+        account = accounts.set_profile(store, args.username, "cli", office_code=args.office, email=args.email)
+        office = store.get_office(account["office_code"]) if account.get("office_code") else None
+    shown = office["unit_name"] if office else "未设置（使用本省单位）"
+    print(f"已修改用户 {args.username}：本单位 {shown}；邮箱 {account.get('email') or '未设置'}")
     return 0
 
 
@@ -53,7 +79,8 @@ def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
     for a in rows:
         province = PROVINCES.get((a["province_code"] or "")[:2], "")
         state = "已停用" if a["disabled"] else "正常"  # accounts are never locked (failed logins are slowed)
-        print(f"{a['username']}\t{ROLE_NAMES.get(a['role'], a['role'])}\t{province or '—'}\t{state}")
+        office = a.get("office_code") or "—"
+        print(f"{a['username']}\t{ROLE_NAMES.get(a['role'], a['role'])}\t{province or '—'}\t{state}\t本单位 {office}")
     if not rows:
         print("还没有用户；用 bohai user add 创建", file=sys.stderr)
     return 0
@@ -195,7 +222,14 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--role", choices=["admin", "editor", "reader"], default="reader", help="角色（默认 reader 只读）")
     p.add_argument("--province", help="编辑所属省份代码（如 13 或 130000000000），editor 必填")
     p.add_argument("--password-stdin", action="store_true", help="从标准输入读一行作为密码（供脚本使用）")
+    p.add_argument("--office", metavar="CODE", help="本单位的区划代码：写函、发会议通知时默认的发出单位")
+    p.add_argument("--email", help="本人电子邮箱：本省单位收到错误报告时通知到这里")
     p.set_defaults(handler=cmd_user_add)
+    p = user.add_parser("set", help="修改账户资料（本单位、电子邮箱；空字符串表示清除）")
+    p.add_argument("username")
+    p.add_argument("--office", metavar="CODE", help="本单位的区划代码")
+    p.add_argument("--email", help="本人电子邮箱")
+    p.set_defaults(handler=cmd_user_set)
     p = user.add_parser("passwd", help="修改密码（同时解除锁定）")
     p.add_argument("username")
     p.add_argument("--password-stdin", action="store_true", help="从标准输入读一行作为密码")

@@ -21,7 +21,7 @@ import jinja2
 from sqlalchemy.engine import Connection
 
 from directory import clock
-from directory.errors import FieldError, NotFound, ValidationFailed
+from directory.errors import FieldError, NotFound, ValidationFailed, label_fields
 from directory.snapshot import Snapshot
 from directory.store import Store
 from directory.textrules import text_error
@@ -45,7 +45,6 @@ STATE_NAMES = {  # how a delivery's state is shown to staff (CLI and web)
     "replied": "已回复",
     "overdue": "逾期",
 }
-
 
 
 @dataclass(frozen=True)
@@ -132,6 +131,8 @@ def _ceiling(draft: Draft, settings: Settings) -> list[FieldError]:
 
 
 _LABELS = {"subject": "标题", "body": "正文", "in_reply_to": "所回复的函", "to": "收函单位", "attach": "附件"}
+label_fields({**_LABELS, "from": "发函单位", "under": "该区划下的全部单位", "reply_within": "要求回复（工作日）",
+              "template": "模板", "body-file": "正文文件", "level": "层级"})  # fmt: skip
 
 
 def _control(name: str, value: str, *, multiline: bool = False) -> list[FieldError]:
@@ -196,13 +197,13 @@ def _letter_text(ctx: Context, recipient_name: str, r: Route, dl: Deadline | Non
         "letters/mail/letter.txt",
         recipient_name=recipient_name,
         body=ctx.body,
-        reply_by=dl.deadline.isoformat() if dl else "",
+        reply_by=clock.shown(dl.deadline) if dl else "",
         reply_within=reply_within,
         provisional=dl.provisional if dl else False,
         note=r.note,
         attachments=[a.filename for a in ctx.attachments],
         sender_name=ctx.sender_name,
-        date=ctx.sent_on.isoformat(),
+        date=clock.shown(ctx.sent_on),
         number=ctx.number,
         sender_address=ctx.sender_address,
     )
@@ -356,7 +357,7 @@ def _queue_delivery(
     message_id = email.utils.make_msgid(domain=ctx.domain)
     text = _letter_text(ctx, name, r, dl, reply_within)
     subject = f"{'[抄送] ' if is_copy else ''}{ctx.subject}（{ctx.number}）"
-    reply_by = dl.deadline.isoformat() if dl else ""
+    reply_by = clock.shown(dl.deadline) if dl else ""
     try:
         msg = build_message(
             ctx, r, recipient_name=name, subject=subject, text=text, reply_by=reply_by, message_id=message_id

@@ -90,7 +90,7 @@ def _notice_message(ctx: compose.Context, r: Route, name: str, template: str, ki
         f"letters/mail/{template}.txt",
         recipient_name=name,
         sender_name=ctx.sender_name,
-        sent_on=ctx.sent_on.isoformat(),
+        sent_on=clock.shown(ctx.sent_on),
         subject=ctx.subject,
         number=ctx.number,
         **extra,
@@ -129,7 +129,7 @@ def send_reminders(store: Store, settings: Settings, snap: Snapshot, now: dt.dat
                 r = Route(d.region_code, d.via_code, "fax" if d.channel == "fax" else "email", d.address)
                 name = _name(snap, d.region_code)
                 ctx = _ctx(d, snap, settings)
-                reply_by = d.deadline.isoformat()
+                reply_by = clock.shown(d.deadline)
                 error = _notice(conn, ctx, r, name, "reminder", "reminder", reply_by=reply_by, delivery_id=d.id)
                 if error:
                     _failed(conn, d, "回复提醒", error)
@@ -152,7 +152,7 @@ def send_overdue_notices(store: Store, settings: Settings, snap: Snapshot, now: 
             assert d.deadline is not None
             ctx = _ctx(d, snap, settings)
             name = _name(snap, d.region_code)
-            reply_by = d.deadline.isoformat()
+            reply_by = clock.shown(d.deadline)
             error = _notice(conn, ctx, back, name, "overdue", "overdue", reply_by=reply_by, delivery_id=d.id)
             if error:
                 _failed(conn, d, "逾期通知", error)

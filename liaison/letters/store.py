@@ -276,8 +276,55 @@ def list_letters(store: Store, *, from_code: str | None = None, limit: int = 50)
         return [LetterSummary(**r) for r in rows]
 
 
-def board(store: Store, province_code: str, today: dt.date, *, soon_days: int = 3) -> dict[str, list[Delivery]]:
-    """Deliveries with a deadline to offices of one province: open, due soon, overdue, answered."""
+def sent_letters(store: Store, prefix: str, *, limit: int = 100) -> list[Letter]:
+    """The newest letters sent by offices whose code starts with ``prefix`` ("" for all), each with its
+    deliveries and their effective state."""
+    with store.read() as conn:
+        q = sa.select(letter_t).where(letter_t.c.from_code.startswith(prefix)).order_by(letter_t.c.id.desc())
+        rows = list(conn.execute(q.limit(min(limit, 500))).mappings())
+        by_letter: dict[int, list[Delivery]] = {int(r["id"]): [] for r in rows}
+        if by_letter:
+            dq = (
+                sa.select(delivery_t, outbox_t.c.state.label("outbox_state"))
+                .join(outbox_t, outbox_t.c.id == delivery_t.c.outbox_id, isouter=True)
+                .where(delivery_t.c.letter_id.in_(list(by_letter)))
+                .order_by(delivery_t.c.id)
+            )
+            for d in conn.execute(dq).mappings():
+                by_letter[int(d["letter_id"])].append(delivery_from(d))
+    return [
+        Letter(**{k: v for k, v in r.items() if k in _LETTER_FIELDS}, deliveries=tuple(by_letter[int(r["id"])]))
+        for r in rows
+    ]
+
+
+def received(store: Store, prefix: str, *, limit: int = 200) -> list[Delivery]:
+    """The newest deliveries to offices whose code starts with ``prefix`` ("" for all), with their letter."""
+    q = (
+        sa.select(
+            delivery_t,
+            letter_t.c.number,
+            letter_t.c.subject,
+            letter_t.c.from_code,
+            letter_t.c.created_at.label("letter_created_at"),
+            outbox_t.c.state.label("outbox_state"),
+        )
+        .join(letter_t, letter_t.c.id == delivery_t.c.letter_id)
+        .join(outbox_t, outbox_t.c.id == delivery_t.c.outbox_id, isouter=True)
+        .where(delivery_t.c.region_code.startswith(prefix), delivery_t.c.is_copy.is_(False))
+        .order_by(delivery_t.c.id.desc())
+        .limit(min(limit, 1000))
+    )
+    with store.read() as conn:
+        return [delivery_from(r) for r in conn.execute(q).mappings()]
+
+
+def board(
+    store: Store, province_code: str, today: dt.date, *, soon_days: int = 3, side: str = "to"
+) -> dict[str, list[Delivery]]:
+    """Deliveries with a deadline to offices of one province (``side="to"``) or sent by them (``"from"``): open,
+    due soon, overdue, answered."""
+    column = delivery_t.c.region_code if side == "to" else letter_t.c.from_code
     q = (
         sa.select(
             delivery_t,
@@ -288,7 +335,7 @@ def board(store: Store, province_code: str, today: dt.date, *, soon_days: int = 
         )
         .join(letter_t, letter_t.c.id == delivery_t.c.letter_id)
         .join(outbox_t, outbox_t.c.id == delivery_t.c.outbox_id, isouter=True)
-        .where(delivery_t.c.region_code.startswith(province_code[:2]), delivery_t.c.deadline.is_not(None))
+        .where(column.startswith(province_code[:2]), delivery_t.c.deadline.is_not(None))
         .order_by(delivery_t.c.deadline, delivery_t.c.id)
         .limit(2000)
     )

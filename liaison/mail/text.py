@@ -41,6 +41,7 @@ def _environment(html: bool) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["local"] = local_time
+    env.filters["shown"] = clock.shown  # Beijing time the Chinese way, as on the pages
     return env
 
 

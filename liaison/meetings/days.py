@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from directory import clock
 from liaison.workdays.calendar import MAX_SPAN_DAYS, Calendar
 
 
@@ -20,9 +21,9 @@ def date_warnings(start_local: dt.date, last_local: dt.date, calendar: Calendar)
         if day > last_local:
             break
         if not calendar.is_workday(day):
-            out.append(f"{day.isoformat()} 不是工作日（周末或法定节假日）")
+            out.append(f"{clock.shown(day)} 不是工作日（周末或法定节假日）")
         elif not calendar.is_official(day.year):
-            out.append(f"{day.isoformat()} 所在年份尚无国务院放假安排数据，是否工作日仅为推定")
+            out.append(f"{clock.shown(day)} 所在年份尚无国务院放假安排数据，是否工作日仅为推定")
         day += dt.timedelta(days=1)
     return out
 

@@ -41,6 +41,15 @@ def parse_offsets(text: str) -> list[tuple[str, int, str]]:
     return out
 
 
+_UNIT_NAMES = {"workday": "个工作日", "day": "天", "hour": "小时"}
+
+
+def offset_name(label: str) -> str:
+    """How staff read a reminder offset: ``"10 workdays"`` → ``提前 10 个工作日``."""
+    m = _OFFSET.match(label)
+    return f"提前 {m[1]} {_UNIT_NAMES[m[2].rstrip('s')]}" if m else "提前提醒"
+
+
 def reminder_time(start: dt.datetime, n: int, unit: str, calendar: Calendar) -> dt.datetime:
     if unit == "hour":
         return start - dt.timedelta(hours=n)

@@ -118,9 +118,9 @@ def _check_text(values: dict[str, Any]) -> None:
 
 def _check_times(start: dt.datetime, end: dt.datetime) -> None:
     if end <= start:
-        raise ValidationFailed([FieldError("end", "结束时间必须晚于开始时间", value=end.isoformat())])
+        raise ValidationFailed([FieldError("end", "结束时间必须晚于开始时间", value=clock.shown(end))])
     if end - start > dt.timedelta(days=14):
-        raise ValidationFailed([FieldError("end", "会议不能超过 14 天", value=end.isoformat())])
+        raise ValidationFailed([FieldError("end", "会议不能超过 14 天", value=clock.shown(end))])
 
 
 def date_warnings(start: dt.datetime, end: dt.datetime, calendar: Calendar) -> list[str]:

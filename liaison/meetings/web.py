@@ -16,17 +16,18 @@ because its link is signed (HMAC-SHA256); the staff forms need a logged-in admin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from directory import clock
-from directory.errors import Forbidden, NotFound, ValidationFailed
+from directory.errors import FieldError, Forbidden, NotFound, ValidationFailed, label_fields
 from directory.regions import PROVINCES
 from directory.settings import PROJECT_ROOT
 from directory.web.auth import User, allow_anonymous, current_user, require_user
 from directory.web.context import CTX
+from directory.web.picker import chosen, named, office_name
 from directory.web.render import add_nav, redirect, register_templates, render
 from liaison import settings as liaison_settings
 from liaison.mail import text
@@ -39,7 +40,12 @@ ANSWERS = {"ACCEPTED": "参加", "TENTATIVE": "待定", "DECLINED": "不参加"}
 NAV = ("/meetings", "联席会议")
 STALE = "会议时间已变更，此链接来自旧通知；请使用最新会议通知中的链接答复"
 TEMPLATES = PROJECT_ROOT / "templates" / "meetings"
-FILTERS = {"local": text.local_time}  # a datetime shown in Beijing time
+FILTERS: dict[str, Callable[..., Any]] = {"local": text.local_time, "offset_name": reminders.offset_name}
+FIELDS = ("title", "host", "place", "start", "end", "agenda", "notes", "invite", "attendees", "add", "remove")
+label_fields({"title": "会议名称", "host": "主办省份", "place": "地点", "start": "开始时间", "end": "结束时间",
+              "agenda": "议程", "notes": "备注", "invite": "参会单位", "attendees": "其他参会人员",
+              "attendee": "参会人员", "add": "增加参会人员", "remove": "移出参会人员", "status": "会议状态",
+              "partstat": "答复"})  # fmt: skip
 GLOBALS = {
     "provinces": PROVINCES,
     "partstat_names": mails.PARTSTAT_NAMES,
@@ -68,13 +74,14 @@ def extension(wake: Callable[[], None]) -> Callable[[web.Application], None]:
         app.router.add_post("/meetings/new", new_post)
         app.router.add_get(r"/meetings/{id:\d{1,9}}/edit", edit_form)
         app.router.add_post(r"/meetings/{id:\d{1,9}}/edit", edit_post)
+        app.router.add_get(r"/meetings/{id:\d{1,9}}/cancel", cancel_form)
         app.router.add_post(r"/meetings/{id:\d{1,9}}/cancel", cancel_post)
 
     return extend
 
 
-def _render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
-    return render(request, name, context, status=status)
+def _render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    return render(request, template, context, status=status)
 
 
 async def list_page(request: web.Request) -> web.Response:
@@ -89,13 +96,19 @@ async def list_page(request: web.Request) -> web.Response:
 async def detail_page(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     meeting = await ctx.store.run(meeting_store.get_meeting, ctx.store, int(request.match_info["id"]))
-    staff = current_user(request) is not None  # addresses, UID, notices: staff only (see the module docstring)
+    staff = current_user(request) is not None  # addresses, notices: staff only (see the module docstring)
     notices = await ctx.store.run(meeting_store.notices, ctx.store, meeting.id) if staff else []
     jobs = await ctx.store.run(reminders.for_meeting, ctx.store, meeting.id) if staff else []
     calendar = await ctx.store.run(load_calendar, ctx.store)
     warnings = rules.date_warnings(meeting.start_at, meeting.end_at, calendar)
-    context: dict[str, Any] = {"m": meeting, "notices": notices, "reminders": jobs, "warnings": warnings}
+    context: dict[str, Any] = {"m": meeting, "notices": notices, "reminders": jobs, "warnings": warnings,
+                               "name": _namer(request), "done": request.query.get("done", "")}  # fmt: skip
     return render(request, "meetings/pages/detail.html", context)
+
+
+def _namer(request: web.Request) -> Callable[[str], str]:
+    snap = request.app[CTX].holder.current
+    return lambda code: office_name(snap, code)
 
 
 async def _answering(request: web.Request) -> tuple[MeetingView, str, int]:
@@ -169,7 +182,24 @@ def _lines(text: str) -> list[str]:
     return [x.strip() for x in text.replace(",", "\n").splitlines() if x.strip()][:1000]
 
 
-def _input(form: Mapping[str, str], *, create: bool) -> rules.MeetingInput:
+def _invited(form: Any, snap: Any, name: str) -> tuple[list[str], list[tuple[str, str]], list[FieldError]]:
+    """The e-mail addresses of the offices picked in ``name``; an office without one is an error naming it."""
+    codes, errors = chosen(form, name, "参会单位")
+    emails = []
+    for code in codes:
+        office = snap.office(code)
+        if office is None:
+            errors.append(FieldError(name, f"{code} 没有登记单位"))
+        elif not office.email:
+            errors.append(
+                FieldError(name, f"{office.unit_name}没有电子邮箱，无法发送会议通知；请在“其他参会人员”中填写邮箱")
+            )
+        else:
+            emails.append(office.email)
+    return emails, named(snap, codes), errors
+
+
+def _input(form: Mapping[str, str], *, create: bool, invited: Sequence[str] = ()) -> rules.MeetingInput:
     def text(name: str) -> str | None:
         value = form.get(name, "").strip() if name != "agenda" else form.get(name, "")
         return value if value or create else None
@@ -178,45 +208,70 @@ def _input(form: Mapping[str, str], *, create: bool) -> rules.MeetingInput:
         value = form.get(name, "").strip()
         return rules.parse_local(value, name) if value else None
 
-    people = _lines(form.get("attendees", ""))
+    people = [*invited, *_lines(form.get("attendees", ""))] if create else []
+    added = [*invited, *_lines(form.get("add", ""))] if not create else []
     return rules.MeetingInput(
         title=text("title"), host=text("host"), place=text("place"), start=when("start"), end=when("end"),
         agenda=text("agenda"), notes=text("notes"), attendees=(people or None) if create else None,
-        add=_lines(form.get("add", "")), remove=_lines(form.get("remove", "")),
+        add=added, remove=_lines(form.get("remove", "")),
     )  # fmt: skip
 
 
-async def _form(request: web.Request) -> dict[str, str]:
+async def _form(request: web.Request) -> tuple[dict[str, str], Any]:
     data = await request.post()
-    return {k: v for k, v in data.items() if isinstance(v, str)}
+    return {k: v for k, v in data.items() if isinstance(v, str)}, data
 
 
 def _form_page(
-    request: web.Request, status: int, form: Mapping[str, str], errors: list[str], m: MeetingView | None = None
+    request: web.Request,
+    status: int,
+    form: Mapping[str, str],
+    errors: list[FieldError],
+    m: MeetingView | None = None,
+    picked: Sequence[tuple[str, str]] = (),
 ) -> web.Response:
-    return _render(request, "meetings/pages/form.html", status, form=form, errors=errors, m=m)
+    by_field: dict[str, list[str]] = {}
+    other: list[str] = []
+    for e in errors:
+        if e.field in FIELDS:
+            by_field.setdefault(e.field, []).append(e.text)
+        else:
+            other.append(str(e))
+    first = next((f for f in FIELDS if f in by_field), "")
+    context = {"form": form, "errors": by_field, "other_errors": other, "first": first, "m": m, "picked": picked}
+    return render(request, "meetings/pages/form.html", context, status=status)
 
 
 async def new_form(request: web.Request) -> web.Response:
-    _staff(request)
-    return _form_page(request, 200, {}, [])
+    user = _staff(request)
+    host = (user.province_code or "")[:2] if user.role == "editor" else ""
+    return _form_page(request, 200, {"host": host}, [])
 
 
 async def new_post(request: web.Request) -> web.Response:
-    form = await _form(request)
-    user = _staff(request, form.get("host", "").strip()[:2])
+    form, raw = await _form(request)
+    host = form.get("host", "").strip()[:2]
+    user = _staff(request)
     ctx = request.app[CTX]
+    invited, picked, errors = _invited(raw, ctx.holder.current, "invite")
+    if host and not user.can_edit(host + "0" * 10):
+        errors.append(FieldError("host", "编辑只能安排本省主办的会议"))
     try:
-        data = _input(form, create=True)
-        snap = ctx.holder.current if data.attendees is None else None
+        data = _input(form, create=True, invited=invited)
+    except ValidationFailed as exc:
+        errors += exc.errors
+    if errors:
+        return _form_page(request, 400, form, errors, picked=picked)
+    try:
+        snap = ctx.holder.current
         actor = f"web:{user.username}"
         made = await ctx.store.run(
             rules.create_meeting, ctx.store, snap, liaison_settings.of(ctx.settings), data, actor
         )
     except ValidationFailed as exc:
-        return _form_page(request, 400, form, [str(e) for e in exc.errors])
+        return _form_page(request, 400, form, exc.errors, picked=picked)
     request.app[WAKE]()
-    return redirect(f"/meetings/{made.meeting.id}")
+    return redirect(f"/meetings/{made.meeting.id}?done=created")
 
 
 async def _owned(request: web.Request) -> tuple[MeetingView, User]:
@@ -233,19 +288,34 @@ async def edit_form(request: web.Request) -> web.Response:
 
 async def edit_post(request: web.Request) -> web.Response:
     meeting, user = await _owned(request)
-    form = await _form(request)
-    if form.get("host", "").strip():
-        _staff(request, form["host"].strip()[:2])
+    form, raw = await _form(request)
     ctx = request.app[CTX]
+    invited, picked, errors = _invited(raw, ctx.holder.current, "invite")
+    host = form.get("host", "").strip()[:2]
+    if host and not user.can_edit(host + "0" * 10):
+        errors.append(FieldError("host", "编辑只能安排本省主办的会议"))
     try:
-        data = _input(form, create=False)
+        data = _input(form, create=False, invited=invited)
+    except ValidationFailed as exc:
+        errors += exc.errors
+    if errors:
+        return _form_page(request, 400, form, errors, meeting, picked=picked)
+    try:
         actor = f"web:{user.username}"
         args = (ctx.store, ctx.holder.current, liaison_settings.of(ctx.settings), meeting.id, data, actor)
         await ctx.store.run(rules.update_meeting, *args)
     except ValidationFailed as exc:
-        return _form_page(request, 400, form, [str(e) for e in exc.errors], meeting)
+        return _form_page(request, 400, form, exc.errors, meeting, picked=picked)
     request.app[WAKE]()
-    return redirect(f"/meetings/{meeting.id}")
+    return redirect(f"/meetings/{meeting.id}?done=updated")
+
+
+async def cancel_form(request: web.Request) -> web.Response:
+    """The confirmation step: cancelling mails every attendee, so it is never one click away."""
+    meeting, _ = await _owned(request)
+    if meeting.cancelled:
+        return redirect(f"/meetings/{meeting.id}")
+    return _render(request, "meetings/pages/cancel.html", m=meeting)
 
 
 async def cancel_post(request: web.Request) -> web.Response:
@@ -264,6 +334,8 @@ async def cancel_post(request: web.Request) -> web.Response:
             notices=[],
             reminders=[],
             warnings=[str(e) for e in exc.errors],
+            name=_namer(request),
+            done="",
         )
     request.app[WAKE]()
-    return redirect(f"/meetings/{meeting.id}")
+    return redirect(f"/meetings/{meeting.id}?done=cancelled")

@@ -247,10 +247,10 @@ def check_ldap_tls(settings: Settings, today: dt.date | None = None) -> Finding:
 def _expiry(expires: dt.date, today: dt.date) -> Finding:
     fix = "更换证书（更新 [ldap] tls_cert 与 tls_key 所指文件）并重启 bohai serve"
     if expires < today:
-        return error("ldap_tls", f"LDAP 证书已于 {expires.isoformat()} 过期", fix)
+        return error("ldap_tls", f"LDAP 证书已于 {clock.shown(expires)} 过期", fix)
     if (expires - today).days < CERT_WARNING_DAYS:
-        return warning("ldap_tls", f"LDAP 证书将于 {expires.isoformat()} 过期", fix)
-    return ok("ldap_tls", f"LDAP 证书有效期至 {expires.isoformat()}")
+        return warning("ldap_tls", f"LDAP 证书将于 {clock.shown(expires)} 过期", fix)
+    return ok("ldap_tls", f"LDAP 证书有效期至 {clock.shown(expires)}")
 
 
 def certificate_expiry(path: Path) -> dt.date | None:

@@ -21,6 +21,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from directory import clock
 from directory.errors import BohaiError, FieldError, ValidationFailed
 
 MAX_SPAN_DAYS = 3 * 366  # bound on every walk through the calendar
@@ -190,7 +191,7 @@ def _dates(raw: object, key: str, year: int, errors: list[FieldError]) -> frozen
                 errors.append(FieldError(key, "日期格式应为 YYYY-MM-DD", value=str(item)))
                 continue
         if day.year != year:
-            errors.append(FieldError(key, f"日期不在 {year} 年内", value=day.isoformat()))
+            errors.append(FieldError(key, f"日期不在 {year} 年内", value=clock.shown(day)))
         out.add(day)
     return frozenset(out)
 
@@ -211,9 +212,9 @@ def parse_overrides(text: str, *, name: str = "文件") -> Overrides:
     off = _dates(data.get("holidays", []), "holidays", year, errors)
     make_up = _dates(data.get("workdays", []), "workdays", year, errors)
     both = sorted(off & make_up)
-    errors.extend(FieldError("workdays", "同一天既是假日又是调休上班日", value=d.isoformat()) for d in both)
+    errors.extend(FieldError("workdays", "同一天既是假日又是调休上班日", value=clock.shown(d)) for d in both)
     errors.extend(
-        FieldError("workdays", "调休上班日应为周六或周日", value=d.isoformat()) for d in make_up if d.weekday() < 5
+        FieldError("workdays", "调休上班日应为周六或周日", value=clock.shown(d)) for d in make_up if d.weekday() < 5
     )
     if errors:
         raise ValidationFailed(errors)
