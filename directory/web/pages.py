@@ -212,6 +212,7 @@ def _edit(request: web.Request, region: RegionView, office: OfficeView | None, *
         "liaison": values.get("liaison") == "是",
         "version": extra.pop("version", office.version if office else 0),
         "has_errors": bool(errors),
+        "first": next((name for name, _ in OFFICE_FIELDS if name in errors), ""),
         "other_errors": [m for k, msgs in errors.items() if k not in dict(OFFICE_FIELDS) for m in msgs],
         **extra,
     }

@@ -22,7 +22,8 @@ MAX_PICKS = 20000
 
 def chosen(form: MultiDictProxy[Any], name: str, label: str) -> tuple[list[str], list[FieldError]]:
     """The region codes chosen in picker ``name`` (in order, without repeats) and the errors of its text box."""
-    codes: list[str] = [str(v).strip() for v in form.getall(name, []) if isinstance(v, str)]
+    # a script may post several codes in one field, separated by spaces: read them as separate picks
+    codes: list[str] = [c for v in form.getall(name, []) if isinstance(v, str) for c in v.split()]
     errors: list[FieldError] = []
     text = form.get(f"{name}_text", "")
     words = str(text).replace("，", " ").replace(",", " ").replace("、", " ").split() if isinstance(text, str) else []

@@ -126,7 +126,7 @@ def _read_draft(
     if len(senders) != 1:
         errors.append(FieldError("from", "请选定一个发函单位" if not senders else "发函单位只能有一个"))
     elif not user.can_edit(senders[0]):
-        errors.append(FieldError("from", "只能以本省单位的名义发函"))
+        raise Forbidden("编辑只能以本省单位名义发函")
     within = text["reply_within"].strip()
     if within and not within.isdigit():
         errors.append(FieldError("reply_within", "请填写 1 至 60 之间的整数（工作日），不要求回复就空着", value=within))

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from directory import clock
-from directory.errors import FieldError, SettingsError, ValidationFailed
+from directory.errors import FieldError, SettingsError, ValidationFailed, label_fields
 from directory.regions import PROVINCES
 from directory.snapshot import Snapshot
 from directory.store import Store
@@ -46,6 +46,12 @@ _EMAIL = re.compile(
 )
 LIMITS = {"title": 200, "place": 300, "agenda": 20000, "notes": 5000}
 LABELS = {"title": "会议名称", "place": "地点", "agenda": "议程", "notes": "备注"}
+
+
+label_fields({"title": "会议名称", "host": "主办省份", "place": "地点", "start": "开始时间", "end": "结束时间",
+              "agenda": "议程", "notes": "备注", "invite": "参会单位", "attendees": "其他参会人员",
+              "attendee": "参会人员", "add": "增加参会人员", "remove": "移出参会人员", "status": "会议状态",
+              "partstat": "答复", "agenda-file": "议程文件", "notes-file": "备注文件"})  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from directory import clock
-from directory.errors import FieldError, Forbidden, NotFound, ValidationFailed, label_fields
+from directory.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from directory.regions import PROVINCES
 from directory.settings import PROJECT_ROOT
 from directory.web.auth import User, allow_anonymous, current_user, require_user
@@ -42,10 +42,7 @@ STALE = "会议时间已变更，此链接来自旧通知；请使用最新会�
 TEMPLATES = PROJECT_ROOT / "templates" / "meetings"
 FILTERS: dict[str, Callable[..., Any]] = {"local": text.local_time, "offset_name": reminders.offset_name}
 FIELDS = ("title", "host", "place", "start", "end", "agenda", "notes", "invite", "attendees", "add", "remove")
-label_fields({"title": "会议名称", "host": "主办省份", "place": "地点", "start": "开始时间", "end": "结束时间",
-              "agenda": "议程", "notes": "备注", "invite": "参会单位", "attendees": "其他参会人员",
-              "attendee": "参会人员", "add": "增加参会人员", "remove": "移出参会人员", "status": "会议状态",
-              "partstat": "答复"})  # fmt: skip
+
 GLOBALS = {
     "provinces": PROVINCES,
     "partstat_names": mails.PARTSTAT_NAMES,
@@ -253,9 +250,9 @@ async def new_post(request: web.Request) -> web.Response:
     host = form.get("host", "").strip()[:2]
     user = _staff(request)
     ctx = request.app[CTX]
+    if host:
+        _staff(request, host)
     invited, picked, errors = _invited(raw, ctx.holder.current, "invite")
-    if host and not user.can_edit(host + "0" * 10):
-        errors.append(FieldError("host", "编辑只能安排本省主办的会议"))
     try:
         data = _input(form, create=True, invited=invited)
     except ValidationFailed as exc:
@@ -290,10 +287,10 @@ async def edit_post(request: web.Request) -> web.Response:
     meeting, user = await _owned(request)
     form, raw = await _form(request)
     ctx = request.app[CTX]
-    invited, picked, errors = _invited(raw, ctx.holder.current, "invite")
     host = form.get("host", "").strip()[:2]
-    if host and not user.can_edit(host + "0" * 10):
-        errors.append(FieldError("host", "编辑只能安排本省主办的会议"))
+    if host:
+        _staff(request, host)
+    invited, picked, errors = _invited(raw, ctx.holder.current, "invite")
     try:
         data = _input(form, create=False, invited=invited)
     except ValidationFailed as exc:

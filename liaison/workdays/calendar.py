@@ -15,6 +15,7 @@ Public API (also used by meetings): ``Calendar``, ``Calendar.is_workday``, ``add
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import tomllib
@@ -107,7 +108,7 @@ class Calendar:
 
     def _walk(self, start: dt.date, n: int) -> tuple[dt.date, set[int]]:
         if not 0 <= n <= MAX_N:
-            raise ValidationFailed([FieldError("n", f"工作日数须在 0 至 {MAX_N} 之间", value=str(n))])
+            raise ValidationFailed([FieldError("n", f"工作日数须在 0 至 {MAX_N} 之间", value=str(n), label="工作日数")])
         day, count, years = start, 0, {start.year}
         for _ in range(MAX_SPAN_DAYS):
             if count == n:
@@ -138,7 +139,8 @@ class Calendar:
         """Working days in (start, end]: how many working days after ``start`` ``end`` is (negative if earlier)."""
         lo, hi, sign = (start, end, 1) if start <= end else (end, start, -1)
         if (hi - lo).days > MAX_SPAN_DAYS:
-            raise ValidationFailed([FieldError("end", f"日期跨度不得超过 {MAX_SPAN_DAYS} 天", value=str(end))])
+            message = f"日期跨度不得超过 {MAX_SPAN_DAYS} 天"
+            raise ValidationFailed([FieldError("end", message, value=clock.shown(end), label="结束日期")])
         missing = self._unofficial(range(lo.year, hi.year + 1))
         if missing:
             raise NoOfficialCalendar(missing)
@@ -174,7 +176,8 @@ def parse_date(text: str, name: str = "date") -> dt.date:
     try:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
-        raise ValidationFailed([FieldError(name, "日期格式应为 YYYY-MM-DD", value=text)]) from None
+        label = "日期" if name == "date" else name  # otherwise the option or key the date was given as
+        raise ValidationFailed([FieldError(name, "日期格式应为 YYYY-MM-DD", value=text, label=label)]) from None
 
 
 def _dates(raw: object, key: str, year: int, errors: list[FieldError]) -> frozenset[dt.date]:
@@ -191,9 +194,14 @@ def _dates(raw: object, key: str, year: int, errors: list[FieldError]) -> frozen
                 errors.append(FieldError(key, "日期格式应为 YYYY-MM-DD", value=str(item)))
                 continue
         if day.year != year:
-            errors.append(FieldError(key, f"日期不在 {year} 年内", value=clock.shown(day)))
+            errors.append(FieldError(key, f"日期不在 {year} 年内", value=day.isoformat()))
         out.add(day)
     return frozenset(out)
+
+
+def _keyed(errors: list[FieldError]) -> list[FieldError]:
+    """Errors of an overrides file name its keys as written in the file (``holidays``), like any config option."""
+    return [e if e.label or e.field == "file" else dataclasses.replace(e, label=e.field) for e in errors]
 
 
 def parse_overrides(text: str, *, name: str = "文件") -> Overrides:
@@ -208,14 +216,14 @@ def parse_overrides(text: str, *, name: str = "文件") -> Overrides:
     year = data.get("year")
     if not isinstance(year, int) or not 2000 <= year <= 2100:
         errors.append(FieldError("year", "应为 2000 至 2100 之间的年份", value=str(year)))
-        raise ValidationFailed(errors)
+        raise ValidationFailed(_keyed(errors))
     off = _dates(data.get("holidays", []), "holidays", year, errors)
     make_up = _dates(data.get("workdays", []), "workdays", year, errors)
     both = sorted(off & make_up)
-    errors.extend(FieldError("workdays", "同一天既是假日又是调休上班日", value=clock.shown(d)) for d in both)
+    errors.extend(FieldError("workdays", "同一天既是假日又是调休上班日", value=d.isoformat()) for d in both)
     errors.extend(
-        FieldError("workdays", "调休上班日应为周六或周日", value=clock.shown(d)) for d in make_up if d.weekday() < 5
+        FieldError("workdays", "调休上班日应为周六或周日", value=d.isoformat()) for d in make_up if d.weekday() < 5
     )
     if errors:
-        raise ValidationFailed(errors)
+        raise ValidationFailed(_keyed(errors))
     return Overrides(year, str(data.get("source", "")), off, make_up)

@@ -52,7 +52,7 @@ def test_cli_refuses_control_characters_in_the_subject(
     cli_db: Path, db_url: str, capsys: pytest.CaptureFixture[str], subject: str, code_point: str
 ) -> None:
     code, _, err = run(capsys, *SEND, "--subject", subject, "--body-file", str(cli_db))
-    assert code == 1 and "subject" in err and code_point in err and "Traceback" not in err
+    assert code == 1 and "标题" in err and code_point in err and "Traceback" not in err
     assert queued(db_url) == {}
 
 
@@ -62,7 +62,7 @@ def test_cli_refuses_control_characters_in_attachment_names_and_codes(
     evil = tmp_path / "名单\r\nX-Injected: 1.csv"
     evil.write_text("x", encoding="utf-8")
     code, _, err = run(capsys, *SEND, "--subject", "标题", "--body-file", str(cli_db), "--attach", str(evil))
-    assert code == 1 and "attach" in err and "U+000D" in err
+    assert code == 1 and "附件" in err and "U+000D" in err
     code, _, err = run(capsys, "letter", "send", "--from", "130100000000", "--to", "110101000000\r\nBcc: x",
                        "--subject", "标题", "--body-file", str(cli_db))  # fmt: skip
     assert code == 1 and "to" in err and "U+000D" in err
@@ -83,7 +83,7 @@ def test_meetings_refuse_header_injection(
     monkeypatch.setenv("BOHAI_DATABASE_URL", db_url)
     base = ("meeting", "create", "--host", "13", "--start", "2026-12-17T09:00", "--end", "2026-12-17T10:00")
     code, _, err = run(capsys, *base, "--title", "会议\r\nBcc: victim@example.org", "--attendee", "a@example.org")
-    assert code == 1 and "title" in err and "U+000D" in err
+    assert code == 1 and "会议名称" in err and "U+000D" in err
     code, _, err = run(capsys, *base, "--title", "会议", "--attendee", "a@example.org\r\nBcc: victim@example.org")
     assert code == 1 and "attendee" in err and "电子邮箱格式不正确" in err
     store = open_store(db_url)

@@ -39,7 +39,7 @@ def test_create_update_cancel_show_list(env: str, tmp_path: Path, capsys: pytest
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "会议 1：环渤海联席会议" in out and "2026年12月19日 09:00" in out and "已排队发送通知 2 封" in out
-    assert "注意：2026-12-19 不是工作日" in err
+    assert "注意：2026年12月19日 不是工作日" in err
     assert "web.public_url 未设置" in err and "http://127.0.0.1:8080" in err  # links would point there
     assert main(["meeting", "update", "1", "--start", "2026-12-18T09:00", "--end", "2026-12-18T12:00",
                  "--remove", "a@example.org"]) == 0  # fmt: skip
@@ -68,9 +68,9 @@ def test_create_update_cancel_show_list(env: str, tmp_path: Path, capsys: pytest
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--start", "明天", "--end", "2026-12-19T17:00"], "start：时间格式应为"),
-        (["--start", "2026-12-19T18:00", "--end", "2026-12-19T17:00"], "end：结束时间必须晚于开始时间"),
-        (["--start", "2026-12-19T09:00", "--end", "2026-12-19T17:00", "--agenda-file", "/nonexistent"], "agenda-file"),
+        (["--start", "明天", "--end", "2026-12-19T17:00"], "开始时间：时间格式应为"),
+        (["--start", "2026-12-19T18:00", "--end", "2026-12-19T17:00"], "结束时间：结束时间必须晚于开始时间"),
+        (["--start", "2026-12-19T09:00", "--end", "2026-12-19T17:00", "--agenda-file", "/nonexistent"], "议程文件"),
     ],
 )
 def test_bad_input_is_named(env: str, args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -137,7 +137,7 @@ def test_non_working_day_warns(store: Store, settings: Settings) -> None:
     made = rules.create_meeting(
         store, None, settings, new(start=sunday, end=sunday + dt.timedelta(hours=3), attendees=["a@x.org"]), "t"
     )
-    assert made.warnings == ["2026-12-20 不是工作日（周末或法定节假日）"]
+    assert made.warnings == ["2026年12月20日 不是工作日（周末或法定节假日）"]
     cal = Calendar()
 
     def at(*day: int) -> list[str]:

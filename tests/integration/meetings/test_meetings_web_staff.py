@@ -26,7 +26,7 @@ async def test_nobody_but_staff_may_write(staff: Staff) -> None:
 async def test_editor_creates_changes_and_cancels(staff: Staff) -> None:
     await staff.login("e13")
     resp = await staff.post("/meetings/new", FORM)
-    assert resp.status == 303 and resp.headers["Location"] == "/meetings/1"
+    assert resp.status == 303 and resp.headers["Location"] == "/meetings/1?done=created"
     m = meeting_store.get_meeting(staff.ctx.store, 1)
     assert len(m.attendees) == 10 and staff.woken == 1  # the ten liaison officers, from the Snapshot
     assert staff.outbox() == [("meeting", a.email) for a in m.attendees]
@@ -39,7 +39,11 @@ async def test_editor_creates_changes_and_cancels(staff: Staff) -> None:
     m = meeting_store.get_meeting(staff.ctx.store, 1)
     assert (m.place, m.sequence, len(m.active_attendees)) == ("天津", 1, 10)
     async with staff.client.get("/meetings/1") as resp:
-        assert 'action="/meetings/1/cancel"' in await resp.text()
+        assert 'href="/meetings/1/cancel"' in await resp.text()  # to the confirmation step, which is a GET
+    async with staff.client.get("/meetings/1/cancel") as resp:
+        confirm = await resp.text()
+    assert "确认取消会议" in confirm and 'action="/meetings/1/cancel"' in confirm and "11 位参会人员" in confirm
+    assert not meeting_store.get_meeting(staff.ctx.store, 1).cancelled  # showing the step changes nothing
     assert (await staff.post("/meetings/1/cancel")).status == 303
     assert meeting_store.get_meeting(staff.ctx.store, 1).cancelled and staff.woken == 3
     assert len(staff.outbox()) == 10 + 11 + 11  # invitations; update + removal; cancellation to all eleven
@@ -52,8 +56,8 @@ async def test_bad_form_is_shown_again_with_the_field_named(staff: Staff) -> Non
     bad = {**FORM, "end": "2026-12-17T08:00", "title": "<b>会议</b>", "attendees": "a@example.org"}
     resp = await staff.post("/meetings/new", bad)
     page = await resp.text()
-    assert resp.status == 400 and "end：结束时间必须晚于开始时间" in page
+    assert resp.status == 400 and "结束时间必须晚于开始时间" in page and "aria-invalid" in page
     assert 'value="&lt;b&gt;会议&lt;/b&gt;"' in page and "a@example.org" in page
     resp = await staff.post("/meetings/new", {**FORM, "start": "明天上午"})
-    assert resp.status == 400 and "start：时间格式应为" in await resp.text()
+    assert resp.status == 400 and "时间格式应为" in await resp.text()
     assert meeting_store.list_meetings(staff.ctx.store) == [] and staff.outbox() == []

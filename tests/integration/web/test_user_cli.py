@@ -62,7 +62,7 @@ def test_user_commands(bohai, db_url: str) -> None:  # type: ignore[no-untyped-d
     assert code == 0 and fields[:6] == ["1", "hebei", "人事系统", "读写", "全部", "有效"], out
     assert fields[6].startswith("到期：") and "年" in fields[6] and fields[7] == "最近使用：从未使用"
     code, out, _ = bohai("list")
-    assert code == 0 and out.split("\n")[0].split("\t") == ["hebei", "编辑", "河北省", "正常"]
+    assert code == 0 and out.split("\n")[0].split("\t") == ["hebei", "编辑", "河北省", "正常", "本单位 —"]
     store = open_store(db_url)
     try:
         user = tokens.authenticate(store, token, "127.0.0.1")
@@ -92,3 +92,22 @@ def test_entry_point_reads_password_from_stdin(sqlite_demo_url: str) -> None:
         assert login(store, "root", "root pass 123").role == "admin"
     finally:
         store.close()
+
+
+def test_without_a_terminal_the_cli_says_what_to_do(sqlite_demo_url: str) -> None:
+    """No terminal and no --password-stdin: a sentence naming the option, exit 1, no traceback, no account; the help
+    speaks Chinese, argparse's own headings included."""
+    env = {**os.environ, "BOHAI_DATABASE_URL": sqlite_demo_url}
+    args = [sys.executable, "-m", "liaison.cli", "user", "add", "clerk", "--role", "reader"]
+    r = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 1 and "--password-stdin" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    store = open_store(sqlite_demo_url)
+    try:
+        assert store.get_account("clerk") is None
+    finally:
+        store.close()
+    r = subprocess.run([*args[:5], "--help"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and r.stdout.startswith("用法：") and "选项" in r.stdout and "显示本帮助并退出" in r.stdout
+    assert "usage:" not in r.stdout and "options:" not in r.stdout
+    r = subprocess.run([*args[:5], "--role", "boss"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2 and "错误" in r.stderr and "无效的选项值" in r.stderr and "invalid choice" not in r.stderr

@@ -8,8 +8,6 @@ unchanged); an anonymous visitor cannot edit. Screenshots of the search and offi
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,19 +16,9 @@ import pytest
 from directory import accounts
 from directory.search import search
 from liaison.service import Running, start
-from tests.support.need import need_tool
+from tests.support.browser import keep
 from tests.support.settings import service_settings
 from tests.support.web import CHANGAN, LIXIA, PASSWORD
-
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
@@ -39,24 +27,6 @@ async def running(sqlite_demo_url: str) -> AsyncIterator[Running]:
     r = await start(settings, report=lambda line: None)
     yield r
     await r.aclose()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    chromium = need_tool("chromium", "chromium")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=chromium, args=BROWSER_ARGS, headless=True)
-        yield b
-        await b.close()
-
-
-def keep(shot: Path) -> None:
-    target = os.environ.get("BOHAI_SCREENSHOTS")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, Path(target) / shot.name)
 
 
 async def test_editor_in_browser(running: Running, browser: object, tmp_path: Path) -> None:
