@@ -31,9 +31,10 @@ from directory.exchange.table import EXPORT_HEADER
 from directory.models import LEVEL_NAMES
 from directory.regions import PROVINCES
 from directory.store.upsert import UpsertPlan
-from directory.validate import FIELD_LABELS, display_phone
+from directory.validate import FIELD_LABELS
 from directory.web.auth import check_csrf, require_user
 from directory.web.context import CTX
+from directory.web.pages import shown_value
 from directory.web.render import attachment, render
 
 PENDING_SECONDS = 1800
@@ -110,23 +111,13 @@ class OfficeDiff:
     fields: list[tuple[str, str, str]]  # (label, old, new) as a person reads them
 
 
-def _shown(key: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if key in ("phone", "fax") and isinstance(value, str):
-        return display_phone(value)
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    return str(value)
-
-
 def diff_of(plan: UpsertPlan) -> list[OfficeDiff]:
     """Every office an import would create or change, with old → new per field."""
     out = []
     for w in plan.writes[:MAX_DIFF_ROWS]:
         before = w.before or {}
         keys = [k for k in w.values if k in FIELD_LABELS and k != "region_code"]
-        fields = [(FIELD_LABELS[k], _shown(k, before.get(k)), _shown(k, w.values[k])) for k in keys
+        fields = [(FIELD_LABELS[k], shown_value(k, before.get(k)), shown_value(k, w.values[k])) for k in keys
                   if w.before is None or before.get(k) != w.values[k]]  # fmt: skip
         if w.before is None:
             fields = [f for f in fields if f[2]]

@@ -134,7 +134,8 @@ def _history_row(row: Mapping[str, Any], staff: bool) -> dict[str, Any]:
     before, after = row["before"] or {}, row["after"] or {}
     keys = [k for k in after if k != "version" and before.get(k) != after.get(k)]
     changes = [
-        (FIELD_LABELS.get(k, _EXTRA_LABELS.get(k, k)), _shown(k, before.get(k)), _shown(k, after.get(k))) for k in keys
+        (FIELD_LABELS.get(k, _EXTRA_LABELS.get(k, k)), shown_value(k, before.get(k)), shown_value(k, after.get(k)))
+        for k in keys
     ]
     return {
         "at": row["at"],
@@ -148,7 +149,8 @@ _ACTIONS = {"create": "创建", "update": "修改", "verify": "确认有效", "e
 _EXTRA_LABELS = {"verified_at": "确认日期", "email_status": "邮箱状态", "note": "说明"}
 
 
-def _shown(key: str, value: Any) -> str:
+def shown_value(key: str, value: Any) -> str:
+    """A stored value as a person reads it in a history or a diff (phones in the national form, 是/否)."""
     if value is None:
         return ""
     if key in ("phone", "fax") and isinstance(value, str):
@@ -255,7 +257,7 @@ def _conflict(request: web.Request, region: RegionView, mine: dict[str, str], ex
     current = exc.current
     rows = []
     for name, label in OFFICE_FIELDS:
-        theirs = _shown(name, current.get(name))
+        theirs = shown_value(name, current.get(name))
         rows.append((label, mine.get(name, ""), theirs, mine.get(name, "").strip() != theirs))
     version = current.get("version")
     page = _edit(request, region, None, values=mine, version=version if isinstance(version, int) else 0)

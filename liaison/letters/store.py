@@ -298,9 +298,9 @@ def sent_letters(store: Store, prefix: str, *, limit: int = 100) -> list[Letter]
     ]
 
 
-def received(store: Store, prefix: str, *, limit: int = 200) -> list[Delivery]:
-    """The newest deliveries to offices whose code starts with ``prefix`` ("" for all), with their letter."""
-    q = (
+def _with_letter() -> sa.Select[Any]:
+    """Deliveries with their letter's number, subject, sender and date, and the outbox's state."""
+    return (
         sa.select(
             delivery_t,
             letter_t.c.number,
@@ -311,6 +311,13 @@ def received(store: Store, prefix: str, *, limit: int = 200) -> list[Delivery]:
         )
         .join(letter_t, letter_t.c.id == delivery_t.c.letter_id)
         .join(outbox_t, outbox_t.c.id == delivery_t.c.outbox_id, isouter=True)
+    )
+
+
+def received(store: Store, prefix: str, *, limit: int = 200) -> list[Delivery]:
+    """The newest deliveries to offices whose code starts with ``prefix`` ("" for all), with their letter."""
+    q = (
+        _with_letter()
         .where(delivery_t.c.region_code.startswith(prefix), delivery_t.c.is_copy.is_(False))
         .order_by(delivery_t.c.id.desc())
         .limit(min(limit, 1000))
@@ -326,15 +333,7 @@ def board(
     due soon, overdue, answered."""
     column = delivery_t.c.region_code if side == "to" else letter_t.c.from_code
     q = (
-        sa.select(
-            delivery_t,
-            letter_t.c.number,
-            letter_t.c.subject,
-            letter_t.c.from_code,
-            outbox_t.c.state.label("outbox_state"),
-        )
-        .join(letter_t, letter_t.c.id == delivery_t.c.letter_id)
-        .join(outbox_t, outbox_t.c.id == delivery_t.c.outbox_id, isouter=True)
+        _with_letter()
         .where(column.startswith(province_code[:2]), delivery_t.c.deadline.is_not(None))
         .order_by(delivery_t.c.deadline, delivery_t.c.id)
         .limit(2000)

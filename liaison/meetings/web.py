@@ -245,26 +245,33 @@ async def new_form(request: web.Request) -> web.Response:
     return _form_page(request, 200, {"host": host}, [])
 
 
-async def new_post(request: web.Request) -> web.Response:
+async def _submitted(
+    request: web.Request, *, create: bool
+) -> tuple[dict[str, str], list[tuple[str, str]], rules.MeetingInput | None, list[FieldError]]:
+    """The posted form, the picked offices (for the chips), the input it describes, and its errors; a host
+    province outside the user's reach is refused (403) before anything is read further."""
     form, raw = await _form(request)
     host = form.get("host", "").strip()[:2]
-    user = _staff(request)
-    ctx = request.app[CTX]
     if host:
         _staff(request, host)
-    invited, picked, errors = _invited(raw, ctx.holder.current, "invite")
+    invited, picked, errors = _invited(raw, request.app[CTX].holder.current, "invite")
+    data = None
     try:
-        data = _input(form, create=True, invited=invited)
+        data = _input(form, create=create, invited=invited)
     except ValidationFailed as exc:
         errors += exc.errors
-    if errors:
+    return form, picked, (None if errors else data), errors
+
+
+async def new_post(request: web.Request) -> web.Response:
+    user = _staff(request)
+    form, picked, data, errors = await _submitted(request, create=True)
+    if data is None:
         return _form_page(request, 400, form, errors, picked=picked)
+    ctx = request.app[CTX]
     try:
-        snap = ctx.holder.current
-        actor = f"web:{user.username}"
-        made = await ctx.store.run(
-            rules.create_meeting, ctx.store, snap, liaison_settings.of(ctx.settings), data, actor
-        )
+        args = (ctx.store, ctx.holder.current, liaison_settings.of(ctx.settings), data, f"web:{user.username}")
+        made = await ctx.store.run(rules.create_meeting, *args)
     except ValidationFailed as exc:
         return _form_page(request, 400, form, exc.errors, picked=picked)
     request.app[WAKE]()
@@ -285,18 +292,10 @@ async def edit_form(request: web.Request) -> web.Response:
 
 async def edit_post(request: web.Request) -> web.Response:
     meeting, user = await _owned(request)
-    form, raw = await _form(request)
-    ctx = request.app[CTX]
-    host = form.get("host", "").strip()[:2]
-    if host:
-        _staff(request, host)
-    invited, picked, errors = _invited(raw, ctx.holder.current, "invite")
-    try:
-        data = _input(form, create=False, invited=invited)
-    except ValidationFailed as exc:
-        errors += exc.errors
-    if errors:
+    form, picked, data, errors = await _submitted(request, create=False)
+    if data is None:
         return _form_page(request, 400, form, errors, meeting, picked=picked)
+    ctx = request.app[CTX]
     try:
         actor = f"web:{user.username}"
         args = (ctx.store, ctx.holder.current, liaison_settings.of(ctx.settings), meeting.id, data, actor)

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
+import pytest
 
 from directory import accounts
 from directory.store import Store
@@ -27,7 +28,7 @@ from liaison.letters import compose
 from liaison.meetings import links, rules
 from liaison.service import Running, start, web_extensions
 from liaison.workdays.store import load_calendar
-from tests.support.mailsink import Sink
+from tests.support.mailsink import Sink, mail_sink
 from tests.support.settings import service_settings
 from tests.support.web import CSRF_RE, PASSWORD
 
@@ -74,6 +75,20 @@ def _seed(store: Store, settings: liaison_settings.Settings, running: Running) -
     person = made.meeting.active_attendees[0]
     token = links.sign(links.secret(store, settings), made.meeting.id, person.email, made.meeting.sequence)
     return sent.id, made.meeting.id, token
+
+
+@pytest.fixture
+async def site_sink() -> AsyncIterator[Sink]:
+    """The mail sink behind a ``site``'s relay."""
+    async with mail_sink() as s:
+        yield s
+
+
+@pytest.fixture
+async def site(sqlite_demo_url: str, site_sink: Sink) -> AsyncIterator[StaffSite]:
+    """The whole service on a demo database with a staff member's day of data (see the module docstring)."""
+    async with staff_site(sqlite_demo_url, site_sink) as s:
+        yield s
 
 
 @asynccontextmanager

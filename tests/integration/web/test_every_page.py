@@ -9,26 +9,12 @@ the message is the whole matrix.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from tests.support.browser import PHONE, axe, axe_installed, overflow, small_targets, staff_page
-from tests.support.mailsink import Sink, mail_sink
-from tests.support.staffweb import StaffSite, page_paths, staff_site, text_problems
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[Sink]:
-    async with mail_sink() as s:
-        yield s
-
-
-@pytest.fixture
-async def site(sqlite_demo_url: str, sink: Sink) -> AsyncIterator[StaffSite]:
-    async with staff_site(sqlite_demo_url, sink) as s:
-        yield s
+from tests.support.staffweb import StaffSite, page_paths, text_problems
 
 
 @pytest.mark.slow

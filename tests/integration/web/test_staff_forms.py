@@ -11,30 +11,16 @@ from __future__ import annotations
 
 import io
 import urllib.parse
-from collections.abc import AsyncIterator
 
 import openpyxl
-import pytest
 
 from directory import accounts, clock
 from liaison.letters import store as letter_store
-from tests.support.mailsink import Sink, mail_sink
-from tests.support.staffweb import LIXIA, SENDER, SHIZHONG, StaffSite, staff_client, staff_site
+from tests.support.mailsink import Sink
+from tests.support.staffweb import LIXIA, SENDER, SHIZHONG, StaffSite, staff_client
 from tests.support.web import PASSWORD
 
 LETTER = {"subject": "关于核查的函", "body": "请协助核查。", "reply_within": "7"}
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[Sink]:
-    async with mail_sink() as s:
-        yield s
-
-
-@pytest.fixture
-async def site(sqlite_demo_url: str, sink: Sink) -> AsyncIterator[StaffSite]:
-    async with staff_site(sqlite_demo_url, sink) as s:
-        yield s
 
 
 async def test_picker_without_javascript_and_the_confirmation_above_twenty(site: StaffSite) -> None:
@@ -64,7 +50,7 @@ async def test_picker_without_javascript_and_the_confirmation_above_twenty(site:
         assert len(newest.deliveries) == count
 
 
-async def test_error_report_waits_for_that_provinces_editors(site: StaffSite, sink: Sink) -> None:
+async def test_error_report_waits_for_that_provinces_editors(site: StaffSite, site_sink: Sink) -> None:
     store = site.store
     await store.run(accounts.add_user, store, "shandong", PASSWORD, "editor", "37", "test")
     await store.run(lambda: accounts.set_profile(store, "shandong", "test", email="sd-editor@example.org"))
@@ -85,7 +71,7 @@ async def test_error_report_waits_for_that_provinces_editors(site: StaffSite, si
 
     mail = None
     for _ in range(100):  # the seed's letters and meeting notices go out too; bounded
-        received = await sink.get(timeout=30)
+        received = await site_sink.get(timeout=30)
         if "sd-editor@example.org" in received.rcpt_tos:
             mail = received.message
             break

@@ -8,7 +8,6 @@ schedule a meeting and cancel it through the confirmation step. The database is 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +18,9 @@ from directory.exchange.table import EXPORT_HEADER, office_row
 from liaison.letters import store as letter_store
 from liaison.meetings import store as meeting_store
 from tests.support.browser import SIZES, keep, staff_page
-from tests.support.mailsink import Sink, mail_sink
-from tests.support.staffweb import CHANGAN, LIXIA, SHIZHONG, StaffSite, staff_site
+from tests.support.staffweb import CHANGAN, LIXIA, SHIZHONG, StaffSite
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[Sink]:
-    async with mail_sink() as s:
-        yield s
-
-
-@pytest.fixture
-async def site(sqlite_demo_url: str, sink: Sink) -> AsyncIterator[StaffSite]:
-    async with staff_site(sqlite_demo_url, sink) as s:
-        yield s
 
 
 async def _shot(page: Any, tmp_path: Path, name: str) -> None:
