@@ -179,7 +179,7 @@ def test_province_restriction(env_db: str, tmp_path: Path, capsys: pytest.Captur
     before = counts(env_db)
     code, out, err = run(capsys, "import", "--province", "13", mixed)
     assert code == 1 and out == ""
-    assert "第3行“区划代码”列：不属于限定的区划 130000000000" in err and "共 1 处" in err
+    assert "第3行“区划代码”列：不属于河北省" in err and "共 1 处" in err
     assert counts(env_db) == before
     code, out, _ = run(capsys, "import", "--province", "120000000000", write_csv(tmp_path / "tj.csv", HEPING))
     assert (code, out) == (0, "新增 1，更新 0，未变 0\n")

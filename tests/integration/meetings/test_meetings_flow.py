@@ -144,9 +144,9 @@ def test_non_working_day_warns(store: Store, settings: Settings) -> None:
         start = dt.datetime(*day, 1, 0, tzinfo=dt.UTC)
         return rules.date_warnings(start, start + dt.timedelta(hours=1), cal)
 
-    assert at(2026, 10, 1) == ["2026-10-01 不是工作日（周末或法定节假日）"]
+    assert at(2026, 10, 1) == ["2026年10月01日 不是工作日（周末或法定节假日）"]
     assert at(2026, 10, 10) == []  # a Saturday, but a make-up working day (调休)
-    assert at(2027, 3, 3) == ["2027-03-03 所在年份尚无国务院放假安排数据，是否工作日仅为推定"]
+    assert at(2027, 3, 3) == ["2027年03月03日 所在年份尚无国务院放假安排数据，是否工作日仅为推定"]
     assert rules.date_warnings(START, START + dt.timedelta(hours=8), cal) == []
 
 

@@ -42,7 +42,7 @@ async def test_editor_creates_changes_and_cancels(staff: Staff) -> None:
         assert 'href="/meetings/1/cancel"' in await resp.text()  # to the confirmation step, which is a GET
     async with staff.client.get("/meetings/1/cancel") as resp:
         confirm = await resp.text()
-    assert "确认取消会议" in confirm and 'action="/meetings/1/cancel"' in confirm and "11 位参会人员" in confirm
+    assert "确认取消会议" in confirm and 'action="/meetings/1/cancel"' in confirm and "全部 11 人" in confirm
     assert not meeting_store.get_meeting(staff.ctx.store, 1).cancelled  # showing the step changes nothing
     assert (await staff.post("/meetings/1/cancel")).status == 303
     assert meeting_store.get_meeting(staff.ctx.store, 1).cancelled and staff.woken == 3

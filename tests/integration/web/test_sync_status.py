@@ -24,7 +24,7 @@ async def test_dashboard_and_metrics_show_the_last_sync(web: WebFactory, db_url:
     page = await (await w.client.get("/dashboard")).text()
     section = page.split("<h2>目录同步</h2>")[1]
     hebei = section.split("<td>hebei</td>")[1].split("</tr>")[0]
-    assert "2026-12-06 03:04:05" in hebei and "失败" in hebei and "无法连接 ldap://127.0.0.1:1" in hebei
+    assert "2026年12月06日 11:04" in hebei and "失败" in hebei and "无法连接 ldap://127.0.0.1:1" in hebei
     assert "尚未运行" in section.split("<td>shanxi</td>")[1].split("</tr>")[0]
 
     metrics = await (await w.client.get("/metrics")).text()

@@ -74,7 +74,7 @@ async def run_flow(w: Web, changes: int) -> None:
     )
     text = await resp.text()
     assert resp.status == 400 and "未写入任何数据" in text
-    assert "联系电话" in text and "不属于限定的区划" in text
+    assert "联系电话" in text and "不属于河北省" in text and "第 3 行" in text
     assert w.store.count_changes() == changes
     resp = await w.client.post("/import", data=upload(await w.csrf(), "offices.csv", template_csv([good])))
     text = await resp.text()
