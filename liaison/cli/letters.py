@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import Any
 
+from directory import clock
 from directory.errors import FieldError, ValidationFailed
 from directory.snapshot import Snapshot
 from liaison.cli.common import opened
@@ -99,10 +100,10 @@ def cmd_letter_show(args: argparse.Namespace, settings: Settings) -> int:
         letter = get_letter(store, args.key)
     print(f"{letter.number}　{letter.subject}")
     within = letter.reply_within or "无"
-    print(f"发函：{letter.from_code}　时间：{letter.created_at:%Y-%m-%d %H:%M}　回复期限：{within} 个工作日")
+    print(f"发函：{letter.from_code}　时间：{clock.shown(letter.created_at)}　回复期限：{within} 个工作日")
     for d in letter.deliveries:
         state = letters_mod.STATE_NAMES.get(d.effective_state, d.effective_state)
-        due = f"　期限 {d.deadline}{'（暂定）' if d.deadline_provisional else ''}" if d.deadline else ""
+        due = f"　期限 {clock.shown(d.deadline)}{'（暂定）' if d.deadline_provisional else ''}" if d.deadline else ""
         extra = (
             f"　{d.last_error or d.state_note}"
             if d.effective_state in ("failed", "bounced", "deferred")
@@ -121,7 +122,7 @@ def cmd_letter_list(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as store:
         rows = list_letters(store, from_code=args.sender, limit=args.limit)
     for r in rows:
-        print(f"{r.id}\t{r.number}\t{r.from_code}\t{r.created_at:%Y-%m-%d}\t{r.subject}")
+        print(f"{r.id}\t{r.number}\t{r.from_code}\t{clock.shown(r.created_at)}\t{r.subject}")
     if not rows:
         print("（没有联络函）", file=sys.stderr)
     return 0

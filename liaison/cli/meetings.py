@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import Any
 
+from directory import clock
 from liaison.cli.common import opened
 from liaison.settings import Settings
 
@@ -87,8 +88,8 @@ def cmd_meeting_show(args: argparse.Namespace, settings: Settings) -> int:
         for n in meeting_store.notices(store, args.id):
             print(f"  邮件 {n.subject} → {n.recipient} {n.state} {n.last_error}".rstrip())
         for job in reminders.for_meeting(store, args.id):
-            due = f"{job.due_at:%Y-%m-%d %H:%M}Z"
-            print(f"  提醒 {job.label} → {job.recipient} 计划 {due} {job.outcome or '待发送'}")
+            due = clock.shown(job.due_at)
+            print(f"  提醒 {reminders.offset_name(job.label)} → {job.recipient} 计划 {due} {job.outcome or '待发送'}")
     return 0
 
 

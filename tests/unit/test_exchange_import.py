@@ -184,7 +184,7 @@ def test_province_scope() -> None:
     table = read_rows(csv_bytes(HEAD, CHANGAN, tianjin), "x.csv")
     plan = check_rows(table, scope=scope_code("13"))
     assert [(e.row, e.column) for e in plan.errors] == [(3, "区划代码")]
-    assert "不属于河北省" == plan.errors[0].message
+    assert plan.errors[0].message == "不属于河北省"
     assert check_rows(table, scope=scope_code("120000000000")).errors[0].row == 2
     assert check_rows(read_rows(csv_bytes(HEAD, CHANGAN), "x.csv"), scope=scope_code("1301")).ok
     with pytest.raises(NotFound):
