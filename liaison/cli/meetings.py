@@ -80,16 +80,18 @@ def cmd_meeting_cancel(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_meeting_show(args: argparse.Namespace, settings: Settings) -> int:
-    from liaison.meetings import reminders
+    from liaison.meetings import mails, reminders
     from liaison.meetings import store as meeting_store
 
     with opened(settings) as store:
         _print_meeting(meeting_store.get_meeting(store, args.id))
         for n in meeting_store.notices(store, args.id):
-            print(f"  邮件 {n.subject} → {n.recipient} {n.state} {n.last_error}".rstrip())
+            state = mails.OUTBOX_STATES.get(n.state, n.state)
+            print(f"  邮件 {n.subject} → {n.recipient} {state} {n.last_error}".rstrip())
         for job in reminders.for_meeting(store, args.id):
             due = clock.shown(job.due_at)
-            print(f"  提醒 {reminders.offset_name(job.label)} → {job.recipient} 计划 {due} {job.outcome or '待发送'}")
+            outcome = mails.JOB_OUTCOMES.get(job.outcome or "", "待发送")
+            print(f"  提醒 {reminders.offset_name(job.label)} → {job.recipient} 计划 {due} {outcome}")
     return 0
 
 

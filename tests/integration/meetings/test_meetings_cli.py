@@ -52,8 +52,8 @@ def test_create_update_cancel_show_list(env: str, tmp_path: Path, capsys: pytest
     assert "（已取消）" in out
     # create: 2 invitations; update: a CANCEL to the removed a@, an update to b@; cancel: a CANCEL to both
     assert out.count("邮件 会议通知：环渤海联席会议 → ") == 2 and out.count("邮件 会议变更：") == 1
-    assert out.count("邮件 会议取消：环渤海联席会议 → ") == 3 and out.count(" queued") == 6
-    assert out.count("提醒 提前 1 天 → ") == 3 and out.count("superseded") == 3
+    assert out.count("邮件 会议取消：环渤海联席会议 → ") == 3 and out.count(" 待发送") == 6
+    assert out.count("提醒 提前 1 天 → ") == 3 and out.count("已被新版本取代") == 3
     assert main(["meeting", "list", "--province", "13"]) == 0
     assert "已取消\t环渤海联席会议" in capsys.readouterr().out
     store = opened(env)
