@@ -35,7 +35,7 @@ async def _page(request: web.Request, user: User, status: int = 200, **extra: An
     passwords = await store.run(apppasswords.listed, store, user.username)
     listed = [{**row, "state": tokens.state(row), "scope_name": tokens.SCOPES.get(row["scope"], row["scope"]),
                "province_name": PROVINCES.get((row["province_code"] or "")[:2], "全部")} for row in rows]  # fmt: skip
-    provinces = PROVINCES if user.role == "admin" else {}
+    provinces = PROVINCES if user.is_sysadmin else {}
     context = {"tokens": listed, "scopes": tokens.SCOPES, "provinces": provinces, "errors": [], "new_token": "",
                "new_id": 0, "values": {}, "revoked": request.query.get("revoked") == "1", "passwords": passwords,
                "facts": facts(request.app[CTX].settings), "new": None, **extra}  # fmt: skip

@@ -49,7 +49,7 @@ def test_user_commands(bohai, db_url: str) -> None:  # type: ignore[no-untyped-d
     code, _, err = bohai("add", "nobody", "--role", "editor", "--password-stdin", stdin="first pass 1\n")
     assert code == 1 and "编辑必须绑定一个省份" in err
     code, _, err = bohai("add", "short", "--password-stdin", stdin="abc\n")
-    assert code == 1 and "密码至少8个字符" in err
+    assert code == 1 and "密码至少12个字符" in err
     code, _, err = bohai("passwd", "hebei", "--password-stdin", stdin="second pass 2\n")
     assert code == 0, err
     code, token, err = bohai("token", "add", "hebei", "--label", "人事系统", "--scope", "write", "--expires", "30")
