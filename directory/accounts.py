@@ -14,7 +14,6 @@ themselves.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import functools
 import logging
 import re
@@ -28,10 +27,10 @@ from typing import Any, ParamSpec, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from directory import clock
 from directory.errors import AuthenticationFailed, Busy, FieldError, StorageError, Throttled, ValidationFailed
 from directory.loginguard import LoginGuard
 from directory.models import ROLES
+from directory.passwords import DEFAULT_POLICY, MAX_PASSWORD, check_password_rules
 from directory.regions import PROVINCES, normalize_code
 from directory.settings import LoginSettings, SecuritySettings
 from directory.store import Store
@@ -41,7 +40,6 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
-MAX_PASSWORD = 256
 ROLE_NAMES = {
     "sysadmin": "系统管理员",
     "secadmin": "安全管理员",
@@ -52,7 +50,6 @@ ROLE_NAMES = {
 }
 ADMIN_ROLES = frozenset({"sysadmin", "secadmin"})
 LEGACY_ADMIN = "secadmin,sysadmin"
-DEFAULT_POLICY = SecuritySettings()
 BAD_LOGIN = "用户名或密码不正确"  # the one answer to a wrong name, a wrong password and a disabled account
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
@@ -187,58 +184,12 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def _classes(password: str) -> int:
-    kinds = (str.islower, str.isupper, str.isdigit)
-    found = {i for ch in password for i, test in enumerate(kinds) if test(ch)}
-    if any(not (ch.islower() or ch.isupper() or ch.isdigit()) for ch in password):
-        found.add(3)
-    return len(found)
-
-
-def check_password_rules(password: str, policy: SecuritySettings = DEFAULT_POLICY) -> None:
-    """Long enough (``password_min_length`` of anything, or ``password_min_length_mixed`` with three of the four
-    classes lower case, upper case, digits, others) and not over the cap."""
-    if len(password) > MAX_PASSWORD:
-        raise ValidationFailed([FieldError("password", f"密码最多{MAX_PASSWORD}个字符")], "密码不符合要求")
-    long_enough = len(password) >= policy.password_min_length
-    mixed = len(password) >= policy.password_min_length_mixed and _classes(password) >= 3
-    if not (long_enough or mixed):
-        message = (
-            f"密码至少{policy.password_min_length}个字符，或至少{policy.password_min_length_mixed}个字符且包含"
-            "小写字母、大写字母、数字、其他符号中的三类"
-        )
-        raise ValidationFailed([FieldError("password", message)], "密码不符合要求")
-
-
 def check_not_reused(store: Store, username: str, password: str, policy: SecuritySettings = DEFAULT_POLICY) -> None:
     """Refuse the current password and the ones before it (``password_history`` in all)."""
     for stored in store.earlier_password_hashes(username, policy.password_history):
         if _verify(stored, password):
             message = f"新密码不能与最近{policy.password_history}次使用过的密码相同"
             raise ValidationFailed([FieldError("password", message)], "密码不符合要求")
-
-
-@dataclass(frozen=True)
-class PasswordAge:
-    """Where a password stands against ``password_max_age_days``: ``expired``, or ``days_left`` to show."""
-
-    expired: bool
-    warn: bool
-    days_left: int | None  # None: passwords do not expire
-    expires_at: dt.datetime | None
-
-
-def password_age(
-    changed_at: dt.datetime | None, policy: SecuritySettings = DEFAULT_POLICY, now: dt.datetime | None = None
-) -> PasswordAge:
-    if policy.password_max_age_days <= 0 or changed_at is None:
-        return PasswordAge(False, False, None, None)
-    now = now or clock.now()
-    expires_at = clock.aware(changed_at) + dt.timedelta(days=policy.password_max_age_days)
-    left = expires_at - now
-    days = max(0, -(-int(left.total_seconds()) // 86400))  # whole days, rounded up
-    warn = dt.timedelta(0) < left <= dt.timedelta(days=policy.password_warn_days)
-    return PasswordAge(left <= dt.timedelta(0), warn, days, expires_at)
 
 
 def _province(role: str, province: str | None) -> str | None:

@@ -42,7 +42,6 @@ import unicodedata
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from aiohttp import web
@@ -53,6 +52,8 @@ from directory.accounts import User
 from directory.errors import AuthenticationFailed, Forbidden
 from directory.settings import Settings
 from directory.store import Store
+from directory.web import firststeps, hardening
+from directory.web.firststeps import Must
 
 __all__ = [
     "User",
@@ -68,15 +69,7 @@ COOKIE = "bohai_session"
 SECRET_META_KEY = "web.session_secret"
 # Paths anyone may see, also with ``[web] anonymous_read`` off: the login page, probes, static files, the API spec.
 PUBLIC_PREFIXES: tuple[str, ...] = ("/login", "/healthz", "/metrics", "/static/", "/api/v1/openapi.json")
-# Paths a session that must first set up its second factor or change its password may still use.
-FIRST_PATHS: tuple[str, ...] = ("/login", "/logout", "/healthz", "/static/", "/account/2fa", "/account/password")
 
-
-class Must(Enum):
-    """What a logged-in session must do before anything else."""
-
-    ENROL = "/account/2fa"  # [security] require_2fa and no second factor yet
-    PASSWORD = "/account/password"  # the password has expired
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -221,10 +214,6 @@ def current_session_hash(request: web.Request) -> str | None:
     return websessions.id_hash(s.sid) if isinstance(s, Session) and s.username else None
 
 
-def cookie_secure(settings: Settings) -> bool:
-    return settings.web.cookie_secure or settings.web.public_url.lower().startswith("https://")
-
-
 def _set_cookie(request: web.Request, response: web.StreamResponse) -> None:
     s = request.get(SESSION)
     if not isinstance(s, Session) or not s.dirty or response.prepared:
@@ -236,7 +225,7 @@ def _set_cookie(request: web.Request, response: web.StreamResponse) -> None:
         max_age=max(s.expires - _now(), 0),
         httponly=True,
         samesite="Strict",
-        secure=cookie_secure(state.settings),
+        secure=hardening.cookie_secure(state.settings),
         path="/",
     )
 
@@ -277,12 +266,7 @@ def _must(request: web.Request, state: AuthState, user: User) -> Must | None:
     live = request.get(LIVE)
     if not isinstance(live, websessions.Live):
         return None  # a token: device and script credentials are not asked for a second factor
-    policy = state.settings.security
-    if accounts.password_age(live.account.get("password_changed_at"), policy).expired:
-        return Must.PASSWORD
-    if policy.require_2fa and user.changes_anything and live.account.get("totp_enabled_at") is None:
-        return Must.ENROL
-    return None
+    return firststeps.must(live, user, state.settings.security)
 
 
 def current_user(request: web.Request) -> User | None:
@@ -332,7 +316,7 @@ def middleware() -> Middleware:
         user = await _resolve(request, state)
         routed = request.match_info.http_exception is None  # unknown routes answer 404/405, not 403
         if routed and request.method in UNSAFE and not request.get(BY_TOKEN, False):
-            _check_origin(request, state)
+            hardening.check_origin(request, state.settings)
         if user is not None:
             request[USER] = user
             # for pages written against a plain mapping
@@ -340,9 +324,9 @@ def middleware() -> Middleware:
             must = _must(request, state, user)
             if must is not None:
                 request[MUST] = must
-                if not request.path.startswith(FIRST_PATHS):
+                if not request.path.startswith(firststeps.PATHS):
                     if is_api(request) or request.method in UNSAFE:
-                        raise Forbidden(_MUST_TEXT[must])
+                        raise Forbidden(firststeps.TEXT[must])
                     raise web.HTTPSeeOther(must.value)
         anonymous_refused = not state.settings.web.anonymous_read and user is None
         if anonymous_refused and not request.path.startswith(state.public_prefixes):
@@ -360,34 +344,6 @@ def middleware() -> Middleware:
         return response
 
     return authenticate
-
-
-_MUST_TEXT = {
-    Must.ENROL: "请先在“双因素认证”页设置动态验证码（/account/2fa），然后才能继续操作",
-    Must.PASSWORD: "密码已过期，请先修改密码（/account/password），然后才能继续操作",
-}
-
-
-def _origins(request: web.Request, state: AuthState) -> set[str]:
-    allowed = {f"http://{request.host}", f"https://{request.host}"}
-    public = urllib.parse.urlsplit(state.settings.web.public_url)
-    if public.scheme and public.netloc:
-        allowed.add(f"{public.scheme}://{public.netloc}")
-    return {o.lower() for o in allowed}
-
-
-def _check_origin(request: web.Request, state: AuthState) -> None:
-    """A state-changing request from a browser must come from this site: ``Origin`` (else ``Referer``), when sent,
-    names this host or ``[web] public_url``. Scripts with a token send neither and are not asked."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        referer = request.headers.get("Referer")
-        if not referer:
-            return
-        parts = urllib.parse.urlsplit(referer)
-        origin = f"{parts.scheme}://{parts.netloc}"
-    if origin.lower() not in _origins(request, state):
-        raise Forbidden("请求来源不是本站（Origin 校验失败），未做任何更改")
 
 
 def safe_next(target: str | None) -> str:

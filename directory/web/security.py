@@ -13,7 +13,7 @@ from typing import Any
 import segno
 from aiohttp import web
 
-from directory import accounts, twofactor
+from directory import accounts, passwords, twofactor
 from directory.accounts import User
 from directory.errors import AuthenticationFailed, FieldError, Forbidden, NotFound, Throttled, ValidationFailed
 from directory.web import auth
@@ -106,7 +106,8 @@ async def enrol_confirm(request: web.Request) -> web.Response:
         context: dict[str, Any] = {"enabled": False, "error": exc.errors[0].message, "codes": [], "secret": secret,
                                    "qr": qr, "required": request.get(auth.MUST)}  # fmt: skip
         return render(request, "web/account_2fa.html", context, status=400)
-    return render(request, "web/account_2fa.html", {"enabled": True, "codes": codes, "error": "", "unused": len(codes)})
+    context = {"enabled": True, "codes": codes, "error": "", "unused": len(codes), "required": None}
+    return render(request, "web/account_2fa.html", context)
 
 
 # -- password ------------------------------------------------------------------------------------------------------
@@ -121,7 +122,7 @@ async def _password_page(request: web.Request, user: User, status: int = 200, **
     store = request.app[CTX].store
     policy = request.app[CTX].settings.security
     account = await store.run(store.get_account, user.username)
-    age = accounts.password_age((account or {}).get("password_changed_at"), policy)
+    age = passwords.password_age((account or {}).get("password_changed_at"), policy)
     context = {"age": age, "policy": policy, "errors": [], "done": False, "required": request.get(auth.MUST), **extra}
     return render(request, "web/account_password.html", context, status=status)
 

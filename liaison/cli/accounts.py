@@ -85,7 +85,8 @@ def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
-    from directory.accounts import password_age, role_name
+    from directory.accounts import role_name
+    from directory.passwords import password_age
     from directory.regions import PROVINCES
 
     with opened(settings) as store:
