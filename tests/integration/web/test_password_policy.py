@@ -97,7 +97,8 @@ async def test_web_expiry_warns_then_forces_a_change(web: WebFactory, sqlite_dem
         await w.login("hebei")
         page = await (await w.client.get("/account/password")).text()
         assert "密码将在 6 天后过期" in page
-        assert (await w.client.get("/account")).status == 200  # still usable during the warning
+        account = await w.client.get("/account")  # still usable during the warning, with the warning on every page
+        assert account.status == 200 and "您的密码将在 6 天后过期" in await account.text()
         now.advance(days=6, seconds=1)
         w.client.session.cookie_jar.clear()
         await w.login("hebei")  # the password is right: the login works, and leads to the change only
