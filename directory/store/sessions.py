@@ -21,6 +21,7 @@ login_event_t = LoginEvent.__table__  # type: ignore[attr-defined]
 password_history_t = PasswordHistory.__table__  # type: ignore[attr-defined]
 recovery_code_t = RecoveryCode.__table__  # type: ignore[attr-defined]
 KEEP_ENDED = dt.timedelta(days=30)  # ended sessions stay listed (and their ids refused) this long, then go
+KEEP_EVENTS = dt.timedelta(days=365)  # the login history of an account reaches back a year
 
 
 def _account_id(conn: sa.Connection, username: str) -> int:
@@ -121,9 +122,12 @@ class Sessions(Database):
             found = conn.execute(sa.select(account_t.c.id).where(account_t.c.username == username)).scalar()
             if found is None:
                 return
+            now = clock.now()
+            old = (login_event_t.c.account_id == found) & (login_event_t.c.at < now - KEEP_EVENTS)
+            conn.execute(sa.delete(login_event_t).where(old))
             conn.execute(
                 sa.insert(login_event_t).values(
-                    account_id=found, at=clock.now(), client=client[:64], success=success, detail=detail[:40]
+                    account_id=found, at=now, client=client[:64], success=success, detail=detail[:40]
                 )
             )
 
