@@ -76,6 +76,11 @@ class Web:
             await asyncio.sleep(0.05)
         return True
 
+    def office(self, code: str) -> dict[str, Any]:
+        row = self.store.get_office(code)
+        assert row is not None
+        return row
+
 
 def session_for(app: web.Application, username: str | None) -> tuple[str, str]:
     """A session cookie and its CSRF token made directly (no password, no argon2): a logged-in session of
@@ -91,11 +96,6 @@ def session_for(app: web.Application, username: str | None) -> tuple[str, str]:
         )
         s = auth.Session(sid, username, int(expires.timestamp()))
     return auth.encode_cookie(state, s), auth.csrf_for(state, s.sid)
-
-    def office(self, code: str) -> dict[str, Any]:
-        row = self.store.get_office(code)
-        assert row is not None
-        return row
 
 
 WebFactory = Callable[..., Awaitable[Web]]

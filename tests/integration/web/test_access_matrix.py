@@ -280,7 +280,7 @@ async def test_every_role_on_every_state_changing_route(world: World) -> None:
         ("POST", "/office/{code}/edit", "sysadmin", "13"),
         ("POST", "/office/{code}/edit", "sysadmin", "37"),
         ("PATCH", "/api/v1/offices/{code}", "editor13", "13"),
-        ("PUT", "/api/v1/offices/{code}", "sysadmin", "37"),
+        ("PATCH", "/api/v1/offices/{code}", "sysadmin", "37"),
         ("POST", "/api/v1/import", "editor37", "37"),
         ("POST", "/letters/new", "editor13", "13"),
         ("POST", "/meetings/new", "sysadmin", "37"),
