@@ -1,8 +1,11 @@
 """Staff accounts: password hashing, the one login check of every password face, account commands.
 
-Owns: the rules about accounts — argon2id password hashes (argon2-cffi), which roles exist and what an editor's
-province is, ``Logins`` (the login check the web login and the LDAP bind share: the ``LoginGuard`` policy, the
-password length cap, equal work for unknown accounts, argon2 on a bounded pool of its own threads, never the
+Owns: the rules about accounts — argon2id password hashes (argon2-cffi), the password policy (length and character
+classes, no reuse of recent passwords, expiry), which roles exist and what each may do (the one place of role checks:
+``User.can_edit``, ``can_write``, ``can_read_audit``, ``can_manage_accounts``, ``can_manage_security``,
+``changes_anything``, which needs a second factor; separate duties: an auditor holds no administering role), what
+an editor's province is, ``Logins`` (the login check the web login and the LDAP bind share: the ``LoginGuard``
+policy, the password length cap, equal work for unknown accounts, argon2 on a bounded pool of its own threads, never the
 store's). API tokens are :mod:`directory.tokens`. Storage goes through ``Store`` (``get_account``/``create_account``/
 ``update_account``/``list_accounts``); the CLI and the faces call these functions and never hash or compare secrets
 themselves.
@@ -27,8 +30,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from directory.errors import AuthenticationFailed, Busy, FieldError, StorageError, Throttled, ValidationFailed
 from directory.loginguard import LoginGuard
 from directory.models import ROLES
+from directory.passwords import DEFAULT_POLICY, MAX_PASSWORD, check_password_rules
 from directory.regions import PROVINCES, normalize_code
-from directory.settings import LoginSettings
+from directory.settings import LoginSettings, SecuritySettings
 from directory.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,9 +40,16 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
-MIN_PASSWORD = 8
-MAX_PASSWORD = 256
-ROLE_NAMES = {"admin": "管理员", "editor": "编辑", "reader": "只读"}
+ROLE_NAMES = {
+    "sysadmin": "系统管理员",
+    "secadmin": "安全管理员",
+    "auditor": "审计员",
+    "editor": "编辑",
+    "reader": "只读",
+    "admin": "管理员",  # the old all-powerful role, read as sysadmin + secadmin
+}
+ADMIN_ROLES = frozenset({"sysadmin", "secadmin"})
+LEGACY_ADMIN = "secadmin,sysadmin"
 BAD_LOGIN = "用户名或密码不正确"  # the one answer to a wrong name, a wrong password and a disabled account
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
@@ -59,13 +70,71 @@ class User:
     province_code: str | None = None  # 12-digit province region code, editors only
     token_label: str | None = None  # set when the request was authenticated by an API token (its label)
 
+    @property
+    def roles(self) -> frozenset[str]:
+        """The roles held; the old ``admin`` reads as both administering roles."""
+        held = set(self.role.split(","))
+        if "admin" in held:
+            held = (held - {"admin"}) | ADMIN_ROLES
+        return frozenset(held)
+
+    @property
+    def is_sysadmin(self) -> bool:
+        return "sysadmin" in self.roles
+
+    @property
+    def is_secadmin(self) -> bool:
+        return "secadmin" in self.roles
+
+    @property
+    def is_admin(self) -> bool:
+        """Holds an administering role (system or security administrator)."""
+        return bool(self.roles & ADMIN_ROLES)
+
+    @property
+    def can_read_audit(self) -> bool:
+        """Reads and exports the audit: the auditor alone (administrators do not audit themselves)."""
+        return "auditor" in self.roles
+
+    @property
+    def can_manage_accounts(self) -> bool:
+        """Creates, changes and disables accounts and changes settings: the system administrator."""
+        return self.is_sysadmin
+
+    @property
+    def can_manage_security(self) -> bool:
+        """Resets second factors and ends other people's sessions: the security administrator."""
+        return self.is_secadmin
+
+    @property
+    def can_write(self) -> bool:
+        """May change directory content somewhere: an editor (own province) or the system administrator (all)."""
+        return self.is_sysadmin or ("editor" in self.roles and bool(self.province_code))
+
+    @property
+    def changes_anything(self) -> bool:
+        """Holds a role that can change something (content, accounts or security): needs a second factor."""
+        return bool(self.roles - {"reader", "auditor"})
+
     def can_edit(self, region_code: str) -> bool:
-        """Admins edit everything, editors the subtree of their own province, readers nothing."""
-        if self.role == "admin":
+        """The system administrator edits everything, an editor the subtree of the own province, others nothing."""
+        if self.is_sysadmin:
             return True
-        if self.role == "editor" and self.province_code:
+        if "editor" in self.roles and self.province_code:
             return region_code[:2] == self.province_code[:2]
         return False
+
+    def has_duty(self, duty: str) -> bool:
+        """``duty`` is a role name (``reader`` is anyone logged in; ``editor`` anyone who may write content)."""
+        checks = {
+            "reader": True,
+            "editor": self.can_write,
+            "sysadmin": self.is_sysadmin,
+            "admin": self.is_sysadmin,
+            "secadmin": self.is_secadmin,
+            "auditor": self.can_read_audit,
+        }
+        return checks.get(duty, False)
 
     @property
     def actor(self) -> str:
@@ -74,7 +143,7 @@ class User:
 
     @property
     def role_name(self) -> str:
-        return ROLE_NAMES.get(self.role, self.role)
+        return role_name(self.role)
 
     @property
     def province_name(self) -> str:
@@ -85,15 +154,42 @@ def user_of(account: dict[str, Any]) -> User:
     return User(account["username"], account["role"], account.get("province_code"))
 
 
+def role_name(role: str) -> str:
+    """The Chinese name of a stored role (``secadmin,sysadmin`` → ``系统管理员、安全管理员``)."""
+    parts = sorted(role.split(","), key=lambda r: list(ROLE_NAMES).index(r) if r in ROLE_NAMES else 99)
+    return "、".join(ROLE_NAMES.get(r, r) for r in parts)
+
+
+def parse_role(text: str) -> str:
+    """The stored form of a role given as ``editor``, ``sysadmin,secadmin`` or ``sysadmin+secadmin``; the old
+    ``admin`` is both administering roles. Only the two administering roles combine; the auditor never holds an
+    administering role (separate duties)."""
+    names = {part.strip() for part in re.split(r"[,+]", text) if part.strip()}
+    if "admin" in names:
+        names = (names - {"admin"}) | ADMIN_ROLES
+    unknown = sorted(names - set(ROLES))
+    if not names or unknown:
+        error = FieldError("role", f"角色只能是 {'、'.join(ROLES)}", value=text[:40])
+        raise ValidationFailed([error], "账户参数不正确")
+    if len(names) > 1 and not names <= ADMIN_ROLES:
+        if "auditor" in names and names & ADMIN_ROLES:
+            message = "审计员（auditor）不能同时担任系统管理员或安全管理员（三员分立）"
+        else:
+            message = "只有系统管理员（sysadmin）与安全管理员（secadmin）两个角色可以同时授予一个账户"
+        raise ValidationFailed([FieldError("role", message, value=text[:40])], "账户参数不正确")
+    return ",".join(sorted(names))
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def check_password_rules(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise ValidationFailed([FieldError("password", f"密码至少{MIN_PASSWORD}个字符")], "密码不符合要求")
-    if len(password) > MAX_PASSWORD:
-        raise ValidationFailed([FieldError("password", f"密码最多{MAX_PASSWORD}个字符")], "密码不符合要求")
+def check_not_reused(store: Store, username: str, password: str, policy: SecuritySettings = DEFAULT_POLICY) -> None:
+    """Refuse the current password and the ones before it (``password_history`` in all)."""
+    for stored in store.earlier_password_hashes(username, policy.password_history):
+        if _verify(stored, password):
+            message = f"新密码不能与最近{policy.password_history}次使用过的密码相同"
+            raise ValidationFailed([FieldError("password", message)], "密码不符合要求")
 
 
 def _province(role: str, province: str | None) -> str | None:
@@ -109,15 +205,22 @@ def _province(role: str, province: str | None) -> str | None:
     return code
 
 
-def add_user(store: Store, username: str, password: str, role: str, province: str | None, actor: str) -> User:
+def add_user(
+    store: Store,
+    username: str,
+    password: str,
+    role: str,
+    province: str | None,
+    actor: str,
+    policy: SecuritySettings = DEFAULT_POLICY,
+) -> User:
     """Create an account; ``province`` (e.g. ``13`` or ``130000000000``) is required for editors only."""
     if not USERNAME_RE.match(username):
         error = FieldError("username", "用户名应为2-64位字母、数字或 _ . @ -", value=username)
         raise ValidationFailed([error], "账户参数不正确")
-    if role not in ROLES:
-        raise ValidationFailed([FieldError("role", f"角色只能是 {'、'.join(ROLES)}", value=role)], "账户参数不正确")
+    role = parse_role(role)
     code = _province(role, province)
-    check_password_rules(password)
+    check_password_rules(password, policy)
     store.create_account(username, hash_password(password), role, code, actor)
     return User(username, role, code)
 
@@ -167,16 +270,34 @@ def home_office(account: dict[str, Any] | None) -> str | None:
     return str(province) if province else None
 
 
-def set_password(store: Store, username: str, password: str, actor: str) -> None:
-    check_password_rules(password)
-    store.update_account(username, actor, password_hash=hash_password(password), failed_logins=0, locked_until=None)
+def set_role(store: Store, username: str, role: str, province: str | None, actor: str) -> User:
+    """Give an account another role (and province); its sessions end, so the new rights apply at the next login."""
+    role = parse_role(role)
+    code = _province(role, province)
+    store.update_account(username, actor, role=role, province_code=code)
+    store.end_sessions(username, "role", actor)
+    return User(username, role, code)
+
+
+def set_password(
+    store: Store, username: str, password: str, actor: str, policy: SecuritySettings = DEFAULT_POLICY
+) -> int:
+    """A new password under the policy (rules, no reuse); every session of the account ends (the count)."""
+    check_password_rules(password, policy)
+    check_not_reused(store, username, password, policy)
+    return store.change_password(
+        username, hash_password(password), actor, keep=max(policy.password_history - 1, 0), end_reason="password"
+    )
 
 
 def set_disabled(store: Store, username: str, disabled: bool, actor: str) -> None:
-    """Disable (which also revokes every API token of the account) or re-enable an account."""
+    """Disable (which also revokes every API token and ends every web session of the account) or re-enable it.
+
+    App passwords are refused for a disabled account at each login (``directory.apppasswords``)."""
     store.update_account(username, actor, disabled=disabled)
     if disabled:
         store.revoke_tokens_of(username, actor)
+        store.end_sessions(username, "disabled", actor)
 
 
 def _verify(stored: str | None, password: str) -> bool:

@@ -1,5 +1,5 @@
-"""SQLModel tables of the directory: Region, RegionAlias, Office, Contact, Account, ApiToken, AppPassword, Change,
-OfficeChange, Meta.
+"""SQLModel tables of the directory: Region, RegionAlias, Office, Contact, Account, ApiToken, AppPassword, WebSession,
+LoginEvent, PasswordHistory, RecoveryCode, Change, OfficeChange, Meta.
 
 Owns: the shape of the stored directory. Only ``directory.store`` queries these tables; the schema itself is created and
 migrated by Alembic (``directory/migrations``), never by ``create_all`` at run time.
@@ -15,7 +15,10 @@ from directory import clock
 
 LEVELS = ("province", "city", "county", "township")
 LEVEL_NAMES = {"province": "省级", "city": "地级", "county": "县级", "township": "乡级"}
-ROLES = ("admin", "editor", "reader")
+# Separate duties: the system administrator (accounts, settings, content), the security administrator (2FA resets,
+# session revocation) and the auditor (reads the audit only) beside the editor and the reader. An account holds one
+# role, or both administering ones (the old ``admin`` became ``secadmin,sysadmin``); see ``directory.accounts``.
+ROLES = ("sysadmin", "secadmin", "auditor", "editor", "reader")
 
 # The eight fields of the agreement, in the order of the standard template, with their Chinese names.
 OFFICE_FIELDS: tuple[tuple[str, str], ...] = (
@@ -90,12 +93,67 @@ class Account(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(unique=True, max_length=64)
     password_hash: str = Field(max_length=200)
-    role: str = Field(max_length=10)
+    role: str = Field(max_length=40)  # one of ROLES, or "secadmin,sysadmin" (sorted, comma-joined)
     province_code: str | None = Field(default=None, max_length=12)
     disabled: bool = False
     failed_logins: int = 0
     locked_until: dt.datetime | None = None
     created_at: dt.datetime = Field(default_factory=clock.now)
+    password_changed_at: dt.datetime | None = None  # None: set before expiry existed (counted from the upgrade)
+    totp_secret: str | None = Field(default=None, max_length=64)  # base32; None: no second factor enrolled
+    totp_enabled_at: dt.datetime | None = None  # None while an enrolment is begun but not confirmed
+    totp_last_step: int = 0  # the last accepted 30-second step: a code is good once
+
+
+class WebSession(SQLModel, table=True):
+    """A logged-in web session; the cookie names it by a random id, the table keeps only its SHA-256.
+
+    Every request checks its row, so ending a session here ends it on every instance at once and across restarts.
+    ``stage`` is ``full``, or ``password`` while the second factor is still to be given."""
+
+    __tablename__ = "web_session"
+    id_hash: str = Field(primary_key=True, max_length=64)
+    account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    stage: str = Field(default="full", max_length=10)
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime  # the absolute end
+    ended_at: dt.datetime | None = None
+    end_reason: str = Field(default="", max_length=20)  # logout | password | disabled | 2fa_reset | revoked | ...
+    client: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=200)
+
+
+class LoginEvent(SQLModel, table=True):
+    """One login attempt of a known account on the web face: when, from where, and how it ended."""
+
+    __tablename__ = "login_event"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    at: dt.datetime = Field(default_factory=clock.now)
+    client: str = Field(default="", max_length=64)
+    success: bool = False
+    detail: str = Field(default="", max_length=40)  # password | totp | recovery | wrong_password | wrong_code | ...
+
+
+class PasswordHistory(SQLModel, table=True):
+    """The argon2 hashes of an account's earlier passwords (for "no reuse of the last N")."""
+
+    __tablename__ = "password_history"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    password_hash: str = Field(max_length=200)
+    created_at: dt.datetime = Field(default_factory=clock.now)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A single-use recovery code of the second factor; only its SHA-256 is kept."""
+
+    __tablename__ = "recovery_code"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    code_hash: str = Field(max_length=64)
+    used_at: dt.datetime | None = None
     office_code: str | None = Field(default=None, max_length=12)  # one's own office: the default sender
     email: str | None = Field(default=None, max_length=254)  # where reports about one's province are mailed
 

@@ -84,6 +84,20 @@ class LoginSettings:
 
 
 @dataclass(frozen=True)
+class SecuritySettings:
+    """Identification and access (等保 2.0 level 3): second factor, sessions, passwords; see ``docs/security.md``."""
+
+    require_2fa: bool = True  # every role that can change anything logs in with a TOTP code
+    session_idle_minutes: int = field(default=30, metadata=POSITIVE)
+    session_max_hours: float = field(default=12.0, metadata=POSITIVE)
+    password_min_length: int = field(default=12, metadata=POSITIVE)  # any characters
+    password_min_length_mixed: int = field(default=8, metadata=POSITIVE)  # with three of four character classes
+    password_history: int = 5  # a new password may not be any of the last N (0: no check)
+    password_max_age_days: int = 90  # 0: passwords never expire
+    password_warn_days: int = 7
+
+
+@dataclass(frozen=True)
 class LdapSettings:
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -127,6 +141,7 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     web: WebSettings = field(default_factory=WebSettings)
     login: LoginSettings = field(default_factory=LoginSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
     ldap: LdapSettings = field(default_factory=LdapSettings)
     carddav: CardDavSettings = field(default_factory=CardDavSettings)
     publish: Mapping[str, PublishTarget] = field(default_factory=dict)

@@ -54,7 +54,7 @@ def _token_province(owner: User, province: str | None) -> str | None:
     if code is None or code[2:] != "0" * 10 or code[:2] not in PROVINCES:
         known = "、".join(f"{k}={v}" for k, v in PROVINCES.items())
         raise _bad("province", f"省份应为以下代码之一：{known}", province)
-    if owner.role == "editor" and owner.province_code and owner.province_code[:2] != code[:2]:
+    if not owner.is_sysadmin and owner.province_code and owner.province_code[:2] != code[:2]:
         raise _bad("province", f"编辑只能为本省（{owner.province_name}）创建令牌", province)
     return code
 
@@ -91,12 +91,15 @@ def issue(
 def effective_user(owner: User, scope: str, province: str | None, label: str) -> User:
     """What a token may do: its owner's rights, read-only for a read token, and only within its province."""
     via = replace(owner, token_label=label)
-    if scope != "write" or owner.role == "reader":
+    if scope != "write" or not owner.can_write:
+        # a token writes directory content at most: security and audit duties are for a logged-in person
         return replace(via, role="reader")
+    if owner.is_sysadmin:
+        if province is None:
+            return replace(via, role="sysadmin")
+        return replace(via, role="editor", province_code=province)
     if province is None:
         return via
-    if owner.role == "admin":
-        return replace(via, role="editor", province_code=province)
     if owner.province_code and owner.province_code[:2] == province[:2]:
         return via
     return replace(via, role="reader")

@@ -75,6 +75,9 @@ def load_demo(store: Store) -> int:
 
 async def start(settings: Settings, *, with_demo: bool = False, report: Callable[[str], None] = print) -> Running:
     """Open the store and start every enabled face; ``report`` gets one ``<face> listening on <url>`` line each."""
+    if with_demo and settings.security.require_2fa:
+        settings = settings.replace(security={"require_2fa": False})
+        report("demo: two-factor login is off ([security] require_2fa = false); 演示模式未要求双因素认证，切勿用于生产")
     store = await asyncio.to_thread(open_store, settings.database.url, pool_size=settings.database.pool_size)
     try:
         if with_demo:
@@ -82,9 +85,14 @@ async def start(settings: Settings, *, with_demo: bool = False, report: Callable
             if created:
                 report(f"demo data: {created} offices created (演示数据，非真实联系人)")
         holder = await asyncio.to_thread(SnapshotHolder, store)
+        both = [a["username"] for a in await asyncio.to_thread(store.list_accounts) if a["role"] == "secadmin,sysadmin"]
     except BaseException:
         store.close()
         raise
+    if both:
+        names = ", ".join(both)
+        log.warning("accounts %s hold both sysadmin and secadmin; split the duties (bohai user role)", names)
+        report(f"warning: {names} 同时担任系统管理员和安全管理员，请按三员分立分给两个人（bohai user role）")
     running = Running(settings, store, holder)
     try:
         watcher = asyncio.create_task(holder.watch(settings.database.poll_interval, running.stop))

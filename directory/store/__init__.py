@@ -3,7 +3,8 @@
 Owns nothing itself; the parts own their concern: ``engine`` (engine, transactions, migrations, meta, change
 counter, audit trail, :class:`ChangeListener`), ``upsert`` (how an upsert of offices is classified, shared by the
 write and its dry run), ``offices`` (offices and contacts), ``accounts`` (account rows), ``tokens`` (API tokens),
-``apppasswords`` (the CardDAV app passwords of accounts) and ``regions`` (the region tree, division updates, aliases
+``apppasswords`` (the CardDAV app passwords of accounts), ``sessions`` (web sessions, login and password
+history, recovery codes) and ``regions`` (the region tree, division updates, aliases
 of retired codes).
 
 The API is synchronous and thread-safe; async faces call ``await store.run(fn, ...)``.
@@ -32,6 +33,7 @@ from directory.store.engine import (
 from directory.store.offices import Offices
 from directory.store.regions import Regions, region_alias_t
 from directory.store.reports import Reports
+from directory.store.sessions import Sessions
 from directory.store.tokens import Tokens
 from directory.store.upsert import UpsertResult
 
@@ -54,7 +56,7 @@ __all__ = [
 ]
 
 
-class Store(Offices, Accounts, Tokens, AppPasswords, Regions, Reports):
+class Store(Offices, Accounts, Tokens, AppPasswords, Sessions, Regions, Reports):
     """A directory database. Create with :func:`open_store`, close with :meth:`close`."""
 
 

@@ -39,6 +39,7 @@ class Accounts(Database):
                     role=role,
                     province_code=province_code,
                     created_at=clock.now(),
+                    password_changed_at=clock.now(),
                 )
             )
             self.audit(conn, actor, "account", username, "create", None, {"role": role, "province_code": province_code})

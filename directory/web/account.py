@@ -36,7 +36,7 @@ async def _page(request: web.Request, user: User, status: int = 200, **extra: An
     passwords = await store.run(apppasswords.listed, store, user.username)
     listed = [{**row, "state": tokens.state(row), "scope_name": tokens.SCOPES.get(row["scope"], row["scope"]),
                "province_name": PROVINCES.get((row["province_code"] or "")[:2], "全部")} for row in rows]  # fmt: skip
-    provinces = PROVINCES if user.role == "admin" else {}
+    provinces = PROVINCES if user.is_sysadmin else {}
     account = await store.run(store.get_account, user.username) or {}
     snap = request.app[CTX].holder.current
     home = account.get("office_code")

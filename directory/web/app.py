@@ -25,7 +25,20 @@ from directory.errors import BohaiError, TooLarge
 from directory.search import SearchIndexer
 from directory.settings import PROJECT_ROOT
 from directory.sync import state as sync_state
-from directory.web import account, api, auth, clients, imports, metrics, pages, render, reports, writes
+from directory.web import (
+    account,
+    api,
+    auth,
+    clients,
+    hardening,
+    imports,
+    metrics,
+    pages,
+    render,
+    reports,
+    security,
+    writes,
+)
 from directory.web.context import CTX, HEALTH, METRICS, Extension, WebContext
 
 log = logging.getLogger(__name__)
@@ -119,12 +132,7 @@ async def body_limit(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault(
-        "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'"
-    )
+    hardening.headers(request.app[CTX].settings, response)
 
 
 # -- the app -------------------------------------------------------------------------------------------------------
@@ -160,6 +168,7 @@ def make_app(ctx: WebContext, extensions: Iterable[Extension] = ()) -> web.Appli
     clients.setup(app)
     account.setup(app)
     reports.setup(app)
+    security.setup(app)
     render.add_nav(app, "/help/", "客户端设置")
     for extend in extensions:
         extend(app)

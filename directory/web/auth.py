@@ -1,16 +1,21 @@
 """Sessions, login and CSRF of the web face — the stable helper API for every page.
 
-Owns: the signed session cookie (HttpOnly, SameSite=Lax, Secure per ``[web] cookie_secure``; HMAC-SHA256 with
-``[web] session_secret`` or a secret generated once and kept in the database), Bearer-token auth for scripts, the
-CSRF token of every form, and which paths anonymous visitors may see when ``[web] anonymous_read`` is off.
+Owns: the signed session cookie (HttpOnly, SameSite=Strict, Secure when ``[web] cookie_secure`` or ``[web]
+public_url`` is https; HMAC-SHA256 with ``[web] session_secret`` or a secret generated once and kept in the
+database) naming a logged-in session kept in the database (``directory.websessions``: checked on every request, so
+ending it counts on every instance and across restarts), Bearer-token auth for scripts, the CSRF token of every form,
+the Origin check of every state-changing browser request, what a session must do first (set up the second factor,
+change an expired password) before anything else, and which paths anonymous visitors may see when ``[web]
+anonymous_read`` is off.
 Rendering pages (``render``, ``redirect``, navigation) is ``directory.web.render``.
 
 Helper API for pages other parts plug in (liaison letters, meetings):
 
 - ``current_user(request) -> User | None`` — the logged-in user (cookie or ``Authorization: Bearer <token>``).
 - ``require_user(request, *, role=None) -> User`` — the user, or: pages redirect (303) to ``/login?next=…``, API
-  paths (``/api/``) raise ``AuthenticationFailed`` (401); a user below ``role`` (reader < editor < admin) gets
-  ``Forbidden`` (403). ``User.can_edit(region_code)`` says whether the user may change that office.
+  paths (``/api/``) raise ``AuthenticationFailed`` (401); a user without the duty ``role`` (``User.has_duty``:
+  ``reader``, ``editor``, ``sysadmin``, ``secadmin``, ``auditor``) gets ``Forbidden`` (403).
+  ``User.can_edit(region_code)`` says whether the user may change that office.
 - ``csrf_token(request) -> str`` — put it in every form as ``<input type="hidden" name="csrf" value="…">``
   (``render`` passes it to templates as ``csrf``; the macro ``csrf_field()`` in ``web/base.html`` writes the input).
 - ``check_csrf(request, form)`` — raises ``Forbidden`` on a mismatch. The middleware already enforces it for every
@@ -33,7 +38,6 @@ import base64
 import hashlib
 import hmac
 import secrets
-import time
 import unicodedata
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
@@ -43,11 +47,13 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from directory import accounts, tokens
+from directory import accounts, clock, tokens, websessions
 from directory.accounts import User
 from directory.errors import AuthenticationFailed, Forbidden
 from directory.settings import Settings
 from directory.store import Store
+from directory.web import firststeps, hardening
+from directory.web.firststeps import Must
 
 __all__ = [
     "User",
@@ -61,28 +67,27 @@ __all__ = [
 
 COOKIE = "bohai_session"
 SECRET_META_KEY = "web.session_secret"
-RANK = {"reader": 0, "editor": 1, "admin": 2}
 # Paths anyone may see, also with ``[web] anonymous_read`` off: the login page, probes, static files, the API spec.
 PUBLIC_PREFIXES: tuple[str, ...] = ("/login", "/healthz", "/metrics", "/static/", "/api/v1/openapi.json")
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass
 class Session:
     sid: str
-    username: str | None
+    username: str | None  # the logged-in (or, before the second factor, the half-logged-in) account
     expires: int
     dirty: bool = False
 
 
 @dataclass
 class AuthState:
-    """Per-app state: the signing key, the settings, logged-out session ids, and the paths open to anonymous users."""
+    """Per-app state: the signing key, the settings, and the paths open to anonymous users."""
 
     settings: Settings
     store: Store
     secret: bytes = b""
-    revoked: dict[str, int] = field(default_factory=dict)
     public_prefixes: tuple[str, ...] = PUBLIC_PREFIXES
     own_auth_prefixes: tuple[str, ...] = ()
     logins: accounts.Logins = field(init=False)
@@ -99,6 +104,9 @@ SESSION = web.RequestKey("session", Session)
 BY_TOKEN = web.RequestKey("by_token", bool)  # authenticated by a Bearer token (scripts: no CSRF token needed)
 USER = web.RequestKey("user", User)
 ACCOUNT = web.RequestKey("account", dict)
+PENDING = web.RequestKey("pending", str)  # the account that gave its password and owes the second factor
+LIVE = web.RequestKey("live", websessions.Live)
+MUST = web.RequestKey("must", Must)
 
 
 async def load_secret(state: AuthState) -> None:
@@ -119,6 +127,15 @@ def _encode(state: AuthState, s: Session) -> str:
     return f"{payload}.{state.sign(payload.encode('ascii'))}"
 
 
+def encode_cookie(state: AuthState, s: Session) -> str:
+    """The signed cookie value naming session ``s`` (for tools and tests that hand a session to a client)."""
+    return _encode(state, s)
+
+
+def csrf_for(state: AuthState, sid: str) -> str:
+    return state.sign(f"csrf|{sid}".encode())[:40]
+
+
 def _decode(state: AuthState, cookie: str, now: int) -> Session | None:
     payload, dot, mac = cookie.partition(".")
     if not dot or len(cookie) > 1000 or not hmac.compare_digest(mac, state.sign(payload.encode("ascii", "replace"))):
@@ -128,13 +145,18 @@ def _decode(state: AuthState, cookie: str, now: int) -> Session | None:
         exp = int(expires)
     except ValueError:
         return None
-    if exp < now or sid in state.revoked:
+    if exp < now:
         return None
     return Session(sid, username or None, exp)
 
 
-def _new_session(state: AuthState, username: str | None = None) -> Session:
-    return Session(secrets.token_hex(16), username, int(time.time()) + state.settings.web.session_ttl, dirty=True)
+def _now() -> int:
+    return int(clock.now().timestamp())
+
+
+def _new_session(state: AuthState) -> Session:
+    """An anonymous session: only in the cookie (it carries the CSRF token of the login form, no rights)."""
+    return Session(websessions.new_id(), None, _now() + state.settings.web.session_ttl, dirty=True)
 
 
 def session(request: web.Request) -> Session:
@@ -147,23 +169,49 @@ def session(request: web.Request) -> Session:
     return current
 
 
-def login(request: web.Request, user: User) -> None:
-    """Start a logged-in session with a new id (no session fixation)."""
+async def login(request: web.Request, user: User, *, stage: str = websessions.FULL) -> None:
+    """Start a session of ``user`` in the database with a new id (no session fixation); the one it replaces (an
+    anonymous one, or the half-done one of a second-factor login) ends. ``stage`` ``password``: the second factor
+    is still owed, and the request is not logged in."""
     state = request.app[AUTH]
+    store = state.store
     old = request.get(SESSION)
-    if isinstance(old, Session):
-        state.revoked[old.sid] = old.expires
-    request[SESSION] = _new_session(state, user.username)
-    request[USER] = user
+    if isinstance(old, Session) and old.username is not None:
+        await store.run(websessions.end, store, old.sid, "replaced", None)
+    sid, expires = await store.run(
+        lambda: websessions.start(
+            store,
+            user,
+            state.settings.security,
+            client=request.remote or "",
+            user_agent=request.headers.get("User-Agent", ""),
+            stage=stage,
+        )
+    )
+    request[SESSION] = Session(sid, user.username, int(expires.timestamp()), dirty=True)
+    if stage == websessions.FULL:
+        request[USER] = user
+        request.pop(PENDING, None)
+    else:
+        request[PENDING] = user.username
+        request.pop(USER, None)
 
 
-def logout(request: web.Request) -> None:
+async def logout(request: web.Request, reason: str = "logout") -> None:
+    """End this request's session in the database (on every instance) and start an anonymous one."""
     state = request.app[AUTH]
     old = request.get(SESSION)
-    if isinstance(old, Session):
-        state.revoked[old.sid] = old.expires
+    if isinstance(old, Session) and old.username is not None:
+        await state.store.run(websessions.end, state.store, old.sid, reason, old.username)
     request[SESSION] = _new_session(state)
     request.pop(USER, None)
+    request.pop(PENDING, None)
+
+
+def current_session_hash(request: web.Request) -> str | None:
+    """The stored key of this request's logged-in session (to tell it apart in lists), or None."""
+    s = request.get(SESSION)
+    return websessions.id_hash(s.sid) if isinstance(s, Session) and s.username else None
 
 
 def _set_cookie(request: web.Request, response: web.StreamResponse) -> None:
@@ -174,18 +222,12 @@ def _set_cookie(request: web.Request, response: web.StreamResponse) -> None:
     response.set_cookie(
         COOKIE,
         _encode(state, s),
-        max_age=state.settings.web.session_ttl,
+        max_age=max(s.expires - _now(), 0),
         httponly=True,
-        samesite="Lax",
-        secure=state.settings.web.cookie_secure,
+        samesite="Strict",
+        secure=hardening.cookie_secure(state.settings),
         path="/",
     )
-
-
-def _forget_expired(state: AuthState, now: int) -> None:
-    if len(state.revoked) > 1000:
-        for sid in [k for k, exp in state.revoked.items() if exp < now]:
-            del state.revoked[sid]
 
 
 # -- who is asking -------------------------------------------------------------------------------------------------
@@ -202,17 +244,29 @@ async def _resolve(request: web.Request, state: AuthState) -> User | None:
         request[BY_TOKEN] = True
         return user
     cookie = request.cookies.get(COOKIE)
-    now = int(time.time())
-    s = _decode(state, cookie, now) if cookie else None
+    s = _decode(state, cookie, _now()) if cookie else None
     if s is None:
         return None
-    request[SESSION] = s
     if s.username is None:
+        request[SESSION] = s
         return None
-    account = await state.store.run(state.store.get_account, s.username)
-    if account is None or account["disabled"]:
+    live = await state.store.run(websessions.check, state.store, s.sid, s.username, state.settings.security)
+    if live is None:  # ended, timed out or disabled: the browser gets a fresh anonymous session
+        request[SESSION] = _new_session(state)
         return None
-    return accounts.user_of(account)
+    request[SESSION] = s
+    request[LIVE] = live
+    if live.stage != websessions.FULL:
+        request[PENDING] = live.user.username
+        return None
+    return live.user
+
+
+def _must(request: web.Request, state: AuthState, user: User) -> Must | None:
+    live = request.get(LIVE)
+    if not isinstance(live, websessions.Live):
+        return None  # a token: device and script credentials are not asked for a second factor
+    return firststeps.must(live, user, state.settings.security)
 
 
 def current_user(request: web.Request) -> User | None:
@@ -232,8 +286,8 @@ def require_user(request: web.Request, *, role: str | None = None) -> User:
             raise AuthenticationFailed("需要登录或访问令牌（Authorization: Bearer <令牌>）")
         target = urllib.parse.quote(request.path_qs, safe="")
         raise web.HTTPSeeOther(f"/login?next={target}")
-    if role is not None and RANK.get(user.role, -1) < RANK[role]:
-        raise Forbidden(f"此操作需要“{accounts.ROLE_NAMES[role]}”权限")
+    if role is not None and not user.has_duty(role):
+        raise Forbidden(f"此操作需要“{accounts.ROLE_NAMES.get(role, role)}”权限")
     return user
 
 
@@ -260,14 +314,23 @@ def middleware() -> Middleware:
         if state.own_auth_prefixes and request.path.startswith(state.own_auth_prefixes):
             return await handler(request)
         user = await _resolve(request, state)
+        routed = request.match_info.http_exception is None  # unknown routes answer 404/405, not 403
+        if routed and request.method in UNSAFE and not request.get(BY_TOKEN, False):
+            hardening.check_origin(request, state.settings)
         if user is not None:
             request[USER] = user
             # for pages written against a plain mapping
             request[ACCOUNT] = {"username": user.username, "role": user.role, "province_code": user.province_code}
+            must = _must(request, state, user)
+            if must is not None:
+                request[MUST] = must
+                if not request.path.startswith(firststeps.PATHS):
+                    if is_api(request) or request.method in UNSAFE:
+                        raise Forbidden(firststeps.TEXT[must])
+                    raise web.HTTPSeeOther(must.value)
         anonymous_refused = not state.settings.web.anonymous_read and user is None
         if anonymous_refused and not request.path.startswith(state.public_prefixes):
             require_user(request)
-        routed = request.match_info.http_exception is None  # unknown routes answer 404/405, not 403
         if routed and request.method in UNSAFE and user is None and is_api(request):
             require_user(request)  # an anonymous script is told to authenticate (401), not about CSRF
         if routed and request.method in UNSAFE and not request.get(BY_TOKEN, False):
@@ -278,7 +341,6 @@ def middleware() -> Middleware:
             _set_cookie(request, exc)
             raise
         _set_cookie(request, response)
-        _forget_expired(state, int(time.time()))
         return response
 
     return authenticate
@@ -321,8 +383,7 @@ async def _check_csrf_early(request: web.Request) -> None:
 
 
 def csrf_token(request: web.Request) -> str:
-    s = session(request)
-    return request.app[AUTH].sign(f"csrf|{s.sid}".encode())[:40]
+    return csrf_for(request.app[AUTH], session(request).sid)
 
 
 def check_csrf(request: web.Request, form: Mapping[str, Any]) -> None:

@@ -8,6 +8,7 @@ the office's region (editors: their own province). Every form carries and checks
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -313,7 +314,7 @@ async def dashboard(request: web.Request) -> web.Response:
 async def _sync_states(request: web.Request) -> list[tuple[str, str, sync_state.State]]:
     """(kind, name, state) of every publish target and pull source, for administrators only (errors name servers)."""
     user = current_user(request)
-    if user is None or user.role != "admin":
+    if user is None or not user.is_sysadmin:
         return []
     ctx = _ctx(request)
     states = await ctx.store.run(sync_state.all_states, ctx.store)
@@ -344,25 +345,36 @@ async def login_form(request: web.Request) -> web.Response:
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:
+    """The password step: a second-factor account goes on to ``/login/2fa`` half logged in; else logged in."""
     form = await read_form(request)
     check_csrf(request, form)
     username, password = form.get("username", "").strip(), form.get("password", "")
     logins = request.app[auth.AUTH].logins
+    store = _ctx(request).store
+    client = request.remote or "?"
+    target = safe_next(form.get("next"))
     try:
-        user = await logins.login(username, password, request.remote or "?", "web")
+        user = await logins.login(username, password, client, "web")
     except (AuthenticationFailed, Throttled, Busy) as exc:
-        context = {"next": safe_next(form.get("next")), "error": str(exc), "username": username}
+        if isinstance(exc, AuthenticationFailed) and accounts.USERNAME_RE.match(username):
+            await store.run(store.record_login, username, client, False, "wrong_password")
+        context = {"next": target, "error": str(exc), "username": username}
         response = render(request, "web/login.html", context, status=exc.status)
         if isinstance(exc, Throttled):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    auth.login(request, user)
-    return redirect(safe_next(form.get("next")))
+    account = await store.run(store.get_account, user.username)
+    if account is not None and account.get("totp_enabled_at") is not None:
+        await auth.login(request, user, stage="password")
+        return redirect("/login/2fa?next=" + urllib.parse.quote(target, safe=""))
+    await store.run(store.record_login, user.username, client, True, "password")
+    await auth.login(request, user)
+    return redirect(target)
 
 
 async def logout_post(request: web.Request) -> web.StreamResponse:
     check_csrf(request, await read_form(request))
-    auth.logout(request)
+    await auth.logout(request)
     return redirect("/")
 
 

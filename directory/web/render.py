@@ -31,11 +31,11 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from directory import clock
+from directory import clock, passwords, websessions
 from directory.regions import PROVINCES
 from directory.settings import PROJECT_ROOT
 from directory.validate import display_phone
-from directory.web.auth import csrf_token, current_user
+from directory.web.auth import AUTH, LIVE, csrf_token, current_user
 from directory.web.context import CTX
 
 TEMPLATES = PROJECT_ROOT / "templates"
@@ -111,10 +111,20 @@ def render(request: web.Request, template: str, context: Mapping[str, Any], *, s
         "nav": tuple(pages.nav),
         "settings": request.app[CTX].settings,
         "path": request.path,
+        "password_days": password_warning(request),
         **context,
     }
     html = pages.env.get_template(template).render(values)
     return web.Response(text=html, content_type="text/html", status=status)
+
+
+def password_warning(request: web.Request) -> int | None:
+    """Days until this session's password expires, when within ``[security] password_warn_days``; else None."""
+    live = request.get(LIVE)
+    if not isinstance(live, websessions.Live):
+        return None
+    age = passwords.password_age(live.account.get("password_changed_at"), request.app[AUTH].settings.security)
+    return age.days_left if age.warn else None
 
 
 def redirect(location: str) -> web.Response:

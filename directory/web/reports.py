@@ -76,9 +76,9 @@ async def report_form(request: web.Request) -> web.Response:
 
 def _prefix(request: web.Request) -> str:
     user = require_user(request)
-    if user.role == "admin":
+    if user.is_sysadmin:
         return ""
-    if user.role == "editor" and user.province_code:
+    if user.can_write and user.province_code:
         return user.province_code[:2]
     raise Forbidden("只有编辑和管理员处理错误报告")
 

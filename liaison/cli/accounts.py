@@ -11,6 +11,11 @@ from directory.errors import FieldError, ValidationFailed
 from liaison.cli.common import cli_actor, opened, positive_int
 from liaison.settings import Settings
 
+ROLE_HELP = (
+    "角色：sysadmin 系统管理员、secadmin 安全管理员、auditor 审计员、editor 编辑、reader 只读（默认）；"
+    "sysadmin,secadmin 可同时授予（不推荐），auditor 不能与管理员角色同时授予"
+)
+
 
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
@@ -39,11 +44,46 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
 
     password = _read_password(args)
     with opened(settings) as store:
-        user = accounts.add_user(store, args.username, password, args.role, args.province, "cli")
+        user = accounts.add_user(store, args.username, password, args.role, args.province, "cli", settings.security)
         if args.office is not None or args.email is not None:
             accounts.set_profile(store, args.username, "cli", office_code=args.office, email=args.email)
     where = f"，省份 {user.province_name}" if user.province_name else ""
     print(f"已创建用户 {user.username}（{user.role_name}{where}）")
+    _warn_both(user.role)
+    return 0
+
+
+def _warn_both(role: str) -> None:
+    if role == "secadmin,sysadmin":
+        warning = "警告：同一账户同时担任系统管理员和安全管理员；等保要求三员分立，请分给两个人（bohai user role）"
+        print(warning, file=sys.stderr)
+
+
+def cmd_user_role(args: argparse.Namespace, settings: Settings) -> int:
+    from directory import accounts
+
+    with opened(settings) as store:
+        user = accounts.set_role(store, args.username, args.role, args.province, "cli")
+    print(f"已将用户 {user.username} 的角色改为 {user.role_name}（其网页会话已全部退出）")
+    _warn_both(user.role)
+    return 0
+
+
+def cmd_user_2fa_reset(args: argparse.Namespace, settings: Settings) -> int:
+    from directory import twofactor
+
+    with opened(settings) as store:
+        if store.get_account(args.username) is None:
+            raise ValidationFailed([FieldError("username", "用户不存在", value=args.username)], "未重置")
+        ended = twofactor.reset(store, args.username, cli_actor("2fa"))
+    print(f"已重置用户 {args.username} 的双因素认证（退出会话 {ended} 个）；其下次登录时须重新设置")
+    return 0
+
+
+def cmd_user_signout(args: argparse.Namespace, settings: Settings) -> int:
+    with opened(settings) as store:
+        ended = store.end_sessions(args.username, "revoked", cli_actor("signout"))
+    print(f"已退出用户 {args.username} 的全部网页会话（{ended} 个）")
     return 0
 
 
@@ -65,13 +105,14 @@ def cmd_user_passwd(args: argparse.Namespace, settings: Settings) -> int:
 
     password = _read_password(args)
     with opened(settings) as store:
-        accounts.set_password(store, args.username, password, "cli")
-    print(f"已修改用户 {args.username} 的密码（锁定已解除）")
+        ended = accounts.set_password(store, args.username, password, "cli", settings.security)
+    print(f"已修改用户 {args.username} 的密码（其网页会话 {ended} 个已退出）")
     return 0
 
 
 def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
-    from directory.accounts import ROLE_NAMES
+    from directory.accounts import role_name
+    from directory.passwords import password_age
     from directory.regions import PROVINCES
 
     with opened(settings) as store:
@@ -79,8 +120,11 @@ def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
     for a in rows:
         province = PROVINCES.get((a["province_code"] or "")[:2], "")
         state = "已停用" if a["disabled"] else "正常"  # accounts are never locked (failed logins are slowed)
-        office = a.get("office_code") or "—"
-        print(f"{a['username']}\t{ROLE_NAMES.get(a['role'], a['role'])}\t{province or '—'}\t{state}\t本单位 {office}")
+        age = password_age(a["password_changed_at"], settings.security)
+        expiry = "密码已过期" if age.expired else (f"密码{age.days_left}天后过期" if age.warn else "密码有效")
+        factor = "双因素已启用" if a["totp_enabled_at"] else "双因素未启用"
+        office = f"本单位 {a.get('office_code') or '—'}"
+        print(f"{a['username']}\t{role_name(a['role'])}\t{province or '—'}\t{state}\t{expiry}\t{factor}\t{office}")
     if not rows:
         print("还没有用户；用 bohai user add 创建", file=sys.stderr)
     return 0
@@ -219,7 +263,7 @@ def add_commands(sub: Any) -> None:
     user = sub.add_parser("user", help="管理工作人员账户").add_subparsers(dest="user_command", metavar="ACTION")
     p = user.add_parser("add", help="创建账户")
     p.add_argument("username")
-    p.add_argument("--role", choices=["admin", "editor", "reader"], default="reader", help="角色（默认 reader 只读）")
+    p.add_argument("--role", default="reader", help=ROLE_HELP)
     p.add_argument("--province", help="编辑所属省份代码（如 13 或 130000000000），editor 必填")
     p.add_argument("--password-stdin", action="store_true", help="从标准输入读一行作为密码（供脚本使用）")
     p.add_argument("--office", metavar="CODE", help="本单位的区划代码：写函、发会议通知时默认的发出单位")
@@ -230,13 +274,25 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--office", metavar="CODE", help="本单位的区划代码")
     p.add_argument("--email", help="本人电子邮箱")
     p.set_defaults(handler=cmd_user_set)
+    p = user.add_parser("role", help="修改账户角色（其网页会话全部退出）")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, help=ROLE_HELP)
+    p.add_argument("--province", help="编辑所属省份代码，editor 必填")
+    p.set_defaults(handler=cmd_user_role)
+    p = user.add_parser("signout", help="退出账户的全部网页会话（所有实例）")
+    p.add_argument("username")
+    p.set_defaults(handler=cmd_user_signout)
+    factor = user.add_parser("2fa", help="双因素认证").add_subparsers(dest="twofa_command", metavar="ACTION")
+    p = factor.add_parser("reset", help="重置账户的双因素认证（安全管理员；同时退出其全部会话）")
+    p.add_argument("username")
+    p.set_defaults(handler=cmd_user_2fa_reset)
     p = user.add_parser("passwd", help="修改密码（同时解除锁定）")
     p.add_argument("username")
     p.add_argument("--password-stdin", action="store_true", help="从标准输入读一行作为密码")
     p.set_defaults(handler=cmd_user_passwd)
     p = user.add_parser("list", help="列出账户")
     p.set_defaults(handler=cmd_user_list)
-    p = user.add_parser("disable", help="停用账户（同时吊销其全部访问令牌）")
+    p = user.add_parser("disable", help="停用账户（同时吊销其全部访问令牌、退出其全部网页会话）")
     p.add_argument("username")
     p.add_argument("--enable", action="store_true", help="重新启用")
     p.set_defaults(handler=cmd_user_disable)

@@ -168,7 +168,7 @@ async def calendar_feed(request: web.Request) -> web.Response:
 
 def _staff(request: web.Request, host: str | None = None) -> User:
     user = require_user(request)
-    if user.role not in ("admin", "editor"):
+    if not user.can_write:
         raise Forbidden("只有管理员和编辑可以安排联席会议")
     if host is not None and not user.can_edit(host):
         raise Forbidden("编辑只能安排本省主办的会议")

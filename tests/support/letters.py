@@ -141,7 +141,9 @@ async def letters_browser(store: Store, **settings_changes: Any) -> AsyncIterato
     for name, (role, province) in USERS.items():
         accounts.add_user(store, name, PASSWORD, role, province, "test")
     woken: list[int] = []
-    settings = Settings().replace(database={"url": store.url}, http={"port": 0}, **settings_changes)
+    settings = Settings().replace(
+        database={"url": store.url}, http={"port": 0}, security={"require_2fa": False}, **settings_changes
+    )
     app = make_app(WebContext(settings, store, SnapshotHolder(store)), [letters_web.extension(lambda: woken.append(1))])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no NotAppKeyWarning: no plain string keys on the app or the request

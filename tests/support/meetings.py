@@ -151,7 +151,8 @@ async def staff(sqlite_demo_url: str, templates: Templates) -> AsyncIterator[Sta
     store = open_store(sqlite_demo_url)
     for name, (role, province) in USERS.items():
         accounts.add_user(store, name, PASSWORD, role, province, "test")
-    ctx = WebContext(Settings(), store, SnapshotHolder(store, templates.snapshot(sqlite_demo_url)))
+    settings = Settings().replace(security={"require_2fa": False})
+    ctx = WebContext(settings, store, SnapshotHolder(store, templates.snapshot(sqlite_demo_url)))
     box: list[Staff] = []
 
     def wake() -> None:

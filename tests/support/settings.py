@@ -15,7 +15,13 @@ from tests.support.mailsink import Sink
 
 
 def service_settings(url: str | None = None, *, sink: Sink | None = None, **sections: Mapping[str, Any]) -> Settings:
-    merged: dict[str, dict[str, Any]] = {"http": {"port": 0}, "ldap": {"port": 0}, "smtp": {"port": 0}}
+    # The second factor is off unless a test asks for it: the tests of other features log in with a password only.
+    merged: dict[str, dict[str, Any]] = {
+        "http": {"port": 0},
+        "ldap": {"port": 0},
+        "smtp": {"port": 0},
+        "security": {"require_2fa": False},
+    }
     if url is not None:
         merged["database"] = {"url": url}
     if sink is not None:

@@ -32,7 +32,7 @@ from tests.support.mailsink import Sink, mail_sink
 from tests.support.settings import service_settings
 from tests.support.web import CSRF_RE, PASSWORD
 
-ROLES = {"reader": ("reader", None), "hebei": ("editor", "13"), "admin": ("admin", None)}
+ROLES = {"reader": ("reader", None), "hebei": ("editor", "13"), "admin": ("sysadmin", None)}
 SENDER = "130100000000"  # 石家庄市
 LIXIA = "370102000000"  # 山东省 济南市 历下区
 SHIZHONG = "370103000000"  # 山东省 济南市 市中区

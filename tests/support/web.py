@@ -7,18 +7,22 @@ used by the tests are made with ``directory.accounts`` (argon2 hashing, as in pr
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import FormData
+import aiohttp
+from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient
 
-from directory import accounts
+from directory import accounts, clock, websessions
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
+from directory.web import auth
+from directory.web.auth import COOKIE
 
 PASSWORD = "correct horse 13"
 CHANGAN = "130102000000"  # 河北省 石家庄市 长安区
@@ -50,10 +54,48 @@ class Web:
     def add_user(self, username: str, role: str, province: str | None = None) -> None:
         accounts.add_user(self.store, username, PASSWORD, role, province, "test")
 
+    def cookie(self) -> str:
+        """The session cookie this client holds now."""
+        return self.client.session.cookie_jar.filter_cookies(self.client.make_url("/"))[COOKIE].value
+
+    async def me(self, cookie: str) -> str | None:
+        """Who ``cookie`` logs in as on this instance (None: refused), as a script replaying it would see."""
+        # a client of its own that keeps no cookies: the answer's new anonymous cookie must not replace this one's
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as other:
+            headers = {"Cookie": f"{COOKIE}={cookie}"}
+            async with other.get(self.client.make_url("/api/v1/me"), headers=headers) as resp:
+                user = (await resp.json())["user"]
+        return user["username"] if user else None
+
+    async def refused(self, cookie: str, within: float = 10.0) -> bool:
+        """Whether ``cookie`` is refused here, awaited up to ``within`` seconds (polling the instance)."""
+        deadline = asyncio.get_running_loop().time() + within
+        while await self.me(cookie) is not None:
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
     def office(self, code: str) -> dict[str, Any]:
         row = self.store.get_office(code)
         assert row is not None
         return row
+
+
+def session_for(app: web.Application, username: str | None) -> tuple[str, str]:
+    """A session cookie and its CSRF token made directly (no password, no argon2): a logged-in session of
+    ``username`` in the database, or an anonymous one for None. For tests that make many requests as many roles."""
+    state = app[auth.AUTH]
+    if username is None:
+        s = auth.Session(websessions.new_id(), None, int(clock.now().timestamp()) + 3600)
+    else:
+        account = state.store.get_account(username)
+        assert account is not None
+        sid, expires = websessions.start(
+            state.store, accounts.user_of(account), state.settings.security, client="127.0.0.1", user_agent="matrix"
+        )
+        s = auth.Session(sid, username, int(expires.timestamp()))
+    return auth.encode_cookie(state, s), auth.csrf_for(state, s.sid)
 
 
 WebFactory = Callable[..., Awaitable[Web]]

@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -38,7 +39,12 @@ async def site(templates: Templates, sqlite_demo_url: str) -> AsyncIterator[Web]
     store = open_store(sqlite_demo_url)
     holder = SnapshotHolder(store, templates.snapshot(sqlite_demo_url))
     app = make_app(WebContext(settings, store, holder))
-    client: TestClient[Any, Any] = TestClient(TestServer(app, host="127.0.0.1"))
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    # an https public_url makes the session cookie Secure: the client stands behind the TLS proxy here
+    origin = str(server.make_url("/")).rstrip("/")
+    jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=origin)
+    client: TestClient[Any, Any] = TestClient(server, cookie_jar=jar)
     await client.start_server()
     yield Web(client, store, holder, settings)
     await client.close()

@@ -125,6 +125,11 @@ def test_old_database_upgrades_with_nothing_lost(old_db: str) -> None:
     old_tokens = {r[0]: r[1] for r in _rows(old_db, {"account": ["id", "api_token_hash"]})["account"] if r[1]}
     old_columns["account"].remove("api_token_hash")  # moved into api_token, checked below
     before["account"] = _rows(old_db, {"account": old_columns["account"]})["account"]
+    role = old_columns["account"].index("role")
+    old_admins = {r[old_columns["account"].index("username")] for r in before["account"] if r[role] == "admin"}
+    # the one changed value: the all-powerful admin becomes system plus security administrator (separate duties)
+    before["account"] = [(*r[:role], "secadmin,sysadmin" if r[role] == "admin" else r[role], *r[role + 1 :])
+                         for r in before["account"]]  # fmt: skip
     store = open_store(old_db)
     try:
         after = _rows(old_db, old_columns)  # later migrations may add columns; every old value must stay as it was
@@ -133,16 +138,9 @@ def test_old_database_upgrades_with_nothing_lost(old_db: str) -> None:
         migrated = {(t["username"], t["label"], t["scope"]) for t in store.list_tokens()}
         assert old_tokens and migrated == {("hebei", "原有令牌", "write")}
         assert all(store.token_by_hash(h) is not None for h in old_tokens.values()), "the old token still works"
-        added = {
-            "api_token",
-            "app_password",
-            "error_report",
-            "liaison_alembic_version",
-            "liaison_key",
-            "office_change",
-            "outbox_body",
-        }
-        added.add("region_alias")
+        added = {"api_token", "app_password", "error_report", "liaison_alembic_version", "liaison_key", "office_change", "outbox_body"}
+        added |= {"region_alias", "web_session", "login_event", "password_history", "recovery_code"}
+        assert old_admins and all(store.get_account(n)["role"] == "secadmin,sysadmin" for n in old_admins)  # type: ignore[index]
         assert set(after) - set(before) == added
         assert len(after["office_change"]) == len(before["office"]), "the change log starts with every old office"
         assert after["liaison_alembic_version"] == [(LIAISON.head,)]

@@ -49,7 +49,7 @@ def test_user_commands(bohai, db_url: str) -> None:  # type: ignore[no-untyped-d
     code, _, err = bohai("add", "nobody", "--role", "editor", "--password-stdin", stdin="first pass 1\n")
     assert code == 1 and "编辑必须绑定一个省份" in err
     code, _, err = bohai("add", "short", "--password-stdin", stdin="abc\n")
-    assert code == 1 and "密码至少8个字符" in err
+    assert code == 1 and "密码至少12个字符" in err
     code, _, err = bohai("passwd", "hebei", "--password-stdin", stdin="second pass 2\n")
     assert code == 0, err
     code, token, err = bohai("token", "add", "hebei", "--label", "人事系统", "--scope", "write", "--expires", "30")
@@ -62,7 +62,8 @@ def test_user_commands(bohai, db_url: str) -> None:  # type: ignore[no-untyped-d
     assert code == 0 and fields[:6] == ["1", "hebei", "人事系统", "读写", "全部", "有效"], out
     assert fields[6].startswith("到期：") and "年" in fields[6] and fields[7] == "最近使用：从未使用"
     code, out, _ = bohai("list")
-    assert code == 0 and out.split("\n")[0].split("\t") == ["hebei", "编辑", "河北省", "正常", "本单位 —"]
+    listed = out.split("\n")[0].split("\t")
+    assert code == 0 and listed == ["hebei", "编辑", "河北省", "正常", "密码有效", "双因素未启用", "本单位 —"]
     store = open_store(db_url)
     try:
         user = tokens.authenticate(store, token, "127.0.0.1")
@@ -86,10 +87,12 @@ def test_entry_point_reads_password_from_stdin(sqlite_demo_url: str) -> None:
     env = {**os.environ, "BOHAI_DATABASE_URL": sqlite_demo_url}
     args = [sys.executable, "-m", "liaison.cli", "user", "add", "root", "--role", "admin", "--password-stdin"]
     r = subprocess.run(args, input="root pass 123\n", capture_output=True, text=True, env=env, timeout=120)
-    assert r.returncode == 0 and "已创建用户 root（管理员）" in r.stdout, r.stderr
+    # the old all-powerful role is read as both administering roles, with a warning to split them
+    assert r.returncode == 0 and "已创建用户 root（系统管理员、安全管理员）" in r.stdout, r.stderr
+    assert "三员分立" in r.stderr
     store = open_store(sqlite_demo_url)
     try:
-        assert login(store, "root", "root pass 123").role == "admin"
+        assert login(store, "root", "root pass 123").role == "secadmin,sysadmin"
     finally:
         store.close()
 

@@ -20,7 +20,7 @@ async def test_login_cookie_flags_and_logout(web: WebFactory, sqlite_demo_url: s
     )
     assert resp.status == 303 and resp.headers["Location"] == "/tree"
     cookie = resp.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
     me = await (await w.client.get("/api/v1/me")).json()
     assert me["user"] == {"username": "hebei", "role": "editor", "province_code": "130000000000"}
     old_session = w.client.session.cookie_jar.filter_cookies(w.client.make_url("/"))["bohai_session"].value

@@ -78,7 +78,7 @@ async def test_reader_and_anonymous_cannot_edit(web: WebFactory, demo_url: str) 
     await w.login("reader")
     status, _ = await post_edit(w, CHANGAN, form_of(w, CHANGAN, unit_name="只读修改"))
     assert status == 403
-    assert w.office(CHANGAN) == before and w.store.count_changes() == changes
+    assert w.office(CHANGAN) == before and w.store.count_changes() == changes + 1  # the login, audited
 
 
 async def test_admin_edits_anywhere_and_confirms(web: WebFactory, demo_url: str) -> None:
