@@ -138,7 +138,15 @@ def test_old_database_upgrades_with_nothing_lost(old_db: str) -> None:
         migrated = {(t["username"], t["label"], t["scope"]) for t in store.list_tokens()}
         assert old_tokens and migrated == {("hebei", "原有令牌", "write")}
         assert all(store.token_by_hash(h) is not None for h in old_tokens.values()), "the old token still works"
-        added = {"api_token", "app_password", "error_report", "liaison_alembic_version", "liaison_key", "office_change", "outbox_body"}
+        added = {
+            "api_token",
+            "app_password",
+            "error_report",
+            "liaison_alembic_version",
+            "liaison_key",
+            "office_change",
+            "outbox_body",
+        }
         added |= {"region_alias", "web_session", "login_event", "password_history", "recovery_code"}
         assert old_admins and all(store.get_account(n)["role"] == "secadmin,sysadmin" for n in old_admins)  # type: ignore[index]
         assert set(after) - set(before) == added
