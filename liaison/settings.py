@@ -1,7 +1,7 @@
 """The liaison service's settings sections and its full settings object.
 
-Owns: the ``[smtp]`` (inbound), ``[relay]`` (outbound), ``[fax]``, ``[liaison]`` and ``[meetings]`` sections, the
-:class:`Settings` that adds them to the directory's (one config file, one environment scheme, one loader:
+Owns: the ``[smtp]`` (inbound), ``[relay]`` (outbound), ``[fax]``, ``[liaison]``, ``[meetings]`` and ``[verify]``
+sections, the :class:`Settings` that adds them to the directory's (one config file, one environment scheme, one loader:
 ``directory.settings`` validates and names the option and source of a bad value), the role-address domain the
 directory's pages show, and ``[meetings] base_url``, the deprecated alias of ``[web] public_url``.
 """
@@ -85,6 +85,16 @@ class MeetingsSettings:
 
 
 @dataclass(frozen=True)
+class VerifySettings:
+    remind_days: str = "3, 1"
+    grace_days: int = field(default=5, metadata=POSITIVE)
+    max_offices_editor: int = field(default=5000, metadata=POSITIVE)
+    code_failures_per_hour: int = field(default=5, metadata=POSITIVE)
+    client_failures_per_hour: int = field(default=30, metadata=POSITIVE)
+    ldap_attribute: str = "description"
+
+
+@dataclass(frozen=True)
 class Settings(directory_settings.Settings):
     """Every section: the directory's and the liaison service's."""
 
@@ -94,6 +104,7 @@ class Settings(directory_settings.Settings):
     liaison: LiaisonSettings = field(default_factory=LiaisonSettings)
     letters: LettersSettings = field(default_factory=LettersSettings)
     meetings: MeetingsSettings = field(default_factory=MeetingsSettings)
+    verify: VerifySettings = field(default_factory=VerifySettings)
 
     def check(self) -> None:
         super().check()
