@@ -21,7 +21,7 @@ def cmd_verify_start(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as store:
         snap = SnapshotHolder(store).current
         started = campaign.start_campaign(
-            store, settings, snap, region_code=args.region, due_within=args.due_within,
+            store, settings, snap, region_code="" if args.region == "all" else args.region, due_within=args.due_within,
             actor=cli_actor("cli"), calendar=load_calendar(store),
         )  # fmt: skip
     print(started.id)
@@ -99,7 +99,7 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("verify", help="信息核对：请各单位核对本单位通讯录信息（发起、状态、列表、结束）")
     vsub = p.add_subparsers(dest="verify_command", metavar="ACTION", required=True)
     q = vsub.add_parser("start", help="对一个区划（省、市、县）及其下级的全部单位发起核对，打印编号")
-    q.add_argument("--region", required=True, metavar="CODE", help="区划代码，如 130000000000")
+    q.add_argument("--region", required=True, metavar="CODE", help="区划代码，如 130000000000；all 为全部地区")
     q.add_argument("--due-within", type=positive_int, default=10, metavar="N", help="期限：N 个工作日（默认 10）")
     q.set_defaults(handler=cmd_verify_start)
     q = vsub.add_parser("status", help="一次核对的各状态单位数和未完成的单位（默认最近一次）")

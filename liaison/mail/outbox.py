@@ -126,12 +126,14 @@ def enqueue_raw(
 
 @dataclass(frozen=True)
 class Queued:
-    """One message for :func:`enqueue_many`."""
+    """One message for :func:`enqueue_many`: an EmailMessage, or finished bytes with their ``message_id``
+    (:mod:`liaison.mail.bulk`)."""
 
-    message: EmailMessage
+    message: EmailMessage | bytes
     recipient: str
     kind: str
     ref: str | None = None
+    message_id: str = ""
 
 
 BULK_CHUNK = 1000
@@ -139,13 +141,19 @@ BULK_CHUNK = 1000
 
 def enqueue_many(conn: Connection, items: list[Queued]) -> int:
     """Queue many messages in the caller's transaction with multi-row INSERTs (a campaign of thousands of notices
-    is queued in seconds); each gets a Message-ID and bounce token as with :func:`enqueue`. Returns the count."""
+    is queued in seconds); each gets a bounce token, and a Message-ID as with :func:`enqueue`. Returns the count."""
     now = clock.now()
     rows: list[dict[str, Any]] = []
     for item in items:
-        message = item.message
-        if "Message-ID" not in message:
-            message["Message-ID"] = email.utils.make_msgid(domain=_msgid_domain(message))
+        if isinstance(item.message, bytes):
+            body, message_id = item.message, item.message_id
+            if not message_id:
+                raise ValueError("raw bytes need their message_id")
+        else:
+            message = item.message
+            if "Message-ID" not in message:
+                message["Message-ID"] = email.utils.make_msgid(domain=_msgid_domain(message))
+            body, message_id = message.as_bytes(policy=email.policy.SMTP), str(message["Message-ID"]).strip()
         rows.append(
             {
                 "kind": item.kind,
@@ -153,8 +161,8 @@ def enqueue_many(conn: Connection, items: list[Queued]) -> int:
                 "recipient": item.recipient,
                 "domain": recipient_domain(item.recipient),
                 "token": secrets.token_hex(10),
-                "message_id": str(message["Message-ID"]).strip(),
-                "body": message.as_bytes(policy=email.policy.SMTP),
+                "message_id": message_id,
+                "body": body,
                 "body_id": None,
                 "state": "queued",
                 "attempts": 0,

@@ -27,7 +27,7 @@ from directory.errors import Conflict, FieldError, NotFound, ValidationFailed
 from directory.snapshot import OfficeView, Snapshot
 from directory.store import Store
 from liaison.letters import faxpdf
-from liaison.mail import headers, outbox, text
+from liaison.mail import bulk, headers, outbox, text
 from liaison.mail.transports.fax import fax_address
 from liaison.settings import Settings
 from liaison.verify import store as vstore
@@ -122,8 +122,13 @@ class Started:
         return self.emails + self.faxes + len(self.phones)
 
 
+ALL = ""  # the region code of a campaign for the whole directory (`bohai verify start --region all`)
+
+
 def offices_in(snap: Snapshot, region_code: str) -> list[OfficeView]:
-    """Every office of the region and below it, in region-code order."""
+    """Every office of the region and below it (every office for :data:`ALL`), in region-code order."""
+    if region_code == ALL:
+        return sorted(snap.offices.values(), key=lambda o: o.region_code)
     if snap.region(region_code) is None:
         raise NotFound(f"区划代码 {region_code} 不存在")
     found = [snap.offices[r.code] for r in snap.descendants(region_code) if r.code in snap.offices]
@@ -142,6 +147,22 @@ def channel_of(office: OfficeView, settings: Settings) -> tuple[str, str]:
 
 def _sender(settings: Settings) -> Address:
     return headers.mailbox(SENDER_NAME, f"noreply@{settings.liaison.domain}")
+
+
+class Mails:
+    """Plain-text campaign mails of one batch, built fast (:mod:`liaison.mail.bulk`); an address or subject the
+    fast path refuses is built by the ``email`` package instead."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.template = bulk.PlainTemplate(_sender(settings), domain=settings.liaison.domain)
+
+    def queued(self, to: str, subject: str, body: str, kind: str, ref: str) -> outbox.Queued:
+        try:
+            raw, message_id = self.template.build(to, subject, body)
+        except ValueError:
+            return outbox.Queued(mail(self.settings, to, subject, body), to, kind, ref)
+        return outbox.Queued(raw, to, kind, ref, message_id)
 
 
 def mail(settings: Settings, to: str, subject: str, body: str) -> EmailMessage:
@@ -200,10 +221,10 @@ def _check(
 
 
 def _overlap(conn: Connection, snap: Snapshot, region_code: str) -> str | None:
-    """The code of an open campaign whose region contains, or lies within, ``region_code``."""
+    """The code of an open campaign whose region contains, or lies within, ``region_code`` ("" is everything)."""
     lineage = {r.code for r in snap.ancestors(region_code)} | {region_code}
     for code in vstore.open_campaign_regions(conn):
-        if code in lineage or region_code in {r.code for r in snap.ancestors(code)}:
+        if ALL in (code, region_code) or code in lineage or region_code in {r.code for r in snap.ancestors(code)}:
             return code
     return None
 
@@ -235,15 +256,16 @@ def start_campaign(
     today = clock.local_date(now)
     due_on = calendar.add_workdays(today, due_within)
     expires_at = end_of_local_day(due_on + dt.timedelta(days=settings.verify.grace_days))
-    region = snap.regions[region_code]
     channels = [(o, *channel_of(o, settings)) for o in offices]
     if any(kind == "fax" for _, kind, _ in channels):
         faxpdf.check_font(settings.liaison.fax_font)
     with store.begin() as conn:
         other = _overlap(conn, snap, region_code)
         if other is not None:
-            raise Conflict(f"区划 {other} 已有进行中的信息核对，与 {region_code} 重叠；请先结束那一次核对")
-        title = f"{region.path_text}通讯录信息核对"
+            mine, theirs = region_code or "全部地区", other or "全部地区"
+            raise Conflict(f"区划 {theirs} 已有进行中的信息核对，与 {mine} 重叠；请先结束那一次核对")
+        where = snap.regions[region_code].path_text if region_code != ALL else "全部地区"
+        title = f"{where}通讯录信息核对"
         campaign_id = vstore.insert_campaign(
             conn,
             region_code=region_code,
@@ -273,6 +295,7 @@ def _notices(
     items: list[dict[str, object]] = []
     queued: list[outbox.Queued] = []
     phones: list[str] = []
+    mails = Mails(settings)
     subject_tail = "请核对本单位通讯录信息"
     due = due_on.isoformat()
     valid_until = clock.shown(expires_at - dt.timedelta(seconds=1))
@@ -295,8 +318,8 @@ def _notices(
             body = text.render_text(
                 "verify/mail/notice.txt", office=office, link=link(settings, token), due=due, valid_until=valid_until
             )
-            msg = mail(settings, address, f"【信息核对】{subject_tail}（{office.unit_name}）", body)
-            queued.append(outbox.Queued(msg, address, KIND_NOTICE, ref))
+            subject = f"【信息核对】{subject_tail}（{office.unit_name}）"
+            queued.append(mails.queued(address, subject, body, KIND_NOTICE, ref))
         elif kind == "fax":
             code = new_code()
             item["code_hash"] = hash_code(office.region_code, code)

@@ -68,6 +68,7 @@ def follow_up(store: Store, settings: Settings, snap: Snapshot, now: dt.datetime
 def _remind(conn: Connection, settings: Settings, snap: Snapshot, c: vstore.Campaign, now: dt.datetime) -> int:
     queued: list[outbox.Queued] = []
     ids: list[int] = []
+    mails = vcampaign.Mails(settings)
     for item in vstore.items(conn, c.id, ("pending",)):
         office = snap.office(item.region_code)
         if office is None or item.channel == "phone":
@@ -76,10 +77,10 @@ def _remind(conn: Connection, settings: Settings, snap: Snapshot, c: vstore.Camp
         subject = f"【核对提醒】请于 {c.due_on.isoformat()} 前核对本单位通讯录信息"
         ref = f"verify:{c.id}:{item.region_code}"
         if item.channel == "email":
-            msg = vcampaign.mail(settings, item.address, subject, body)
+            queued.append(mails.queued(item.address, subject, body, vcampaign.KIND_REMINDER, ref))
         else:
             msg = vcampaign.fax(settings, item.address, office.unit_name, subject, body, c.due_on.isoformat())
-        queued.append(outbox.Queued(msg, item.address, vcampaign.KIND_REMINDER, ref))
+            queued.append(outbox.Queued(msg, item.address, vcampaign.KIND_REMINDER, ref))
         ids.append(item.id)
     outbox.enqueue_many(conn, queued)
     vstore.set_items(conn, ids, reminded_at=now)

@@ -139,6 +139,40 @@ def campaigns(conn: Connection, prefix: str = "", limit: int = 200) -> list[Camp
     return [_campaign(r) for r in conn.execute(query).mappings()]
 
 
+def latest_touching(conn: Connection, prefix: str) -> Campaign | None:
+    """The newest campaign of the whole directory or of a region under ``prefix`` ("" : any campaign)."""
+    query = sa.select(campaign_t).order_by(campaign_t.c.id.desc()).limit(1)
+    if prefix:
+        query = query.where(sa.or_(campaign_t.c.region_code.startswith(prefix), campaign_t.c.region_code == ""))
+    row = conn.execute(query).mappings().first()
+    return _campaign(row) if row is not None else None
+
+
+def answers_per_day(
+    conn: Connection, campaign_id: int, bounds: Sequence[dt.datetime], prefix: str = ""
+) -> tuple[int, list[int]]:
+    """How many offices a campaign asked (under ``prefix``), and how many answered in each interval
+    ``bounds[i] <= answered_at < bounds[i + 1]`` (one scan: the bucket is a CASE over the bounds)."""
+    where = [item_t.c.campaign_id == campaign_id]
+    if prefix:
+        where.append(item_t.c.region_code.startswith(prefix))
+    total = conn.execute(sa.select(sa.func.count()).select_from(item_t).where(*where)).scalar_one()
+    buckets = [0] * max(0, len(bounds) - 1)
+    if not buckets:
+        return int(total), buckets
+    at = item_t.c.answered_at
+    bucket = sa.case(*[(at < bound, i - 1) for i, bound in enumerate(bounds) if i], else_=-1)
+    query = (
+        sa.select(bucket.label("b"), sa.func.count())
+        .where(*where, at.is_not(None), at >= bounds[0])
+        .group_by(bucket)
+    )
+    for b, n in conn.execute(query):
+        if 0 <= int(b) < len(buckets):
+            buckets[int(b)] = int(n)
+    return int(total), buckets
+
+
 def counts(conn: Connection, campaign_id: int) -> dict[str, int]:
     query = (
         sa.select(item_t.c.state, sa.func.count()).where(item_t.c.campaign_id == campaign_id).group_by(item_t.c.state)

@@ -10,10 +10,14 @@ it). Its answers are ``no-store`` and send no Referer. A fax office enters its r
 
 ``/verify…`` are the editors' pages behind the login: campaigns of the regions the user may edit (start, status,
 close), and the queue of corrections and bounced notices with approve, edit-then-approve and reject.
+
+``/dashboard/pictures[/<province>]`` shows the pictures of :mod:`liaison.verify.pictures` (readable like the
+dashboard), each with its numbers in a table beside it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -22,12 +26,15 @@ from aiohttp import web
 from directory import clock
 from directory.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from directory.models import OFFICE_FIELDS
+from directory.quality import STALE_DAYS
 from directory.settings import PROJECT_ROOT
+from directory.snapshot import Snapshot
+from directory.store import Store
 from directory.web.auth import User, own_authentication, require_user
 from directory.web.context import CTX
 from directory.web.render import add_nav, redirect, register_templates, render
 from liaison import settings as liaison_settings
-from liaison.verify import answers, campaign
+from liaison.verify import answers, campaign, pictures
 from liaison.verify import store as vstore
 from liaison.workdays.store import load_calendar
 
@@ -328,6 +335,40 @@ async def decide(request: web.Request) -> web.StreamResponse:
     return redirect("/verify/queue")
 
 
+# -- pictures ---------------------------------------------------------------------------------------------------------
+
+
+def campaign_response(store: Store, snap: Snapshot, scope: str, today: dt.date) -> pictures.Response | None:
+    """The answers over time of the newest campaign touching ``scope`` (its offices under ``scope`` only)."""
+    prefix = scope[:2]
+    with store.read() as conn:
+        latest = vstore.latest_touching(conn, prefix)
+        if latest is None:
+            return None
+        started = clock.local_date(latest.created_at)
+        until = min(today, latest.due_on + dt.timedelta(days=14))
+        total, per_day = vstore.answers_per_day(conn, latest.id, pictures.day_bounds(started, until), prefix)
+    return pictures.response(f"{latest.title}：已答复单位比例（按日）", total, started, per_day)
+
+
+def render_pictures(store: Store, snap: Snapshot, scope: str, today: dt.date) -> pictures.Pictures:
+    """Everything the pictures page shows (the figure the benchmark times)."""
+    return pictures.pictures(snap, today, scope, campaign_response(store, snap, scope, today))
+
+
+async def pictures_page(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    snap = ctx.holder.current
+    scope = request.match_info.get("code", "")
+    if scope:
+        region = snap.region(scope)
+        if region is None or region.level != "province":
+            raise NotFound(f"省级区划 {scope} 不存在")
+    result = await ctx.store.run(render_pictures, ctx.store, snap, scope, clock.today())
+    context = {"p": result, "snap": snap, "stale_days": STALE_DAYS, "percent": pictures.percent}
+    return render(request, "verify/pages/pictures.html", context)
+
+
 def extension(wake: Callable[[], None]) -> Callable[[web.Application], None]:
     """The web extension: ``/check`` (self-service) and ``/verify`` (editors); ``wake`` nudges the outbox worker."""
 
@@ -341,6 +382,8 @@ def extension(wake: Callable[[], None]) -> Callable[[web.Application], None]:
         app.router.add_post("/check/code", code_post)
         app.router.add_post("/check/confirm", confirm)
         app.router.add_post("/check/correct", correct)
+        app.router.add_get("/dashboard/pictures", pictures_page)
+        app.router.add_get("/dashboard/pictures/{code:[0-9]{12}}", pictures_page)
         app.router.add_get("/verify", campaigns_page)
         app.router.add_post("/verify", start)
         app.router.add_get("/verify/queue", queue_page)
