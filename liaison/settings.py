@@ -62,6 +62,30 @@ class LiaisonSettings:
     outbox_poll_interval: float = 5.0
     fax_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
     max_attachment_size: int = 5 * 1024 * 1024
+    domain_limits: str = ""  # "qq.com=100/60, 163.com=100/60": at most N messages per S seconds to that domain
+    domain_limit_default: str = ""  # "N/S" for every other domain; empty: unpaced
+
+    def pacing(self) -> tuple[dict[str, tuple[int, int]], tuple[int, int] | None]:
+        """The parsed pacing: domain → (messages, seconds), and the default (or None); SettingsError names the
+        option of a bad entry."""
+        limits: dict[str, tuple[int, int]] = {}
+        for part in self.domain_limits.replace("，", ",").split(","):
+            if not part.strip():
+                continue
+            domain, eq, rate = part.partition("=")
+            if not eq or not domain.strip():
+                raise SettingsError(f"liaison.domain_limits: {part.strip()!r} should be <domain>=<messages>/<seconds>")
+            limits[domain.strip().lower()] = _rate("liaison.domain_limits", rate)
+        if not self.domain_limit_default:
+            return limits, None
+        return limits, _rate("liaison.domain_limit_default", self.domain_limit_default)
+
+
+def _rate(option: str, text: str) -> tuple[int, int]:
+    n, slash, seconds = text.strip().partition("/")
+    if not slash or not n.strip().isdigit() or not seconds.strip().isdigit() or not int(n) or not int(seconds):
+        raise SettingsError(f"{option}: {text.strip()!r} should be <messages>/<seconds>, both positive, e.g. 100/60")
+    return int(n), int(seconds)
 
 
 @dataclass(frozen=True)
@@ -91,7 +115,6 @@ class VerifySettings:
     max_offices_editor: int = field(default=5000, metadata=POSITIVE)
     code_failures_per_hour: int = field(default=5, metadata=POSITIVE)
     client_failures_per_hour: int = field(default=30, metadata=POSITIVE)
-    ldap_attribute: str = "description"
 
 
 @dataclass(frozen=True)
@@ -108,6 +131,7 @@ class Settings(directory_settings.Settings):
 
     def check(self) -> None:
         super().check()
+        self.liaison.pacing()
         new, old = self.web.public_url.rstrip("/"), self.meetings.base_url.rstrip("/")
         if new and old and new != old:
             raise SettingsError(

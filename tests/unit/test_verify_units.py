@@ -27,10 +27,11 @@ def parse(raw: bytes) -> EmailMessage:
 
 @pytest.mark.parametrize(
     "subject",
-    ["【信息核对】请核对本单位通讯录信息（石家庄市长安区建北街道流动人口服务站）", "plain ascii", "混合 mixed 𠀀 文字" * 6],
+    ["【信息核对】请核对本单位通讯录信息（石家庄市长安区建北街道流动人口服务站）", "ascii", "混合 mixed 𠀀 字" * 6],
 )
 def test_fast_plain_message_reads_back_like_the_email_package_wrote_it(subject: str) -> None:
-    template = bulk.PlainTemplate(headers.mailbox("环渤海通讯联络服务", "noreply@liaison.bohai.example"), domain="x.example")
+    sender = headers.mailbox("环渤海通讯联络服务", "noreply@liaison.bohai.example")
+    template = bulk.PlainTemplate(sender, domain="x.example")
     body = "您好：\n请打开 https://bohai.example/check?t=abc_DEF-123 核对。\n" * 30
     raw, message_id = template.build("r130102001000@demo.bohai.example", subject, body)
     msg = parse(raw)
@@ -44,7 +45,7 @@ def test_fast_plain_message_reads_back_like_the_email_package_wrote_it(subject: 
     assert b"\n" not in raw.replace(b"\r\n", b"")
 
 
-@pytest.mark.parametrize("to", ["a@b.example\r\nBcc: x@y.example", "two@a.example, three@b.example", "名字@例子.中国", ""])
+@pytest.mark.parametrize("to", ["a@b.example\r\nBcc: x@y.example", "two@a.example, b@c.example", "名字@例子.中国", ""])
 def test_fast_builder_refuses_what_is_not_one_plain_address(to: str) -> None:
     template = bulk.PlainTemplate("noreply@liaison.bohai.example", domain="x.example")
     with pytest.raises(ValueError):
