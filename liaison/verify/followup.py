@@ -53,6 +53,7 @@ def follow_up(store: Store, settings: Settings, snap: Snapshot, now: dt.datetime
     today = clock.local_date(now)
     done = 0
     with store.begin() as conn:
+        vstore.prune_attempts(conn, now - dt.timedelta(days=1))  # the throttles look back one hour
         for c in vstore.due_campaigns(conn, skip_locked=not store.is_sqlite):
             d = dates(calendar, c)
             reached = sum(1 for day in d.reminders if day <= today)

@@ -376,6 +376,7 @@ def extension(wake: Callable[[], None]) -> Callable[[web.Application], None]:
         app[VERIFY] = VerifyWeb(wake)
         register_templates(app, "verify", TEMPLATES)
         add_nav(app, *NAV)
+        add_nav(app, "/dashboard/pictures", "核对图表")
         own_authentication(app, "/check")
         app.router.add_get("/check", check)
         app.router.add_get("/check/code", code_form)

@@ -131,7 +131,12 @@ async def test_campaign_for_shijiazhuang_in_browser(
     assert row is not None and row["verified_by"] == "本单位自助核对"
     assert clock.local_date(clock.aware(row["verified_at"])) == clock.today()
     await office_page.goto(f"{base}/office/{first}")
-    await expect(office_page.locator("#f-verified")).to_contain_text(f"{clock.today().isoformat()}（本单位自助核对）")
+    stamp = f"{clock.today().isoformat()}（本单位自助核对）"
+    await expect(office_page.locator("#f-verified")).to_contain_text(stamp)
+    ldap_port = int(running.urls["ldap"].rsplit(":", 1)[1])
+    assert f"信息核对：{stamp}" in await store.run(ldap_values, ldap_port, first, "description")
+    api = await office_page.request.get(f"{base}/api/v1/offices/{first}")
+    assert (await api.json())["office"]["verified_by"] == "本单位自助核对"
 
     # the second office corrects its phone; the third proposes something the editor rejects
     new_phone = "0311-89997766"
@@ -150,12 +155,14 @@ async def test_campaign_for_shijiazhuang_in_browser(
     shot = tmp_path / "queue.png"
     await editor.screenshot(path=str(shot), full_page=True)
     keep(shot)
-    clicked = time.monotonic()
-    await section.get_by_role("button", name="采纳", exact=True).click()
-    await expect(editor.locator(f'section[data-code="{second}"]')).to_have_count(0)
-    ldap_port = int(running.urls["ldap"].rsplit(":", 1)[1])
+    async with editor.expect_response(lambda r: "/verify/corrections/" in r.url) as approved:
+        clicked = time.monotonic()
+        await section.get_by_role("button", name="采纳", exact=True).click()
+    assert (await approved.value).status == 303
     assert await store.run(ldap_values, ldap_port, second, "telephoneNumber") == [new_phone]
-    assert time.monotonic() - clicked < 1.0, "the approval is in LDAP within a second of the click"
+    took = time.monotonic() - clicked
+    assert took < 1.0, f"the approval is in LDAP within a second of the click ({took:.2f} s)"
+    await expect(editor.locator(f'section[data-code="{second}"]')).to_have_count(0)
     search_page = await browser.new_page()
     await search_page.goto(base + "/")
     await search_page.locator("#q").fill("89997766")
