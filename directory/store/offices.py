@@ -175,10 +175,11 @@ class Offices(Database):
         office["_changed"] = bool(result.changed_codes)
         return office
 
-    def verify_office(self, region_code: str, actor: str, by: str = "") -> None:
-        """Stamp "still valid" (确认有效) on an office; ``by`` is who confirmed it as shown (default: ``actor``)."""
+    def verify_office(self, region_code: str, actor: str, by: str = "编辑确认") -> None:
+        """Stamp "still valid" (确认有效) on an office; ``by`` is who confirmed it as the public sees it (never an
+        account name: those are for staff only, and the audit row keeps ``actor``)."""
         with self.begin() as conn:
-            self.confirm_in(conn, region_code, actor, by or actor)
+            self.confirm_in(conn, region_code, actor, by)
 
     def confirm_in(self, conn: Connection, region_code: str, actor: str, by: str) -> None:
         """Inside the caller's transaction: stamp the confirmed date and who confirmed it, audited, and make every

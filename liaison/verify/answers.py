@@ -21,6 +21,7 @@ from directory.errors import BohaiError, Conflict, FieldError, NotFound, Validat
 from directory.models import OFFICE_FIELDS
 from directory.snapshot import OfficeView, Snapshot
 from directory.store import Store
+from directory.textrules import text_error
 from directory.validate import OfficeData, clean_office, display_phone
 from liaison.mail import outbox, text
 from liaison.settings import Settings
@@ -240,7 +241,7 @@ def approve(
     with store.begin() as conn:
         c, item = _decidable(conn, correction_id)
         store.save_office_in(conn, data, actor, expected_version=expected_version)
-        store.confirm_in(conn, item.region_code, actor, f"{vcampaign.SELF_CHECKED}，{actor.removeprefix('web:')}审核")
+        store.confirm_in(conn, item.region_code, actor, f"{vcampaign.SELF_CHECKED}，编辑审核")  # no account names
         vstore.decide(conn, c.id, "approved", actor, "", now)
         vstore.set_item(conn, item.id, state="approved")
         submitted = clock.shown(c.submitted_at)
@@ -255,6 +256,9 @@ def reject(
     reason = reason.strip()
     if not reason or len(reason) > 500:
         raise ValidationFailed([FieldError("reason", "请填写不采纳的原因（不超过 500 字）", value=reason[:50])])
+    bad = text_error("reason", "不采纳的原因", reason)  # it goes into a mail: no line breaks, controls, bidi tricks
+    if bad is not None:
+        raise ValidationFailed([bad])
     now = now or clock.now()
     with store.begin() as conn:
         c, item = _decidable(conn, correction_id)

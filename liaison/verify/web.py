@@ -195,6 +195,10 @@ async def start(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     region_code = form.get("region", "").strip()
     within = form.get("due_within", "").strip()
+    if region_code == "all":  # spelled out: an empty field must not start a campaign of every office
+        region_code = campaign.ALL
+    elif not region_code:
+        return await _campaigns(request, user, form, ["请填写区划代码（全部地区请填 all）"], status=400)
     if not user.can_edit(region_code):
         raise Forbidden("编辑只能对本省的区划发起信息核对")
     try:

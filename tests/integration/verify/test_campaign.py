@@ -92,6 +92,8 @@ def test_bad_requests_are_named_and_write_nothing(store: Store) -> None:
         start(store, region=CITY)  # contains the open campaign's region
     with pytest.raises(Conflict, match="重叠"):
         start(store, region=EMAIL_A)  # lies within it
+    with pytest.raises(Conflict, match="重叠"):
+        start(store, region=campaign.ALL)  # every office
     start(store, region=OTHER_PROVINCE)  # elsewhere: fine
     assert len(queued(store, "verify")) == 6
 

@@ -227,7 +227,7 @@ async def test_correction_waits_for_the_editor_then_approval_or_rejection(store:
         assert office is not None
         assert office["phone"] == "+8631186001234"
         assert (office["position"], office["contact_name"]) == ("副站长", "演示联系人甲")
-        assert office["verified_by"] == "本单位自助核对，hebei审核"
+        assert office["verified_by"] == "本单位自助核对，编辑审核"
         actions = [(h["actor"], h["action"]) for h in store.history("office", EMAIL_B)]
         assert ("web:hebei", "update") in actions and ("web:hebei", "verify") in actions
         assert [h.office.region_code for h in search(p.holder.current, "86001234").hits] == [EMAIL_B]
@@ -239,6 +239,8 @@ async def test_correction_waits_for_the_editor_then_approval_or_rejection(store:
         before_c = store.get_office(EMAIL_C)
         resp = await p.post(f"/verify/corrections/{found[EMAIL_C]}", {"action": "reject", "reason": " "})
         assert resp.status == 400 and "原因" in await resp.text()
+        resp = await p.post(f"/verify/corrections/{found[EMAIL_C]}", {"action": "reject", "reason": "a\r\nBcc: x@y"})
+        assert resp.status == 400
         resp = await p.post(f"/verify/corrections/{found[EMAIL_C]}", {"action": "reject", "reason": "单位名称不应简写"})
         assert resp.status == 303
         assert store.get_office(EMAIL_C) == before_c
@@ -265,3 +267,7 @@ async def test_campaign_page_lists_offices_to_phone_and_is_scoped(store: Store) 
         assert resp.status == 403
         resp = await p.post("/verify", {"region": "370102000000", "due_within": "abc"})
         assert resp.status == 400 and "核对期限应为工作日数" in await resp.text()
+        resp = await p.post("/verify", {"region": "", "due_within": "10"})
+        assert resp.status == 400 and "全部地区请填 all" in await resp.text()
+        resp = await p.post("/verify", {"region": "all", "due_within": "10"})
+        assert resp.status == 403, "an editor cannot ask every office"
