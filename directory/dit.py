@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from directory import clock
 from directory.snapshot import ContactView, OfficeView, RegionView, Snapshot
 from directory.validate import display_phone
 
@@ -90,7 +91,17 @@ def _phone(stored: str) -> list[str]:
     return [display_phone(stored)] if stored else []
 
 
-def office_entry(snap: Snapshot, office: OfficeView, base_dn: str) -> Entry:
+def confirmed_text(office: OfficeView) -> str:
+    """How old the entry is, for people reading it in a mail client: "信息核对：2026-10-08（本单位自助核对）"."""
+    if office.verified_at is None:
+        return ""
+    day = clock.local_date(office.verified_at).isoformat()
+    return f"信息核对：{day}（{office.verified_by}）" if office.verified_by else f"信息核对：{day}"
+
+
+def office_entry(snap: Snapshot, office: OfficeView, base_dn: str, confirmed_attribute: str = "") -> Entry:
+    """An office's entry; ``confirmed_attribute`` (e.g. ``description``, ``[ldap] confirmed_attribute``) also
+    carries :func:`confirmed_text`."""
     region = snap.regions[office.region_code]
     description = f"联系人：{office.contact_name}" if office.contact_name else ""
     if office.position:
@@ -114,6 +125,9 @@ def office_entry(snap: Snapshot, office: OfficeView, base_dn: str) -> Entry:
         "ou": [office.unit_name],
         "description": [description] if description else [],
     }
+    confirmed = confirmed_text(office) if confirmed_attribute else ""
+    if confirmed:
+        attrs[confirmed_attribute] = [*attrs.get(confirmed_attribute, []), confirmed]
     return Entry(office_dn(snap, office, base_dn), {k: v for k, v in attrs.items() if v})
 
 

@@ -65,7 +65,8 @@ class Office(SQLModel, table=True):
     liaison: bool = False  # this office's contact person is the province's liaison officer (联络员)
     email_status: str = Field(default="ok", max_length=20)  # ok | bouncing
     email_status_note: str = Field(default="", max_length=1000)
-    verified_at: dt.datetime | None = None
+    verified_at: dt.datetime | None = None  # last confirmed as still true (确认日期)
+    verified_by: str = Field(default="", max_length=100)  # who confirmed it, as shown (e.g. 本单位自助核对)
     demo: bool = False
     version: int = 1
     gen: int = Field(default=0, index=True)  # the change counter value of the last write (incremental reloads)

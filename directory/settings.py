@@ -120,6 +120,7 @@ class LdapSettings:
     paged_sets_per_connection: int = field(default=8, metadata=POSITIVE)
     paged_budget_bytes: int = 16 * 1024 * 1024
     paged_idle_timeout: int = field(default=300, metadata=POSITIVE)
+    confirmed_attribute: str = "description"  # carries "信息核对：<date>（<who>）" on office entries ("" : none)
     bind_throttle_failures: int = 5  # deprecated, no effect: binds follow LoginSettings
     bind_throttle_seconds: int = 60  # deprecated, no effect
 

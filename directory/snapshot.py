@@ -72,6 +72,7 @@ class OfficeView:
     updated_at: dt.datetime
     updated_by: str
     contacts: tuple[ContactView, ...] = ()
+    verified_by: str = ""
 
     @property
     def phone_display(self) -> str:

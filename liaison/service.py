@@ -28,6 +28,7 @@ from liaison.letters import store as letter_store
 from liaison.mail.inbound import Inbound, InboundServer
 from liaison.mail.worker import OutboxWorker
 from liaison.settings import Settings
+from liaison.verify import store as verify_store
 
 log = logging.getLogger(__name__)
 Closer = Callable[[], Awaitable[None]]
@@ -150,6 +151,9 @@ def web_extensions(running: Running) -> list[Callable[[web.Application], None]]:
     from liaison import reportmail
 
     extensions.append(reportmail.extension(running.store, running.settings, wake))
+    from liaison.verify import web as verify_web
+
+    extensions.append(verify_web.extension(wake))
     return extensions
 
 
@@ -200,9 +204,11 @@ async def _start_ldaps(running: Running) -> tuple[str, str] | None:
 async def _start_outbox(running: Running) -> tuple[str, str] | None:
     """The outbox worker (always on: letters queued by `bohai letter send` are sent by a running service)."""
     from liaison.letters import deadlines
+    from liaison.verify import followup
 
     worker = OutboxWorker(running.store, running.settings)
     worker.add_job(deadlines.job(running.settings, lambda: running.holder.current))
+    worker.add_job(followup.job(running.settings, lambda: running.holder.current))
     running.outbox = worker
     worker.start()
     running.on_close(worker.aclose)
@@ -215,7 +221,7 @@ async def _start_smtp(running: Running) -> tuple[str, str] | None:
         running.store,
         running.settings,
         lambda: running.holder.current,
-        on_bounce=[letter_store.mark_delivery_bounced],
+        on_bounce=[letter_store.mark_delivery_bounced, verify_store.mark_bounced],
         on_reply=[letter_store.mark_replied],
     )
     if running.outbox is not None:

@@ -1,7 +1,7 @@
 """The liaison service's settings sections and its full settings object.
 
-Owns: the ``[smtp]`` (inbound), ``[relay]`` (outbound), ``[fax]``, ``[liaison]`` and ``[meetings]`` sections, the
-:class:`Settings` that adds them to the directory's (one config file, one environment scheme, one loader:
+Owns: the ``[smtp]`` (inbound), ``[relay]`` (outbound), ``[fax]``, ``[liaison]``, ``[meetings]`` and ``[verify]``
+sections, the :class:`Settings` that adds them to the directory's (one config file, one environment scheme, one loader:
 ``directory.settings`` validates and names the option and source of a bad value), the role-address domain the
 directory's pages show, and ``[meetings] base_url``, the deprecated alias of ``[web] public_url``.
 """
@@ -62,6 +62,30 @@ class LiaisonSettings:
     outbox_poll_interval: float = 5.0
     fax_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
     max_attachment_size: int = 5 * 1024 * 1024
+    domain_limits: str = ""  # "qq.com=100/60, 163.com=100/60": at most N messages per S seconds to that domain
+    domain_limit_default: str = ""  # "N/S" for every other domain; empty: unpaced
+
+    def pacing(self) -> tuple[dict[str, tuple[int, int]], tuple[int, int] | None]:
+        """The parsed pacing: domain → (messages, seconds), and the default (or None); SettingsError names the
+        option of a bad entry."""
+        limits: dict[str, tuple[int, int]] = {}
+        for part in self.domain_limits.replace("，", ",").split(","):
+            if not part.strip():
+                continue
+            domain, eq, rate = part.partition("=")
+            if not eq or not domain.strip():
+                raise SettingsError(f"liaison.domain_limits: {part.strip()!r} should be <domain>=<messages>/<seconds>")
+            limits[domain.strip().lower()] = _rate("liaison.domain_limits", rate)
+        if not self.domain_limit_default:
+            return limits, None
+        return limits, _rate("liaison.domain_limit_default", self.domain_limit_default)
+
+
+def _rate(option: str, text: str) -> tuple[int, int]:
+    n, slash, seconds = text.strip().partition("/")
+    if not slash or not n.strip().isdigit() or not seconds.strip().isdigit() or not int(n) or not int(seconds):
+        raise SettingsError(f"{option}: {text.strip()!r} should be <messages>/<seconds>, both positive, e.g. 100/60")
+    return int(n), int(seconds)
 
 
 @dataclass(frozen=True)
@@ -85,6 +109,15 @@ class MeetingsSettings:
 
 
 @dataclass(frozen=True)
+class VerifySettings:
+    remind_days: str = "3, 1"
+    grace_days: int = field(default=5, metadata=POSITIVE)
+    max_offices_editor: int = field(default=5000, metadata=POSITIVE)
+    code_failures_per_hour: int = field(default=5, metadata=POSITIVE)
+    client_failures_per_hour: int = field(default=30, metadata=POSITIVE)
+
+
+@dataclass(frozen=True)
 class Settings(directory_settings.Settings):
     """Every section: the directory's and the liaison service's."""
 
@@ -94,9 +127,11 @@ class Settings(directory_settings.Settings):
     liaison: LiaisonSettings = field(default_factory=LiaisonSettings)
     letters: LettersSettings = field(default_factory=LettersSettings)
     meetings: MeetingsSettings = field(default_factory=MeetingsSettings)
+    verify: VerifySettings = field(default_factory=VerifySettings)
 
     def check(self) -> None:
         super().check()
+        self.liaison.pacing()
         new, old = self.web.public_url.rstrip("/"), self.meetings.base_url.rstrip("/")
         if new and old and new != old:
             raise SettingsError(

@@ -17,7 +17,7 @@ from pathlib import Path
 from directory import regions as bundled
 from directory.errors import FieldError, NotFound, TooLarge, ValidationFailed
 from directory.exchange import csvfile, xlsx
-from directory.exchange.table import ALL_KEYS, HEADER, LIAISON_COLUMN, Table, unprotect
+from directory.exchange.table import ALL_KEYS, EXPORT_ONLY, HEADER, LIAISON_COLUMN, Table, unprotect
 from directory.regions import PROVINCES
 from directory.store import Store, UpsertResult
 from directory.validate import FIELD_LABELS, OfficeData, clean_office
@@ -101,7 +101,7 @@ def _header_columns(header: list[str], plan: ImportPlan) -> dict[str, int]:
     for index, label in enumerate(header):
         key = ALL_KEYS.get(label)
         if key is None:
-            if label:
+            if label and label not in EXPORT_ONLY:  # e.g. 确认日期 of our own export: information, never imported
                 plan.warnings.append(FieldError("header", "未知的列，已忽略", row=1, column=label))
             continue
         if key in columns:

@@ -71,8 +71,9 @@ class Indexer:
     (the walk mirrors ``dit.entries`` but asks ``dit`` for each entry only on a change, so a single edit is indexed
     in a fraction of a second instead of re-encoding all ~31,000 entries)."""
 
-    def __init__(self, base_dn: str) -> None:
+    def __init__(self, base_dn: str, confirmed_attribute: str = "") -> None:
         self.base_dn = base_dn
+        self.confirmed_attribute = confirmed_attribute  # see dit.office_entry
         self._lock = threading.Lock()
         self._regions: dict[str, tuple[RegionView, IndexedEntry]] = {}
         self._offices: dict[str, tuple[OfficeView, RegionView, list[IndexedEntry]]] = {}
@@ -143,7 +144,8 @@ class Indexer:
         if old and old[0] == office and old[1] == region:
             entries = old[2]
         else:
-            entries = [index_entry(dit.office_entry(snap, office, self.base_dn), self._cache, self._tuples)]
+            entry = dit.office_entry(snap, office, self.base_dn, self.confirmed_attribute)
+            entries = [index_entry(entry, self._cache, self._tuples)]
             for contact in office.contacts:
                 if contact.email and contact.email.isascii():
                     entry = dit.contact_entry(snap, office, contact, self.base_dn)

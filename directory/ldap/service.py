@@ -39,9 +39,9 @@ def load_tls(settings: LdapSettings) -> ssl.SSLContext | None:
         raise SettingsError(f"ldap.tls_cert / ldap.tls_key: cannot load {settings.tls_cert}: {exc}") from exc
 
 
-def register_index(holder: SnapshotHolder, base_dn: str) -> Indexer:
+def register_index(holder: SnapshotHolder, base_dn: str, confirmed_attribute: str = "") -> Indexer:
     """Have every Snapshot of ``holder`` carry the LDAP index (blocking: builds it for the current one now)."""
-    indexer = Indexer(base_dn)
+    indexer = Indexer(base_dn, confirmed_attribute)
     holder.register(INDEX_KEY, indexer)
     return indexer
 
@@ -73,7 +73,7 @@ async def start_ldap(
 ) -> tuple[LdapServer, dict[str, str]]:
     """Start the listeners; with a ``store``, service accounts may bind under the ``login`` policy."""
     tls = load_tls(settings)
-    indexer = await asyncio.to_thread(register_index, holder, settings.base_dn)
+    indexer = await asyncio.to_thread(register_index, holder, settings.base_dn, settings.confirmed_attribute)
 
     def current() -> DirectoryIndex:
         return holder.current.derived(INDEX_KEY, indexer)

@@ -181,16 +181,31 @@ class Offices(Database):
         office["_changed"] = bool(result.changed_codes)
         return office
 
-    def verify_office(self, region_code: str, actor: str) -> None:
-        """Stamp "still valid" (确认有效) on an office."""
+    def verify_office(self, region_code: str, actor: str, by: str = "编辑确认") -> None:
+        """Stamp "still valid" (确认有效) on an office; ``by`` is who confirmed it as the public sees it (never an
+        account name: those are for staff only, and the audit row keeps ``actor``)."""
         with self.begin() as conn:
-            row = self._office_row(conn, region_code)
-            now = clock.now()
-            conn.execute(sa.update(office_t).where(office_t.c.id == row["id"]).values(verified_at=now))
-            self.audit(
-                conn, actor, "office", region_code, "verify", {"verified_at": row["verified_at"]}, {"verified_at": now}
-            )
-            self.bump_generation(conn, [region_code])
+            self.confirm_in(conn, region_code, actor, by)
+
+    def confirm_in(self, conn: Connection, region_code: str, actor: str, by: str) -> None:
+        """Inside the caller's transaction: stamp the confirmed date and who confirmed it, audited, and make every
+        instance's Snapshot see it (the change counter)."""
+        row = self._office_row(conn, region_code)
+        now = clock.now()
+        values = {"verified_at": now, "verified_by": by[:100]}
+        conn.execute(sa.update(office_t).where(office_t.c.id == row["id"]).values(**values))
+        before = {"verified_at": row["verified_at"], "verified_by": row["verified_by"]}
+        self.audit(conn, actor, "office", region_code, "verify", before, values)
+        self.bump_generation(conn, [region_code])
+
+    def save_office_in(
+        self, conn: Connection, data: OfficeData, actor: str, *, expected_version: int | None
+    ) -> UpsertResult:
+        """:meth:`save_office` inside the caller's transaction (an approval that also records its own state)."""
+        conn.execute(
+            sa.select(office_t.c.id).where(office_t.c.region_code == data.region_code).with_for_update()
+        ).first()
+        return self._upsert(conn, [data], actor, False, expected_version)
 
     def set_email_status(self, region_code: str, status: str, note: str, actor: str) -> None:
         """Flag an office's e-mail (``bouncing`` with the bounce text, or back to ``ok``)."""

@@ -89,6 +89,7 @@ def office_json(office: OfficeView, region: RegionView, domain: str, *, staff: b
         "routing_address": office.routing_address(domain),
         "email_status": office.email_status,
         "verified_at": office.verified_at.isoformat() if office.verified_at else None,
+        "verified_by": office.verified_by,
         "updated_at": office.updated_at.isoformat(),
         "updated_by": office.updated_by if staff else None,
         "contacts": [

@@ -47,7 +47,7 @@ WRITABLE = frozenset((*FIELDS, LIAISON))
 # Keys of an office's JSON that a client may send back unchanged (a GET edited and PUT whole); never written.
 READ_ONLY = frozenset(
     ("region_code", "region_path", "level", "demo", "version", "routing_address", "email_status", "verified_at",
-     "updated_at", "updated_by", "contacts")
+     "verified_by", "updated_at", "updated_by", "contacts")
 )  # fmt: skip
 JSON_TYPES = ("application/json", "application/merge-patch+json")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

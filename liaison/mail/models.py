@@ -24,6 +24,7 @@ class OutboxMessage(SQLModel, table=True):
     kind: str = Field(max_length=20)  # letter | fax | forward | reminder | overdue | meeting ...
     ref: str | None = Field(default=None, max_length=100, index=True)
     recipient: str = Field(max_length=300)
+    domain: str = Field(default="", max_length=255, index=True)  # of the recipient, lower case (pacing per domain)
     token: str = Field(max_length=40, unique=True)  # envelope sender bounces+<token>@<domain>
     message_id: str = Field(max_length=300, index=True)
     body: bytes  # the whole message, or its own first lines when body_id names the rest

@@ -3,7 +3,8 @@
 Owns: :class:`OutboxWorker` (claims due rows with a lease — ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the
 single-writer transaction on SQLite —, sends them through a transport, retries 4xx with Postfix-like backoff, fails
 5xx with the server's text, gives up after ``give_up_seconds``) and the periodic jobs run by the same loop
-(reminders, meetings; a failing job affects only itself, see :mod:`liaison.mail.jobs`).
+(reminders, meetings; a failing job affects only itself, see :mod:`liaison.mail.jobs`), and paces rows per destination
+domain (``[liaison] domain_limits``: a domain that had its messages within its window waits, the others go on).
 
     worker = OutboxWorker(store, settings, clock=...)              # clock() -> aware UTC datetime
     worker.add_job(fn)        # fn(store, now) -> int, run in the store's executor every round
@@ -55,6 +56,7 @@ class OutboxWorker:
         self._transport = transport
         self._fax: Transport | None = None
         self._jobs = RoundJobs()
+        self._pacing = settings.liaison.pacing()
         self._wake = asyncio.Event()
         self._idle = asyncio.Condition()
         self._round = 0
@@ -211,12 +213,23 @@ class OutboxWorker:
             sa.and_(c.state.in_(DUE_STATES), c.next_attempt_at <= now),
             sa.and_(c.state == "sending", c.lease_until < now),
         )
-        query = sa.select(c.id).where(due).order_by(c.next_attempt_at, c.id).limit(s.outbox_batch)
-        if not self.store.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
+        limits, default = self._pacing
         lease = now + dt.timedelta(seconds=s.outbox_lease_seconds)
         with self.store.begin() as conn:
-            ids = list(conn.execute(query).scalars())
+            allowance = self._allowance(conn, due, now) if limits or default else None
+            query = sa.select(c.id, c.domain).where(due).order_by(c.next_attempt_at, c.id)
+            if allowance is not None:
+                query = query.where(c.domain.not_in([d for d, n in allowance.items() if n <= 0]))
+            query = query.limit(s.outbox_batch)
+            if not self.store.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            ids = []
+            for row_id, domain in conn.execute(query).all():
+                if allowance is not None and domain in allowance:
+                    if allowance[domain] <= 0:
+                        continue
+                    allowance[domain] -= 1
+                ids.append(row_id)
             if not ids:
                 return []
             taken = sa.update(outbox_t).where(c.id.in_(ids), due)
@@ -229,6 +242,23 @@ class OutboxWorker:
             Claimed(r.id, r.recipient, r.token, r.body, r.attempts, aware(r.created_at), shared.get(r.body_id, b""))
             for r in rows
         ]
+
+    def _allowance(self, conn: Any, due: Any, now: dt.datetime) -> dict[str, int]:
+        """Messages each paced domain with due rows may still get now: its limit minus what was sent to it within
+        its window or is being sent (``[liaison] domain_limits`` and ``domain_limit_default``)."""
+        c = outbox_t.c
+        limits, default = self._pacing
+        out: dict[str, int] = {}
+        for (domain,) in conn.execute(sa.select(c.domain).where(due).distinct()).all():
+            rate = limits.get(domain, default)
+            if rate is None:
+                continue
+            messages, seconds = rate
+            since = now - dt.timedelta(seconds=seconds)
+            busy = sa.or_(c.state == "sending", sa.and_(c.state == "sent", c.sent_at >= since))
+            used = conn.execute(sa.select(sa.func.count()).where(c.domain == domain, busy)).scalar_one()
+            out[domain] = messages - int(used)
+        return out
 
     def _renew(self, ids: list[int], until: dt.datetime) -> set[int]:
         """Extend the lease of rows still held by this worker; returns their ids."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from directory.migrations import Schema
 
-HEAD = "liaison_0003"
+HEAD = "liaison_0004"
 
 LIAISON = Schema(
     "liaison",

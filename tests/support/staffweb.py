@@ -27,6 +27,7 @@ from liaison import settings as liaison_settings
 from liaison.letters import compose
 from liaison.meetings import links, rules
 from liaison.service import Running, start, web_extensions
+from liaison.verify import campaign as verify_campaign
 from liaison.workdays.store import load_calendar
 from tests.support.mailsink import Sink, mail_sink
 from tests.support.settings import service_settings
@@ -53,13 +54,14 @@ class StaffSite:
     letter_id: int
     meeting_id: int
     answer_token: str
+    campaign_id: int
 
     @property
     def store(self) -> Store:
         return self.running.store
 
 
-def _seed(store: Store, settings: liaison_settings.Settings, running: Running) -> tuple[int, int, str]:
+def _seed(store: Store, settings: liaison_settings.Settings, running: Running) -> tuple[int, int, str, int]:
     for name, (role, province) in ROLES.items():
         accounts.add_user(store, name, PASSWORD, role, province, "test")
     accounts.set_profile(store, "hebei", "test", office_code=SENDER, email="hebei-editor@example.org")
@@ -72,9 +74,12 @@ def _seed(store: Store, settings: liaison_settings.Settings, running: Running) -
     )  # fmt: skip
     made = rules.create_meeting(store, snap, settings, meeting, "test")
     store.add_report(LIXIA, "联系电话已变更，请核实。", "hebei", "0311-12345678")
+    campaign = verify_campaign.start_campaign(
+        store, settings, snap, region_code=CHANGAN, due_within=10, actor="test", calendar=load_calendar(store)
+    )
     person = made.meeting.active_attendees[0]
     token = links.sign(links.secret(store, settings), made.meeting.id, person.email, made.meeting.sequence)
-    return sent.id, made.meeting.id, token
+    return sent.id, made.meeting.id, token, campaign.id
 
 
 @pytest.fixture
@@ -96,10 +101,10 @@ async def staff_site(url: str, sink: Sink) -> AsyncIterator[StaffSite]:
     settings = service_settings(url, sink=sink, ldap={"enabled": False}, smtp={"enabled": False})
     running = await start(settings, report=lambda line: None)
     try:
-        letter_id, meeting_id, token = await running.store.run(
+        letter_id, meeting_id, token, campaign_id = await running.store.run(
             _seed, running.store, liaison_settings.of(running.settings), running
         )
-        yield StaffSite(running, running.urls["http"], letter_id, meeting_id, token)
+        yield StaffSite(running, running.urls["http"], letter_id, meeting_id, token, campaign_id)
     finally:
         await running.aclose()
 
@@ -132,6 +137,19 @@ def page_paths(site: StaffSite) -> list[str]:
         "/meetings/{id}/edit": [f"/meetings/{site.meeting_id}/edit"],
         "/meetings/{id}/cancel": [f"/meetings/{site.meeting_id}/cancel"],
         "/meetings/answer/{token}": [f"/meetings/answer/{site.answer_token}"],
+        "/login/2fa": ["/login/2fa"],
+        "/account/2fa": ["/account/2fa"],
+        "/account/password": ["/account/password"],
+        "/account/security": ["/account/security"],
+        "/admin/security": ["/admin/security"],
+        "/audit": ["/audit"],
+        "/check": ["/check?t=not-a-token"],
+        "/check/code": ["/check/code"],
+        "/dashboard/pictures": ["/dashboard/pictures"],
+        "/dashboard/pictures/{code}": ["/dashboard/pictures/130000000000"],
+        "/verify": ["/verify"],
+        "/verify/queue": ["/verify/queue"],
+        "/verify/{id}": [f"/verify/{site.campaign_id}"],
     }
     running = site.running
     app = make_app(WebContext(running.settings, running.store, running.holder), web_extensions(running))

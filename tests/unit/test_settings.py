@@ -54,7 +54,7 @@ def test_directory_schema_holds_only_the_directory_sections() -> None:
     assert list(settings.schema()) == ["database", "http", "web", "login", "security", "ldap", "carddav"]
     assert list(settings.schema(liaison_settings.Settings)) == [
         *settings.schema(),
-        *["smtp", "relay", "fax", "liaison", "letters", "meetings"],
+        *["smtp", "relay", "fax", "liaison", "letters", "meetings", "verify"],
     ]
 
 
@@ -111,7 +111,7 @@ def test_bad_liaison_values_name_option_and_source(tmp_path: Path) -> None:
     for text, match in [
         ("[smtp]\nmax_connections = 0\n", r"smtp\.max_connections: must be greater than 0.*config file .*c\.toml"),
         ("[meetings]\nmax_atendees = 3\n", r"meetings\.max_atendees: unknown option"),
-        ("[meeting]\nmax_attendees = 3\n", r"\[meeting\]: unknown section.*meetings$"),
+        ("[meeting]\nmax_attendees = 3\n", r"\[meeting\]: unknown section.*meetings, verify$"),
     ]:
         refused_file(liaison_settings.load, tmp_path, text, match)
 

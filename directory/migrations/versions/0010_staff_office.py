@@ -5,7 +5,7 @@ province's office); ``account.email`` is where an editor is told of reports abou
 ``error_report`` holds the "报告错误" notes staff leave on an office page; they wait for that province's editors.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -14,6 +14,7 @@ import liaison.keys
 import liaison.letters.models
 import liaison.mail.models
 import liaison.meetings.models
+import liaison.verify.models
 import liaison.workdays.models
 from directory.migrations import DIRECTORY, Schema
 from directory.store import Store, open_store
@@ -24,6 +25,7 @@ LIAISON_MODELS = (
     liaison.letters.models,
     liaison.mail.models,
     liaison.meetings.models,
+    liaison.verify.models,
     liaison.workdays.models,
     liaison.keys,
 )  # importing them registers their tables

@@ -148,6 +148,7 @@ def test_old_database_upgrades_with_nothing_lost(old_db: str) -> None:
             "outbox_body",
         }
         added |= {"region_alias", "web_session", "login_event", "password_history", "recovery_code"}
+        added |= {"verify_campaign", "verify_item", "verify_correction", "verify_attempt"}
         assert old_admins and all(store.get_account(n)["role"] == "secadmin,sysadmin" for n in old_admins)  # type: ignore[index]
         assert set(after) - set(before) == added
         assert len(after["office_change"]) == len(before["office"]), "the change log starts with every old office"
