@@ -104,6 +104,8 @@ class Account(SQLModel, table=True):
     totp_secret: str | None = Field(default=None, max_length=64)  # base32; None: no second factor enrolled
     totp_enabled_at: dt.datetime | None = None  # None while an enrolment is begun but not confirmed
     totp_last_step: int = 0  # the last accepted 30-second step: a code is good once
+    office_code: str | None = Field(default=None, max_length=12)  # one's own office: the default sender
+    email: str | None = Field(default=None, max_length=254)  # where reports about one's province are mailed
 
 
 class WebSession(SQLModel, table=True):
@@ -155,8 +157,6 @@ class RecoveryCode(SQLModel, table=True):
     account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
     code_hash: str = Field(max_length=64)
     used_at: dt.datetime | None = None
-    office_code: str | None = Field(default=None, max_length=12)  # one's own office: the default sender
-    email: str | None = Field(default=None, max_length=254)  # where reports about one's province are mailed
 
 
 class ErrorReport(SQLModel, table=True):

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from directory import accounts, apppasswords, tokens
+from directory import apppasswords, profiles, tokens
 from directory.accounts import User
 from directory.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from directory.regions import PROVINCES
@@ -126,7 +126,7 @@ async def profile_save(request: web.Request) -> web.StreamResponse:
     if not errors:
         try:
             await ctx.store.run(
-                lambda: accounts.set_profile(
+                lambda: profiles.set_profile(
                     ctx.store, user.username, user.actor, office_code=codes[0] if codes else "",
                     email=form.get("email", ""),
                 )

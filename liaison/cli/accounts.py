@@ -40,13 +40,13 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
-    from directory import accounts
+    from directory import accounts, profiles
 
     password = _read_password(args)
     with opened(settings) as store:
         user = accounts.add_user(store, args.username, password, args.role, args.province, "cli", settings.security)
         if args.office is not None or args.email is not None:
-            accounts.set_profile(store, args.username, "cli", office_code=args.office, email=args.email)
+            profiles.set_profile(store, args.username, "cli", office_code=args.office, email=args.email)
     where = f"，省份 {user.province_name}" if user.province_name else ""
     print(f"已创建用户 {user.username}（{user.role_name}{where}）")
     _warn_both(user.role)
@@ -88,12 +88,12 @@ def cmd_user_signout(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_user_set(args: argparse.Namespace, settings: Settings) -> int:
-    from directory import accounts
+    from directory import profiles
 
     if args.office is None and args.email is None:
         raise ValidationFailed([FieldError("office", "请至少给出 --office 或 --email")], "没有要修改的内容")
     with opened(settings) as store:
-        account = accounts.set_profile(store, args.username, "cli", office_code=args.office, email=args.email)
+        account = profiles.set_profile(store, args.username, "cli", office_code=args.office, email=args.email)
         office = store.get_office(account["office_code"]) if account.get("office_code") else None
     shown = office["unit_name"] if office else "未设置（使用本省单位）"
     print(f"已修改用户 {args.username}：本单位 {shown}；邮箱 {account.get('email') or '未设置'}")

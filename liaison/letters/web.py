@@ -21,8 +21,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from directory import clock
-from directory.accounts import home_office
 from directory.errors import FieldError, Forbidden, NotFound, TooLarge, ValidationFailed
+from directory.profiles import home_office
 from directory.settings import PROJECT_ROOT
 from directory.snapshot import Snapshot
 from directory.store import Store

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 
-from directory import accounts
+from directory import accounts, profiles
 from directory.store import Store
 from directory.web.app import make_app
 from directory.web.context import WebContext
@@ -64,7 +64,7 @@ class StaffSite:
 def _seed(store: Store, settings: liaison_settings.Settings, running: Running) -> tuple[int, int, str, int]:
     for name, (role, province) in ROLES.items():
         accounts.add_user(store, name, PASSWORD, role, province, "test")
-    accounts.set_profile(store, "hebei", "test", office_code=SENDER, email="hebei-editor@example.org")
+    profiles.set_profile(store, "hebei", "test", office_code=SENDER, email="hebei-editor@example.org")
     snap = running.holder.current
     draft = compose.Draft(SENDER, [LIXIA, SHIZHONG], "关于核查流动人口信息的函", "请协助核查。", reply_within=10)
     sent = compose.send_letter(store, settings, snap, draft, calendar=load_calendar(store))

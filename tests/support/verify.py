@@ -68,7 +68,8 @@ def settings_for(url: str, sink: Sink | None = None, **verify: object) -> Settin
         sink=sink,
         fax={"gateway": "fax.gw.example"},
         liaison={"outbox_poll_interval": 60},
-        web={"public_url": "https://bohai.example"},
+        # http, so the test client (plain http) keeps the session cookie, which is Secure under an https address
+        web={"public_url": "http://bohai.example"},
         verify=verify,
     )
 

@@ -131,7 +131,7 @@ async def test_campaign_for_shijiazhuang_in_browser(
     assert row is not None and row["verified_by"] == "本单位自助核对"
     assert clock.local_date(clock.aware(row["verified_at"])) == clock.today()
     await office_page.goto(f"{base}/office/{first}")
-    stamp = f"{clock.today().isoformat()}（本单位自助核对）"
+    stamp = f"{clock.shown(clock.today())}（本单位自助核对）"
     await expect(office_page.locator("#f-verified")).to_contain_text(stamp)
     ldap_port = int(running.urls["ldap"].rsplit(":", 1)[1])
     assert f"信息核对：{stamp}" in await store.run(ldap_values, ldap_port, first, "description")

@@ -99,7 +99,7 @@ async def world(db_url: str) -> AsyncIterator[World]:
                 "end": "2027-03-01T10:00", "attendees": "a@example.org"}  # fmt: skip
         resp = await client.post("/meetings/new", data=form, headers=_browser(client, cookie), allow_redirects=False)
         assert resp.status == 303, await resp.text()
-        w.meetings[province] = int(resp.headers["Location"].rsplit("/", 1)[1])
+        w.meetings[province] = int(resp.headers["Location"].rsplit("/", 1)[1].split("?")[0])
     yield w
     await client.close()
     store.close()

@@ -14,7 +14,7 @@ import urllib.parse
 
 import openpyxl
 
-from directory import accounts, clock
+from directory import accounts, clock, profiles
 from liaison.letters import store as letter_store
 from tests.support.mailsink import Sink
 from tests.support.staffweb import LIXIA, SENDER, SHIZHONG, StaffSite, staff_client
@@ -53,7 +53,7 @@ async def test_picker_without_javascript_and_the_confirmation_above_twenty(site:
 async def test_error_report_waits_for_that_provinces_editors(site: StaffSite, site_sink: Sink) -> None:
     store = site.store
     await store.run(accounts.add_user, store, "shandong", PASSWORD, "editor", "37", "test")
-    await store.run(lambda: accounts.set_profile(store, "shandong", "test", email="sd-editor@example.org"))
+    await store.run(lambda: profiles.set_profile(store, "shandong", "test", email="sd-editor@example.org"))
     async with staff_client(site, "hebei") as hebei:
         _, page, _ = await hebei.get(f"/office/{LIXIA}")
         assert "山东省的编辑" in page and f'href="/office/{LIXIA}/report"' in page
