@@ -1,5 +1,5 @@
 """SQLModel tables of the directory: Region, RegionAlias, Office, Contact, Account, ApiToken, AppPassword, Change,
-OfficeChange, Meta.
+AuditChain, OfficeChange, Meta.
 
 Owns: the shape of the stored directory. Only ``directory.store`` queries these tables; the schema itself is created and
 migrated by Alembic (``directory/migrations``), never by ``create_all`` at run time.
@@ -138,6 +138,25 @@ class Change(SQLModel, table=True):
     action: str = Field(max_length=20)  # create | update | delete | verify | ...
     before: str | None = None  # JSON
     after: str | None = None  # JSON
+    # Tamper evidence (see directory.store.auditlog): the row's place in its chain and its MAC over every column
+    # above and the previous row's MAC. Rows written before the chain existed have none.
+    chain: str | None = Field(default=None, max_length=40)
+    seq: int | None = None
+    mac: str | None = Field(default=None, max_length=128)
+
+
+class AuditChain(SQLModel, table=True):
+    """One chain of audit rows: its head (the last row's seq and MAC, locked only at commit), the key that wrote
+    it (fingerprint), how far it is archived, and the anchor of the rows pruned after archiving."""
+
+    __tablename__ = "audit_chain"
+    chain: str = Field(primary_key=True, max_length=40)
+    seq: int = 0
+    mac: str = Field(default="", max_length=128)
+    key_id: str = Field(default="", max_length=32)
+    archived_seq: int = 0
+    pruned_seq: int = 0
+    pruned_mac: str = Field(default="", max_length=128)
 
 
 class OfficeChange(SQLModel, table=True):

@@ -120,6 +120,16 @@ class CardDavSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """The tamper-evident audit trail: its key (a file outside the database), algorithm, chain and keeping time."""
+
+    key_file: str = ""
+    algorithm: str = "hmac-sha256"
+    chain: str = ""
+    keep_days: int = field(default=190, metadata=POSITIVE)
+
+
+@dataclass(frozen=True)
 class Settings:
     """The directory's settings; a package with sections of its own subclasses this (see the module docstring)."""
 
@@ -129,6 +139,7 @@ class Settings:
     login: LoginSettings = field(default_factory=LoginSettings)
     ldap: LdapSettings = field(default_factory=LdapSettings)
     carddav: CardDavSettings = field(default_factory=CardDavSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     publish: Mapping[str, PublishTarget] = field(default_factory=dict)
     pull: Mapping[str, PullSource] = field(default_factory=dict)
 

@@ -23,7 +23,7 @@ from directory.store import Store
 from directory.sync.schedule import SyncScheduler
 from directory.web.app import make_app
 from directory.web.context import HEALTH, WebContext
-from liaison.database import open_store
+from liaison.database import open_for
 from liaison.letters import store as letter_store
 from liaison.mail.inbound import Inbound, InboundServer
 from liaison.mail.worker import OutboxWorker
@@ -75,7 +75,7 @@ def load_demo(store: Store) -> int:
 
 async def start(settings: Settings, *, with_demo: bool = False, report: Callable[[str], None] = print) -> Running:
     """Open the store and start every enabled face; ``report`` gets one ``<face> listening on <url>`` line each."""
-    store = await asyncio.to_thread(open_store, settings.database.url, pool_size=settings.database.pool_size)
+    store = await asyncio.to_thread(open_for, settings)
     try:
         if with_demo:
             created = await asyncio.to_thread(load_demo, store)

@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-HEAD = "0006"
+HEAD = "0008"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,53 @@
+"""Tamper-evident audit: each ``change`` row gets its chain, sequence number and MAC; ``audit_chain`` holds the
+head of every chain, the archive mark and the anchor left by pruning.
+
+Rows already written stay without a MAC: ``meta.audit_legacy_upto`` records the highest such id, so ``bohai audit
+verify`` tells them (unprotected, from before the chain) from rows inserted later without a MAC.
+
+Revision ID: 0008
+Revises: 0006
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("change") as batch:
+        batch.add_column(sa.Column("chain", sa.String(40), nullable=True))
+        batch.add_column(sa.Column("seq", sa.Integer, nullable=True))
+        batch.add_column(sa.Column("mac", sa.String(128), nullable=True))
+    op.create_index("ix_change_chain_seq", "change", ["chain", "seq"])
+    op.create_table(
+        "audit_chain",
+        sa.Column("chain", sa.String(40), primary_key=True),
+        sa.Column("seq", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("mac", sa.String(128), nullable=False, server_default=""),
+        sa.Column("key_id", sa.String(32), nullable=False, server_default=""),
+        sa.Column("archived_seq", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("pruned_seq", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("pruned_mac", sa.String(128), nullable=False, server_default=""),
+    )
+    conn = op.get_bind()
+    top = conn.execute(sa.text("SELECT MAX(id) FROM change")).scalar_one_or_none()
+    meta = sa.table("meta", sa.column("key"), sa.column("value"))
+    conn.execute(sa.delete(meta).where(meta.c.key == "audit_legacy_upto"))
+    conn.execute(sa.insert(meta).values(key="audit_legacy_upto", value=str(int(top or 0))))
+
+
+def downgrade() -> None:
+    meta = sa.table("meta", sa.column("key"), sa.column("value"))
+    op.get_bind().execute(sa.delete(meta).where(meta.c.key == "audit_legacy_upto"))
+    op.drop_table("audit_chain")
+    op.drop_index("ix_change_chain_seq", "change")
+    with op.batch_alter_table("change") as batch:
+        batch.drop_column("mac")
+        batch.drop_column("seq")
+        batch.drop_column("chain")
