@@ -172,3 +172,29 @@ def test_export_and_prune(keyed: tuple[str, Path], tmp_path: Path, capsys: pytes
         archive.write_text(json.dumps(data), encoding="utf-8")
         code, _, err = run(capsys, "audit", "verify", "--archive", str(archive))
         assert code == 1 and "签名不符" in err
+
+
+def test_concurrent_writers_keep_every_chain_whole(db_url: str) -> None:
+    """Two instances on their own chains and two more sharing one write at once; every chain verifies."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    secret = b"k" * 32
+    stores = [
+        open_store(db_url, audit_key=auditmac.AuditKey(secret, chain=chain)) for chain in ("a", "b", "shared", "shared")
+    ]
+    codes = ["130102000000", "130104000000", "130105000000", "130107000000"]
+
+    def edits(i: int) -> None:
+        for n in range(8):
+            data = OfficeData(codes[i], f"单位{i}", "张伟", "主任", f"+863118765{i}{n:03d}", "", "", "", "050000")
+            stores[i].upsert_offices([data], f"w{i}")
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(edits, range(4)))
+        report = stores[0].verify_audit()
+        assert report.ok, report.problems
+        assert report.checked == {"a": 8, "b": 8, "shared": 16}
+    finally:
+        for s in stores:
+            s.close()

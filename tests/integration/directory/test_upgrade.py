@@ -128,19 +128,24 @@ def test_old_database_upgrades_with_nothing_lost(old_db: str) -> None:
     store = open_store(old_db)
     try:
         after = _rows(old_db, old_columns)  # later migrations may add columns; every old value must stay as it was
+        legacy = [r for r in after["meta"] if r[0] == "audit_legacy_upto"]
+        assert legacy == [("audit_legacy_upto", str(max(r[0] for r in before["change"])))], "old audit rows marked"
+        after["meta"] = [r for r in after["meta"] if r[0] != "audit_legacy_upto"]
         unchanged = {name: after[name] for name in before if name != "alembic_version"}
         assert unchanged == {n: r for n, r in before.items() if n != "alembic_version"}, "every old row is unchanged"
         migrated = {(t["username"], t["label"], t["scope"]) for t in store.list_tokens()}
         assert old_tokens and migrated == {("hebei", "原有令牌", "write")}
         assert all(store.token_by_hash(h) is not None for h in old_tokens.values()), "the old token still works"
         added = {"api_token", "app_password", "liaison_alembic_version", "liaison_key", "office_change", "outbox_body"}
-        added.add("region_alias")
+        added |= {"region_alias", "audit_chain"}
         assert set(after) - set(before) == added
         assert len(after["office_change"]) == len(before["office"]), "the change log starts with every old office"
         assert after["liaison_alembic_version"] == [(LIAISON.head,)]
         assert after["alembic_version"] == [(DIRECTORY.head,)]
         assert after["liaison_key"] == [("meetings.link_secret", old_key)]
         _check_the_service_reads_and_writes(store, old_key)
+        report = store.verify_audit()  # rows from before the chain are told apart, later ones verify
+        assert report.ok and report.legacy == len(before["change"]) and sum(report.checked.values()) > 0
     finally:
         store.close()
     again = open_directory_store(old_db)  # the directory alone opens the upgraded database as it is
