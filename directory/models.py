@@ -60,6 +60,7 @@ class Office(SQLModel, table=True):
     address: str = Field(default="", max_length=300)
     postal_code: str = Field(default="", max_length=6)
     liaison: bool = False  # this office's contact person is the province's liaison officer (联络员)
+    phone_public: bool = False  # a mobile in ``phone`` is a public work number: whole to every signed-in reader
     email_status: str = Field(default="ok", max_length=20)  # ok | bouncing
     email_status_note: str = Field(default="", max_length=1000)
     verified_at: dt.datetime | None = None

@@ -72,6 +72,7 @@ class OfficeView:
     updated_at: dt.datetime
     updated_by: str
     contacts: tuple[ContactView, ...] = ()
+    phone_public: bool = False  # its mobile is a public work number (see directory.privacy)
 
     @property
     def phone_display(self) -> str:

@@ -73,7 +73,7 @@ def _limit(root: ET.Element) -> int | None:
 
 
 def _query_hits(dav: Dav, members: Sequence[str], test: query.Filter) -> list[str]:
-    return [c for c in members if query.matches(test, dav.snap.offices[c], dav.card(c).name)]
+    return [c for c in members if query.matches(test, dav.cache.shown(dav.snap.offices[c]), dav.card(c).name)]
 
 
 async def addressbook_query(dav: Dav, view: str, root: ET.Element, max_hrefs: int) -> bytes:

@@ -33,6 +33,7 @@ from directory.errors import (
     TooLarge,
     ValidationFailed,
 )
+from directory.privacy import viewer_of
 from directory.web import auth
 from directory.web.context import CTX
 
@@ -57,7 +58,7 @@ class CardDav:
         self.settings = ctx.settings.carddav
         self.holder = ctx.holder
         self.logins = AppPasswordLogins(ctx.store)
-        self.cache = CardCache()
+        self.caches: dict[str, CardCache] = {}  # one per viewer class: cards differ in masked mobiles
         self.tokens = SyncTokens(ctx.store, ctx.holder)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -70,7 +71,9 @@ class CardDav:
         if request.method == "OPTIONS":
             return web.Response(status=200, headers={"DAV": DAV_HEADER, "Allow": ALLOW})
         user = await self._login(request)
-        dav = Dav(self.holder.current, user, self.cache, self.tokens)
+        viewer = viewer_of(user)
+        cache = self.caches.get(viewer.key) or self.caches.setdefault(viewer.key, CardCache(viewer))
+        dav = Dav(self.holder.current, user, cache, self.tokens)
         if request.method in WRITES:  # anywhere: a client creating a card learns the book is read-only
             return await self.handle_write(request, dav, Target("root"))
         path = request.path if request.path != "/carddav" else books.ROOT

@@ -18,7 +18,9 @@ LIAISON_COLUMN = "联络员"
 COLUMN_KEYS: dict[str, str] = {"区划代码": "region_code", **{label: name for name, label in OFFICE_FIELDS}}
 HEADER: tuple[str, ...] = tuple(COLUMN_KEYS)
 EXPORT_HEADER: tuple[str, ...] = (*HEADER, LIAISON_COLUMN)
-ALL_KEYS: dict[str, str] = {**COLUMN_KEYS, LIAISON_COLUMN: "liaison"}
+PUBLIC_COLUMN = "公开工作号码"  # optional on import: 是 marks the office's mobile a public work number
+ALL_KEYS: dict[str, str] = {**COLUMN_KEYS, LIAISON_COLUMN: "liaison", PUBLIC_COLUMN: "phone_public"}
+FLAGS = ("liaison", "phone_public")  # the optional 是/否 columns
 
 _DANGER = ("=", "+", "-", "@", "\t", "\r")
 

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from directory.accounts import User
 from directory.errors import AuthenticationFailed, BohaiError, Busy, Throttled
 from directory.ldap import filtertree as ft
 from directory.ldap import messages as m
@@ -32,6 +33,7 @@ from directory.ldap.pacing import Job, Pacer
 from directory.ldap.paging import PagedResults
 from directory.ldap.results import result_of
 from directory.ldap.search import Limits, Outcome, Searcher
+from directory.privacy import ANONYMOUS, Viewer, viewer_of
 from directory.settings import LdapSettings
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ class LdapServer:
     index: Callable[[], DirectoryIndex]
     authenticate: Authenticate | None = None  # None: no account can bind (anonymous binds only)
     tls: ssl.SSLContext | None = None
+    # The index a viewer may see (mobiles masked, ``masking``); None: everyone sees ``index``.
+    viewer_index: Callable[[Viewer], DirectoryIndex] | None = None
     searcher: Searcher = field(init=False)
     connections: set[Connection] = field(default_factory=set)
     servers: list[asyncio.Server] = field(default_factory=list)
@@ -67,6 +71,9 @@ class LdapServer:
         self.searcher = Searcher(
             self.index, Limits(s.size_limit, s.time_limit), self.tls is not None, paged=paged, due=self.pacer.due
         )
+        if self.viewer_index is not None:
+            by_viewer = self.viewer_index
+            self.searcher.index_of = lambda owner: by_viewer(getattr(owner, "viewer", ANONYMOUS))
 
     def protocol(self) -> Connection:
         return Connection(self)
@@ -115,6 +122,7 @@ class Connection(asyncio.Protocol):
         self.busy = False
         self.work: asyncio.Task[None] | None = None  # the running bind or StartTLS, if any
         self.bound_dn = ""
+        self.viewer: Viewer = ANONYMOUS  # what this connection's bind may see of personal data
         self.peer = "?"
         self.search_job: tuple[int, Job[Outcome]] | None = None  # (message ID, job) of a search under way
         self.tls_active = False
@@ -259,10 +267,12 @@ class Connection(asyncio.Protocol):
         answer = _bind_without_password_check(req)
         if answer is None:
             self.bound_dn = ""
+            self.viewer = ANONYMOUS
             self._run_async(msg, self._bind_account)
             return
         if req.version in (2, 3) and req.simple:
             self.bound_dn = ""  # an anonymous or refused simple bind ends the previous authentication
+            self.viewer = ANONYMOUS
         self.send(msg.msgid, answer)
 
     async def _bind_account(self, msg: m.Message) -> None:
@@ -272,7 +282,7 @@ class Connection(asyncio.Protocol):
         try:
             if self.server.authenticate is None:
                 raise AuthenticationFailed("no accounts")
-            await self.server.authenticate(req.name, password, self.peer)
+            who = await self.server.authenticate(req.name, password, self.peer)
         except BohaiError as exc:
             code, text = result_of(exc)
             if isinstance(exc, (Throttled, Busy)):
@@ -280,6 +290,7 @@ class Connection(asyncio.Protocol):
             self.send(msg.msgid, m.result(m.BIND_RESP, code, text))
             return
         self.bound_dn = req.name
+        self.viewer = viewer_of(who) if isinstance(who, User) else ANONYMOUS
         self.send(msg.msgid, m.result(m.BIND_RESP, m.SUCCESS))
 
     def handle_search(self, msg: m.Message) -> None:
@@ -335,7 +346,7 @@ class Connection(asyncio.Protocol):
             text = "匿名查询已关闭，请先绑定 (anonymous search disabled; bind first)"
             self.send(msg.msgid, m.result(m.COMPARE_RESP, m.INSUFFICIENT_ACCESS, text))
             return
-        code, text, matched = self.server.searcher.compare(req)
+        code, text, matched = self.server.searcher.compare(req, self)
         self.send(msg.msgid, m.result(m.COMPARE_RESP, code, text, matched))
 
     def handle_extended(self, msg: m.Message) -> None:

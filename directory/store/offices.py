@@ -21,7 +21,7 @@ from directory.store.engine import Database, Row, contact_t, meta_t, office_chan
 from directory.store.upsert import UpsertPlan, UpsertResult, check_expected, plan_upsert
 from directory.validate import OfficeData
 
-TRACKED = (*[name for name, _ in OFFICE_FIELDS], "liaison")  # the fields an office's audit rows show
+TRACKED = (*[name for name, _ in OFFICE_FIELDS], "liaison", "phone_public")  # the fields an office's audit rows show
 SMALL_BATCH = 500  # up to this many offices, an upsert reads only the rows it needs
 CHUNK = 2000  # rows per INSERT statement
 

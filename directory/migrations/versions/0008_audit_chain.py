@@ -1,5 +1,6 @@
 """Tamper-evident audit: each ``change`` row gets its chain, sequence number and MAC; ``audit_chain`` holds the
-head of every chain, the archive mark and the anchor left by pruning.
+head of every chain, the archive mark and the anchor left by pruning. ``office.phone_public`` marks an office's
+mobile as a public work number (shown whole to every signed-in reader, see ``directory.privacy``).
 
 Rows already written stay without a MAC: ``meta.audit_legacy_upto`` records the highest such id, so ``bohai audit
 verify`` tells them (unprotected, from before the chain) from rows inserted later without a MAC.
@@ -20,6 +21,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("office") as batch:
+        batch.add_column(sa.Column("phone_public", sa.Boolean, nullable=False, server_default=sa.false()))
     with op.batch_alter_table("change") as batch:
         batch.add_column(sa.Column("chain", sa.String(40), nullable=True))
         batch.add_column(sa.Column("seq", sa.Integer, nullable=True))
@@ -51,3 +54,5 @@ def downgrade() -> None:
         batch.drop_column("mac")
         batch.drop_column("seq")
         batch.drop_column("chain")
+    with op.batch_alter_table("office") as batch:
+        batch.drop_column("phone_public")
