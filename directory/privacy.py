@@ -13,10 +13,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from directory.accounts import User
-from directory.snapshot import ContactView, OfficeView
+from directory.snapshot import ContactView, OfficeView, Snapshot
+from directory.validate import phone_digits
 
 MOBILE = re.compile(r"\+861[3-9][0-9]{9}")
 
@@ -51,9 +53,9 @@ ANONYMOUS = Viewer(False)
 EVERYTHING = Viewer(True, everything=True)
 
 
-def viewer_of(user: User | None) -> Viewer:
-    """The viewer a face's user is (None: anonymous)."""
-    if user is None:
+def viewer_of(user: object) -> Viewer:
+    """The viewer a face's user is (None, or anything but a :class:`User`: anonymous)."""
+    if not isinstance(user, User):
         return ANONYMOUS
     if user.role == "admin":
         return EVERYTHING
@@ -101,3 +103,45 @@ def _masked_office(office: OfficeView, viewer: Viewer) -> OfficeView:
 def _contact(contact: ContactView, code: str, viewer: Viewer) -> ContactView:
     phone = shown_phone(contact.phone, code, False, viewer)
     return contact if phone == contact.phone else dataclasses.replace(contact, phone=phone)
+
+
+def snapshot_for(snap: Snapshot, viewer: Viewer) -> Snapshot:
+    """A Snapshot of the offices as ``viewer`` may see them (for whole-directory renderings such as exports); the
+    same object for a viewer who sees everything. Derived indexes are not carried over."""
+    if viewer.everything:
+        return snap
+    offices = {code: office_for(o, viewer) for code, o in snap.offices.items()}
+    return Snapshot(snap.generation, snap.regions, offices, snap.built_at, aliases=snap.aliases)
+
+
+def hider(offices: Sequence[OfficeView | None], snap: Snapshot, viewer: Viewer) -> Callable[[str, set[int]], set[int]]:
+    """For search: the positions (indexes into ``offices``) a digits term finds only through numbers ``viewer``
+    sees masked, so that searching by a hidden number's digits finds nothing."""
+
+    def hide(term: str, matched: set[int]) -> set[int]:
+        if not term.isdigit():
+            return set()
+        out = set()
+        for i in matched:
+            whole = offices[i]
+            if whole is None:
+                continue
+            shown = office_for(whole, viewer)
+            if shown is not whole and _only_hidden(term, whole, shown, snap):
+                out.add(i)
+        return out
+
+    return hide
+
+
+def _digits_of(o: OfficeView) -> list[str]:
+    return [*phone_digits(o.phone), *phone_digits(o.fax), *(d for c in o.contacts for d in phone_digits(c.phone))]
+
+
+def _only_hidden(term: str, whole: OfficeView, shown: OfficeView, snap: Snapshot) -> bool:
+    if not any(term in d for d in _digits_of(whole)):
+        return False  # found by something else (region or postal code)
+    if any(term in d for d in _digits_of(shown)) or whole.postal_code.startswith(term):
+        return False
+    codes = [whole.region_code, *(r.code for r in snap.ancestors(whole.region_code))]
+    return not any(code.startswith(term) for code in codes)

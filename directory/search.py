@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from itertools import repeat
 
 from directory.pinyin import pinyin_keys
-from directory.privacy import EVERYTHING, Viewer, office_for
+from directory.privacy import EVERYTHING, Viewer, hider, office_for
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.suffixkeys import Keys
 from directory.validate import phone_digits
@@ -339,7 +339,7 @@ class SearchIndex:
     ) -> SearchResult:
         """The ranked hits of ``query`` as ``viewer`` sees them: a number masked for them is shown masked and its
         hidden digits find nothing (``snap``, the indexed Snapshot, tells region codes that match instead)."""
-        hide = None if viewer.everything or snap is None else hider(self, snap, viewer)
+        hide = None if viewer.everything or snap is None else hider(self.offices, snap, viewer)
         terms, ranked, total = self.rank(query, limit, hide)
         offices, regions = self.offices, self.regions
         hits = tuple(
@@ -358,38 +358,6 @@ def _without(
     if not hidden:
         return tiers, matched
     return [(score, found - hidden) for score, found in tiers if found - hidden], matched - hidden
-
-
-def hider(index: SearchIndex, snap: Snapshot, viewer: Viewer) -> Hide:
-    """The positions a digits term finds only through numbers ``viewer`` sees masked."""
-
-    def hide(term: str, matched: set[int]) -> set[int]:
-        if not term.isdigit():
-            return set()
-        out = set()
-        for i in matched:
-            whole = index.offices[i]
-            if whole is None:
-                continue
-            shown = office_for(whole, viewer)
-            if shown is not whole and _only_hidden(term, whole, shown, snap):
-                out.add(i)
-        return out
-
-    return hide
-
-
-def _digits_of(o: OfficeView) -> list[str]:
-    return [*phone_digits(o.phone), *phone_digits(o.fax), *(d for c in o.contacts for d in phone_digits(c.phone))]
-
-
-def _only_hidden(term: str, whole: OfficeView, shown: OfficeView, snap: Snapshot) -> bool:
-    if not any(term in d for d in _digits_of(whole)):
-        return False  # found by something else (region or postal code)
-    if any(term in d for d in _digits_of(shown)) or whole.postal_code.startswith(term):
-        return False
-    codes = [whole.region_code, *(r.code for r in snap.ancestors(whole.region_code))]
-    return not any(code.startswith(term) for code in codes)
 
 
 class SearchIndexer:

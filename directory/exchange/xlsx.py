@@ -226,12 +226,17 @@ def _read_sheet(rows: Iterator[tuple[int, list[dict[str, Any]]]], max_rows: int,
     return table
 
 
-def write(rows: Iterable[list[str]], header: Iterable[str]) -> bytes:
-    """A one-sheet workbook; every cell is a string, so codes and postal codes keep their leading zeros."""
+def write(rows: Iterable[list[str]], header: Iterable[str], *, exported: str = "") -> bytes:
+    """A one-sheet workbook; every cell is a string, so codes and postal codes keep their leading zeros.
+    ``exported`` (who and when) goes into the document properties, where no import reads it."""
     import openpyxl
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     wb = openpyxl.Workbook(write_only=True)
+    if exported:
+        wb.properties.creator = exported.split(" ")[0][:60]
+        wb.properties.description = f"X-BOHAI-EXPORTED: {exported}"
+        wb.properties.keywords = "X-BOHAI-EXPORTED"
     ws = wb.create_sheet(SHEET_TITLE)
     header = list(header)
     for index, width in enumerate((14, 36, 10, 12, 18, 18, 30, 48, 10, 8)[: len(header)]):

@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from directory.accounts import User
 from directory.errors import AuthenticationFailed, BohaiError, Busy, Throttled
 from directory.ldap import filtertree as ft
 from directory.ldap import messages as m
@@ -57,8 +56,6 @@ class LdapServer:
     index: Callable[[], DirectoryIndex]
     authenticate: Authenticate | None = None  # None: no account can bind (anonymous binds only)
     tls: ssl.SSLContext | None = None
-    # The index a viewer may see (mobiles masked, ``masking``); None: everyone sees ``index``.
-    viewer_index: Callable[[Viewer], DirectoryIndex] | None = None
     searcher: Searcher = field(init=False)
     connections: set[Connection] = field(default_factory=set)
     servers: list[asyncio.Server] = field(default_factory=list)
@@ -71,9 +68,6 @@ class LdapServer:
         self.searcher = Searcher(
             self.index, Limits(s.size_limit, s.time_limit), self.tls is not None, paged=paged, due=self.pacer.due
         )
-        if self.viewer_index is not None:
-            by_viewer = self.viewer_index
-            self.searcher.index_of = lambda owner: by_viewer(getattr(owner, "viewer", ANONYMOUS))
 
     def protocol(self) -> Connection:
         return Connection(self)
@@ -266,13 +260,11 @@ class Connection(asyncio.Protocol):
         assert isinstance(req, m.BindRequest)
         answer = _bind_without_password_check(req)
         if answer is None:
-            self.bound_dn = ""
-            self.viewer = ANONYMOUS
+            self.bound_dn, self.viewer = "", ANONYMOUS
             self._run_async(msg, self._bind_account)
             return
         if req.version in (2, 3) and req.simple:
-            self.bound_dn = ""  # an anonymous or refused simple bind ends the previous authentication
-            self.viewer = ANONYMOUS
+            self.bound_dn, self.viewer = "", ANONYMOUS  # an anonymous or refused simple bind ends the previous one
         self.send(msg.msgid, answer)
 
     async def _bind_account(self, msg: m.Message) -> None:
@@ -289,8 +281,7 @@ class Connection(asyncio.Protocol):
                 await asyncio.sleep(REFUSED_BIND_HOLD)
             self.send(msg.msgid, m.result(m.BIND_RESP, code, text))
             return
-        self.bound_dn = req.name
-        self.viewer = viewer_of(who) if isinstance(who, User) else ANONYMOUS
+        self.bound_dn, self.viewer = req.name, viewer_of(who)
         self.send(msg.msgid, m.result(m.BIND_RESP, m.SUCCESS))
 
     def handle_search(self, msg: m.Message) -> None:

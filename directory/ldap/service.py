@@ -20,7 +20,7 @@ from directory.ldap.indexing import Indexer
 from directory.ldap.masking import viewer_index
 from directory.ldap.ops import tls_context
 from directory.ldap.server import Authenticate, LdapServer
-from directory.privacy import Viewer
+from directory.privacy import ANONYMOUS, Viewer
 from directory.settings import LdapSettings, LoginSettings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
@@ -87,7 +87,8 @@ async def start_ldap(
         snap = holder.current
         return viewer_index(snap, snap.derived(INDEX_KEY, indexer), viewer)
 
-    server = LdapServer(settings, current, authenticate, tls, viewer_index=for_viewer)
+    server = LdapServer(settings, current, authenticate, tls)
+    server.searcher.index_of = lambda conn: for_viewer(getattr(conn, "viewer", ANONYMOUS))
     urls = {"ldap": await server.listen(settings.host, settings.port)}
     try:
         if settings.ldaps_enabled:

@@ -1,5 +1,6 @@
 """The store's part for the audit trail's operator commands: verify the chains, export a signed archive and mark
-it written, prune archived rows past their keeping time (each of the last two audited in the chain itself).
+it written, prune archived rows past their keeping time (each of the last two audited in the chain itself); and
+the audit row of a bulk export of the directory.
 
 The chained writer and the checks themselves are :mod:`directory.store.auditlog`.
 """
@@ -44,3 +45,10 @@ class AuditTrail(Database):
             after = {"rows": result.rows, "chains": result.chains}
             self.audit(conn, actor, "audit", before.date().isoformat(), "prune", None, after)
         return result
+
+    def record_export(self, actor: str, region: str, fmt: str, filename: str, viewer: str) -> None:
+        """Audit one bulk export: who, which subtree (``""`` for all), format, the file name it was given and the
+        viewer class it was rendered for (which mobiles it shows whole)."""
+        with self.begin() as conn:
+            after = {"format": fmt, "file": filename, "viewer": viewer}
+            self.audit(conn, actor, "export", region or "all", "export", None, after)

@@ -23,13 +23,14 @@ from aiohttp import web
 
 from directory import clock, quality
 from directory.errors import FieldError, NotFound, ValidationFailed
-from directory.exchange.vcard import card_30
-from directory.privacy import EVERYTHING, Viewer, office_for, shown_phone, viewer_of
-from directory.search import MAX_TERMS, OWN_EXACT, hider, index, office_public
+from directory.exchange.export import Watermark
+from directory.exchange.export import render as render_export
+from directory.privacy import EVERYTHING, Viewer, hider, office_for, shown_phone, viewer_of
+from directory.search import MAX_TERMS, OWN_EXACT, index, office_public
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.validate import display_phone
 from directory.web import openapi
-from directory.web.auth import current_user
+from directory.web.auth import current_user, require_user
 from directory.web.context import CTX
 
 MAX_PAGE = 1000
@@ -183,7 +184,7 @@ def search_json(snap: Snapshot, q: str, limit: int, viewer: Viewer = EVERYTHING)
     then ``office_public``). Offices with a number masked for ``viewer`` are encoded as they see them, and the
     hidden digits find nothing."""
     found = index(snap)
-    terms, ranked, total = found.rank(q, limit, None if viewer.everything else hider(found, snap, viewer))
+    terms, ranked, total = found.rank(q, limit, None if viewer.everything else hider(found.offices, snap, viewer))
     encoded: dict[str, bytes] = snap.derived("web.office_json", _encode_offices)
     codes = found.codes
 
@@ -297,16 +298,22 @@ async def api_export(request: web.Request) -> web.Response:
         raise ValidationFailed(
             [FieldError("format", f"支持的格式：{'、'.join(EXPORT_FORMATS)}", value=fmt[:20])], "参数 format 不正确"
         )
+    user = require_user(request)  # bulk exports are accountable: never anonymous
     region = _region(snap, code)
-    found = _subtree_offices(snap, region.code)
+    viewer = viewer_of(user)
+    found = [(office_for(o, viewer), r) for o, r in _subtree_offices(snap, region.code)]
+    mark = Watermark(user.actor, clock.now())
+    store = request.app[CTX].store
+    name = mark.filename(region.code, "vcard") if fmt == "vcard" else mark.filename(region.code, "csv")[:-4] + ".json"
+    await store.run(store.record_export, user.actor, region.code, fmt, name, viewer.key)
     if fmt == "vcard":
-        body = "".join(card_30(snap, o) for o, _ in found)
-        headers = {"Content-Disposition": f'attachment; filename="{region.code}.vcf"'}
-        return web.Response(text=body, content_type="text/vcard", charset="utf-8", headers=headers)
+        body = render_export(snap, "vcard", root=region.code, viewer=viewer, watermark=mark)
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return web.Response(body=body, content_type="text/vcard", charset="utf-8", headers=headers)
     domain = request.app[CTX].settings.routing_domain
-    staff = current_user(request) is not None
-    offices = [office_json(o, r, domain, staff=staff) for o, r in found]
-    return _json({"region": region_json(region, snap), "offices": offices})
+    offices = [office_json(o, r, domain, staff=True) for o, r in found]
+    exported = {"by": user.actor, "at": mark.at.isoformat()}
+    return _json({"region": region_json(region, snap), "offices": offices, "exported": exported})
 
 
 async def api_me(request: web.Request) -> web.Response:

@@ -24,9 +24,10 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from directory import exchange
+from directory import clock, exchange
 from directory.errors import FieldError, NotFound, ValidationFailed
 from directory.exchange import export
+from directory.privacy import viewer_of
 from directory.regions import PROVINCES
 from directory.web.auth import check_csrf, require_user
 from directory.web.context import CTX
@@ -140,15 +141,24 @@ async def upload_apply(request: web.Request) -> web.StreamResponse:
 
 
 async def export_download(request: web.Request) -> web.Response:
+    user = require_user(request)  # bulk exports are accountable: never anonymous
     code, fmt = request.match_info["code"], request.match_info["fmt"]
     snap = request.app[CTX].holder.current
     if code not in snap.regions:
         raise NotFound(f"区划代码 {code} 不存在")
     if fmt not in export.FORMATS:
         raise NotFound(f"未知的导出格式 {fmt}：可选 {', '.join(export.FORMATS)}")
-    base_dn = request.app[CTX].settings.ldap.base_dn
-    body = await request.app[CTX].store.run(lambda: exchange.render(snap, fmt, root=code, base_dn=base_dn))
-    name = f"{code}.{export.EXTENSIONS[fmt]}"
+    ctx = request.app[CTX]
+    viewer = viewer_of(user)
+    mark = export.Watermark(user.actor, clock.now())
+    name = mark.filename(code, fmt)
+
+    def made() -> bytes:
+        body = exchange.render(snap, fmt, root=code, base_dn=ctx.settings.ldap.base_dn, viewer=viewer, watermark=mark)
+        ctx.store.record_export(user.actor, code, fmt, name, viewer.key)
+        return body
+
+    body = await ctx.store.run(made)
     headers = {"Content-Type": export.FORMATS[fmt], "Content-Disposition": f'attachment; filename="{name}"'}
     return web.Response(body=body, headers=headers)
 

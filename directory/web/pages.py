@@ -149,12 +149,9 @@ def _history_row(row: Mapping[str, Any], staff: bool, mask: Callable[[str], str]
     """One audit row for the office page; old numbers masked like the current one (``mask``)."""
     before, after = row["before"] or {}, row["after"] or {}
     keys = [k for k in after if k != "version" and before.get(k) != after.get(k)]
-
-    def shown(k: str, value: Any) -> str:
-        return _shown(k, mask(value) if k == "phone" and isinstance(value, str) else value)
-
+    label = FIELD_LABELS.get
     changes = [
-        (FIELD_LABELS.get(k, _EXTRA_LABELS.get(k, k)), shown(k, before.get(k)), shown(k, after.get(k))) for k in keys
+        (label(k, _EXTRA_LABELS.get(k, k)), _shown(k, before.get(k), mask), _shown(k, after.get(k), mask)) for k in keys
     ]
     return {
         "at": row["at"],
@@ -168,11 +165,11 @@ _ACTIONS = {"create": "创建", "update": "修改", "verify": "确认有效", "e
 _EXTRA_LABELS = {"verified_at": "确认日期", "email_status": "邮箱状态", "note": "说明"}
 
 
-def _shown(key: str, value: Any) -> str:
+def _shown(key: str, value: Any, mask: Callable[[str], str] = str) -> str:
     if value is None:
         return ""
     if key in ("phone", "fax") and isinstance(value, str):
-        return display_phone(value)
+        return display_phone(mask(value) if key == "phone" else value)
     if isinstance(value, bool):
         return "是" if value else "否"
     return str(value)
