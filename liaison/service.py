@@ -25,6 +25,7 @@ from directory.web.app import make_app
 from directory.web.context import HEALTH, WebContext
 from liaison.database import open_for
 from liaison.letters import store as letter_store
+from liaison.mail.authcheck import Dns, SystemDns
 from liaison.mail.inbound import Inbound, InboundServer
 from liaison.mail.worker import OutboxWorker
 from liaison.settings import Settings
@@ -47,6 +48,7 @@ class Running:
     outbox: OutboxWorker | None = None
     inbound: Inbound | None = None
     sync: SyncScheduler | None = None  # set when a publish target or pull source has a schedule
+    dns: Dns | None = None  # DNS of the sender checks (None: the host's, when [smtp] check_senders)
     _closers: list[Closer] = field(default_factory=list)
 
     def on_close(self, closer: Closer) -> None:
@@ -73,8 +75,11 @@ def load_demo(store: Store) -> int:
     return result.created
 
 
-async def start(settings: Settings, *, with_demo: bool = False, report: Callable[[str], None] = print) -> Running:
-    """Open the store and start every enabled face; ``report`` gets one ``<face> listening on <url>`` line each."""
+async def start(
+    settings: Settings, *, with_demo: bool = False, report: Callable[[str], None] = print, dns: Dns | None = None
+) -> Running:
+    """Open the store and start every enabled face; ``report`` gets one ``<face> listening on <url>`` line each.
+    ``dns`` answers the inbound sender checks (tests pass a table; None: the host's resolver)."""
     store = await asyncio.to_thread(open_for, settings)
     try:
         if with_demo:
@@ -85,7 +90,7 @@ async def start(settings: Settings, *, with_demo: bool = False, report: Callable
     except BaseException:
         store.close()
         raise
-    running = Running(settings, store, holder)
+    running = Running(settings, store, holder, dns=dns)
     try:
         watcher = asyncio.create_task(holder.watch(settings.database.poll_interval, running.stop))
         running.on_close(lambda: _cancel(watcher))
@@ -206,6 +211,7 @@ async def _start_smtp(running: Running) -> tuple[str, str] | None:
         lambda: running.holder.current,
         on_bounce=[letter_store.mark_delivery_bounced],
         on_reply=[letter_store.mark_replied],
+        dns=(running.dns or SystemDns()) if running.settings.smtp.check_senders else None,
     )
     if running.outbox is not None:
         core.on_queued = running.outbox.wake

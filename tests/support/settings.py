@@ -15,7 +15,12 @@ from tests.support.mailsink import Sink
 
 
 def service_settings(url: str | None = None, *, sink: Sink | None = None, **sections: Mapping[str, Any]) -> Settings:
-    merged: dict[str, dict[str, Any]] = {"http": {"port": 0}, "ldap": {"port": 0}, "smtp": {"port": 0}}
+    # Sender checks need DNS; tests of them turn them on with a table of answers (service.start(dns=...)).
+    merged: dict[str, dict[str, Any]] = {
+        "http": {"port": 0},
+        "ldap": {"port": 0},
+        "smtp": {"port": 0, "check_senders": False},
+    }
     if url is not None:
         merged["database"] = {"url": url}
     if sink is not None:
