@@ -33,7 +33,7 @@ class SmtpSettings:
     max_forwards_per_client: int = field(default=1000, metadata=POSITIVE)
     check_senders: bool = True  # SPF, DKIM and DMARC of inbound mail (see liaison.mail.authcheck)
     authserv_id: str = ""  # the name in the Authentication-Results we record; "" = [liaison] domain
-    trusted_relays: tuple[str, ...] = ()  # relays of ours whose Authentication-Results are believed
+    trusted_relays: str = ""  # IP addresses (comma-separated) of relays of ours whose Authentication-Results count
     relay_authserv_id: str = ""  # the authserv-id those relays write
 
 

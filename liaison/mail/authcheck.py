@@ -330,7 +330,7 @@ def _ours(value: str, authserv_id: str) -> bool:
 
 def judge(dns: Dns, smtp: SmtpSettings, raw: bytes, msg: Message, mail_from: str, client: str) -> Verdict:
     """Whether the message is from whom it says: a trusted relay's verdict for mail it passed on, else ours."""
-    if client and client in smtp.trusted_relays:
+    if client and client in {a.strip() for a in smtp.trusted_relays.split(",") if a.strip()}:
         verdict = relayed(msg, smtp.relay_authserv_id, client, mail_from)
         if verdict is not None:
             return verdict

@@ -131,7 +131,7 @@ async def send_raw(r: service.Running, raw: bytes, envelope: str) -> str:
 
 
 async def test_relayed_reply_is_judged_by_the_relays_header(db_url: str, keys: dict[str, tuple[Path, str]]) -> None:
-    r = await started(db_url, keys, trusted_relays=["127.0.0.1"], relay_authserv_id=RELAY)
+    r = await started(db_url, keys, trusted_relays="127.0.0.1", relay_authserv_id=RELAY)
     try:
         uid, mid = meeting(r)
         passed = f"Authentication-Results: {RELAY}; spf=pass smtp.mailfrom={ATTENDEE}; dkim=none; dmarc=none\r\n"
