@@ -66,6 +66,8 @@ class WebSettings:
     lockout_seconds: int = 900  # deprecated, no effect
     search_limit: int = 50
     public_url: str = field(default="", metadata=URL)
+    entries_per_minute: int = 5000  # scraping limit of the API and CardDAV per account / anonymous address; 0: off
+    entries_exempt: str = ""  # accounts and client addresses (comma-separated) without that limit
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ class LdapSettings:
     paged_idle_timeout: int = field(default=300, metadata=POSITIVE)
     bind_throttle_failures: int = 5  # deprecated, no effect: binds follow LoginSettings
     bind_throttle_seconds: int = 60  # deprecated, no effect
+    entries_per_minute: int = 5000  # scraping limit per bound account / anonymous client address; 0: off
+    entries_exempt: str = ""  # accounts and client addresses (comma-separated) without that limit
 
 
 @dataclass(frozen=True)

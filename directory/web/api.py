@@ -30,7 +30,7 @@ from directory.search import MAX_TERMS, OWN_EXACT, index, office_public
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.validate import display_phone
 from directory.web import openapi
-from directory.web.auth import current_user, require_user
+from directory.web.auth import charge_reads, check_reads, current_user, require_user
 from directory.web.context import CTX
 
 MAX_PAGE = 1000
@@ -205,7 +205,9 @@ async def api_search(request: web.Request) -> web.Response:
     if len(q) > 200:
         raise ValidationFailed([FieldError("q", "查询词过长（最多200个字符）")], "参数 q 不正确")
     limit = _int(request, "limit", min(20, limit_max), 1, limit_max)
+    reader = check_reads(request)
     body = search_body(_snap(request), q, limit, viewer_of(current_user(request)))
+    charge_reads(request, reader, body.count(b'{"score":'))  # one per hit ("{" cannot start a JSON string's text)
     return web.Response(body=body, content_type="application/json")
 
 
@@ -240,6 +242,7 @@ async def api_offices(request: web.Request) -> web.Response:
     _region(snap, code)
     limit = _int(request, "limit", 100, 1, MAX_PAGE)
     offset = _int(request, "offset", 0, 0, 10_000_000)
+    reader = check_reads(request)
     found = _subtree_offices(snap, code)
     domain = request.app[CTX].settings.routing_domain
     user = current_user(request)
@@ -247,6 +250,7 @@ async def api_offices(request: web.Request) -> web.Response:
     page = [
         office_json(office_for(o, viewer), r, domain, staff=user is not None) for o, r in found[offset : offset + limit]
     ]
+    charge_reads(request, reader, len(page))
     return _json({"region": code, "total": len(found), "offset": offset, "offices": page})
 
 
@@ -255,6 +259,7 @@ async def api_office(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     region = _region(snap, code)
     user = current_user(request)
+    charge_reads(request, check_reads(request), 1)
     office = snap.office(code)
     if office is None:
         raise NotFound(f"{region.path_text} 没有单位记录")
@@ -301,7 +306,9 @@ async def api_export(request: web.Request) -> web.Response:
     user = require_user(request)  # bulk exports are accountable: never anonymous
     region = _region(snap, code)
     viewer = viewer_of(user)
+    reader = check_reads(request)
     found = [(office_for(o, viewer), r) for o, r in _subtree_offices(snap, region.code)]
+    charge_reads(request, reader, len(found))
     mark = Watermark(user.actor, clock.now())
     store = request.app[CTX].store
     name = mark.filename(region.code, "vcard") if fmt == "vcard" else mark.filename(region.code, "csv")[:-4] + ".json"

@@ -29,7 +29,7 @@ from directory.errors import FieldError, NotFound, ValidationFailed
 from directory.exchange import export
 from directory.privacy import viewer_of
 from directory.regions import PROVINCES
-from directory.web.auth import check_csrf, require_user
+from directory.web.auth import charge_reads, check_csrf, check_reads, require_user
 from directory.web.context import CTX
 from directory.web.render import render
 
@@ -150,6 +150,8 @@ async def export_download(request: web.Request) -> web.Response:
         raise NotFound(f"未知的导出格式 {fmt}：可选 {', '.join(export.FORMATS)}")
     ctx = request.app[CTX]
     viewer = viewer_of(user)
+    reader = check_reads(request)
+    charge_reads(request, reader, len(export.offices_of(snap, code)))
     mark = export.Watermark(user.actor, clock.now())
     name = mark.filename(code, fmt)
 
