@@ -57,6 +57,7 @@ async def look(w: Web, port: int, who: str | None, app_secret: str | None) -> di
         await w.login(who)
     seen: dict[str, Any] = {}
     seen["page"] = await (await c.get(f"/office/{CHANGAN}")).text()
+    seen["qr"] = await (await c.get(f"/office/{CHANGAN}/qr.svg")).text()  # the office's vCard as a QR code
     seen["web_search"] = await (await c.get("/", params={"q": MOBILE})).text()
     seen["api"] = (await (await c.get(f"/api/v1/offices/{CHANGAN}")).json())["office"]
     seen["api_search"] = await (await c.get("/api/v1/search", params={"q": MOBILE})).json()
@@ -108,11 +109,14 @@ async def test_one_mobile_through_every_face(web: WebFactory, db_url: str) -> No
     server, urls = await start_ldap(w.settings.replace(ldap={"port": 0}).ldap, w.holder, w.store)
     try:
         port = int(urls["ldap"].rsplit(":", 1)[1])
-        assert_masked(await look(w, port, None, None), anonymous=True)
+        anonymous = await look(w, port, None, None)
+        assert_masked(anonymous, anonymous=True)
         other = await look(w, port, "other-editor", secrets["other-editor"])
         assert_masked(other, anonymous=False)
         assert "other-editor" in other["export_name"]  # the CSV's watermark is its name
-        assert_whole(await look(w, port, "own-editor", secrets["own-editor"]))
+        own = await look(w, port, "own-editor", secrets["own-editor"])
+        assert_whole(own)
+        assert anonymous["qr"] == other["qr"] != own["qr"]  # the QR code holds the card each of them may see
 
         # a public work number: whole to every signed-in reader, never to anonymous ones
         await w.store.run(w.store.upsert_offices, [dataclasses.replace(OFFICE, phone_public=True)], "test")
