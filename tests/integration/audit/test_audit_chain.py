@@ -198,3 +198,20 @@ def test_concurrent_writers_keep_every_chain_whole(db_url: str) -> None:
     finally:
         for s in stores:
             s.close()
+
+
+def test_sm3_chain_verifies_and_another_algorithm_does_not(
+    keyed: tuple[str, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, key = keyed
+    store = open_store(url, audit_key=auditmac.load_key(str(key), "hmac-sm3", "node-a"))
+    try:
+        store.upsert_offices([office("+8631187654399")], "editor")
+    finally:
+        store.close()
+    monkeypatch.setenv("BOHAI_AUDIT_ALGORITHM", "hmac-sm3")
+    code, out, err = run(capsys, "audit", "verify")
+    assert (code, err) == (0, "") and "链 node-a：已校验 1 条" in out
+    monkeypatch.setenv("BOHAI_AUDIT_ALGORITHM", "hmac-sha256")
+    code, _, err = run(capsys, "audit", "verify")
+    assert code == 1 and "另一把密钥" in err
