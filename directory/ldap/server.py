@@ -71,6 +71,14 @@ class LdapServer:
             self.index, Limits(s.size_limit, s.time_limit), self.tls is not None, paged=paged, due=self.pacer.due
         )
 
+    def read_refusal(self, account: str, peer: str) -> str | None:
+        """Why a search of this reader is refused now (its entries-per-minute budget is used up), else None."""
+        try:
+            self.reads.check(reader_key(account, peer))
+        except ReadLimited as exc:
+            return f"{exc} (read limit)"
+        return None
+
     def protocol(self) -> Connection:
         return Connection(self)
 
@@ -282,10 +290,8 @@ class Connection(asyncio.Protocol):
             text = "匿名查询已关闭，请先绑定 (anonymous search disabled; bind first)"
             self.send(msg.msgid, m.result(m.SEARCH_DONE, m.INSUFFICIENT_ACCESS, text))
             return
-        try:
-            self.server.reads.check(reader_key(self.account, self.peer))
-        except ReadLimited as exc:
-            self.send(msg.msgid, m.result(m.SEARCH_DONE, m.ADMIN_LIMIT_EXCEEDED, f"{exc} (read limit)"))
+        if (refusal := self.server.read_refusal(self.account, self.peer)) is not None:
+            self.send(msg.msgid, m.result(m.SEARCH_DONE, m.ADMIN_LIMIT_EXCEEDED, refusal))
             return
         steps = self.server.searcher.steps(req, msg.controls, self)
         finished, out = self.server.pacer.first(steps)

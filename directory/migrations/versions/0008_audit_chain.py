@@ -21,12 +21,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("office") as batch:
-        batch.add_column(sa.Column("phone_public", sa.Boolean, nullable=False, server_default=sa.false()))
-    with op.batch_alter_table("change") as batch:
-        batch.add_column(sa.Column("chain", sa.String(40), nullable=True))
-        batch.add_column(sa.Column("seq", sa.Integer, nullable=True))
-        batch.add_column(sa.Column("mac", sa.String(128), nullable=True))
+    # Plain ADD COLUMN (no batch copy): on SQLite a copied ``office`` table would be dropped, and with foreign keys
+    # on, dropping it deletes every contact.
+    op.add_column("office", sa.Column("phone_public", sa.Boolean, nullable=False, server_default=sa.false()))
+    op.add_column("change", sa.Column("chain", sa.String(40), nullable=True))
+    op.add_column("change", sa.Column("seq", sa.Integer, nullable=True))
+    op.add_column("change", sa.Column("mac", sa.String(128), nullable=True))
     op.create_index("ix_change_chain_seq", "change", ["chain", "seq"])
     op.create_table(
         "audit_chain",
@@ -50,9 +50,6 @@ def downgrade() -> None:
     op.get_bind().execute(sa.delete(meta).where(meta.c.key == "audit_legacy_upto"))
     op.drop_table("audit_chain")
     op.drop_index("ix_change_chain_seq", "change")
-    with op.batch_alter_table("change") as batch:
-        batch.drop_column("mac")
-        batch.drop_column("seq")
-        batch.drop_column("chain")
-    with op.batch_alter_table("office") as batch:
-        batch.drop_column("phone_public")
+    for column in ("mac", "seq", "chain"):
+        op.drop_column("change", column)  # SQLite 3.35+ drops columns in place
+    op.drop_column("office", "phone_public")
