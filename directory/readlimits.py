@@ -87,6 +87,14 @@ class ReadBudget:
         if tokens <= 0:
             raise ReadLimited((1 - tokens) / self.rate)
 
+    def refusal(self, key: str) -> str | None:
+        """:meth:`check` as a message for faces that answer in their own protocol (LDAP), else None."""
+        try:
+            self.check(key)
+        except ReadLimited as exc:
+            return f"{exc} (read limit)"
+        return None
+
     def charge(self, key: str, entries: int) -> None:
         """Take ``entries`` returned to ``key`` from its bucket (it may go below zero: the next requests wait)."""
         if not self.enabled or key in self.exempt or entries <= 0:

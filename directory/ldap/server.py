@@ -33,7 +33,7 @@ from directory.ldap.paging import PagedResults
 from directory.ldap.results import result_of
 from directory.ldap.search import Limits, Outcome, Searcher
 from directory.privacy import ANONYMOUS, Viewer, viewer_of
-from directory.readlimits import ReadBudget, ReadLimited, exemptions, reader_key
+from directory.readlimits import ReadBudget, exemptions, reader_key
 from directory.settings import LdapSettings
 
 log = logging.getLogger(__name__)
@@ -70,14 +70,6 @@ class LdapServer:
         self.searcher = Searcher(
             self.index, Limits(s.size_limit, s.time_limit), self.tls is not None, paged=paged, due=self.pacer.due
         )
-
-    def read_refusal(self, account: str, peer: str) -> str | None:
-        """Why a search of this reader is refused now (its entries-per-minute budget is used up), else None."""
-        try:
-            self.reads.check(reader_key(account, peer))
-        except ReadLimited as exc:
-            return f"{exc} (read limit)"
-        return None
 
     def protocol(self) -> Connection:
         return Connection(self)
@@ -290,7 +282,7 @@ class Connection(asyncio.Protocol):
             text = "匿名查询已关闭，请先绑定 (anonymous search disabled; bind first)"
             self.send(msg.msgid, m.result(m.SEARCH_DONE, m.INSUFFICIENT_ACCESS, text))
             return
-        if (refusal := self.server.read_refusal(self.account, self.peer)) is not None:
+        if (refusal := self.server.reads.refusal(reader_key(self.account, self.peer))) is not None:
             self.send(msg.msgid, m.result(m.SEARCH_DONE, m.ADMIN_LIMIT_EXCEEDED, refusal))
             return
         steps = self.server.searcher.steps(req, msg.controls, self)
