@@ -1,5 +1,5 @@
 """SQLModel tables of the directory: Region, RegionAlias, Office, Contact, Account, ApiToken, AppPassword, WebSession,
-LoginEvent, PasswordHistory, RecoveryCode, Change, OfficeChange, Meta.
+LoginEvent, PasswordHistory, RecoveryCode, ErrorReport, Change, AuditChain, OfficeChange, Meta.
 
 Owns: the shape of the stored directory. Only ``directory.store`` queries these tables; the schema itself is created and
 migrated by Alembic (``directory/migrations``), never by ``create_all`` at run time.
@@ -63,6 +63,7 @@ class Office(SQLModel, table=True):
     address: str = Field(default="", max_length=300)
     postal_code: str = Field(default="", max_length=6)
     liaison: bool = False  # this office's contact person is the province's liaison officer (联络员)
+    phone_public: bool = False  # a mobile in ``phone`` is a public work number: whole to every signed-in reader
     email_status: str = Field(default="ok", max_length=20)  # ok | bouncing
     email_status_note: str = Field(default="", max_length=1000)
     verified_at: dt.datetime | None = None  # last confirmed as still true (确认日期)
@@ -216,6 +217,25 @@ class Change(SQLModel, table=True):
     action: str = Field(max_length=20)  # create | update | delete | verify | ...
     before: str | None = None  # JSON
     after: str | None = None  # JSON
+    # Tamper evidence (see directory.store.auditlog): the row's place in its chain and its MAC over every column
+    # above and the previous row's MAC. Rows written before the chain existed have none.
+    chain: str | None = Field(default=None, max_length=40)
+    seq: int | None = None
+    mac: str | None = Field(default=None, max_length=128)
+
+
+class AuditChain(SQLModel, table=True):
+    """One chain of audit rows: its head (the last row's seq and MAC, locked only at commit), the key that wrote
+    it (fingerprint), how far it is archived, and the anchor of the rows pruned after archiving."""
+
+    __tablename__ = "audit_chain"
+    chain: str = Field(primary_key=True, max_length=40)
+    seq: int = 0
+    mac: str = Field(default="", max_length=128)
+    key_id: str = Field(default="", max_length=32)
+    archived_seq: int = 0
+    pruned_seq: int = 0
+    pruned_mac: str = Field(default="", max_length=128)
 
 
 class OfficeChange(SQLModel, table=True):

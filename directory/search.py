@@ -30,11 +30,12 @@ import heapq
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 
 from directory.pinyin import pinyin_keys
+from directory.privacy import EVERYTHING, Viewer, hider, office_for
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.suffixkeys import Keys
 from directory.validate import phone_digits
@@ -283,12 +284,18 @@ class SearchIndex:
             return tiers, tiers[0][1] if tiers else exact
         return tiers, tiers[0][1].union(*(found for _, found in tiers[1:]))
 
-    def rank(self, query: str, limit: int = 50) -> tuple[tuple[str, ...], list[tuple[int, int]], int]:
-        """The query's terms, its best ``limit`` (position, score) pairs in order, and how many offices match."""
+    def rank(
+        self, query: str, limit: int = 50, hide: Hide | None = None
+    ) -> tuple[tuple[str, ...], list[tuple[int, int]], int]:
+        """The query's terms, its best ``limit`` (position, score) pairs in order, and how many offices match;
+        ``hide(term, matched)`` names the positions a term must not find (numbers the reader sees masked)."""
         terms = parse_terms(query)
         if not terms:
             return terms, [], 0
-        per_term = sorted((self.term_tiers(t) for t in terms), key=lambda tu: len(tu[1]))
+        per_term = [self.term_tiers(t) for t in terms]
+        if hide is not None:
+            per_term = [_without(tiers, hits, hide(t, hits)) for t, (tiers, hits) in zip(terms, per_term, strict=True)]
+        per_term.sort(key=lambda tu: len(tu[1]))
         if len(per_term) == 1:
             tiers, matched = per_term[0]
             return terms, self._top_one(tiers, limit), len(matched)
@@ -327,11 +334,30 @@ class SearchIndex:
             higher = found if higher is None else higher | found
         return out
 
-    def search(self, query: str, limit: int = 50) -> SearchResult:
-        terms, ranked, total = self.rank(query, limit)
+    def search(
+        self, query: str, limit: int = 50, viewer: Viewer = EVERYTHING, snap: Snapshot | None = None
+    ) -> SearchResult:
+        """The ranked hits of ``query`` as ``viewer`` sees them: a number masked for them is shown masked and its
+        hidden digits find nothing (``snap``, the indexed Snapshot, tells region codes that match instead)."""
+        hide = None if viewer.everything or snap is None else hider(self.offices, snap, viewer)
+        terms, ranked, total = self.rank(query, limit, hide)
         offices, regions = self.offices, self.regions
-        hits = tuple(Hit(offices[i], regions[i], score) for i, score in ranked)  # type: ignore[arg-type]
+        hits = tuple(
+            Hit(office_for(offices[i], viewer), regions[i], score)  # type: ignore[arg-type]
+            for i, score in ranked
+        )
         return SearchResult(query, terms, hits, total)
+
+
+Hide = Callable[[str, set[int]], set[int]]
+
+
+def _without(
+    tiers: list[tuple[int, set[int]]], matched: set[int], hidden: set[int]
+) -> tuple[list[tuple[int, set[int]]], set[int]]:
+    if not hidden:
+        return tiers, matched
+    return [(score, found - hidden) for score, found in tiers if found - hidden], matched - hidden
 
 
 class SearchIndexer:
@@ -356,6 +382,6 @@ def index(snap: Snapshot) -> SearchIndex:
     return snap.derived("search", SearchIndex)
 
 
-def search(snap: Snapshot, query: str, limit: int = 50) -> SearchResult:
-    """Find offices for one query box; see the module docstring for the rules."""
-    return index(snap).search(query, limit)
+def search(snap: Snapshot, query: str, limit: int = 50, viewer: Viewer = EVERYTHING) -> SearchResult:
+    """Find offices for one query box as ``viewer`` sees them; see the module docstring for the rules."""
+    return index(snap).search(query, limit, viewer, snap)

@@ -66,6 +66,8 @@ class WebSettings:
     lockout_seconds: int = 900  # deprecated, no effect
     search_limit: int = 50
     public_url: str = field(default="", metadata=URL)
+    entries_per_minute: int = 5000  # scraping limit of the API and CardDAV per account / anonymous address; 0: off
+    entries_exempt: str = ""  # accounts and client addresses (comma-separated) without that limit
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ class LdapSettings:
     confirmed_attribute: str = "description"  # carries "信息核对：<date>（<who>）" on office entries ("" : none)
     bind_throttle_failures: int = 5  # deprecated, no effect: binds follow LoginSettings
     bind_throttle_seconds: int = 60  # deprecated, no effect
+    entries_per_minute: int = 5000  # scraping limit per bound account / anonymous client address; 0: off
+    entries_exempt: str = ""  # accounts and client addresses (comma-separated) without that limit
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,16 @@ class CardDavSettings:
     enabled: bool = True
     max_body_size: int = field(default=4 * 1024 * 1024, metadata=POSITIVE)
     max_hrefs: int = field(default=20_000, metadata=POSITIVE)
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """The tamper-evident audit trail: its key (a file outside the database), algorithm, chain and keeping time."""
+
+    key_file: str = ""
+    algorithm: str = "hmac-sha256"
+    chain: str = ""
+    keep_days: int = field(default=190, metadata=POSITIVE)
 
 
 @dataclass(frozen=True)
@@ -145,6 +159,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     ldap: LdapSettings = field(default_factory=LdapSettings)
     carddav: CardDavSettings = field(default_factory=CardDavSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     publish: Mapping[str, PublishTarget] = field(default_factory=dict)
     pull: Mapping[str, PullSource] = field(default_factory=dict)
 

@@ -73,6 +73,7 @@ class OfficeView:
     updated_by: str
     contacts: tuple[ContactView, ...] = ()
     verified_by: str = ""
+    phone_public: bool = False  # its mobile is a public work number (see directory.privacy)
 
     @property
     def phone_display(self) -> str:

@@ -21,7 +21,12 @@ from directory.errors import FieldError, label_fields
 from directory.models import OFFICE_FIELDS
 from directory.textrules import text_error
 
-FIELD_LABELS: dict[str, str] = {"region_code": "区划代码", **dict(OFFICE_FIELDS), "liaison": "联络员"}
+FIELD_LABELS: dict[str, str] = {
+    "region_code": "区划代码",
+    **dict(OFFICE_FIELDS),
+    "liaison": "联络员",
+    "phone_public": "公开工作号码",
+}
 label_fields(FIELD_LABELS)
 MAX_LENGTHS: dict[str, int] = {
     "unit_name": 200,
@@ -53,6 +58,7 @@ class OfficeData:
     address: str = ""
     postal_code: str = ""
     liaison: bool | None = None  # None: leave the flag as it is
+    phone_public: bool | None = None  # the mobile is a public work number; None: leave the mark as it is
 
     def fields(self) -> dict[str, str]:
         return {name: getattr(self, name) for name, _ in OFFICE_FIELDS}
@@ -239,6 +245,13 @@ def clean_office(
             liaison = parse_liaison(str(raw.get("liaison")))
         except ValueError:
             errors.append(_err("liaison", "联络员一列只能填“是”或“否”", str(raw.get("liaison")), where))
+    phone_public: bool | None = None
+    if "phone_public" in raw and raw.get("phone_public") is not None:
+        try:
+            phone_public = parse_liaison(str(raw.get("phone_public")))
+        except ValueError:
+            text = str(raw.get("phone_public"))
+            errors.append(_err("phone_public", "公开工作号码一列只能填“是”或“否”", text, where))
     if code and area_code_for is not None and code in area_code_for:
         expected = area_code_for[code]
         for name, num in (("phone", phone_num), ("fax", fax_num)):
@@ -259,5 +272,6 @@ def clean_office(
         address=texts["address"],
         postal_code=postal,
         liaison=liaison,
+        phone_public=phone_public,
     )
     return Cleaned(data, errors, warnings)

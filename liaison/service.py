@@ -23,8 +23,9 @@ from directory.store import Store
 from directory.sync.schedule import SyncScheduler
 from directory.web.app import make_app
 from directory.web.context import HEALTH, WebContext
-from liaison.database import open_store
+from liaison.database import open_for
 from liaison.letters import store as letter_store
+from liaison.mail.authcheck import Dns, SystemDns
 from liaison.mail.inbound import Inbound, InboundServer
 from liaison.mail.worker import OutboxWorker
 from liaison.settings import Settings
@@ -48,6 +49,7 @@ class Running:
     outbox: OutboxWorker | None = None
     inbound: Inbound | None = None
     sync: SyncScheduler | None = None  # set when a publish target or pull source has a schedule
+    dns: Dns | None = None  # DNS of the sender checks (None: the host's, when [smtp] check_senders)
     _closers: list[Closer] = field(default_factory=list)
 
     def on_close(self, closer: Closer) -> None:
@@ -74,12 +76,15 @@ def load_demo(store: Store) -> int:
     return result.created
 
 
-async def start(settings: Settings, *, with_demo: bool = False, report: Callable[[str], None] = print) -> Running:
-    """Open the store and start every enabled face; ``report`` gets one ``<face> listening on <url>`` line each."""
+async def start(
+    settings: Settings, *, with_demo: bool = False, report: Callable[[str], None] = print, dns: Dns | None = None
+) -> Running:
+    """Open the store and start every enabled face; ``report`` gets one ``<face> listening on <url>`` line each.
+    ``dns`` answers the inbound sender checks (tests pass a table; None: the host's resolver)."""
     if with_demo and settings.security.require_2fa:
         settings = settings.replace(security={"require_2fa": False})
         report("demo: two-factor login is off ([security] require_2fa = false); 演示模式未要求双因素认证，切勿用于生产")
-    store = await asyncio.to_thread(open_store, settings.database.url, pool_size=settings.database.pool_size)
+    store = await asyncio.to_thread(open_for, settings)
     try:
         if with_demo:
             created = await asyncio.to_thread(load_demo, store)
@@ -94,7 +99,7 @@ async def start(settings: Settings, *, with_demo: bool = False, report: Callable
         names = ", ".join(both)
         log.warning("accounts %s hold both sysadmin and secadmin; split the duties (bohai user role)", names)
         report(f"warning: {names} 同时担任系统管理员和安全管理员，请按三员分立分给两个人（bohai user role）")
-    running = Running(settings, store, holder)
+    running = Running(settings, store, holder, dns=dns)
     try:
         watcher = asyncio.create_task(holder.watch(settings.database.poll_interval, running.stop))
         running.on_close(lambda: _cancel(watcher))
@@ -223,6 +228,7 @@ async def _start_smtp(running: Running) -> tuple[str, str] | None:
         lambda: running.holder.current,
         on_bounce=[letter_store.mark_delivery_bounced, verify_store.mark_bounced],
         on_reply=[letter_store.mark_replied],
+        dns=(running.dns or SystemDns()) if running.settings.smtp.check_senders else None,
     )
     if running.outbox is not None:
         core.on_queued = running.outbox.wake

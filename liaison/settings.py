@@ -31,6 +31,10 @@ class SmtpSettings:
     idle_timeout: int = field(default=300, metadata=POSITIVE)
     max_forwards_per_sender: int = field(default=100, metadata=POSITIVE)
     max_forwards_per_client: int = field(default=1000, metadata=POSITIVE)
+    check_senders: bool = True  # SPF, DKIM and DMARC of inbound mail (see liaison.mail.authcheck)
+    authserv_id: str = ""  # the name in the Authentication-Results we record; "" = [liaison] domain
+    trusted_relays: str = ""  # IP addresses (comma-separated) of relays of ours whose Authentication-Results count
+    relay_authserv_id: str = ""  # the authserv-id those relays write
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,9 @@ class RelaySettings:
     password: str = ""
     starttls: bool = False
     timeout: float = field(default=30.0, metadata=POSITIVE)
+    dkim_key_file: str = ""  # PEM private key: outgoing mail is DKIM-signed with it
+    dkim_selector: str = ""
+    dkim_domain: str = ""  # "" = [liaison] domain
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape
 
 from directory.accounts import User
 from directory.exchange.vcard import card_30, display_name
+from directory.privacy import EVERYTHING, Viewer, office_for
 from directory.snapshot import OfficeView, Snapshot
 
 ALL = "all"
@@ -137,11 +138,16 @@ class CardCache:
     """Cards rendered once per OfficeView object and display name, shared by every Snapshot of a process (at most
     one entry per region code: a removed office's card stays until the region gets an office again)."""
 
-    def __init__(self) -> None:
+    def __init__(self, viewer: Viewer = EVERYTHING) -> None:
         self._cards: dict[str, Card] = {}
         self._lock = threading.Lock()
+        self.viewer = viewer  # the cards show the offices as this viewer class may see them (directory.privacy)
+
+    def shown(self, office: OfficeView) -> OfficeView:
+        return office_for(office, self.viewer)
 
     def card(self, snap: Snapshot, office: OfficeView) -> Card:
+        office = self.shown(office)
         name = display_name(snap, office)
         found = self._cards.get(office.region_code)
         if found is not None and found.office is office and found.name == name:
@@ -152,7 +158,7 @@ class CardCache:
         """The offices among ``codes`` whose card is not rendered yet for this Snapshot."""
         out = []
         for code in codes:
-            office, found = snap.offices[code], self._cards.get(code)
+            office, found = self.shown(snap.offices[code]), self._cards.get(code)
             if found is None or found.office is not office or found.name != display_name(snap, office):
                 out.append(code)
         return out

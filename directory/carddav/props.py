@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import format_datetime
 from typing import ParamSpec, TypeVar
 
@@ -46,9 +46,15 @@ class Dav:
     user: User
     cache: CardCache
     tokens: SyncTokens
+    sent: list[int] = field(default_factory=lambda: [0])  # cards whose data the request sends (the scraping limit)
 
     def card(self, code: str) -> Card:
         return self.cache.card(self.snap, self.snap.offices[code])
+
+    def served(self, code: str) -> Card:
+        """The card of ``code`` for sending its data."""
+        self.sent[0] += 1
+        return self.card(code)
 
     async def book(self, view: str) -> Sequence[str]:
         """The members of ``view``'s book with their cards ready (see :meth:`ready`)."""
@@ -132,7 +138,7 @@ CARD_PROPS: dict[str, Getter] = {
     _d("getcontentlength"): lambda d, t: str(len(d.card(t.code).data)),
     _d("getlastmodified"): lambda d, t: format_datetime(clock.aware(d.snap.offices[t.code].updated_at), usegmt=True),
     _d("displayname"): lambda d, t: d.card(t.code).name,
-    ADDRESS_DATA: lambda d, t: d.card(t.code).xml,
+    ADDRESS_DATA: lambda d, t: d.served(t.code).xml,
 }
 BY_KIND: Mapping[str, dict[str, Getter]] = {
     "root": ROOT,

@@ -73,7 +73,7 @@ def _limit(root: ET.Element) -> int | None:
 
 
 def _query_hits(dav: Dav, members: Sequence[str], test: query.Filter) -> list[str]:
-    return [c for c in members if query.matches(test, dav.snap.offices[c], dav.card(c).name)]
+    return [c for c in members if query.matches(test, dav.cache.shown(dav.snap.offices[c]), dav.card(c).name)]
 
 
 async def addressbook_query(dav: Dav, view: str, root: ET.Element, max_hrefs: int) -> bytes:
@@ -96,7 +96,7 @@ async def sync_collection(dav: Dav, view: str, root: ET.Element, max_hrefs: int)
         parts = await dav.work(len(codes), _cards, dav, view, codes, asked)
         return multistatus(parts, f"<d:sync-token>{text(dav.token())}</d:sync-token>")
     delta = await dav.tokens.since(view, token)
-    dav = Dav(delta.snap, dav.user, dav.cache, dav.tokens)
+    dav = Dav(delta.snap, dav.user, dav.cache, dav.tokens, dav.sent)
     await dav.ready(delta.changed)
     parts = _cards(dav, view, delta.changed, asked) + [gone(books.card_path(view, c)) for c in delta.removed]
     return multistatus(parts, f"<d:sync-token>{text(delta.token)}</d:sync-token>")

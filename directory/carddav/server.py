@@ -33,7 +33,9 @@ from directory.errors import (
     TooLarge,
     ValidationFailed,
 )
+from directory.privacy import viewer_of
 from directory.web import auth
+from directory.web.auth import charge_reads, check_reads
 from directory.web.context import CTX
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ class CardDav:
         self.settings = ctx.settings.carddav
         self.holder = ctx.holder
         self.logins = AppPasswordLogins(ctx.store)
-        self.cache = CardCache()
+        self.caches: dict[str, CardCache] = {}  # one per viewer class: cards differ in masked mobiles
         self.tokens = SyncTokens(ctx.store, ctx.holder)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -70,7 +72,10 @@ class CardDav:
         if request.method == "OPTIONS":
             return web.Response(status=200, headers={"DAV": DAV_HEADER, "Allow": ALLOW})
         user = await self._login(request)
-        dav = Dav(self.holder.current, user, self.cache, self.tokens)
+        viewer = viewer_of(user)
+        cache = self.caches.get(viewer.key) or self.caches.setdefault(viewer.key, CardCache(viewer))
+        dav = Dav(self.holder.current, user, cache, self.tokens)
+        reader = check_reads(request)
         if request.method in WRITES:  # anywhere: a client creating a card learns the book is read-only
             return await self.handle_write(request, dav, Target("root"))
         path = request.path if request.path != "/carddav" else books.ROOT
@@ -78,7 +83,9 @@ class CardDav:
         if target is None:
             raise NotFound("没有这个通讯录资源")
         handler: Handler = getattr(self, f"handle_{request.method.lower()}", self.handle_unknown)
-        return await handler(request, dav, target)
+        response = await handler(request, dav, target)
+        charge_reads(request, reader, dav.sent[0])
+        return response
 
     async def _login(self, request: web.Request) -> auth.User:
         header = request.headers.get("Authorization", "")
@@ -116,7 +123,7 @@ class CardDav:
             return web.Response(text=text, content_type="text/plain", charset="utf-8")
         if target.code not in dav.snap.offices or not books.in_book(dav.snap, target.view, target.code):
             raise NotFound("通讯录中没有这张名片")
-        card = dav.card(target.code)
+        card = dav.served(target.code)
         if request.headers.get("If-None-Match") == card.etag:
             return web.Response(status=304, headers={"ETag": card.etag})
         return web.Response(body=card.data, headers={"ETag": card.etag, "Content-Type": props.CONTENT_TYPE})

@@ -17,7 +17,7 @@ from pathlib import Path
 from directory import regions as bundled
 from directory.errors import FieldError, NotFound, TooLarge, ValidationFailed
 from directory.exchange import csvfile, xlsx
-from directory.exchange.table import ALL_KEYS, EXPORT_ONLY, HEADER, LIAISON_COLUMN, Table, unprotect
+from directory.exchange.table import ALL_KEYS, EXPORT_ONLY, FLAGS, HEADER, LIAISON_COLUMN, Table, unprotect
 from directory.regions import PROVINCES
 from directory.store import Store, UpsertResult
 from directory.validate import FIELD_LABELS, OfficeData, clean_office
@@ -169,11 +169,12 @@ def check_rows(
             plan.errors.append(FieldError("row", message, row=number, column=FIELD_LABELS["region_code"]))
             continue
         raw: dict[str, object] = {
-            key: unprotect(cells[i]) if i < len(cells) else "" for key, i in columns.items() if key != "liaison"
+            key: unprotect(cells[i]) if i < len(cells) else "" for key, i in columns.items() if key not in FLAGS
         }
-        if "liaison" in columns:
-            i = columns["liaison"]
-            raw["liaison"] = cells[i] if i < len(cells) else ""
+        for flag in FLAGS:
+            if flag in columns:
+                i = columns[flag]
+                raw[flag] = cells[i] if i < len(cells) else ""
         cleaned = clean_office(raw, known_region=known, area_code_for=area_codes(), row=number)
         plan.errors.extend(cleaned.errors)
         plan.warnings.extend(cleaned.warnings)
@@ -196,7 +197,7 @@ def _cell_rules(table: Table, columns: dict[str, int], plan: ImportPlan) -> None
         if index in labels:
             message = "单元格是公式（公式不会被计算，也不会作为数据保存）；请复制后“粘贴为数值”再导入"
             plan.errors.append(FieldError("cell", message, row=number, column=labels[index]))
-    needed = max(i for key, i in columns.items() if key != "liaison") + 1
+    needed = max(i for key, i in columns.items() if key not in FLAGS) + 1
     for number, cells in table.rows:
         if len(cells) < needed:
             missing = [labels[i] for i in sorted(labels) if i >= len(cells) and i < needed]

@@ -22,7 +22,9 @@ COLUMN_KEYS: dict[str, str] = {"区划代码": "region_code", **{label: name for
 HEADER: tuple[str, ...] = tuple(COLUMN_KEYS)
 EXPORT_HEADER: tuple[str, ...] = (*HEADER, LIAISON_COLUMN, CONFIRMED_COLUMN)
 EXPORT_ONLY = frozenset({CONFIRMED_COLUMN})
-ALL_KEYS: dict[str, str] = {**COLUMN_KEYS, LIAISON_COLUMN: "liaison"}
+PUBLIC_COLUMN = "公开工作号码"  # optional on import: 是 marks the office's mobile a public work number
+ALL_KEYS: dict[str, str] = {**COLUMN_KEYS, LIAISON_COLUMN: "liaison", PUBLIC_COLUMN: "phone_public"}
+FLAGS = ("liaison", "phone_public")  # the optional 是/否 columns
 
 _DANGER = ("=", "+", "-", "@", "\t", "\r")
 

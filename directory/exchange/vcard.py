@@ -61,6 +61,11 @@ def display_name(snap: Snapshot, office: OfficeView) -> str:
 TEXT_ESCAPES = str.maketrans({"\\": "\\\\", ",": "\\,", ";": "\\;", "\n": "\\n", "\r": ""})
 
 
+def property_line(name: str, value: str) -> str:
+    """One vCard 3.0 property with its value escaped, folded, ending in CRLF."""
+    return _fold(f"{name}:{_escape(value)}")
+
+
 def _escape(value: str) -> str:
     return value.translate(TEXT_ESCAPES)
 

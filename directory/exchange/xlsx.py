@@ -230,14 +230,20 @@ def write(
     rows: Iterable[list[str]],
     header: Iterable[str],
     *,
+    exported: str = "",
     extra: Iterable[tuple[str, list[str], Iterable[list[str]]]] = (),
 ) -> bytes:
     """A workbook of the standard sheet and any ``extra`` sheets (title, header, rows); every cell is a string, so
-    codes and postal codes keep their leading zeros."""
+    codes and postal codes keep their leading zeros. ``exported`` (who and when) goes into the document properties,
+    where no import reads it."""
     import openpyxl
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     wb = openpyxl.Workbook(write_only=True)
+    if exported:
+        wb.properties.creator = exported.split(" ")[0][:60]
+        wb.properties.description = f"X-BOHAI-EXPORTED: {exported}"
+        wb.properties.keywords = "X-BOHAI-EXPORTED"
     ws = wb.create_sheet(SHEET_TITLE)
     header = list(header)
     for index, width in enumerate((14, 36, 10, 12, 18, 18, 30, 48, 10, 8)[: len(header)]):

@@ -69,3 +69,16 @@ async def upgrade(
     except (OSError, ssl.SSLError, ConnectionError) as exc:
         log.info("ldap: StartTLS with %s failed: %s", peer, exc)
         return None
+
+
+def bind_without_password_check(req: m.BindRequest) -> bytes | None:
+    """The answer to a bind that needs no password check (anonymous, or refused as it stands), else None."""
+    if req.version not in (2, 3):
+        return m.result(m.BIND_RESP, m.PROTOCOL_ERROR, f"不支持的协议版本 (version {req.version})")
+    if not req.simple:
+        return m.result(m.BIND_RESP, m.AUTH_METHOD_NOT_SUPPORTED, "仅支持简单绑定 (simple bind only)")
+    if not req.name and not req.password:
+        return m.result(m.BIND_RESP, m.SUCCESS)
+    if not req.password:
+        return m.result(m.BIND_RESP, m.UNWILLING_TO_PERFORM, "不允许无密码绑定 (unauthenticated bind refused)")
+    return None

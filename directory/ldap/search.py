@@ -99,6 +99,11 @@ class Searcher:
     clock: Callable[[], float] = time.monotonic
     paged: PagedResults = field(default_factory=lambda: PagedResults(16 << 20, 8, 300.0))
     due: Callable[[], bool] = _never  # the event loop wants a turn (see ``pacing``)
+    # The index a connection (``owner``) may see (mobiles masked per its bind, see ``masking``); None: ``current``.
+    index_of: Callable[[object], DirectoryIndex] | None = None
+
+    def _index(self, owner: object) -> DirectoryIndex:
+        return self.index_of(owner) if self.index_of is not None else self.current()
 
     def search(self, req: m.SearchRequest, controls: tuple[m.Control, ...], owner: object = None) -> Outcome:
         """Run a search to its end in one go; ``owner`` (the connection) holds its paged result sets."""
@@ -119,7 +124,7 @@ class Searcher:
         special = self._special(req, sel)
         if special is not None:
             return special
-        index = self.current()
+        index = self._index(owner)
         base = self._base(index, req.base)
         limits = [t for t in (req.time_limit, self.limits.time_limit) if t > 0]
         deadline = self.clock() + min(limits) if limits else float("inf")
@@ -339,8 +344,8 @@ class Searcher:
         out.controls.append(cv.paged_control(state.total, cookie))
         return out
 
-    def compare(self, req: m.CompareRequest) -> tuple[int, str, str]:
-        index = self.current()
+    def compare(self, req: m.CompareRequest, owner: object = None) -> tuple[int, str, str]:
+        index = self._index(owner)
         try:
             i = index.find(req.dn)
         except DnError as exc:

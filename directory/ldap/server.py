@@ -32,6 +32,8 @@ from directory.ldap.pacing import Job, Pacer
 from directory.ldap.paging import PagedResults
 from directory.ldap.results import result_of
 from directory.ldap.search import Limits, Outcome, Searcher
+from directory.privacy import ANONYMOUS, Viewer, viewer_of
+from directory.readlimits import ReadBudget, exemptions, reader_key
 from directory.settings import LdapSettings
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class LdapServer:
 
     def __post_init__(self) -> None:
         s = self.settings
+        self.reads = ReadBudget(s.entries_per_minute, exemptions(s.entries_exempt))  # the scraping limit
         self.pacer = Pacer()
         self.decode_limits = ft.DecodeLimits(s.max_filter_bytes, s.max_filter_terms, s.max_search_attributes)
         paged = PagedResults(s.paged_budget_bytes, s.paged_sets_per_connection, s.paged_idle_timeout)
@@ -90,19 +93,6 @@ class LdapServer:
         self.servers.clear()
 
 
-def _bind_without_password_check(req: m.BindRequest) -> bytes | None:
-    """The answer to a bind that needs no password check (anonymous, or refused as it stands), else None."""
-    if req.version not in (2, 3):
-        return m.result(m.BIND_RESP, m.PROTOCOL_ERROR, f"不支持的协议版本 (version {req.version})")
-    if not req.simple:
-        return m.result(m.BIND_RESP, m.AUTH_METHOD_NOT_SUPPORTED, "仅支持简单绑定 (simple bind only)")
-    if not req.name and not req.password:
-        return m.result(m.BIND_RESP, m.SUCCESS)
-    if not req.password:
-        return m.result(m.BIND_RESP, m.UNWILLING_TO_PERFORM, "不允许无密码绑定 (unauthenticated bind refused)")
-    return None
-
-
 class Connection(asyncio.Protocol):
     """One client connection; operations of one connection are answered in order."""
 
@@ -115,6 +105,8 @@ class Connection(asyncio.Protocol):
         self.busy = False
         self.work: asyncio.Task[None] | None = None  # the running bind or StartTLS, if any
         self.bound_dn = ""
+        self.viewer: Viewer = ANONYMOUS  # what this connection's bind may see of personal data
+        self.account = ""  # the bound account's name (the scraping limit counts by it, else by address)
         self.peer = "?"
         self.search_job: tuple[int, Job[Outcome]] | None = None  # (message ID, job) of a search under way
         self.tls_active = False
@@ -256,13 +248,13 @@ class Connection(asyncio.Protocol):
     def handle_bind(self, msg: m.Message) -> None:
         req = msg.op
         assert isinstance(req, m.BindRequest)
-        answer = _bind_without_password_check(req)
+        answer = ops.bind_without_password_check(req)
         if answer is None:
-            self.bound_dn = ""
+            self.bound_dn, self.viewer, self.account = "", ANONYMOUS, ""
             self._run_async(msg, self._bind_account)
             return
         if req.version in (2, 3) and req.simple:
-            self.bound_dn = ""  # an anonymous or refused simple bind ends the previous authentication
+            self.bound_dn, self.viewer, self.account = "", ANONYMOUS, ""  # any simple bind ends the previous one
         self.send(msg.msgid, answer)
 
     async def _bind_account(self, msg: m.Message) -> None:
@@ -272,14 +264,15 @@ class Connection(asyncio.Protocol):
         try:
             if self.server.authenticate is None:
                 raise AuthenticationFailed("no accounts")
-            await self.server.authenticate(req.name, password, self.peer)
+            who = await self.server.authenticate(req.name, password, self.peer)
         except BohaiError as exc:
             code, text = result_of(exc)
             if isinstance(exc, (Throttled, Busy)):
                 await asyncio.sleep(REFUSED_BIND_HOLD)
             self.send(msg.msgid, m.result(m.BIND_RESP, code, text))
             return
-        self.bound_dn = req.name
+        self.bound_dn, self.viewer = req.name, viewer_of(who)
+        self.account = getattr(who, "username", "")
         self.send(msg.msgid, m.result(m.BIND_RESP, m.SUCCESS))
 
     def handle_search(self, msg: m.Message) -> None:
@@ -288,6 +281,9 @@ class Connection(asyncio.Protocol):
         if not self.settings.anonymous_search and not self.bound_dn and not ops.public(req):
             text = "匿名查询已关闭，请先绑定 (anonymous search disabled; bind first)"
             self.send(msg.msgid, m.result(m.SEARCH_DONE, m.INSUFFICIENT_ACCESS, text))
+            return
+        if (refusal := self.server.reads.refusal(reader_key(self.account, self.peer))) is not None:
+            self.send(msg.msgid, m.result(m.SEARCH_DONE, m.ADMIN_LIMIT_EXCEEDED, refusal))
             return
         steps = self.server.searcher.steps(req, msg.controls, self)
         finished, out = self.server.pacer.first(steps)
@@ -316,6 +312,7 @@ class Connection(asyncio.Protocol):
         pieces: list[bytes] = []
         for op in out.entries:  # one write of every message: header, message ID, the pre-encoded entry
             pieces += (header(0x30, size + len(op)), msgid_enc, op)
+        self.server.reads.charge(reader_key(self.account, self.peer), len(out.entries))
         done = m.result(m.SEARCH_DONE, out.code, out.text, out.matched)
         pieces.append(m.message(msg.msgid, done, m.controls(*out.controls)))
         if not self.transport.is_closing():
@@ -335,7 +332,7 @@ class Connection(asyncio.Protocol):
             text = "匿名查询已关闭，请先绑定 (anonymous search disabled; bind first)"
             self.send(msg.msgid, m.result(m.COMPARE_RESP, m.INSUFFICIENT_ACCESS, text))
             return
-        code, text, matched = self.server.searcher.compare(req)
+        code, text, matched = self.server.searcher.compare(req, self)
         self.send(msg.msgid, m.result(m.COMPARE_RESP, code, text, matched))
 
     def handle_extended(self, msg: m.Message) -> None:

@@ -17,8 +17,10 @@ from directory.errors import SettingsError
 from directory.ldap.backend import DirectoryIndex
 from directory.ldap.dn import DnError, normalize_dn
 from directory.ldap.indexing import Indexer
+from directory.ldap.masking import viewer_index
 from directory.ldap.ops import tls_context
 from directory.ldap.server import Authenticate, LdapServer
+from directory.privacy import ANONYMOUS, Viewer
 from directory.settings import LdapSettings, LoginSettings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
@@ -81,7 +83,12 @@ async def start_ldap(
     authenticate = None
     if store is not None:
         authenticate = bind_authenticator(accounts.logins_for(store, login or LoginSettings()), settings.base_dn)
+    def for_viewer(viewer: Viewer) -> DirectoryIndex:
+        snap = holder.current
+        return viewer_index(snap, snap.derived(INDEX_KEY, indexer), viewer)
+
     server = LdapServer(settings, current, authenticate, tls)
+    server.searcher.index_of = lambda conn: for_viewer(getattr(conn, "viewer", ANONYMOUS))
     urls = {"ldap": await server.listen(settings.host, settings.port)}
     try:
         if settings.ldaps_enabled:

@@ -4,8 +4,9 @@ Owns nothing itself; the parts own their concern: ``engine`` (engine, transactio
 counter, audit trail, :class:`ChangeListener`), ``upsert`` (how an upsert of offices is classified, shared by the
 write and its dry run), ``offices`` (offices and contacts), ``accounts`` (account rows), ``tokens`` (API tokens),
 ``apppasswords`` (the CardDAV app passwords of accounts), ``sessions`` (web sessions, login and password
-history, recovery codes) and ``regions`` (the region tree, division updates, aliases
-of retired codes).
+history, recovery codes), ``reports`` (error reports on offices), ``auditlog`` (the chained audit writer, its checks,
+archive and prune) with ``audittrail`` (the store's part for them) and ``regions`` (the region tree, division
+updates, aliases of retired codes).
 
 The API is synchronous and thread-safe; async faces call ``await store.run(fn, ...)``.
 """
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from directory.auditmac import AuditKey
 from directory.migrations import Schema
 from directory.store.accounts import Accounts
 from directory.store.apppasswords import AppPasswords
+from directory.store.audittrail import AuditTrail
 from directory.store.engine import (
     ChangeListener,
     Database,
@@ -56,14 +59,21 @@ __all__ = [
 ]
 
 
-class Store(Offices, Accounts, Tokens, AppPasswords, Sessions, Regions, Reports):
+class Store(Offices, Accounts, Tokens, AppPasswords, Sessions, Regions, Reports, AuditTrail):
     """A directory database. Create with :func:`open_store`, close with :meth:`close`."""
 
 
-def open_store(url: str, *, pool_size: int = 5, schemas: Sequence[Schema] = ()) -> Store:
+def open_store(
+    url: str,
+    *,
+    pool_size: int = 5,
+    schemas: Sequence[Schema] = (),
+    audit_key: AuditKey | None = None,
+    audit_chain: str = "main",
+) -> Store:
     """Open the database at ``url``, creating or migrating the schema (the directory's, then ``schemas``) and
-    loading regions as needed."""
-    store = Store(url, pool_size=pool_size)
+    loading regions as needed. Audit rows are sealed with ``audit_key`` (None: the database's own key)."""
+    store = Store(url, pool_size=pool_size, audit_key=audit_key, audit_chain=audit_chain)
     try:
         store.migrate(schemas)
     except BaseException:

@@ -27,10 +27,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from directory import clock
 from directory import regions as bundled
+from directory.auditmac import AuditKey
 from directory.errors import Conflict, StorageError
 from directory.migrations import DIRECTORY as DIRECTORY_SCHEMA
 from directory.migrations import Schema
 from directory.models import Account, ApiToken, Change, Contact, Meta, Office, OfficeChange, Region
+from directory.store import auditlog
 
 log = logging.getLogger(__name__)
 Row = RowMapping  # a read-only mapping of column name → value
@@ -49,6 +51,7 @@ change_t = Change.__table__  # type: ignore[attr-defined]
 meta_t = Meta.__table__  # type: ignore[attr-defined]
 office_change_t = OfficeChange.__table__  # type: ignore[attr-defined]
 CHANGE_CHUNK = 1000
+_PENDING = "bohai_audit_pending"  # conn.info: the transaction's audit rows, sealed into the chain at commit
 
 
 def engine_url(url: str) -> str:
@@ -62,8 +65,13 @@ def engine_url(url: str) -> str:
 class Database:
     """The connection machinery every part of :class:`directory.store.Store` builds on."""
 
-    def __init__(self, url: str, *, pool_size: int = 5) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 5, audit_key: AuditKey | None = None, audit_chain: str = "main"
+    ) -> None:
         self.url = engine_url(url)
+        # None: the key kept in the database itself (no [audit] key_file configured), on chain ``audit_chain``
+        self.audit_key = audit_key
+        self.audit_chain = audit_key.chain if audit_key is not None else audit_chain
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
             self._check_sqlite_path()
@@ -98,7 +106,16 @@ class Database:
         lock = self._write_lock if self.is_sqlite else contextlib.nullcontext()
         try:
             with lock, self.engine.begin() as conn:
-                yield conn
+                conn.info[_PENDING] = []
+                try:
+                    yield conn
+                    # Sealed last, so the chain's head is locked only for the commit that follows.
+                    pending = conn.info[_PENDING]
+                    if pending:
+                        key = self.audit_key_in_force(conn)
+                        auditlog.seal(conn, key, pending)
+                finally:
+                    conn.info.pop(_PENDING, None)
         except OperationalError as exc:
             raise StorageError(f"数据库写入失败：{_short(exc)}") from exc
         except IntegrityError as exc:  # e.g. two instances creating the same office at once
@@ -245,18 +262,33 @@ class Database:
         before: Mapping[str, Any] | None,
         after: Mapping[str, Any] | None,
     ) -> None:
-        """Record one change of ``entity`` ``key`` in the writing transaction."""
-        conn.execute(
-            sa.insert(change_t).values(
-                at=clock.now(),
-                actor=actor,
-                entity=entity,
-                entity_key=key,
-                action=action,
-                before=_json(before),
-                after=_json(after),
-            )
+        """Record one change of ``entity`` ``key`` in the writing transaction (chained and MACed at its commit)."""
+        self.audit_rows(
+            conn,
+            [
+                {
+                    "at": clock.now(),
+                    "actor": actor,
+                    "entity": entity,
+                    "entity_key": key,
+                    "action": action,
+                    "before": _json(before),
+                    "after": _json(after),
+                }
+            ],
         )
+
+    def audit_rows(self, conn: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Record prepared audit rows (``at``, ``actor``, ``entity``, ``entity_key``, ``action``, ``before`` and
+        ``after`` as JSON text) in the writing transaction; the one way into the audit trail."""
+        pending = conn.info.get(_PENDING)
+        if pending is None:
+            raise RuntimeError("audit rows are written only inside Database.begin()")
+        pending.extend(rows)
+
+    def audit_key_in_force(self, conn: Connection) -> AuditKey:
+        """The key this store seals audit rows with (the database's own when no key file is configured)."""
+        return self.audit_key or auditlog.database_key(conn, self.audit_chain)
 
     def history(self, entity: str, key: str, limit: int = 200) -> list[dict[str, Any]]:
         """Audit rows of one entity, newest first, with ``before``/``after`` decoded."""

@@ -17,11 +17,11 @@ from sqlalchemy.engine import Connection
 from directory import clock
 from directory.errors import Conflict, FieldError, NotFound, ValidationFailed
 from directory.models import OFFICE_FIELDS
-from directory.store.engine import Database, Row, change_t, contact_t, meta_t, office_change_t, office_t, region_t
+from directory.store.engine import Database, Row, contact_t, meta_t, office_change_t, office_t, region_t
 from directory.store.upsert import UpsertPlan, UpsertResult, check_expected, plan_upsert
 from directory.validate import OfficeData
 
-TRACKED = (*[name for name, _ in OFFICE_FIELDS], "liaison")  # the fields an office's audit rows show
+TRACKED = (*[name for name, _ in OFFICE_FIELDS], "liaison", "phone_public")  # the fields an office's audit rows show
 SMALL_BATCH = 500  # up to this many offices, an upsert reads only the rows it needs
 CHUNK = 2000  # rows per INSERT statement
 
@@ -152,8 +152,7 @@ class Offices(Database):
             audits.append(_audit_row(actor, w.code, "update", w.before, {**w.before, **changes}, now))
         for start in range(0, len(inserts), CHUNK):
             conn.execute(sa.insert(office_t), inserts[start : start + CHUNK])
-        for start in range(0, len(audits), CHUNK):
-            conn.execute(sa.insert(change_t), audits[start : start + CHUNK])
+        self.audit_rows(conn, audits)
         for code in plan.cleared:
             conn.execute(
                 sa.update(office_t)

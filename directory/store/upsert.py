@@ -61,11 +61,14 @@ def plan_upsert(items: Sequence[OfficeData], current: Mapping[str, StoredOffice]
         values: dict[str, Any] = data.fields()
         old = current.get(data.region_code)
         if old is None:
-            values.update(region_code=data.region_code, liaison=bool(data.liaison))
+            flags = {"liaison": bool(data.liaison), "phone_public": bool(data.phone_public)}
+            values.update(region_code=data.region_code, **flags)
             writes.append(Write(data.region_code, None, values))
             continue
         if data.liaison is not None:
             values["liaison"] = data.liaison
+        if data.phone_public is not None:
+            values["phone_public"] = data.phone_public
         diff = {k: v for k, v in values.items() if old.get(k) != v}
         if diff:
             writes.append(Write(data.region_code, old, diff))

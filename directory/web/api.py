@@ -23,12 +23,14 @@ from aiohttp import web
 
 from directory import clock, quality
 from directory.errors import FieldError, NotFound, ValidationFailed
-from directory.exchange.vcard import card_30
+from directory.exchange.export import Watermark
+from directory.exchange.export import render as render_export
+from directory.privacy import EVERYTHING, Viewer, hider, office_for, shown_phone, viewer_of
 from directory.search import MAX_TERMS, OWN_EXACT, index, office_public
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.validate import display_phone
 from directory.web import openapi
-from directory.web.auth import current_user
+from directory.web.auth import charge_reads, check_reads, current_user, require_user
 from directory.web.context import CTX
 
 MAX_PAGE = 1000
@@ -114,15 +116,15 @@ class SearchCache:
     def __init__(self, size: int = 4096, max_bytes: int = 8 << 20) -> None:
         self.size, self.max_bytes = size, max_bytes
         self.bytes = 0
-        self.entries: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self.entries: OrderedDict[tuple[str, int, str], bytes] = OrderedDict()
 
-    def get(self, key: tuple[str, int]) -> bytes | None:
+    def get(self, key: tuple[str, int, str]) -> bytes | None:
         body = self.entries.get(key)
         if body is not None:
             self.entries.move_to_end(key)
         return body
 
-    def put(self, key: tuple[str, int], body: bytes) -> None:
+    def put(self, key: tuple[str, int, str], body: bytes) -> None:
         if len(body) > self.max_bytes:
             return
         old = self.entries.pop(key, None)
@@ -166,27 +168,35 @@ _SCORE_HEADS = [b'{"score":%d,' % score for score in range(OWN_EXACT * MAX_TERMS
 _string = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept (the C encoder when available)
 
 
-def search_body(snap: Snapshot, q: str, limit: int) -> bytes:
-    """The JSON answer to one search, from the Snapshot's response cache or ``search_json``."""
+def search_body(snap: Snapshot, q: str, limit: int, viewer: Viewer = EVERYTHING) -> bytes:
+    """The JSON answer to one search, from the Snapshot's response cache or ``search_json`` (per viewer class)."""
     cache: SearchCache = snap.derived("web.search_cache", lambda s: SearchCache())
-    key = (q, limit)
+    key = (q, limit, viewer.key)
     body = cache.get(key)
     if body is None:
-        body = search_json(snap, q, limit)
+        body = search_json(snap, q, limit, viewer)
         cache.put(key, body)
     return body
 
 
-def search_json(snap: Snapshot, q: str, limit: int) -> bytes:
+def search_json(snap: Snapshot, q: str, limit: int, viewer: Viewer = EVERYTHING) -> bytes:
     """Ranked by the search index, hits joined from the pre-encoded offices: the bytes json.dumps(...,
     ensure_ascii=False, separators=(",", ":")) would write for ok, query, terms, total and hits (each hit its score,
-    then ``office_public``)."""
+    then ``office_public``). Offices with a number masked for ``viewer`` are encoded as they see them, and the
+    hidden digits find nothing."""
     found = index(snap)
-    terms, ranked, total = found.rank(q, limit)
+    terms, ranked, total = found.rank(q, limit, None if viewer.everything else hider(found.offices, snap, viewer))
     encoded: dict[str, bytes] = snap.derived("web.office_json", _encode_offices)
     codes = found.codes
+
+    def one(i: int) -> bytes:
+        code = codes[i]
+        whole = snap.offices[code]
+        shown = office_for(whole, viewer)
+        return encoded[code] if shown is whole else _office_bytes(shown, snap.regions[code])
+
     head = f'{{"ok":true,"query":{_string(q)},"terms":[{",".join(map(_string, terms))}],"total":{total},"hits":['
-    hits = b",".join(_SCORE_HEADS[score] + encoded[codes[i]] for i, score in ranked)
+    hits = b",".join(_SCORE_HEADS[score] + one(i) for i, score in ranked)
     return b"%s%s]}" % (head.encode(), hits)
 
 
@@ -196,7 +206,10 @@ async def api_search(request: web.Request) -> web.Response:
     if len(q) > 200:
         raise ValidationFailed([FieldError("q", "查询词过长（最多200个字符）")], "参数 q 不正确")
     limit = _int(request, "limit", min(20, limit_max), 1, limit_max)
-    return web.Response(body=search_body(_snap(request), q, limit), content_type="application/json")
+    reader = check_reads(request)
+    body = search_body(_snap(request), q, limit, viewer_of(current_user(request)))
+    charge_reads(request, reader, body.count(b'{"score":'))  # one per hit ("{" cannot start a JSON string's text)
+    return web.Response(body=body, content_type="application/json")
 
 
 async def api_regions(request: web.Request) -> web.Response:
@@ -230,10 +243,15 @@ async def api_offices(request: web.Request) -> web.Response:
     _region(snap, code)
     limit = _int(request, "limit", 100, 1, MAX_PAGE)
     offset = _int(request, "offset", 0, 0, 10_000_000)
+    reader = check_reads(request)
     found = _subtree_offices(snap, code)
     domain = request.app[CTX].settings.routing_domain
-    staff = current_user(request) is not None
-    page = [office_json(o, r, domain, staff=staff) for o, r in found[offset : offset + limit]]
+    user = current_user(request)
+    viewer = viewer_of(user)
+    page = [
+        office_json(office_for(o, viewer), r, domain, staff=user is not None) for o, r in found[offset : offset + limit]
+    ]
+    charge_reads(request, reader, len(page))
     return _json({"region": code, "total": len(found), "offset": offset, "offices": page})
 
 
@@ -241,23 +259,41 @@ async def api_office(request: web.Request) -> web.Response:
     snap = _snap(request)
     code = request.match_info["code"]
     region = _region(snap, code)
+    user = current_user(request)
+    charge_reads(request, check_reads(request), 1)
     office = snap.office(code)
     if office is None:
         raise NotFound(f"{region.path_text} 没有单位记录")
+    office = office_for(office, viewer_of(user))
     domain = request.app[CTX].settings.routing_domain
-    response = _json({"office": office_json(office, region, domain, staff=current_user(request) is not None)})
+    response = _json({"office": office_json(office, region, domain, staff=user is not None)})
     response.headers["ETag"] = etag(office.version)
     return response
 
 
 async def api_history(request: web.Request) -> web.Response:
     code = request.match_info["code"]
-    _region(_snap(request), code)
+    snap = _snap(request)
+    _region(snap, code)
     store = request.app[CTX].store
     rows = await store.run(store.history, "office", code)
-    if current_user(request) is None:  # who changed what is for staff only
+    user = current_user(request)
+    if user is None:  # who changed what is for staff only
         rows = [{**row, "actor": None} for row in rows]
+    office = snap.office(code)
+    public = bool(office and office.phone_public)
+    rows = [_masked_history(row, code, public, viewer_of(user)) for row in rows]
     return _json({"region_code": code, "history": rows})
+
+
+def _masked_history(row: dict[str, Any], code: str, public: bool, viewer: Viewer) -> dict[str, Any]:
+    """An audit row with its old and new phone numbers as ``viewer`` may see them."""
+    out = dict(row)
+    for side in ("before", "after"):
+        values = row.get(side)
+        if isinstance(values, dict) and isinstance(values.get("phone"), str):
+            out[side] = {**values, "phone": shown_phone(values["phone"], code, public, viewer)}
+    return out
 
 
 async def api_export(request: web.Request) -> web.Response:
@@ -268,16 +304,24 @@ async def api_export(request: web.Request) -> web.Response:
         raise ValidationFailed(
             [FieldError("format", f"支持的格式：{'、'.join(EXPORT_FORMATS)}", value=fmt[:20])], "参数 format 不正确"
         )
+    user = require_user(request)  # bulk exports are accountable: never anonymous
     region = _region(snap, code)
-    found = _subtree_offices(snap, region.code)
+    viewer = viewer_of(user)
+    reader = check_reads(request)
+    found = [(office_for(o, viewer), r) for o, r in _subtree_offices(snap, region.code)]
+    charge_reads(request, reader, len(found))
+    mark = Watermark(user.actor, clock.now())
+    store = request.app[CTX].store
+    name = mark.filename(region.code, "vcard") if fmt == "vcard" else mark.filename(region.code, "csv")[:-4] + ".json"
+    await store.run(store.record_export, user.actor, region.code, fmt, name, viewer.key)
     if fmt == "vcard":
-        body = "".join(card_30(snap, o) for o, _ in found)
-        headers = {"Content-Disposition": f'attachment; filename="{region.code}.vcf"'}
-        return web.Response(text=body, content_type="text/vcard", charset="utf-8", headers=headers)
+        body = render_export(snap, "vcard", root=region.code, viewer=viewer, watermark=mark)
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return web.Response(body=body, content_type="text/vcard", charset="utf-8", headers=headers)
     domain = request.app[CTX].settings.routing_domain
-    staff = current_user(request) is not None
-    offices = [office_json(o, r, domain, staff=staff) for o, r in found]
-    return _json({"region": region_json(region, snap), "offices": offices})
+    offices = [office_json(o, r, domain, staff=True) for o, r in found]
+    exported = {"by": user.actor, "at": mark.at.isoformat()}
+    return _json({"region": region_json(region, snap), "offices": offices, "exported": exported})
 
 
 async def api_me(request: web.Request) -> web.Response:

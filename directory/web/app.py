@@ -22,6 +22,7 @@ from aiohttp import web
 
 from directory.carddav import server as carddav
 from directory.errors import BohaiError, TooLarge
+from directory.readlimits import ReadBudget, ReadLimited, exemptions
 from directory.search import SearchIndexer
 from directory.settings import PROJECT_ROOT
 from directory.sync import state as sync_state
@@ -39,7 +40,7 @@ from directory.web import (
     security,
     writes,
 )
-from directory.web.context import CTX, HEALTH, METRICS, Extension, WebContext
+from directory.web.context import CTX, HEALTH, METRICS, READS, Extension, WebContext
 
 log = logging.getLogger(__name__)
 STATIC = PROJECT_ROOT / "templates" / "web" / "static"
@@ -114,7 +115,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(request, exc.status, message, [])
     except BohaiError as exc:
         details = [dataclasses.asdict(e) for e in getattr(exc, "errors", [])]
-        return error_response(request, exc.status, str(exc) or HTTP_MESSAGES.get(exc.status, ""), details)
+        response = error_response(request, exc.status, str(exc) or HTTP_MESSAGES.get(exc.status, ""), details)
+        if isinstance(exc, ReadLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -151,6 +155,7 @@ def make_app(ctx: WebContext, extensions: Iterable[Extension] = ()) -> web.Appli
     )
     app[CTX] = ctx
     app[METRICS] = metrics.Metrics()
+    app[READS] = ReadBudget(ctx.settings.web.entries_per_minute, exemptions(ctx.settings.web.entries_exempt))
     app[HEALTH] = {}
     app[auth.AUTH] = auth.AuthState(ctx.settings, ctx.store)
     render.setup(app)

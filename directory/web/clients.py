@@ -22,6 +22,7 @@ from aiohttp import web
 from directory.carddav import books
 from directory.errors import NotFound
 from directory.exchange.vcard import card_30
+from directory.privacy import office_for, viewer_of
 from directory.settings import Settings
 from directory.web import render
 from directory.web.auth import current_user
@@ -199,7 +200,7 @@ async def office_qr(request: web.Request) -> web.Response:
     office = snap.office(request.match_info["code"])
     if office is None:
         raise NotFound("该地区没有单位记录")
-    return _svg(card_30(snap, office))
+    return _svg(card_30(snap, office_for(office, viewer_of(current_user(request)))))
 
 
 def setup(app: web.Application) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from directory.readlimits import ReadBudget
 from directory.settings import Settings
 from directory.snapshot import SnapshotHolder
 from directory.store import Store
@@ -28,6 +29,7 @@ class WebContext:
 
 CTX = web.AppKey("ctx", WebContext)
 METRICS = web.AppKey("metrics", metrics.Metrics)
+READS = web.AppKey("reads", ReadBudget)  # the scraping limit of the API, exports and CardDAV (``readlimits``)
 # Upper layers (liaison) plug their pages, routes and health checks in through extensions, called once each by
 # ``make_app`` after the web face's own routes.
 Extension = Callable[[web.Application], None]

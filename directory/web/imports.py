@@ -29,10 +29,11 @@ from directory.errors import FieldError, NotFound, ValidationFailed
 from directory.exchange import export, xlsx
 from directory.exchange.table import EXPORT_HEADER
 from directory.models import LEVEL_NAMES
+from directory.privacy import viewer_of
 from directory.regions import PROVINCES
 from directory.store.upsert import UpsertPlan
 from directory.validate import FIELD_LABELS
-from directory.web.auth import check_csrf, require_user
+from directory.web.auth import charge_reads, check_csrf, check_reads, require_user
 from directory.web.context import CTX
 from directory.web.pages import shown_value
 from directory.web.render import attachment, render
@@ -206,20 +207,30 @@ async def upload_apply(request: web.Request) -> web.StreamResponse:
 
 
 async def export_download(request: web.Request) -> web.Response:
+    user = require_user(request)  # bulk exports are accountable: never anonymous
     code, fmt = request.match_info["code"], request.match_info["fmt"]
     snap = request.app[CTX].holder.current
     if code not in snap.regions:
         raise NotFound(f"区划代码 {code} 不存在")
     if fmt not in export.FORMATS:
         raise NotFound(f"未知的导出格式 {fmt}：可选 {', '.join(export.FORMATS)}")
-    base_dn = request.app[CTX].settings.ldap.base_dn
-    body = await request.app[CTX].store.run(lambda: exchange.render(snap, fmt, root=code, base_dn=base_dn))
-    region = snap.regions[code]
-    name = f"{region.name}_通讯录_{clock.today().isoformat()}.{export.EXTENSIONS[fmt]}"
-    headers = {
-        "Content-Type": export.FORMATS[fmt],
-        "Content-Disposition": attachment(name, f"{code}.{export.EXTENSIONS[fmt]}"),
-    }
+    ctx = request.app[CTX]
+    viewer = viewer_of(user)
+    reader = check_reads(request)
+    charge_reads(request, reader, len(export.offices_of(snap, code)))
+    mark = export.Watermark(user.actor, clock.now())
+    # a person reads the region and the date; the exporter and the moment are there too (CSV has no other place)
+    stamp = mark.filename("", fmt).lstrip("-")
+    name = f"{snap.regions[code].name}_通讯录_{clock.today().isoformat()}_{stamp}"
+    fallback = mark.filename(code, fmt)
+
+    def made() -> bytes:
+        body = exchange.render(snap, fmt, root=code, base_dn=ctx.settings.ldap.base_dn, viewer=viewer, watermark=mark)
+        ctx.store.record_export(user.actor, code, fmt, name, viewer.key)
+        return body
+
+    body = await ctx.store.run(made)
+    headers = {"Content-Type": export.FORMATS[fmt], "Content-Disposition": attachment(name, fallback)}
     return web.Response(body=body, headers=headers)
 
 

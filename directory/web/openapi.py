@@ -199,7 +199,10 @@ OPENAPI: dict[str, Any] = {
         },
         "/offices/{code}/history": {"get": _op("单位修改记录", [_CODE])},
         "/export": {
-            "get": _op("导出区划下的单位", [_q("region", "区划代码", required=True), _q("format", "json 或 vcard")])
+            "get": _op(
+                "导出区划下的单位（需要登录，记入审计，带导出者与时间；手机号码按读者权限隐去中间四位）",
+                [_q("region", "区划代码", required=True), _q("format", "json 或 vcard")],
+            )
         },
         "/me": {"get": _op("当前用户", [])},
         "/import": {"post": _IMPORT_OP},

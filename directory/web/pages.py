@@ -8,16 +8,18 @@ the office's region (editors: their own province). Every form carries and checks
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from directory import accounts, clock, quality, regions
+from directory import accounts, clock, privacy, quality, regions
 from directory.errors import AuthenticationFailed, Busy, Conflict, FieldError, Forbidden, NotFound, Throttled, TooLarge
 from directory.exchange.vcard import card_30, vcards_outlook
 from directory.models import OFFICE_FIELDS
+from directory.privacy import Viewer, office_for, viewer_of
 from directory.search import search
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.sync import state as sync_state
@@ -69,8 +71,17 @@ async def read_form(request: web.Request) -> dict[str, str]:
 async def search_page(request: web.Request) -> web.Response:
     q = request.query.get("q", "")[:200]
     limit = _ctx(request).settings.web.search_limit
-    result = search(_snap(request), q, limit) if q.strip() else None
+    result = search(_snap(request), q, limit, _viewer(request)) if q.strip() else None
     return render(request, "web/search.html", {"q": q, "result": result, "limit": limit})
+
+
+def _viewer(request: web.Request) -> Viewer:
+    return viewer_of(current_user(request))
+
+
+def _shown_office(request: web.Request, office: OfficeView | None) -> OfficeView | None:
+    """``office`` as the request's reader may see it (mobiles masked by :mod:`directory.privacy`)."""
+    return office_for(office, _viewer(request)) if office is not None else None
 
 
 def _children(snap: Snapshot, region: RegionView | None) -> list[RegionView]:
@@ -88,8 +99,10 @@ async def tree_page(request: web.Request) -> web.Response:
     context = {
         "region": region,
         "ancestors": snap.ancestors(region.code) if region else [],
-        "office": snap.office(region.code) if region else None,
-        "children": [(child, counts[child.code], snap.office(child.code)) for child in children],
+        "office": _shown_office(request, snap.office(region.code)) if region else None,
+        "children": [
+            (child, counts[child.code], _shown_office(request, snap.office(child.code))) for child in children
+        ],
         "total": counts[region.code] if region else None,
         "stale_days": quality.STALE_DAYS,
     }
@@ -99,7 +112,7 @@ async def tree_page(request: web.Request) -> web.Response:
 def _office_context(request: web.Request, code: str) -> dict[str, Any]:
     snap = _snap(request)
     region = _region(snap, code)
-    office = snap.office(code)
+    office = _shown_office(request, snap.office(code))
     user = current_user(request)
     return {
         "region": region,
@@ -109,7 +122,7 @@ def _office_context(request: web.Request, code: str) -> dict[str, Any]:
         "can_edit": bool(user and user.can_edit(code)),
         "stale": bool(office and quality.is_stale(office, clock.today())),
         "stale_days": quality.STALE_DAYS,
-        "liaison_officer": snap.liaison_officer(region.province_code),
+        "liaison_officer": _shown_office(request, snap.liaison_officer(region.province_code)),
     }
 
 
@@ -118,7 +131,11 @@ async def office_page(request: web.Request) -> web.Response:
     context = _office_context(request, code)
     store = _ctx(request).store
     staff = current_user(request) is not None  # who changed what is for staff, not for anonymous readers
-    context["history"] = [_history_row(r, staff) for r in await store.run(store.history, "office", code)]
+    office = _snap(request).office(code)
+    mask = functools.partial(
+        privacy.shown_phone, region_code=code, public=bool(office and office.phone_public), viewer=_viewer(request)
+    )
+    context["history"] = [_history_row(r, staff, mask) for r in await store.run(store.history, "office", code)]
     context["show_editors"] = staff
     context["saved"] = request.query.get("saved") == "1"
     reported = request.query.get("reported", "")
@@ -131,11 +148,13 @@ async def office_print(request: web.Request) -> web.Response:
     return render(request, "web/office_print.html", _office_context(request, request.match_info["code"]))
 
 
-def _history_row(row: Mapping[str, Any], staff: bool) -> dict[str, Any]:
+def _history_row(row: Mapping[str, Any], staff: bool, mask: Callable[[str], str] = str) -> dict[str, Any]:
+    """One audit row for the office page; old numbers masked like the current one (``mask``)."""
     before, after = row["before"] or {}, row["after"] or {}
     keys = [k for k in after if k != "version" and before.get(k) != after.get(k)]
+    label = FIELD_LABELS.get
     changes = [
-        (FIELD_LABELS.get(k, _EXTRA_LABELS.get(k, k)), shown_value(k, before.get(k)), shown_value(k, after.get(k)))
+        (label(k, _EXTRA_LABELS.get(k, k)), shown_value(k, before.get(k), mask), shown_value(k, after.get(k), mask))
         for k in keys
     ]
     return {
@@ -150,12 +169,13 @@ _ACTIONS = {"create": "创建", "update": "修改", "verify": "确认有效", "e
 _EXTRA_LABELS = {"verified_at": "确认日期", "email_status": "邮箱状态", "note": "说明"}
 
 
-def shown_value(key: str, value: Any) -> str:
-    """A stored value as a person reads it in a history or a diff (phones in the national form, 是/否)."""
+def shown_value(key: str, value: Any, mask: Callable[[str], str] = str) -> str:
+    """A stored value as a person reads it in a history or a diff (phones in the national form, 是/否); ``mask``
+    hides a mobile the viewer may not see whole."""
     if value is None:
         return ""
     if key in ("phone", "fax") and isinstance(value, str):
-        return display_phone(value)
+        return display_phone(mask(value) if key == "phone" else value)
     if isinstance(value, bool):
         return "是" if value else "否"
     return str(value)
@@ -165,7 +185,7 @@ async def office_vcard(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     snap = _snap(request)
     region = _region(snap, code)
-    office = snap.office(code)
+    office = _shown_office(request, snap.office(code))
     if office is None:
         raise NotFound(f"{region.path_text} 没有单位记录")
     outlook = request.query.get("variant") == "outlook"
@@ -194,9 +214,10 @@ def _editable(request: web.Request, code: str) -> tuple[accounts.User, RegionVie
 
 def _form_values(office: OfficeView | None) -> dict[str, str]:
     if office is None:
-        return {name: "" for name, _ in OFFICE_FIELDS} | {"liaison": ""}
+        return {name: "" for name, _ in OFFICE_FIELDS} | {"liaison": "", "phone_public": ""}
     values = {name: getattr(office, name) for name, _ in OFFICE_FIELDS}
     values.update(phone=office.phone_display, fax=office.fax_display, liaison="是" if office.liaison else "")
+    values["phone_public"] = "是" if office.phone_public else ""
     return values
 
 
@@ -213,6 +234,7 @@ def _edit(request: web.Request, region: RegionView, office: OfficeView | None, *
             for name, label in OFFICE_FIELDS
         ],
         "liaison": values.get("liaison") == "是",
+        "phone_public": values.get("phone_public") == "是",
         "version": extra.pop("version", office.version if office else 0),
         "has_errors": bool(errors),
         "first": next((name for name, _ in OFFICE_FIELDS if name in errors), ""),
@@ -233,6 +255,7 @@ async def edit_save(request: web.Request) -> web.StreamResponse:
     check_csrf(request, form)
     values = {name: form.get(name, "") for name, _ in OFFICE_FIELDS}
     values["liaison"] = "是" if form.get("liaison") else "否"
+    values["phone_public"] = "是" if form.get("phone_public") else "否"
     try:
         version = int(form.get("version", ""))
     except ValueError:

@@ -1,7 +1,7 @@
 """The ``bohai`` command.
 
 Owns: the top-level parser and ``main``. Each command group (service, directory, accounts, workdays, letters,
-meetings, ops, regions, sync) is a module of this package with ``add_commands(sub)`` and one small ``cmd_<name>``
+meetings, ops, regions, sync, audit) is a module of this package with ``add_commands(sub)`` and one small ``cmd_<name>``
 function per sub-command that calls directory or liaison functions; there is no business logic here. Errors of the
 domain tree are printed as ``错误：…`` on stderr with exit code 1 (2 for a bad setting or usage).
 """
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from directory.errors import BohaiError, FieldError, SettingsError, ValidationFailed
 from liaison import settings as settings_mod
-from liaison.cli import accounts, directory, letters, meetings, ops, regions, service, sync, verify, workdays, zh
+from liaison.cli import accounts, audit, directory, letters, meetings, ops, regions, service, sync, verify, workdays, zh
 from liaison.cli.common import Handler
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FILE", help="TOML 配置文件（默认值见 config/default.toml）")
     parser.add_argument("-v", "--verbose", action="store_true", help="输出调试日志")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (service, directory, accounts, workdays, letters, meetings, verify, ops, regions, sync):
+    for group in (service, directory, accounts, workdays, letters, meetings, verify, ops, regions, sync, audit):
         group.add_commands(sub)
     return parser
 

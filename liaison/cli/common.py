@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 from directory.store import Store
-from liaison.database import open_store
+from liaison.database import open_for
 from liaison.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -29,7 +29,7 @@ def cli_actor(what: str) -> str:
 @contextlib.contextmanager
 def opened(settings: Settings) -> Iterator[Store]:
     """The database for one command, closed afterwards whatever happens."""
-    store = open_store(settings.database.url, pool_size=settings.database.pool_size)
+    store = open_for(settings)
     try:
         yield store
     finally:

@@ -74,14 +74,19 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from directory.exchange.export import BINARY, render, resolve_region
+    from directory import clock
+    from directory.exchange.export import BINARY, Watermark, render, resolve_region
     from directory.snapshot import build
 
     if args.format in BINARY and not args.output:
         raise BohaiError(f"{args.format} 是二进制格式，请用 -o 指定输出文件")
+    actor = cli_actor("cli")
+    mark = Watermark(actor, clock.now())
     with opened(settings) as store:
         snap = build(*store.load_all())
-    data = render(snap, args.format, root=resolve_region(snap, args.region), base_dn=settings.ldap.base_dn)
+        root = resolve_region(snap, args.region)
+        data = render(snap, args.format, root=root, base_dn=settings.ldap.base_dn, watermark=mark)
+        store.record_export(actor, root or "", args.format, args.output or "-", "all")
     if args.output:
         _write_atomically(args.output, data)
     else:

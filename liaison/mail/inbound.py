@@ -39,7 +39,7 @@ from sqlalchemy.engine import Connection
 from directory import clock
 from directory.snapshot import OfficeView, Snapshot
 from directory.store import Store
-from liaison.mail import bodies, forward, limits, outbox
+from liaison.mail import authcheck, bodies, forward, limits, outbox
 from liaison.mail.dsn import addresses, dsn_recipients, is_auto, parse_dsn, referenced_ids
 from liaison.mail.headers import message_id, raw_values
 from liaison.mail.models import inbound_t, outbox_t
@@ -95,6 +95,7 @@ class Inbound:
     on_bounce: list[BounceHandler] = field(default_factory=list)  # e.g. letters: the delivery bounced
     on_reply: list[ReplyHandler] = field(default_factory=list)  # e.g. letters: the delivery was answered
     on_queued: Callable[[], None] = lambda: None
+    dns: authcheck.Dns | None = None  # None: senders are not checked (SPF, DKIM, DMARC; see ``authcheck``)
 
     @property
     def domain(self) -> str:
@@ -138,6 +139,8 @@ class Inbound:
     async def deliver(self, raw: bytes, mail_from: str, rcpt_tos: list[str], client: str = "") -> str:
         parsed = message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
+        if self.dns is not None and self.settings.smtp.check_senders:  # the verdict goes on top of the message
+            raw = await asyncio.to_thread(authcheck.checked, self.dns, self.settings, raw, parsed, mail_from, client)
         for hook in self.hooks:
             if await hook(self.store, parsed, mail_from, rcpt_tos):
                 await self.store.run(self._record, raw, mail_from, rcpt_tos, parsed, "hook", "由扩展处理")

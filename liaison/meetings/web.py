@@ -98,8 +98,13 @@ async def detail_page(request: web.Request) -> web.Response:
     jobs = await ctx.store.run(reminders.for_meeting, ctx.store, meeting.id) if staff else []
     calendar = await ctx.store.run(load_calendar, ctx.store)
     warnings = rules.date_warnings(meeting.start_at, meeting.end_at, calendar)
+    unverified = []
+    if staff:  # answers that failed the sender checks: shown, never counted (see replies)
+        rows = await ctx.store.run(ctx.store.history, "meeting", str(meeting.id))
+        unverified = [r for r in rows if r["action"] == "reply_unverified"]
     context: dict[str, Any] = {"m": meeting, "notices": notices, "reminders": jobs, "warnings": warnings,
                                "name": _namer(request), "done": request.query.get("done", "")}  # fmt: skip
+    context["unverified"] = unverified
     return render(request, "meetings/pages/detail.html", context)
 
 

@@ -67,7 +67,7 @@ def small_index() -> DirectoryIndex:
 
 
 def ldap_settings(**changes: Any) -> LdapSettings:
-    return Settings().replace(ldap={"port": 0, **changes}).ldap
+    return Settings().replace(ldap={"port": 0, "entries_per_minute": 0, **changes}).ldap
 
 
 def make_cert(directory: Path, *, days: int = 1) -> tuple[str, str]:

@@ -16,10 +16,13 @@ from tests.support.mailsink import Sink
 
 def service_settings(url: str | None = None, *, sink: Sink | None = None, **sections: Mapping[str, Any]) -> Settings:
     # The second factor is off unless a test asks for it: the tests of other features log in with a password only.
+    # Sender checks need DNS; tests of them turn them on with a table of answers (service.start(dns=...)). The
+    # scraping limits would slow tests that read the whole directory many times; their own tests turn them on.
     merged: dict[str, dict[str, Any]] = {
         "http": {"port": 0},
-        "ldap": {"port": 0},
-        "smtp": {"port": 0},
+        "web": {"entries_per_minute": 0},
+        "ldap": {"port": 0, "entries_per_minute": 0},
+        "smtp": {"port": 0, "check_senders": False},
         "security": {"require_2fa": False},
     }
     if url is not None:

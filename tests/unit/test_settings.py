@@ -51,7 +51,7 @@ def test_loading_default_toml_equals_builtin_defaults() -> None:
 
 
 def test_directory_schema_holds_only_the_directory_sections() -> None:
-    assert list(settings.schema()) == ["database", "http", "web", "login", "security", "ldap", "carddav"]
+    assert list(settings.schema()) == ["database", "http", "web", "login", "security", "ldap", "carddav", "audit"]
     assert list(settings.schema(liaison_settings.Settings)) == [
         *settings.schema(),
         *["smtp", "relay", "fax", "liaison", "letters", "meetings", "verify"],
@@ -62,7 +62,7 @@ def test_directory_loader_refuses_sections_nobody_registered(tmp_path: Path) -> 
     """The directory alone does not know [smtp]: without the liaison class a liaison section is a typo, not ignored."""
     cfg = tmp_path / "c.toml"
     cfg.write_text("[ldap]\nport = 0\n[smtp]\nport = 0\n", encoding="utf-8")
-    known = "database, http, web, login, security, ldap, carddav, publish, pull"
+    known = "database, http, web, login, security, ldap, carddav, audit, publish, pull"
     with pytest.raises(SettingsError, match=rf"\[smtp\]: unknown section.*known sections: {known}$"):
         settings.load(cfg, env={})
     s = liaison_settings.load(cfg, env={})

@@ -4,7 +4,7 @@ The text is what a reader is shown (e.g. ``本单位自助核对`` when the offi
 verification campaign, or the editor's account name).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -20,9 +20,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("account") as batch:
-        batch.add_column(sa.Column("office_code", sa.String(12), nullable=True))
-        batch.add_column(sa.Column("email", sa.String(254), nullable=True))
+    # plain ADD COLUMN: a batch copy of ``account`` on SQLite would cascade-delete the rows that refer to it
+    op.add_column("account", sa.Column("office_code", sa.String(12), nullable=True))
+    op.add_column("account", sa.Column("email", sa.String(254), nullable=True))
     op.create_table(
         "error_report",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -43,6 +43,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_error_report_province", "error_report")
     op.drop_table("error_report")
-    with op.batch_alter_table("account") as batch:
-        batch.drop_column("email")
-        batch.drop_column("office_code")
+    if op.get_bind().dialect.name == "sqlite":  # DROP COLUMN needs SQLite 3.35; no batch copy (see upgrade)
+        op.execute("ALTER TABLE account DROP COLUMN email")
+        op.execute("ALTER TABLE account DROP COLUMN office_code")
+    else:
+        op.drop_column("account", "email")
+        op.drop_column("account", "office_code")

@@ -2,15 +2,18 @@
 
 Owns: connecting (optional STARTTLS and login), reusing the connection, DSN options only when the relay
 advertises DSN (RFC 3461: ``RET=HDRS ENVID=<token>``, ``NOTIFY=FAILURE,DELAY ORCPT``), and mapping the relay's
-answers to an :class:`Outcome` (2xx sent, 4xx and network trouble temporary, 5xx permanent with the text).
+answers to an :class:`Outcome` (2xx sent, 4xx and network trouble temporary, 5xx permanent with the text), and
+DKIM-signing each message when a key is configured (:class:`DkimSigner`, dkimpy).
 """
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import aiosmtplib
 
+from directory.errors import SettingsError
 from liaison.mail.transports import Envelope, Outcome
 from liaison.settings import RelaySettings, Settings
 
@@ -31,9 +34,32 @@ def _outcome(code: int, text: str) -> Outcome:
     return Outcome("temporary" if code < 500 else "permanent", code, f"{code} {text}".strip())
 
 
+class DkimSigner:
+    """Signs outgoing messages with the configured key (``[relay] dkim_*``), so receivers can check our mail."""
+
+    HEADERS = (b"from", b"to", b"cc", b"subject", b"date", b"message-id", b"reply-to", b"in-reply-to", b"references")
+
+    def __init__(self, key_file: str, selector: str, domain: str) -> None:
+        path = Path(key_file).expanduser()
+        try:
+            self.key = path.read_bytes()
+        except OSError as exc:
+            raise SettingsError(f"relay.dkim_key_file: cannot read {path}: {exc.strerror or exc}") from None
+        if not selector:
+            raise SettingsError("relay.dkim_selector: required with relay.dkim_key_file")
+        self.selector, self.domain = selector.encode("ascii"), domain.encode("ascii")
+
+    def sign(self, data: bytes) -> bytes:
+        import dkim
+
+        header: bytes = dkim.sign(data, self.selector, self.domain, self.key, include_headers=list(self.HEADERS))
+        return header + data
+
+
 class SmtpTransport:
-    def __init__(self, relay: RelaySettings) -> None:
+    def __init__(self, relay: RelaySettings, signer: DkimSigner | None = None) -> None:
         self.relay = relay
+        self.signer = signer
         self._smtp: aiosmtplib.SMTP | None = None
         self._lock = asyncio.Lock()
 
@@ -76,10 +102,11 @@ class SmtpTransport:
         if smtp.supports_extension("dsn"):
             mail_options = ["RET=HDRS", f"ENVID={envelope.token}"]
             rcpt_options = ["NOTIFY=FAILURE,DELAY", f"ORCPT=rfc822;{xtext(envelope.recipient)}"]
+        data = envelope.data if self.signer is None else self.signer.sign(envelope.data)
         _, response = await smtp.sendmail(
             envelope.mail_from,
             [envelope.recipient],
-            envelope.data,
+            data,
             mail_options=mail_options,
             rcpt_options=rcpt_options,
         )
@@ -101,4 +128,10 @@ class SmtpTransport:
 
 
 def create(settings: Settings) -> SmtpTransport:
-    return SmtpTransport(settings.relay)
+    r = settings.relay
+    signer = (
+        DkimSigner(r.dkim_key_file, r.dkim_selector, r.dkim_domain or settings.liaison.domain)
+        if r.dkim_key_file
+        else None
+    )
+    return SmtpTransport(r, signer)

@@ -66,7 +66,7 @@ def test_the_directory_alone_creates_only_its_own_tables(tmp_path: Path) -> None
     directory_tables = _tables_of(directory.models)
     tables = {"region", "region_alias", "office", "contact", "account", "api_token", "app_password", "change"}
     tables |= {"web_session", "login_event", "password_history", "recovery_code"}
-    assert directory_tables == tables | {"office_change", "meta", "error_report"}
+    assert directory_tables == tables | {"office_change", "meta", "error_report", "audit_chain"}
     store = open_store(url)
     try:
         assert set(sa.inspect(store.engine).get_table_names()) == directory_tables | {DIRECTORY.version_table}

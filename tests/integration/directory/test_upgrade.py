@@ -133,6 +133,9 @@ def test_old_database_upgrades_with_nothing_lost(old_db: str) -> None:
     store = open_store(old_db)
     try:
         after = _rows(old_db, old_columns)  # later migrations may add columns; every old value must stay as it was
+        legacy = [r for r in after["meta"] if r[0] == "audit_legacy_upto"]
+        assert legacy == [("audit_legacy_upto", str(max(r[0] for r in before["change"])))], "old audit rows marked"
+        after["meta"] = [r for r in after["meta"] if r[0] != "audit_legacy_upto"]
         unchanged = {name: after[name] for name in before if name != "alembic_version"}
         assert unchanged == {n: r for n, r in before.items() if n != "alembic_version"}, "every old row is unchanged"
         migrated = {(t["username"], t["label"], t["scope"]) for t in store.list_tokens()}
@@ -148,6 +151,7 @@ def test_old_database_upgrades_with_nothing_lost(old_db: str) -> None:
             "outbox_body",
         }
         added |= {"region_alias", "web_session", "login_event", "password_history", "recovery_code"}
+        added |= {"audit_chain"}
         added |= {"verify_campaign", "verify_item", "verify_correction", "verify_attempt"}
         assert old_admins and all(store.get_account(n)["role"] == "secadmin,sysadmin" for n in old_admins)  # type: ignore[index]
         assert set(after) - set(before) == added
@@ -156,6 +160,8 @@ def test_old_database_upgrades_with_nothing_lost(old_db: str) -> None:
         assert after["alembic_version"] == [(DIRECTORY.head,)]
         assert after["liaison_key"] == [("meetings.link_secret", old_key)]
         _check_the_service_reads_and_writes(store, old_key)
+        report = store.verify_audit()  # rows from before the chain are told apart, later ones verify
+        assert report.ok and report.legacy == len(before["change"]) and sum(report.checked.values()) > 0
     finally:
         store.close()
     again = open_directory_store(old_db)  # the directory alone opens the upgraded database as it is

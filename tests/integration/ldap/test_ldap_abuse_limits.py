@@ -63,6 +63,7 @@ async def service(templates: Any, tmp_path_factory: pytest.TempPathFactory) -> A
         "BOHAI_SMTP_ENABLED": "false",
         "BOHAI_MEETINGS_SCHEDULER_ENABLED": "false",
         "BOHAI_LDAP_PAGED_BUDGET_BYTES": str(BUDGET),
+        "BOHAI_LDAP_ENTRIES_PER_MINUTE": "0",  # these tests page the whole directory on purpose (read limits: web/)
     }
     async with serve_process(env, ready_timeout=280) as sp:
         yield sp

@@ -164,7 +164,6 @@ async def test_editors_names_are_shown_only_to_staff(web: WebFactory, sqlite_dem
         f"/api/v1/offices/{CHANGAN}",
         f"/api/v1/offices/{CHANGAN}/history",
         "/api/v1/offices?region=130100000000",
-        "/api/v1/export?region=130100000000",
     ]
     w.client.session.cookie_jar.clear()
     for path in paths:

@@ -93,13 +93,20 @@ async def test_search_regions_offices_history_export(web: WebFactory, sqlite_dem
     assert office["routing_address"] == f"{CHANGAN}@liaison.bohai.example" and office["region_path"][-1] == "长安区"
     history = (await (await c.get(f"/api/v1/offices/{CHANGAN}/history")).json())["history"]
     assert history and history[-1]["action"] == "create"
+    refused = await c.get("/api/v1/export", params={"region": CHANGAN})
+    assert refused.status == 401, "bulk exports need a login"
+    w.add_user("reader1", "reader")
+    await w.login("reader1")
     export = await (await c.get("/api/v1/export", params={"region": CHANGAN})).json()
+    assert export["exported"]["by"] == "reader1"
     assert export["offices"][0]["region_code"] == CHANGAN
     all_under = [o["region_code"] for o in export["offices"]]
     assert all(code.startswith("130102") for code in all_under) and CHANGAN in all_under
     vcf = await c.get("/api/v1/export", params={"region": CHANGAN, "format": "vcard"})
     cards = list(vobject.readComponents(await vcf.text()))
     assert len(cards) == len(all_under) and cards[0].fn.value == office["unit_name"]
+    assert cards[0].contents["x-bohai-exported"][0].value.startswith("reader1 ")
+    assert "reader1" in vcf.headers["Content-Disposition"]
 
 
 async def test_search_body_matches_search_and_is_cached(web: WebFactory, sqlite_demo_url: str) -> None:
