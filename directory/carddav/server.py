@@ -35,8 +35,8 @@ from directory.errors import (
 )
 from directory.privacy import viewer_of
 from directory.web import auth
-from directory.web.auth import charge_reads, check_reads
 from directory.web.context import CTX
+from directory.web.reads import charge_reads, check_reads
 
 log = logging.getLogger(__name__)
 REALM = 'Basic realm="Bohai Liaison CardDAV", charset="UTF-8"'

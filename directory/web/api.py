@@ -30,8 +30,9 @@ from directory.search import MAX_TERMS, OWN_EXACT, index, office_public
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.validate import display_phone
 from directory.web import openapi
-from directory.web.auth import charge_reads, check_reads, current_user, require_user
+from directory.web.auth import current_user, require_user
 from directory.web.context import CTX
+from directory.web.reads import charge_reads, check_reads
 
 MAX_PAGE = 1000
 EXPORT_FORMATS = ("json", "vcard")

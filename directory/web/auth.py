@@ -47,13 +47,12 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from directory import accounts, clock, readlimits, tokens, websessions
+from directory import accounts, clock, tokens, websessions
 from directory.accounts import User
 from directory.errors import AuthenticationFailed, Forbidden
 from directory.settings import Settings
 from directory.store import Store
 from directory.web import firststeps, hardening
-from directory.web.context import READS
 from directory.web.firststeps import Must
 
 __all__ = [
@@ -395,21 +394,3 @@ def check_csrf(request: web.Request, form: Mapping[str, Any]) -> None:
         raise Forbidden("表单已失效或来源不明（CSRF 校验失败），请刷新页面后重新提交")
     if not hmac.compare_digest(sent, csrf_token(request)):
         raise Forbidden("表单已失效或来源不明（CSRF 校验失败），请刷新页面后重新提交")
-
-
-def reader_of(request: web.Request) -> str:
-    """The key the scraping limit counts this request under: its account, else its client address."""
-    user = current_user(request)
-    return readlimits.reader_key(user.username if user else None, request.remote or "?")
-
-
-def check_reads(request: web.Request) -> str:
-    """Refuse (429) a reader whose entries-per-minute budget is used up; returns the reader's key."""
-    key = reader_of(request)
-    request.app[READS].check(key)
-    return key
-
-
-def charge_reads(request: web.Request, key: str, entries: int) -> None:
-    """Count ``entries`` directory entries sent to the reader ``key``."""
-    request.app[READS].charge(key, entries)

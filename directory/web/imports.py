@@ -33,9 +33,10 @@ from directory.privacy import viewer_of
 from directory.regions import PROVINCES
 from directory.store.upsert import UpsertPlan
 from directory.validate import FIELD_LABELS
-from directory.web.auth import charge_reads, check_csrf, check_reads, require_user
+from directory.web.auth import check_csrf, require_user
 from directory.web.context import CTX
-from directory.web.pages import shown_value
+from directory.web.history import shown_value
+from directory.web.reads import charge_reads, check_reads
 from directory.web.render import attachment, render
 
 PENDING_SECONDS = 1800

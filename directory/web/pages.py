@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -23,10 +23,11 @@ from directory.privacy import Viewer, office_for, viewer_of
 from directory.search import search
 from directory.snapshot import OfficeView, RegionView, Snapshot
 from directory.sync import state as sync_state
-from directory.validate import FIELD_LABELS, clean_office, display_phone
+from directory.validate import FIELD_LABELS, clean_office
 from directory.web import auth
 from directory.web.auth import check_csrf, current_user, require_user, safe_next
 from directory.web.context import CTX, WebContext
+from directory.web.history import history_row, shown_value
 from directory.web.render import attachment, redirect, render
 
 MAX_FIELD = 2000  # characters per form field; more is refused with 413 before anything is checked or written
@@ -135,7 +136,7 @@ async def office_page(request: web.Request) -> web.Response:
     mask = functools.partial(
         privacy.shown_phone, region_code=code, public=bool(office and office.phone_public), viewer=_viewer(request)
     )
-    context["history"] = [_history_row(r, staff, mask) for r in await store.run(store.history, "office", code)]
+    context["history"] = [history_row(r, staff, mask) for r in await store.run(store.history, "office", code)]
     context["show_editors"] = staff
     context["saved"] = request.query.get("saved") == "1"
     reported = request.query.get("reported", "")
@@ -146,39 +147,6 @@ async def office_page(request: web.Request) -> web.Response:
 
 async def office_print(request: web.Request) -> web.Response:
     return render(request, "web/office_print.html", _office_context(request, request.match_info["code"]))
-
-
-def _history_row(row: Mapping[str, Any], staff: bool, mask: Callable[[str], str] = str) -> dict[str, Any]:
-    """One audit row for the office page; old numbers masked like the current one (``mask``)."""
-    before, after = row["before"] or {}, row["after"] or {}
-    keys = [k for k in after if k != "version" and before.get(k) != after.get(k)]
-    label = FIELD_LABELS.get
-    changes = [
-        (label(k, _EXTRA_LABELS.get(k, k)), shown_value(k, before.get(k), mask), shown_value(k, after.get(k), mask))
-        for k in keys
-    ]
-    return {
-        "at": row["at"],
-        "actor": row["actor"] if staff else "",
-        "action": _ACTIONS.get(row["action"], row["action"]),
-        "changes": changes,
-    }
-
-
-_ACTIONS = {"create": "创建", "update": "修改", "verify": "确认有效", "email_status": "邮箱状态", "delete": "删除"}
-_EXTRA_LABELS = {"verified_at": "确认日期", "email_status": "邮箱状态", "note": "说明"}
-
-
-def shown_value(key: str, value: Any, mask: Callable[[str], str] = str) -> str:
-    """A stored value as a person reads it in a history or a diff (phones in the national form, 是/否); ``mask``
-    hides a mobile the viewer may not see whole."""
-    if value is None:
-        return ""
-    if key in ("phone", "fax") and isinstance(value, str):
-        return display_phone(mask(value) if key == "phone" else value)
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    return str(value)
 
 
 async def office_vcard(request: web.Request) -> web.Response:
