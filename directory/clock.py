@@ -71,6 +71,13 @@ def shown(value: dt.datetime | dt.date | str | None, empty: str = "—") -> str:
     return moment.strftime("%Y年%m月%d日")
 
 
+def shown_day(value: dt.datetime | dt.date | None, empty: str = "—") -> str:
+    """The Beijing date of a moment (or a date), the Chinese way: 2026年12月15日."""
+    if isinstance(value, dt.datetime):
+        return shown(local_date(value))
+    return shown(value, empty)
+
+
 class ManualClock:
     """A clock that stands still until moved: call it for "now"; :meth:`set` and :meth:`advance` move it."""
 

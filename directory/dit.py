@@ -92,10 +92,10 @@ def _phone(stored: str) -> list[str]:
 
 
 def confirmed_text(office: OfficeView) -> str:
-    """How old the entry is, for people reading it in a mail client: "信息核对：2026-10-08（本单位自助核对）"."""
+    """How old the entry is, for people reading it in a mail client: "信息核对：2026年10月08日（本单位自助核对）"."""
     if office.verified_at is None:
         return ""
-    day = clock.local_date(office.verified_at).isoformat()
+    day = clock.shown_day(office.verified_at)
     return f"信息核对：{day}（{office.verified_by}）" if office.verified_by else f"信息核对：{day}"
 
 

@@ -156,7 +156,7 @@ def check(entries: list[tuple[str, RemoteEntry]], mapping: Mapping[str, str], pr
 
 def _at(dn: str, err: FieldError) -> FieldError:
     """The error placed at an entry: ``<DN>：<field>：<why>``."""
-    return FieldError(dn, f"{FIELD_LABELS.get(err.field, err.field)}：{err.message}", value=err.value)
+    return FieldError(dn, f"{FIELD_LABELS.get(err.field, err.field)}：{err.message}", value=err.value, label=dn)
 
 
 def _apply(store: Store, items: list[OfficeData], source: PullSource, dry_run: bool, actor: str) -> Report:

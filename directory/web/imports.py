@@ -227,7 +227,7 @@ async def export_download(request: web.Request) -> web.Response:
 
     def made() -> bytes:
         body = exchange.render(snap, fmt, root=code, base_dn=ctx.settings.ldap.base_dn, viewer=viewer, watermark=mark)
-        ctx.store.record_export(user.actor, code, fmt, name, viewer.key)
+        ctx.store.record_export(user.actor, code, fmt, fallback, viewer.key)
         return body
 
     body = await ctx.store.run(made)

@@ -65,6 +65,7 @@ def page_environment(folders: Mapping[str, jinja2.BaseLoader]) -> jinja2.Environ
     )
     env.filters["phone"] = display_phone  # stored E.164 → 0311-87654321
     env.filters["shown"] = clock.shown  # a moment in Beijing time, the Chinese way
+    env.filters["day"] = clock.shown_day  # its Beijing date alone
     env.filters["province_name"] = lambda code: PROVINCES.get(str(code)[:2], "")  # 13 → 河北省
     return env
 

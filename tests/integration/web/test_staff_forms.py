@@ -109,6 +109,7 @@ async def test_template_and_download_names(site: StaffSite) -> None:
 
         async with hebei.session.get(site.base + "/export/130100000000/xlsx") as resp:
             disposition = resp.headers["Content-Disposition"]
-        assert urllib.parse.quote(f"石家庄市_通讯录_{clock.today().isoformat()}.xlsx") in disposition
+        assert f"filename*=UTF-8''{urllib.parse.quote(f'石家庄市_通讯录_{clock.today().isoformat()}_')}" in disposition
+        assert disposition.rstrip().endswith(".xlsx")
         async with hebei.session.get(site.base + f"/office/{LIXIA}/vcard") as resp:
             assert urllib.parse.quote("历下区流动人口服务管理中心.vcf") in resp.headers["Content-Disposition"]

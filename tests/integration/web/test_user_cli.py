@@ -112,5 +112,5 @@ def test_without_a_terminal_the_cli_says_what_to_do(sqlite_demo_url: str) -> Non
     r = subprocess.run([*args[:5], "--help"], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0 and r.stdout.startswith("用法：") and "选项" in r.stdout and "显示本帮助并退出" in r.stdout
     assert "usage:" not in r.stdout and "options:" not in r.stdout
-    r = subprocess.run([*args[:5], "--colour"], capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run([*args[:6], "--colour"], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 2 and "错误：无法识别的参数：--colour" in r.stderr and "unrecognized" not in r.stderr
