@@ -337,6 +337,7 @@ async def cancel_post(request: web.Request) -> web.Response:
             warnings=[str(e) for e in exc.errors],
             name=_namer(request),
             done="",
+            unverified=[],
         )
     request.app[WAKE]()
     return redirect(f"/meetings/{meeting.id}?done=cancelled")

@@ -297,7 +297,7 @@ def _notices(
     phones: list[str] = []
     mails = Mails(settings)
     subject_tail = "请核对本单位通讯录信息"
-    due = due_on.isoformat()
+    due = clock.shown(due_on)
     valid_until = clock.shown(expires_at - dt.timedelta(seconds=1))
     for office, kind, address in channels:
         item: dict[str, object] = {

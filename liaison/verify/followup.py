@@ -74,13 +74,13 @@ def _remind(conn: Connection, settings: Settings, snap: Snapshot, c: vstore.Camp
         office = snap.office(item.region_code)
         if office is None or item.channel == "phone":
             continue
-        body = text.render_text("verify/mail/reminder.txt", office=office, due=c.due_on.isoformat())
-        subject = f"【核对提醒】请于 {c.due_on.isoformat()} 前核对本单位通讯录信息"
+        body = text.render_text("verify/mail/reminder.txt", office=office, due=clock.shown(c.due_on))
+        subject = f"【核对提醒】请于 {clock.shown(c.due_on)} 前核对本单位通讯录信息"
         ref = f"verify:{c.id}:{item.region_code}"
         if item.channel == "email":
             queued.append(mails.queued(item.address, subject, body, vcampaign.KIND_REMINDER, ref))
         else:
-            msg = vcampaign.fax(settings, item.address, office.unit_name, subject, body, c.due_on.isoformat())
+            msg = vcampaign.fax(settings, item.address, office.unit_name, subject, body, clock.shown(c.due_on))
             queued.append(outbox.Queued(msg, item.address, vcampaign.KIND_REMINDER, ref))
         ids.append(item.id)
     outbox.enqueue_many(conn, queued)
@@ -129,7 +129,7 @@ def _escalate(conn: Connection, settings: Settings, snap: Snapshot, c: vstore.Ca
                 }
             )
         body = text.render_text(
-            "verify/mail/digest.txt", recipient_name=parent.unit_name, title=c.title, due=c.due_on.isoformat(),
+            "verify/mail/digest.txt", recipient_name=parent.unit_name, title=c.title, due=clock.shown(c.due_on),
             offices=rows,
         )  # fmt: skip
         subject = f"【核对督办】{len(rows)} 个下级单位逾期未核对通讯录信息"

@@ -173,10 +173,10 @@ def response_chart(ident: str, r: Response) -> str:
     parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="#045a8d" stroke-width="2.5"/>')
     if r.days:
         first, last = r.days[0], r.days[-1]
-        parts.append(f'<text x="{left}" y="{top + height + 16}" font-size="11">{first[0].isoformat()}</text>')
+        parts.append(f'<text x="{left}" y="{top + height + 16}" font-size="11">{clock.shown(first[0])}</text>')
         parts.append(
             f'<text x="{left + width}" y="{top + height + 16}" text-anchor="end" font-size="11">'
-            f"{last[0].isoformat()}：{percent(last[2] / r.offices if r.offices else 0)}</text>"
+            f"{clock.shown(last[0])}：{percent(last[2] / r.offices if r.offices else 0)}</text>"
         )
     return _svg(left + width + 20, top + height + 26, r.title, parts, ident)
 

@@ -56,7 +56,8 @@ SELF_SERVICE = ("/login", "/logout", "/account")
 VOLATILE = {"last_seen_at", "last_used_at", "last_used_from"}  # reading with a session or token touches these
 # attempts are logged whoever makes them; the audit chain's head moves with every audit row (the rows themselves are
 # compared, as their own account's or everyone's): neither is data a role could change
-IGNORED_TABLES = {"login_event", "audit_chain"}
+# (and the self-service page's failed-attempt counters, kept whoever makes the attempt, like login_event)
+IGNORED_TABLES = {"login_event", "audit_chain", "verify_attempt"}
 COUNTED_TABLES = {"region", "region_alias", "office_change"}  # large or derived: compared by count only
 LAST = ("cancel", "signout", "logout", "end-sessions", "reset-2fa")  # run after the others that need their state
 
