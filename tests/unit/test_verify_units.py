@@ -97,4 +97,4 @@ def test_response_series_is_cumulative_by_beijing_day() -> None:
     r = pictures.response("核对", 10, dt.date(2026, 9, 29), [2, 0, 3, 1])
     assert [total for _, _, total in r.days] == [2, 2, 5, 6]
     root = ET.fromstring(pictures.response_chart("r", r))
-    assert "2026-10-02：60%" in "".join(t.text or "" for t in root.iter(f"{SVG}text"))
+    assert "2026年10月02日：60%" in "".join(t.text or "" for t in root.iter(f"{SVG}text"))

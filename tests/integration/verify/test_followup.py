@@ -83,7 +83,7 @@ def test_reminders_and_escalation_follow_the_working_day_calendar(store: Store) 
         ["changan@hebei.example", "qingyuan@hebei.example", "guangan@hebei.example",
          "FAX=+8631186000006@fax.gw.example"]
     )  # fmt: skip
-    assert "2026-10-12" in text_of(parsed(reminders[0]["body"]))
+    assert "2026年10月12日" in text_of(parsed(reminders[0]["body"]))
 
     assert run_on(store, dt.date(2026, 10, 10)) == 4  # the Saturday that is a working day
     assert run_on(store, dt.date(2026, 10, 11)) == 0
