@@ -156,20 +156,9 @@ class Deadline:
 def deadline_for(calendar: Calendar, sent_on: dt.date, reply_within: int, remind_before: int) -> Deadline:
     """Reply-by date (n-th working day after sending), the reminder date and the day the letter turns overdue."""
     due = calendar.add_workdays_marked(sent_on, reply_within)
-    remind_on = _workdays_before(calendar, due.date, remind_before, floor=sent_on)
+    remind_on = calendar.workdays_before(due.date, remind_before, floor=sent_on)
     overdue = calendar.add_workdays_marked(due.date, 1)
     return Deadline(due.date, due.provisional or overdue.provisional, remind_on, overdue.date)
-
-
-def _workdays_before(calendar: Calendar, day: dt.date, n: int, *, floor: dt.date) -> dt.date:
-    count = 0
-    for _ in range(400):
-        if count >= n or day <= floor:
-            break
-        day -= dt.timedelta(days=1)
-        if calendar.is_workday(day):
-            count += 1
-    return max(day, floor)
 
 
 # -- messages -----------------------------------------------------------------------------------------------------

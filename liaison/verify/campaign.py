@@ -89,18 +89,6 @@ def parse_remind_days(value: str) -> tuple[int, ...]:
     return tuple(sorted(days, reverse=True))
 
 
-def workdays_before(calendar: Calendar, day: dt.date, n: int, *, floor: dt.date) -> dt.date:
-    """The working day ``n`` working days before ``day``, not before ``floor``."""
-    count = 0
-    for _ in range(400):
-        if count >= n or day <= floor:
-            break
-        day -= dt.timedelta(days=1)
-        if calendar.is_workday(day):
-            count += 1
-    return max(day, floor)
-
-
 def end_of_local_day(day: dt.date) -> dt.datetime:
     """The first moment after ``day`` in Beijing, as aware UTC."""
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=clock.ZONE).astimezone(dt.UTC)

@@ -43,7 +43,7 @@ class Dates:
 def dates(calendar: Calendar, c: vstore.Campaign) -> Dates:
     started = clock.local_date(c.created_at)
     days = vcampaign.parse_remind_days(c.remind_days)
-    reminders = tuple(sorted({vcampaign.workdays_before(calendar, c.due_on, n, floor=started) for n in days}))
+    reminders = tuple(sorted({calendar.workdays_before(c.due_on, n, floor=started) for n in days}))
     reminders = tuple(d for d in reminders if d > started)  # a reminder on the day of the notice says nothing new
     return Dates(reminders, calendar.add_workdays(c.due_on, 1))
 

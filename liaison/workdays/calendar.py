@@ -135,6 +135,17 @@ class Calendar:
             raise NoOfficialCalendar(missing)
         return day
 
+    def workdays_before(self, day: dt.date, n: int, *, floor: dt.date) -> dt.date:
+        """The working day ``n`` working days before ``day``, never before ``floor`` (a reminder's date)."""
+        count = 0
+        for _ in range(MAX_N):
+            if count >= n or day <= floor:
+                break
+            day -= dt.timedelta(days=1)
+            if self.is_workday(day):
+                count += 1
+        return max(day, floor)
+
     def workdays_between(self, start: dt.date, end: dt.date) -> int:
         """Working days in (start, end]: how many working days after ``start`` ``end`` is (negative if earlier)."""
         lo, hi, sign = (start, end, 1) if start <= end else (end, start, -1)
