@@ -9,8 +9,6 @@ token. Screenshots go to the test's tmp folder (and to ``$BOHAI_SCREENSHOTS``).
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,9 +18,9 @@ import pytest
 from directory import accounts, clock
 from liaison.service import Running, start
 from liaison.verify import campaign
+from tests.support.browser import keep
 from tests.support.ldap import ldap_values
 from tests.support.mailsink import Sink, mail_sink
-from tests.support.need import need_tool
 from tests.support.settings import service_settings
 from tests.support.verify import TOKEN_RE, text_of
 from tests.support.web import PASSWORD
@@ -30,10 +28,6 @@ from tests.support.web import PASSWORD
 pytestmark = pytest.mark.slow
 
 CITY = "130100000000"
-BROWSER_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]  # fmt: skip
 
 
 @pytest.fixture
@@ -50,24 +44,6 @@ async def running(sqlite_demo_url: str, sink: Sink) -> AsyncIterator[Running]:
     r = await start(settings, report=lambda line: None)
     yield r
     await r.aclose()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    chromium = need_tool("chromium", "chromium")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=chromium, args=BROWSER_ARGS, headless=True)
-        yield b
-        await b.close()
-
-
-def keep(shot: Path) -> None:
-    target = os.environ.get("BOHAI_SCREENSHOTS")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, Path(target) / shot.name)
 
 
 async def test_campaign_for_shijiazhuang_in_browser(

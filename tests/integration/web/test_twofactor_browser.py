@@ -16,12 +16,8 @@ import pytest
 from directory import accounts, clock
 from directory.clock import ManualClock
 from liaison.service import Running, start
-from tests.support.need import need_tool
 from tests.support.settings import service_settings
 from tests.support.web import PASSWORD
-
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 
 
 @pytest.fixture
@@ -36,17 +32,6 @@ async def running(sqlite_demo_url: str) -> AsyncIterator[Running]:
     r = await start(settings, report=lambda line: None)
     yield r
     await r.aclose()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    chromium = need_tool("chromium", "chromium")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=chromium, args=BROWSER_ARGS, headless=True)
-        yield b
-        await b.close()
 
 
 async def test_editor_enrols_and_logs_in_with_a_code(running: Running, browser: object, tmp_path: Path) -> None:
