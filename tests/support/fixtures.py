@@ -6,12 +6,16 @@ starts the slow tests first, and the rule that nothing skips in CI.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from tests.support.need import IN_CI
+
+Cli = Callable[..., tuple[int, str, str]]  # ``bohai(*args, stdin="")`` → (exit code, stdout, stderr)
 
 
 def forget_apps() -> None:
@@ -29,6 +33,22 @@ def forget_apps() -> None:
 def _forget_apps() -> Iterator[None]:
     yield
     forget_apps()
+
+
+@pytest.fixture
+def bohai(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """``bohai user …`` through the CLI's ``main`` on the test's database, with ``stdin`` as standard input."""
+    from liaison.cli import main
+
+    monkeypatch.setenv("BOHAI_DATABASE_URL", db_url)
+
+    def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main(["user", *args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

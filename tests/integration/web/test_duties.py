@@ -4,10 +4,6 @@ second factor off (said at start)."""
 
 from __future__ import annotations
 
-import io
-import sys
-from collections.abc import Callable
-
 import pytest
 
 from directory import accounts, tokens, twofactor, websessions
@@ -15,25 +11,10 @@ from directory.accounts import User
 from directory.errors import ValidationFailed
 from directory.settings import SecuritySettings
 from directory.store import Store, open_store
-from liaison.cli import main
 from liaison.service import start
+from tests.support.fixtures import Cli
 from tests.support.settings import service_settings
 from tests.support.web import PASSWORD
-
-Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def bohai(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    monkeypatch.setenv("BOHAI_DATABASE_URL", db_url)
-
-    def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = main(["user", *args])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def test_roles_and_which_combine() -> None:

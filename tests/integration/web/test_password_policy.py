@@ -3,33 +3,14 @@ three classes, no reuse of the last five, expiry after 90 days with a warning a 
 
 from __future__ import annotations
 
-import io
-import sys
-from collections.abc import Callable
-
 import pytest
 
 from directory import clock, passwords
 from directory.clock import ManualClock
 from directory.errors import ValidationFailed
 from directory.settings import SecuritySettings
-from liaison.cli import main
+from tests.support.fixtures import Cli
 from tests.support.web import PASSWORD, Web, WebFactory
-
-Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def bohai(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
-    monkeypatch.setenv("BOHAI_DATABASE_URL", db_url)
-
-    def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = main(["user", *args])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 async def _change(w: Web, current: str, new: str) -> tuple[int, str]:

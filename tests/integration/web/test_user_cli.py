@@ -4,17 +4,13 @@ plus one run of the installed entry point as a subprocess."""
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import subprocess
 import sys
 
-import pytest
-
 from directory import accounts, tokens
 from directory.settings import LoginSettings
 from directory.store import Store, open_store
-from liaison.cli import main
 
 
 def login(store: Store, username: str, password: str) -> accounts.User:
@@ -24,19 +20,6 @@ def login(store: Store, username: str, password: str) -> accounts.User:
         return asyncio.run(logins.login(username, password, "127.0.0.1", "test"))
     finally:
         logins.close()
-
-
-@pytest.fixture
-def bohai(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("BOHAI_DATABASE_URL", db_url)
-
-    def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = main(["user", *args])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def test_user_commands(bohai, db_url: str) -> None:  # type: ignore[no-untyped-def]
