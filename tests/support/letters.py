@@ -42,7 +42,7 @@ from liaison.mail.worker import OutboxWorker
 from liaison.settings import Settings
 from tests.support.mailsink import Received, Sink
 from tests.support.settings import service_settings
-from tests.support.web import CSRF_RE, PASSWORD
+from tests.support.web import PASSWORD, FormLogin
 
 # -- clock and settings --------------------------------------------------------------------------------------------
 
@@ -103,24 +103,12 @@ FORM = {
 }
 
 
-class Browser:
+class Browser(FormLogin):
     """A client of the web face that logs in through the form; ``woken`` grows by one each time the letters pages
     wake the outbox."""
 
     def __init__(self, client: TestClient[Any, Any], woken: list[int]) -> None:
         self.client, self.woken = client, woken
-
-    async def csrf(self, path: str) -> str:
-        resp = await self.client.get(path)
-        m = CSRF_RE.search(await resp.text())
-        assert m, f"no CSRF field on {path}"
-        return m[1]
-
-    async def login(self, username: str) -> None:
-        await self.client.post("/logout", data={"csrf": await self.csrf("/login")})
-        data = {"username": username, "password": PASSWORD, "csrf": await self.csrf("/login")}
-        resp = await self.client.post("/login", data=data, allow_redirects=False)
-        assert resp.status == 303, await resp.text()
 
     async def send(self, form: dict[str, str]) -> Any:
         token = await self.csrf("/login")

@@ -35,7 +35,7 @@ from liaison.verify import web as verify_web
 from liaison.verify.models import item_t
 from tests.support.mailsink import Sink
 from tests.support.settings import service_settings
-from tests.support.web import CSRF_RE, PASSWORD
+from tests.support.web import PASSWORD, FormLogin
 
 CITY = "130100000000"  # 石家庄市
 COUNTY = "130102000000"  # 长安区
@@ -134,7 +134,7 @@ def item_states(store: Store) -> dict[str, str]:
 
 
 @dataclasses.dataclass
-class Pages:
+class Pages(FormLogin):
     """A client of the web face with the campaign pages; ``woken`` grows when the pages wake the outbox."""
 
     client: TestClient[Any, Any]
@@ -142,18 +142,6 @@ class Pages:
     holder: SnapshotHolder
     settings: Settings
     woken: list[int]
-
-    async def csrf(self, path: str = "/login") -> str:
-        resp = await self.client.get(path)
-        m = CSRF_RE.search(await resp.text())
-        assert m, f"no CSRF field on {path}"
-        return m[1]
-
-    async def login(self, username: str) -> None:
-        await self.client.post("/logout", data={"csrf": await self.csrf("/login")})
-        data = {"username": username, "password": PASSWORD, "csrf": await self.csrf("/login")}
-        resp = await self.client.post("/login", data=data, allow_redirects=False)
-        assert resp.status == 303, await resp.text()
 
     async def post(self, path: str, data: dict[str, str]) -> Any:
         token = await self.csrf("/verify")

@@ -30,6 +30,25 @@ LIXIA = "370102000000"  # 山东省 济南市 历下区
 CSRF_RE = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 
 
+class FormLogin:
+    """``csrf`` and ``login`` for a test client ``self.client`` of the web face: the CSRF token read from a page's
+    form as a browser would, and a login through the form (after logging out whoever was logged in)."""
+
+    client: TestClient[Any, Any]
+
+    async def csrf(self, path: str = "/login") -> str:
+        resp = await self.client.get(path)
+        m = CSRF_RE.search(await resp.text())
+        assert m, f"no CSRF field on {path}"
+        return m[1]
+
+    async def login(self, username: str) -> None:
+        await self.client.post("/logout", data={"csrf": await self.csrf("/login")})
+        data = {"username": username, "password": PASSWORD, "csrf": await self.csrf("/login")}
+        resp = await self.client.post("/login", data=data, allow_redirects=False)
+        assert resp.status == 303, await resp.text()
+
+
 @dataclass
 class Web:
     client: TestClient[Any, Any]
