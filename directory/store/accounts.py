@@ -22,6 +22,11 @@ class Accounts(Database):
             row = conn.execute(sa.select(account_t).where(account_t.c.username == username)).mappings().first()
             return dict(row) if row else None
 
+    def has_accounts(self) -> bool:
+        """Whether any account exists (the login page explains the first run while none does)."""
+        with self.read() as conn:
+            return conn.execute(sa.select(account_t.c.id).limit(1)).first() is not None
+
     def list_accounts(self) -> list[dict[str, Any]]:
         with self.read() as conn:
             return [dict(r) for r in conn.execute(sa.select(account_t).order_by(account_t.c.username)).mappings()]

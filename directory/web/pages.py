@@ -330,7 +330,7 @@ async def dashboard_province(request: web.Request) -> web.Response:
 
 async def login_form(request: web.Request) -> web.Response:
     store = _ctx(request).store
-    none_yet = not await store.run(store.list_accounts)
+    none_yet = not await store.run(store.has_accounts)
     context = {"next": safe_next(request.query.get("next")), "error": "", "username": "", "no_accounts": none_yet}
     return render(request, "web/login.html", context)
 
