@@ -15,7 +15,6 @@ import sys
 
 os.environ.setdefault("PYPINYIN_NO_PHRASES", "true")  # must precede the first import of pypinyin
 
-from pypinyin import Style, lazy_pinyin
 
 from directory import regions
 
@@ -23,6 +22,8 @@ REGION_PINYIN_CSV = regions.DATA_DIR / "region_pinyin.csv"
 
 
 def _keys(text: str) -> tuple[str, str]:
+    from pypinyin import Style, lazy_pinyin  # its dictionaries load on first use: a start from an image needs none
+
     syllables = [s.lower() for s in lazy_pinyin(text, style=Style.NORMAL, errors="ignore")]
     syllables = [s for s in syllables if s.isascii() and s.isalpha()]
     return "".join(syllables), "".join(s[0] for s in syllables)

@@ -363,6 +363,8 @@ def _without(
 class SearchIndexer:
     """A Snapshot builder (``holder.register("search", SearchIndexer())``) that patches the previous index."""
 
+    image_key = "search"  # its index may be saved in the start-up image (directory.startimage)
+
     def __init__(self) -> None:
         self._previous: SearchIndex | None = None
         self._lock = threading.Lock()
@@ -372,8 +374,8 @@ class SearchIndexer:
             self._previous = SearchIndex(snap, self._previous)
             return self._previous
 
-    def adopt(self, index: SearchIndex) -> None:
-        """Patch from ``index`` next (an index this builder did not build, carried in by its Snapshot)."""
+    def adopt(self, index: SearchIndex, snap: Snapshot) -> None:
+        """Patch from ``index`` (of ``snap``) next: an index this builder did not build, carried in by a Snapshot."""
         with self._lock:
             self._previous = index
 

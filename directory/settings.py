@@ -46,6 +46,9 @@ class DatabaseSettings:
     url: str = "sqlite:///bohai.sqlite3"
     pool_size: int = field(default=5, metadata=POSITIVE)
     poll_interval: float = field(default=0.5, metadata=POSITIVE)
+    # The start-up image (directory.startimage): "auto" beside a SQLite file or in the user's cache folder for a
+    # server database, "off", or a file path.
+    image: str = "auto"
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,6 @@ import hashlib
 import re
 import secrets
 
-import pyotp
-
 from directory import clock
 from directory.errors import FieldError, NotFound, ValidationFailed
 from directory.store import Store
@@ -27,10 +25,14 @@ _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misre
 
 
 def new_secret() -> str:
+    import pyotp  # imported on first use (~50 ms of every start-up otherwise)
+
     return pyotp.random_base32()
 
 
 def uri(secret: str, username: str) -> str:
+    import pyotp
+
     return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
 
 
@@ -57,6 +59,8 @@ def matching_step(secret: str, code: str, at: float | None = None) -> int | None
     if not CODE_RE.match(code):
         return None
     now = clock.now().timestamp() if at is None else at
+    import pyotp
+
     totp = pyotp.TOTP(secret)
     for offset in (0, -1, 1):
         moment = now + offset * STEP

@@ -19,6 +19,7 @@ from aiohttp import web
 from directory import demo
 from directory.errors import SettingsError
 from directory.snapshot import SnapshotHolder
+from directory.startimage import ImageFile, image_path
 from directory.store import Store
 from directory.sync.schedule import SyncScheduler
 from directory.web.app import make_app
@@ -90,7 +91,11 @@ async def start(
             created = await asyncio.to_thread(load_demo, store)
             if created:
                 report(f"demo data: {created} offices created (演示数据，非真实联系人)")
-        holder = await asyncio.to_thread(SnapshotHolder, store)
+        holder = await asyncio.to_thread(SnapshotHolder, store, image=_image_file(settings))
+        if holder.image is not None and holder.image_generation is not None:
+            gen, now = holder.image_generation, holder.current.generation
+            moved = f", brought to {now}" if now != gen else ""
+            report(f"start-up image: generation {gen}{moved}, read from {holder.image.path} (启动快照，索引无需重建)")
         both = [a["username"] for a in await asyncio.to_thread(store.list_accounts) if a["role"] == "secadmin,sysadmin"]
     except BaseException:
         store.close()
@@ -111,10 +116,41 @@ async def start(
                 report(f"{name} listening on {url}")
         await asyncio.to_thread(holder.settle_memory)  # after the faces registered their indexes
         running.on_close(lambda: asyncio.to_thread(holder.unsettle_memory))
+        if holder.image is not None:
+            keeper = asyncio.create_task(_keep_image(holder, running.stop))
+            running.on_close(lambda: _cancel(keeper))
     except BaseException:
         await running.aclose()
         raise
     return running
+
+
+def _image_file(settings: Settings) -> ImageFile | None:
+    path = image_path(settings.database.image, settings.database.url)
+    return ImageFile(path) if path is not None else None
+
+
+async def _keep_image(holder: SnapshotHolder, stop: asyncio.Event) -> None:
+    """Keep the start-up image near the data: saved once the service runs (if it was missing or behind), after
+    changes at most every ``IMAGE_EVERY`` seconds, and when the service stops. A restart that finds it behind
+    patches in only the offices written since, so an older image is slower to take, never wrong."""
+
+    async def save() -> None:
+        try:
+            await asyncio.to_thread(holder.save_image)
+        except (OSError, ValueError) as exc:
+            log.warning("start-up image not saved: %s", exc)
+
+    try:
+        while not stop.is_set():
+            await save()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), IMAGE_EVERY)
+    finally:
+        await asyncio.shield(save())
+
+
+IMAGE_EVERY = 300.0
 
 
 async def _start_face(face: Face, running: Running) -> tuple[str, str] | None:

@@ -13,10 +13,12 @@ between entries, equal prepared tuples shared, and sorted columns instead of a d
 
 from __future__ import annotations
 
+import pickle
 import time
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, overload
 
 from directory.ldap import filtertree as ft
 from directory.ldap import query
@@ -67,11 +69,80 @@ class TextIndex:
     ids: array[int]
 
 
+def _blob(e: IndexedEntry) -> bytes:
+    norm = None if e.norm == e.dn else e.norm
+    return pickle.dumps((e.dn, norm, e.prepared, e.layout.keys, e.layout.names, e.spans.tobytes(), e.full), 5)
+
+
+Item = IndexedEntry | bytes  # an entry, or its pickled form not yet made (see LazyEntries)
+
+
+class LazyEntries(Sequence[IndexedEntry]):
+    """The entries of an index read from a start-up image. Each is kept in its pickled form and made when first
+    used (then kept): reading them all back at start would cost most of the image's reading time, and a query
+    touches only its candidates. Indexes patched from this one carry the forms not yet made (``items``), so a change
+    does not make them all either. Layouts and equal prepared tuples are shared as the index builder shares them."""
+
+    def __init__(self, items: list[Item], like: LazyEntries | None = None) -> None:
+        self._items = items
+        self._layouts: dict[tuple[str, ...], Layout] = like._layouts if like else {}
+        self._tuples: dict[tuple[str, ...], tuple[str, ...]] = like._tuples if like else {}
+        self._keys: dict[str, str] = like._keys if like else {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, i: int) -> IndexedEntry: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[IndexedEntry]: ...
+
+    def __getitem__(self, i: int | slice) -> IndexedEntry | list[IndexedEntry]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self._items)))]
+        item = self._items[i]
+        return self._make(i, item) if isinstance(item, bytes) else item
+
+    def __iter__(self) -> Iterator[IndexedEntry]:
+        for i in range(len(self._items)):
+            yield self[i]
+
+    def _make(self, i: int, blob: bytes) -> IndexedEntry:
+        dn, norm, prepared, keys, names, spans, full = pickle.loads(blob)
+        layout = self._layouts.get(names)
+        if layout is None:
+            layout = self._layouts[names] = Layout(keys, names)
+        key, same = self._keys.setdefault, self._tuples.setdefault
+        offsets: array[int] = array("I")
+        offsets.frombytes(spans)
+        entry = IndexedEntry(
+            dn, norm or dn, {key(k, k): same(v, v) for k, v in prepared.items()}, layout, offsets, full
+        )
+        self._items[i] = entry  # two threads making the same entry at once keep one of them: equal either way
+        return entry
+
+    def blobs(self) -> list[bytes]:
+        return [item if isinstance(item, bytes) else _blob(item) for item in self._items]
+
+
+def items_of(entries: Sequence[IndexedEntry]) -> Sequence[Item]:
+    """The entries as they are held (forms not yet made stay unmade): compare these with ``is`` to find changes."""
+    return entries._items if isinstance(entries, LazyEntries) else entries
+
+
+def entries_of(items: list[Item], like: Sequence[IndexedEntry] | None) -> Sequence[IndexedEntry]:
+    """A sequence of entries over ``items`` (a plain list when every one is made)."""
+    if any(isinstance(item, bytes) for item in items):
+        return LazyEntries(items, like if isinstance(like, LazyEntries) else None)
+    return items  # type: ignore[return-value]  # no bytes left: every item is an IndexedEntry
+
+
 @dataclass
 class DirectoryIndex:
     base_dn: str
     generation: int
-    entries: list[IndexedEntry] = field(default_factory=list)
+    entries: Sequence[IndexedEntry] = field(default_factory=list)  # a list, or LazyEntries from an image
     by_dn: dict[str, int] = field(default_factory=dict)
     by_raw: dict[str, int] = field(default_factory=dict)  # the DNs exactly as the server writes them
     children: list[list[int]] = field(default_factory=list)
@@ -83,6 +154,24 @@ class DirectoryIndex:
     _encoded: dict[object, dict[int, bytes]] = field(default_factory=dict, repr=False)
     _encoded_bytes: int = field(default=0, repr=False)
     _sets: dict[int, tuple[list[int], frozenset[int]]] = field(default_factory=dict, repr=False)
+
+    def __getstate__(self) -> dict[str, object]:
+        """The index for a start-up image: without what queries remember; entries each in a pickled form of their
+        own (taken back one by one as they are used, see ``LazyEntries``); id columns as machine integers."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_encoded", "_encoded_bytes", "_sets")}
+        entries = self.entries
+        state["entries"] = entries.blobs() if isinstance(entries, LazyEntries) else [_blob(e) for e in entries]
+        state["present"] = {k: array("i", v) for k, v in self.present.items()}
+        state["sorted_keys"] = {k: (keys, array("i", ids)) for k, (keys, ids) in self.sorted_keys.items()}
+        state["parents"], state["end"] = array("i", self.parents), array("i", self.end)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["entries"] = LazyEntries(state["entries"])
+        state["present"] = {k: v.tolist() for k, v in state["present"].items()}
+        state["sorted_keys"] = {k: (keys, ids.tolist()) for k, (keys, ids) in state["sorted_keys"].items()}
+        state["parents"], state["end"] = state["parents"].tolist(), state["end"].tolist()
+        self.__dict__.update(state, _encoded={}, _encoded_bytes=0, _sets={})
 
     def encoded(self, selection: object) -> dict[int, bytes]:
         """Entries encoded for one attribute selection (clients repeat theirs), for a few selections at most."""

@@ -15,11 +15,12 @@ import gc
 import itertools
 import threading
 from array import array
+from collections.abc import Sequence
 
 from directory import dit
 from directory.ldap import messages as m
 from directory.ldap import schema
-from directory.ldap.backend import DirectoryIndex, IndexedEntry, Layout, TextIndex
+from directory.ldap.backend import DirectoryIndex, IndexedEntry, Item, Layout, TextIndex, entries_of, items_of
 from directory.ldap.ber import enc_str, tlv
 from directory.ldap.dn import normalize_dn, parent_dn
 from directory.ldap.filters import prepare_entry
@@ -75,9 +76,38 @@ class Indexer:
         self.base_dn = base_dn
         self.confirmed_attribute = confirmed_attribute  # see dit.office_entry
         self._lock = threading.Lock()
-        self._regions: dict[str, tuple[RegionView, IndexedEntry]] = {}
-        self._offices: dict[str, tuple[OfficeView, RegionView, list[IndexedEntry]]] = {}
+        self._regions: dict[str, tuple[RegionView, Item]] = {}
+        self._offices: dict[str, tuple[OfficeView, RegionView, list[Item]]] = {}
         self._previous: DirectoryIndex | None = None
+
+    @property
+    def image_key(self) -> str:
+        """What the index depends on besides the data: saved in and checked against the start-up image."""
+        return f"ldap {self.base_dn}\n{self.confirmed_attribute}"
+
+    def adopt(self, index: DirectoryIndex, snap: Snapshot) -> None:
+        """Patch from ``index`` (the index of ``snap``, read from the start-up image) next: pair its entries, as they
+        are held, with the regions and offices they were made of, walking the DIT in the order ``_walk`` made them."""
+        with self._lock:
+            if index is self._previous:
+                return
+            regions: dict[str, tuple[RegionView, Item]] = {}
+            offices: dict[str, tuple[OfficeView, RegionView, list[Item]]] = {}
+            items, at = items_of(index.entries), 1
+            for province in snap.provinces():
+                for region in snap.descendants(province.code):
+                    if at >= len(items):
+                        return  # not this Snapshot's index: the next change builds from scratch
+                    regions[region.code] = (region, items[at])
+                    at += 1
+                    office = snap.offices.get(region.code)
+                    if office is not None:
+                        n = 1 + sum(1 for c in office.contacts if c.email and c.email.isascii())
+                        offices[region.code] = (office, region, list(items[at : at + n]))
+                        at += n
+            if at != len(items):
+                return
+            self._regions, self._offices, self._previous = regions, offices, index
 
     def __call__(self, snap: Snapshot) -> DirectoryIndex:
         with self._lock:
@@ -87,18 +117,22 @@ class Indexer:
                 self._cache: dict[tuple[str, str], str] = {}  # for this build only: kept, it would pin every
                 self._tuples: dict[Values, Values] = {}  # raw value of the directory (~15 MB)
                 try:
-                    entries = self._walk(snap)
+                    items = self._walk(snap)
                 finally:
                     self._cache, self._tuples = {}, {}
                 prev = self._previous
+                entries = entries_of(items, prev.entries if prev else None)
                 if (
                     prev is not None
-                    and len(prev.entries) == len(entries)
-                    and all(a is b or a.norm == b.norm for a, b in zip(prev.entries, entries, strict=True))
+                    and len(prev.entries) == len(items)
+                    and all(
+                        a is b or prev.entries[k].norm == entries[k].norm
+                        for k, (a, b) in enumerate(zip(items_of(prev.entries), items, strict=True))
+                    )
                 ):
                     index = patch(prev, entries, snap.generation)
                 else:
-                    index = assemble(entries, self.base_dn, snap.generation)
+                    index = assemble(list(entries), self.base_dn, snap.generation)
                 self._previous = index
                 # No gc.freeze() here: frozen objects are never collected, so every replaced Snapshot (Snapshot
                 # and its derived indexes reference each other) would leak for the life of the process. The
@@ -108,10 +142,10 @@ class Indexer:
                 if enabled:
                     gc.enable()
 
-    def _walk(self, snap: Snapshot) -> list[IndexedEntry]:
-        regions: dict[str, tuple[RegionView, IndexedEntry]] = {}
-        offices: dict[str, tuple[OfficeView, RegionView, list[IndexedEntry]]] = {}
-        out = [index_entry(dit.base_entry(self.base_dn), self._cache, self._tuples)]
+    def _walk(self, snap: Snapshot) -> list[Item]:
+        regions: dict[str, tuple[RegionView, Item]] = {}
+        offices: dict[str, tuple[OfficeView, RegionView, list[Item]]] = {}
+        out: list[Item] = [index_entry(dit.base_entry(self.base_dn), self._cache, self._tuples)]
         for province in snap.provinces():
             for region in snap.descendants(province.code):
                 out.append(self._region(snap, region, regions))
@@ -121,11 +155,9 @@ class Indexer:
         self._regions, self._offices = regions, offices
         return out
 
-    def _region(
-        self, snap: Snapshot, region: RegionView, seen: dict[str, tuple[RegionView, IndexedEntry]]
-    ) -> IndexedEntry:
+    def _region(self, snap: Snapshot, region: RegionView, seen: dict[str, tuple[RegionView, Item]]) -> Item:
         old = self._regions.get(region.code)
-        entry = (
+        entry: Item = (
             old[1]
             if old and old[0] == region
             else index_entry(dit.region_entry(snap, region, self.base_dn), self._cache, self._tuples)
@@ -138,9 +170,10 @@ class Indexer:
         snap: Snapshot,
         region: RegionView,
         office: OfficeView,
-        seen: dict[str, tuple[OfficeView, RegionView, list[IndexedEntry]]],
-    ) -> list[IndexedEntry]:
+        seen: dict[str, tuple[OfficeView, RegionView, list[Item]]],
+    ) -> list[Item]:
         old = self._offices.get(region.code)
+        entries: list[Item]
         if old and old[0] == office and old[1] == region:
             entries = old[2]
         else:
@@ -180,10 +213,11 @@ def assemble(entries: list[IndexedEntry], base_dn: str, generation: int) -> Dire
     return index
 
 
-def patch(prev: DirectoryIndex, entries: list[IndexedEntry], generation: int) -> DirectoryIndex:
+def patch(prev: DirectoryIndex, entries: Sequence[IndexedEntry], generation: int) -> DirectoryIndex:
     """The index of ``entries`` (same DNs in the same order as ``prev``) made by copying only what changed;
     ``prev`` stays intact for readers still holding the old Snapshot."""
-    changed = [i for i, (a, b) in enumerate(zip(prev.entries, entries, strict=True)) if a is not b]
+    pairs = zip(items_of(prev.entries), items_of(entries), strict=True)
+    changed = [i for i, (a, b) in enumerate(pairs) if a is not b]
     index = DirectoryIndex(prev.base_dn, generation, entries, prev.by_dn, prev.by_raw, prev.children, prev.parents)
     index.end = prev.end
     index.present = dict(prev.present)

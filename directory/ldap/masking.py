@@ -9,7 +9,7 @@ sees and results carry only that. Built once per Snapshot and viewer class, on f
 from __future__ import annotations
 
 from directory import dit
-from directory.ldap.backend import DirectoryIndex, IndexedEntry
+from directory.ldap.backend import DirectoryIndex, IndexedEntry, entries_of, items_of
 from directory.ldap.indexing import index_entry, patch
 from directory.privacy import Viewer, office_for
 from directory.snapshot import Snapshot
@@ -23,10 +23,9 @@ def viewer_index(snap: Snapshot, main: DirectoryIndex, viewer: Viewer) -> Direct
 
 
 def _masked(snap: Snapshot, main: DirectoryIndex, viewer: Viewer) -> DirectoryIndex:
-    entries = list(main.entries)
+    replaced: dict[int, IndexedEntry] = {}
     cache: dict[tuple[str, str], str] = {}
     tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
-    changed = False
     for office in snap.offices.values():
         shown = office_for(office, viewer)
         if shown is office:
@@ -39,6 +38,10 @@ def _masked(snap: Snapshot, main: DirectoryIndex, viewer: Viewer) -> DirectoryIn
             indexed: IndexedEntry = index_entry(entry, cache, tuples)
             i = main.by_dn.get(indexed.norm)
             if i is not None:
-                entries[i] = indexed
-                changed = True
-    return patch(main, entries, snap.generation) if changed else main
+                replaced[i] = indexed
+    if not replaced:
+        return main
+    items = list(items_of(main.entries))
+    for i, indexed in replaced.items():
+        items[i] = indexed
+    return patch(main, entries_of(items, main.entries), snap.generation)

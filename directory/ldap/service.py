@@ -83,6 +83,7 @@ async def start_ldap(
     authenticate = None
     if store is not None:
         authenticate = bind_authenticator(accounts.logins_for(store, login or LoginSettings()), settings.base_dn)
+
     def for_viewer(viewer: Viewer) -> DirectoryIndex:
         snap = holder.current
         return viewer_index(snap, snap.derived(INDEX_KEY, indexer), viewer)

@@ -5,8 +5,8 @@ counter, audit trail, :class:`ChangeListener`), ``upsert`` (how an upsert of off
 write and its dry run), ``offices`` (offices and contacts), ``accounts`` (account rows), ``tokens`` (API tokens),
 ``apppasswords`` (the CardDAV app passwords of accounts), ``sessions`` (web sessions, login and password
 history, recovery codes), ``reports`` (error reports on offices), ``auditlog`` (the chained audit writer, its checks,
-archive and prune) with ``audittrail`` (the store's part for them) and ``regions`` (the region tree, division
-updates, aliases of retired codes).
+archive and prune) with ``audittrail`` (the store's part for them), ``regions`` (the region tree, division
+updates, aliases of retired codes) and ``imagechecks`` (what a start-up image is checked against).
 
 The API is synchronous and thread-safe; async faces call ``await store.run(fn, ...)``.
 """
@@ -33,6 +33,7 @@ from directory.store.engine import (
     office_t,
     region_t,
 )
+from directory.store.imagechecks import ImageChecks
 from directory.store.offices import Offices
 from directory.store.regions import Regions, region_alias_t
 from directory.store.reports import Reports
@@ -59,7 +60,7 @@ __all__ = [
 ]
 
 
-class Store(Offices, Accounts, Tokens, AppPasswords, Sessions, Regions, Reports, AuditTrail):
+class Store(Offices, Accounts, Tokens, AppPasswords, Sessions, Regions, Reports, AuditTrail, ImageChecks):
     """A directory database. Create with :func:`open_store`, close with :meth:`close`."""
 
 

@@ -125,9 +125,9 @@ def verify(conn: Connection, key: AuditKey) -> Report:
     upto = conn.execute(sa.select(meta_t.c.value).where(meta_t.c.key == LEGACY_UPTO)).scalar_one_or_none()
     legacy_upto = int(upto or 0)
     unchained = conn.execute(
-        sa.select(change_t.c.id).where(sa.or_(change_t.c.chain.is_(None), change_t.c.mac.is_(None))).order_by(
-            change_t.c.id
-        )
+        sa.select(change_t.c.id)
+        .where(sa.or_(change_t.c.chain.is_(None), change_t.c.mac.is_(None)))
+        .order_by(change_t.c.id)
     ).scalars()
     for row_id in unchained:
         if row_id <= legacy_upto:
@@ -294,4 +294,3 @@ def prune(conn: Connection, before: dt.datetime, oldest_allowed: dt.datetime) ->
         total += conn.execute(sa.delete(change_t).where(change_t.c.chain == chain, change_t.c.seq <= last)).rowcount
         conn.execute(sa.update(chain_t).where(chain_t.c.chain == chain).values(pruned_seq=last, pruned_mac=anchor))
     return Pruned(total, plan)
-

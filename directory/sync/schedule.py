@@ -15,14 +15,17 @@ import logging
 import os
 import socket
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from directory import clock
 from directory.errors import BohaiError
 from directory.settings import Settings
 from directory.snapshot import Snapshot
 from directory.store import Store
-from directory.sync import publish, pull
 from directory.sync import state as st
+
+if TYPE_CHECKING:
+    from directory.sync.publish import Job
 
 log = logging.getLogger(__name__)
 DEBOUNCE = 30.0  # seconds of quiet after an edit before a scheduled target publishes it
@@ -45,7 +48,11 @@ class SyncScheduler:
         self.debounce = dt.timedelta(seconds=debounce)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         base = self.base = settings.ldap.base_dn
-        self.publish = {n: publish.Job(n, t, base) for n, t in settings.publish.items() if t.schedule > 0}
+        self.publish: dict[str, Job] = {}
+        if any(t.schedule > 0 for t in settings.publish.values()):
+            from directory.sync.publish import Job  # ldap3 is imported only where a target runs
+
+            self.publish = {n: Job(n, t, base) for n, t in settings.publish.items() if t.schedule > 0}
         self.pull = {n: s for n, s in settings.pull.items() if s.schedule > 0}
         self._seen_gen: int | None = None
         self._edited_at = clock.now()
@@ -107,12 +114,16 @@ class SyncScheduler:
         return [key]
 
     def _publish(self, name: str, snap: Snapshot) -> None:
+        from directory.sync import publish
+
         plan = publish.run(self.store, snap, self.publish[name], publish.Options())
         log.info(
             "publish %s: %d added, %d modified, %d deleted", name, len(plan.adds), len(plan.modifies), len(plan.deletes)
         )
 
     def _pull(self, name: str, snap: Snapshot) -> None:
+        from directory.sync import pull
+
         source = self.pull[name]
         report = pull.run(self.store, name, source, dry_run=False, actor=f"pull:{name}", source_base=self.base)
         log.info("pull %s: %d created, %d updated, %d removed", name, report.created, report.updated, report.removed)

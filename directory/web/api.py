@@ -140,9 +140,16 @@ class OfficeJsonIndexer:
     encoded once as JSON without the opening brace, by region code, so a search response is a join of bytes. Given
     the previous Snapshot's encodings it re-encodes only offices that are not the very same OfficeView object."""
 
+    image_key = "web.office_json"  # saved in the start-up image (directory.startimage)
+
     def __init__(self) -> None:
         self._previous: tuple[Mapping[str, OfficeView], dict[str, bytes]] | None = None
         self._lock = threading.Lock()
+
+    def adopt(self, encoded: dict[str, bytes], snap: Snapshot) -> None:
+        """Re-encode from ``encoded`` (the encodings of ``snap``'s offices) next."""
+        with self._lock:
+            self._previous = (snap.offices, encoded)
 
     def __call__(self, snap: Snapshot) -> dict[str, bytes]:
         with self._lock:

@@ -72,4 +72,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = "请加 -v 重新运行查看详细信息，并告知系统管理员"
         print(f"内部错误（{type(exc).__name__}），未完成。{hint}", file=sys.stderr)
         return 3
-

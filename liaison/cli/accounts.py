@@ -1,5 +1,4 @@
-"""``bohai user …``: staff accounts, API tokens and the app passwords of CardDAV clients.
-"""
+"""``bohai user …``: staff accounts, API tokens and the app passwords of CardDAV clients."""
 
 from __future__ import annotations
 

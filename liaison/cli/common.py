@@ -44,4 +44,3 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"应为正整数：{text!r}")
     return value
-

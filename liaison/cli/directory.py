@@ -1,5 +1,4 @@
-"""``bohai search``, ``bohai import``, ``bohai export`` and ``bohai remove``: the directory from the command line.
-"""
+"""``bohai search``, ``bohai import``, ``bohai export`` and ``bohai remove``: the directory from the command line."""
 
 from __future__ import annotations
 
@@ -39,15 +38,12 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-
 def _add_search(sub: Any) -> None:
     p = sub.add_parser("search", help="查找单位：名称、地区、联系人、拼音或首字母、电话、邮箱、邮编、区划代码")
     p.add_argument("query", help="查询词，多个词用空格分开（如：石家庄 长安、changan、zw、0311-8765）")
     p.add_argument("--json", action="store_true", help="以 JSON 输出")
     p.add_argument("--limit", type=positive_int, default=20, help="最多显示的结果数（默认 20）")
     p.set_defaults(handler=cmd_search)
-
-
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:

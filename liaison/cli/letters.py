@@ -1,5 +1,4 @@
-"""``bohai letter …``: send (queue), show and list letters.
-"""
+"""``bohai letter …``: send (queue), show and list letters."""
 
 from __future__ import annotations
 
@@ -104,11 +103,7 @@ def cmd_letter_show(args: argparse.Namespace, settings: Settings) -> int:
     for d in letter.deliveries:
         state = letters_mod.STATE_NAMES.get(d.effective_state, d.effective_state)
         due = f"　期限 {clock.shown(d.deadline)}{'（暂定）' if d.deadline_provisional else ''}" if d.deadline else ""
-        extra = (
-            f"　{d.last_error or d.state_note}"
-            if d.effective_state in ("failed", "bounced", "deferred")
-            else ""
-        )
+        extra = f"　{d.last_error or d.state_note}" if d.effective_state in ("failed", "bounced", "deferred") else ""
         copy = "[抄送] " if d.is_copy else ""
         print(f"  {copy}{d.region_code} → {d.channel} {d.address}　{state}{due}{extra}")
         if d.note and not d.is_copy:

@@ -1,5 +1,4 @@
-"""``bohai meeting …``: joint meetings — create, update, cancel, show, list.
-"""
+"""``bohai meeting …``: joint meetings — create, update, cancel, show, list."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""``bohai backup``, ``bohai restore`` and ``bohai doctor``: the operator's commands.
-"""
+"""``bohai backup``, ``bohai restore`` and ``bohai doctor``: the operator's commands."""
 
 from __future__ import annotations
 
@@ -69,8 +68,6 @@ def add_commands(sub: Any) -> None:
     p.add_argument("file", metavar="FILE", help="bohai backup 写出的备份文件")
     p.add_argument("--force", action="store_true", help="目标数据库已有单位、账户、函件或会议时仍然覆盖")
     p.set_defaults(handler=cmd_restore)
-    p = sub.add_parser(
-        "doctor", help="检查配置与运行环境，逐项说明问题与处理办法（退出码 0 正常，1 有警告，2 有错误）"
-    )
+    p = sub.add_parser("doctor", help="检查配置与运行环境，逐项说明问题与处理办法（退出码 0 正常，1 有警告，2 有错误）")
     p.add_argument("--json", action="store_true", help="以 JSON 输出，供监控使用")
     p.set_defaults(handler=cmd_doctor)

@@ -1,5 +1,4 @@
-"""``bohai regions update``: apply a new edition of the NBS division codes, with a report of every office touched.
-"""
+"""``bohai regions update``: apply a new edition of the NBS division codes, with a report of every office touched."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""``bohai serve``, ``bohai demo`` and ``bohai config``: run the service, load demo data, print the settings.
-"""
+"""``bohai serve``, ``bohai demo`` and ``bohai config``: run the service, load demo data, print the settings."""
 
 from __future__ import annotations
 

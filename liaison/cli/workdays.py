@@ -1,5 +1,4 @@
-"""``bohai workdays …``: the working-day calendar and its override table.
-"""
+"""``bohai workdays …``: the working-day calendar and its override table."""
 
 from __future__ import annotations
 

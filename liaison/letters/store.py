@@ -256,9 +256,7 @@ def get_letter(store: Store, key: str) -> Letter:
     with store.read() as conn:
         row = _letter_row(conn, key)
         q = (
-            sa.select(
-                delivery_t, outbox_t.c.state.label("outbox_state"), outbox_t.c.last_error, outbox_t.c.attempts
-            )
+            sa.select(delivery_t, outbox_t.c.state.label("outbox_state"), outbox_t.c.last_error, outbox_t.c.attempts)
             .join(outbox_t, outbox_t.c.id == delivery_t.c.outbox_id, isouter=True)
             .where(delivery_t.c.letter_id == row["id"])
             .order_by(delivery_t.c.id)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-
-from icalendar import Calendar, Event, Timezone, vCalAddress, vText
+from typing import TYPE_CHECKING
 
 from directory import clock
 from directory.errors import FieldError, ValidationFailed
@@ -25,11 +24,19 @@ _TZ_FIRST = dt.date(1992, 1, 1)
 _TZ_LAST = dt.date(2038, 1, 1)
 
 
+if TYPE_CHECKING:
+    from icalendar import Event, Timezone, vCalAddress
+
+
 def _vtimezone() -> Timezone:
+    from icalendar import Timezone  # the package is imported on first use: service start-up does without it
+
     return Timezone.from_tzid(TZID, first_date=_TZ_FIRST, last_date=_TZ_LAST)
 
 
 def _address(email: str, name: str) -> vCalAddress:
+    from icalendar import vCalAddress, vText
+
     addr = vCalAddress(f"mailto:{email}")
     if name:
         addr.params["CN"] = vText(name)
@@ -47,6 +54,8 @@ def _attendee(a: AttendeeView, method: str) -> vCalAddress:
 
 
 def _event(m: MeetingView, method: str, organiser_name: str, stamp: dt.datetime) -> Event:
+    from icalendar import Event
+
     ev = Event()
     ev.add("uid", m.uid)
     ev.add("dtstamp", stamp.astimezone(dt.UTC))
@@ -79,6 +88,8 @@ def calendar(
     """A VCALENDAR with one VEVENT per meeting; ``attendees`` overrides whom each event lists (e.g. for CANCEL)."""
     if method not in METHODS:
         raise ValueError(f"unsupported iTIP method {method!r}")
+    from icalendar import Calendar
+
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -119,6 +130,8 @@ def _mailto(value: object) -> str:
 def parse_reply(data: bytes) -> list[Reply]:
     """The answers in an iTIP REPLY; raises ValidationFailed when it is not a REPLY or is malformed."""
     try:
+        from icalendar import Calendar
+
         cal = Calendar.from_ical(data)
     except ValueError as exc:
         raise ValidationFailed([FieldError("text/calendar", f"日历数据无法解析：{exc}")]) from None

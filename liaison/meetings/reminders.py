@@ -60,9 +60,7 @@ def reminder_time(start: dt.datetime, n: int, unit: str, calendar: Calendar) -> 
     return dt.datetime.combine(day, local.time(), clock.ZONE).astimezone(dt.UTC)
 
 
-def schedule(
-    conn: Connection, settings: Settings, meeting: MeetingView, now: dt.datetime, calendar: Calendar
-) -> None:
+def schedule(conn: Connection, settings: Settings, meeting: MeetingView, now: dt.datetime, calendar: Calendar) -> None:
     for label, n, unit in parse_offsets(settings.meetings.reminder_offsets):
         due = reminder_time(meeting.start_at, n, unit, calendar)
         if due <= now or due >= meeting.start_at:

@@ -79,6 +79,7 @@ def _replace(store: Store, backup: Backup) -> dict[str, int]:
             _insert(conn, tables[chunk.table], chunk.columns, chunk.rows)
         if not store.is_sqlite:
             _reset_sequences(conn, tables_mod.model_tables())
+        store.renew_epoch(conn)  # start-up images of the data replaced here must not be taken for the restored
     return dict(backup.rows)
 
 
@@ -137,4 +138,3 @@ def bring_forward(backup: Backup, tmp: Path) -> Backup:
     finally:
         engine.dispose()
     return open_backup(out)
-

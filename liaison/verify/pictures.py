@@ -111,7 +111,7 @@ def tiles(ident: str, title: str, data: Sequence[Row], positions: dict[str, tupl
         ink = "#ffffff" if r.confirmed_share >= 0.6 else "#1f2933"
         name = r.name if len(r.name) <= 6 else r.name[:5] + "…"
         parts.append(
-            f'<g><title>{escape(r.name)}：{percent(r.confirmed_share)}（{r.confirmed}/{r.offices}）</title>'
+            f"<g><title>{escape(r.name)}：{percent(r.confirmed_share)}（{r.confirmed}/{r.offices}）</title>"
             f'<rect x="{x}" y="{y}" width="{size}" height="{size}" rx="6" fill="{fill}" stroke="#52606d"/>'
             f'<text x="{x + size / 2}" y="{y + 40}" text-anchor="middle" fill="{ink}">{escape(name)}</text>'
             f'<text x="{x + size / 2}" y="{y + 64}" text-anchor="middle" font-size="17" font-weight="bold" '

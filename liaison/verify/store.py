@@ -163,9 +163,7 @@ def answers_per_day(
     at = item_t.c.answered_at
     bucket = sa.case(*[(at < bound, i - 1) for i, bound in enumerate(bounds) if i], else_=-1)
     query = (
-        sa.select(bucket.label("b"), sa.func.count())
-        .where(*where, at.is_not(None), at >= bounds[0])
-        .group_by(bucket)
+        sa.select(bucket.label("b"), sa.func.count()).where(*where, at.is_not(None), at >= bounds[0]).group_by(bucket)
     )
     for b, n in conn.execute(query):
         if 0 <= int(b) < len(buckets):

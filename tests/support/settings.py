@@ -18,6 +18,7 @@ def service_settings(url: str | None = None, *, sink: Sink | None = None, **sect
     # The second factor is off unless a test asks for it: the tests of other features log in with a password only.
     # Sender checks need DNS; tests of them turn them on with a table of answers (service.start(dns=...)). The
     # scraping limits would slow tests that read the whole directory many times; their own tests turn them on.
+    # The start-up image is off: most tests start a service once on data they made; its own tests turn it on.
     merged: dict[str, dict[str, Any]] = {
         "http": {"port": 0},
         "web": {"entries_per_minute": 0},
@@ -25,8 +26,7 @@ def service_settings(url: str | None = None, *, sink: Sink | None = None, **sect
         "smtp": {"port": 0, "check_senders": False},
         "security": {"require_2fa": False},
     }
-    if url is not None:
-        merged["database"] = {"url": url}
+    merged["database"] = {"image": "off"} if url is None else {"url": url, "image": "off"}
     if sink is not None:
         merged["relay"] = {"host": sink.host, "port": sink.port, "timeout": 10}
     for name, values in sections.items():
