@@ -15,7 +15,7 @@ import os
 import pickle
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,7 @@ async def _ask_all(http: str | None, ldap: int | None) -> dict[str, Any]:
     return answers
 
 
-Hook = Callable[[str, str], Awaitable[None]]
+Hook = Callable[[str, str], Coroutine[Any, Any, None]]
 Ready = Callable[[dict[str, str]], Awaitable[None]]
 
 
@@ -189,7 +189,7 @@ def _holder(url: str, image: Path) -> SnapshotHolder:
     return holder
 
 
-def _answers(holder: SnapshotHolder) -> tuple[object, ...]:
+def _answers(holder: SnapshotHolder) -> tuple[Any, ...]:
     from directory.ldap.filterstr import parse_filter
     from directory.ldap.indexing import index_for
     from directory.search import search
