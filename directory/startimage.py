@@ -13,11 +13,16 @@ An image is taken only when it is provably this code's and this data's:
 - the image's generation is not newer than the database's, and the region tree has not changed since it;
 - after the offices written since the image are patched in (``store.load_changes``, as every running instance does),
   the number of offices and the sum of their versions equal the database's;
-- the SHA-256 of the payload, checked while it is read, matches the header.
+- the BLAKE2b digest of the payload, checked while it is read, matches the header.
 
 Anything else, and the Snapshot is built from the database as before (and the image rewritten once the service
-runs). The file holds personal data and is unpickled, so it is written with mode 0600, refused when another user owns
-it or others may write it, and unpickled with a loader that only makes the read model's own types.
+runs). Where the system can fork, the image is written by a short-lived child process (as Redis writes its
+snapshots): the child sees the Snapshot as it was at the fork, so the service neither pauses for the pickling nor
+grows by the pickler's bookkeeping; the child uses only what needs no lock another thread could hold (the pickler,
+file I/O and Python's own BLAKE2b, not OpenSSL).
+
+The file holds personal data and is unpickled, so it is written with mode 0600, refused when another user owns it or
+others may write it, and unpickled with a loader that only makes the read model's own types.
 """
 
 from __future__ import annotations
@@ -121,11 +126,34 @@ class Image:
 class ImageFile:
     """One image file: ``write`` replaces it atomically; ``read`` returns it or None (and why, in the log)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, fork: bool = hasattr(os, "fork")) -> None:
         self.path = path
+        self.fork = fork
 
     def write(self, image: Image, stamp: Stamp) -> int:
-        """Save ``image`` (its checksum is computed here); returns the bytes written."""
+        """Save ``image`` (its checksum is computed here), in a child process when ``fork``; returns the bytes
+        written. Raises OSError when it could not be written (the previous image, if any, stays)."""
+        fingerprint()  # computed here, not in the child
+        if not self.fork:
+            return self._write(image, stamp)
+        pid = os.fork()
+        if pid == 0:  # the child: write, then leave without running anything of the parent's (atexit, finalizers)
+            code = 1
+            try:
+                gc.disable()  # the collector would touch every object, copying the parent's pages for nothing
+                self._write(image, stamp)
+                code = 0
+            except BaseException as exc:
+                with contextlib.suppress(BaseException):
+                    os.write(2, f"start-up image not written: {exc}\n".encode())
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise OSError(f"the process writing the start-up image {self.path} failed")
+        return self.path.stat().st_size
+
+    def _write(self, image: Image, stamp: Stamp) -> int:
         payload = (image.generation, image.regions, image.offices, image.built_at, image.derived)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
@@ -143,7 +171,7 @@ class ImageFile:
                     "offices": len(image.offices),
                     "versions": sum(o.version for o in image.offices.values()),
                     "length": writer.length,
-                    "sha256": writer.digest.hexdigest(),
+                    "blake2b": writer.digest.hexdigest(),
                     "saved_at": dt.datetime.now(dt.UTC).isoformat(),
                 }
                 text = json.dumps(header).encode()
@@ -177,7 +205,7 @@ class ImageFile:
                 reader = _Hashing(f, limit=int(header["length"]))
                 with _collector_off():
                     payload = _Loader(reader).load()
-                if reader.length != header["length"] or reader.digest.hexdigest() != header["sha256"] or f.read(1):
+                if reader.length != header["length"] or reader.digest.hexdigest() != header.get("blake2b") or f.read(1):
                     log.warning("start-up image %s not used: its checksum does not match", self.path)
                     return None
         except FileNotFoundError:
@@ -237,7 +265,7 @@ class _Hashing(io.RawIOBase):
         self._f = f
         self._limit = limit
         self.length = 0
-        self.digest = hashlib.sha256()
+        self.digest = hashlib.blake2b(digest_size=32)  # Python's own: no OpenSSL lock in a forked writer
 
     def write(self, b: Any) -> int:
         data = bytes(b) if not isinstance(b, bytes) else b

@@ -146,31 +146,26 @@ class DirectoryIndex:
     by_dn: dict[str, int] = field(default_factory=dict)
     by_raw: dict[str, int] = field(default_factory=dict)  # the DNs exactly as the server writes them
     children: list[list[int]] = field(default_factory=list)
-    parents: list[int] = field(default_factory=list)
-    end: list[int] = field(default_factory=list)
-    present: dict[str, list[int]] = field(default_factory=dict)
-    sorted_keys: dict[str, tuple[list[str], list[int]]] = field(default_factory=dict)  # every value kind but dn/bool
+    # Ids are machine integers (array "i"): ~1.2 MB per 300,000 instead of ~11 MB of int objects and list slots.
+    parents: array[int] = field(default_factory=lambda: array("i"))
+    end: array[int] = field(default_factory=lambda: array("i"))
+    present: dict[str, array[int]] = field(default_factory=dict)
+    sorted_keys: dict[str, tuple[list[str], array[int]]] = field(default_factory=dict)  # every value kind but dn/bool
     texts: dict[str, TextIndex] = field(default_factory=dict)
     _encoded: dict[object, dict[int, bytes]] = field(default_factory=dict, repr=False)
     _encoded_bytes: int = field(default=0, repr=False)
-    _sets: dict[int, tuple[list[int], frozenset[int]]] = field(default_factory=dict, repr=False)
+    _sets: dict[int, tuple[list[int] | array[int], frozenset[int]]] = field(default_factory=dict, repr=False)
 
     def __getstate__(self) -> dict[str, object]:
         """The index for a start-up image: without what queries remember; entries each in a pickled form of their
-        own (taken back one by one as they are used, see ``LazyEntries``); id columns as machine integers."""
+        own (taken back one by one as they are used, see ``LazyEntries``)."""
         state = {k: v for k, v in self.__dict__.items() if k not in ("_encoded", "_encoded_bytes", "_sets")}
         entries = self.entries
         state["entries"] = entries.blobs() if isinstance(entries, LazyEntries) else [_blob(e) for e in entries]
-        state["present"] = {k: array("i", v) for k, v in self.present.items()}
-        state["sorted_keys"] = {k: (keys, array("i", ids)) for k, (keys, ids) in self.sorted_keys.items()}
-        state["parents"], state["end"] = array("i", self.parents), array("i", self.end)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state["entries"] = LazyEntries(state["entries"])
-        state["present"] = {k: v.tolist() for k, v in state["present"].items()}
-        state["sorted_keys"] = {k: (keys, ids.tolist()) for k, (keys, ids) in state["sorted_keys"].items()}
-        state["parents"], state["end"] = state["parents"].tolist(), state["end"].tolist()
         self.__dict__.update(state, _encoded={}, _encoded_bytes=0, _sets={})
 
     def encoded(self, selection: object) -> dict[int, bytes]:

@@ -208,7 +208,8 @@ def assemble(entries: list[IndexedEntry], base_dn: str, generation: int) -> Dire
             children[parent].append(i)
         for key in e.prepared:
             present.setdefault(key, []).append(i)
-    index.children, index.parents, index.present = children, parents, present
+    index.children, index.parents = children, array("i", parents)
+    index.present = {key: array("i", ids) for key, ids in present.items()}
     _finish(index)
     return index
 
@@ -234,7 +235,7 @@ def patch(prev: DirectoryIndex, entries: Sequence[IndexedEntry], generation: int
             if key in index.texts:
                 _patch_text(index, key, news)
         else:
-            index.present[key] = [i for i, e in enumerate(entries) if key in e.prepared]
+            index.present[key] = array("i", [i for i, e in enumerate(entries) if key in e.prepared])
             _key_indexes(index, key)
     return index
 
@@ -256,7 +257,7 @@ def _patch_sorted(
             at = bisect.bisect_left(ids, i, lo, hi)  # equal values stay ordered by id
             keys.insert(at, v)
             ids.insert(at, i)
-    index.sorted_keys[key] = (keys, ids)
+    index.sorted_keys[key] = (keys, array("i", ids))
 
 
 def _patch_text(index: DirectoryIndex, key: str, news: dict[int, tuple[str, ...]]) -> None:
@@ -290,7 +291,7 @@ def _key_indexes(index: DirectoryIndex, key: str) -> None:
         values.extend(unique)
         owners.extend(itertools.repeat(i, len(unique)))
     order = sorted(range(len(values)), key=values.__getitem__)  # stable: equal values stay in id order
-    index.sorted_keys[key] = ([values[j] for j in order], [owners[j] for j in order])
+    index.sorted_keys[key] = ([values[j] for j in order], array("i", [owners[j] for j in order]))
     if at.kind in ("string", "phone"):
         _text(index, key)
     else:
@@ -304,7 +305,7 @@ def _finish(index: DirectoryIndex) -> None:
     for i in range(n - 1, -1, -1):
         if parents[i] >= 0:
             size[parents[i]] += size[i]
-    index.end = [i + size[i] for i in range(n)]
+    index.end = array("i", [i + size[i] for i in range(n)])
     for i in range(n):  # the DIT walk is depth first: every subtree is one id range
         p = parents[i]
         if p >= 0 and not (p < i < index.end[p]):

@@ -15,7 +15,7 @@ import itertools
 import time
 from array import array
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeAlias, cast
 
 from directory.ldap import filtertree as ft
 from directory.ldap import schema
@@ -41,15 +41,15 @@ class DirectoryIndex(Protocol):
     @property
     def children(self) -> list[list[int]]: ...
     @property
-    def end(self) -> list[int]: ...
+    def end(self) -> array[int]: ...
     @property
-    def present(self) -> dict[str, list[int]]: ...
+    def present(self) -> dict[str, array[int]]: ...
     @property
-    def sorted_keys(self) -> dict[str, tuple[list[str], list[int]]]: ...
+    def sorted_keys(self) -> dict[str, tuple[list[str], array[int]]]: ...
     @property
     def texts(self) -> Mapping[str, TextIndex]: ...
     @property
-    def _sets(self) -> dict[int, tuple[list[int], frozenset[int]]]: ...
+    def _sets(self) -> dict[int, tuple[list[int] | array[int], frozenset[int]]]: ...
 
 
 ALL = 1 << 30  # "unknown, probably large" candidate estimate
@@ -57,8 +57,9 @@ ALL = 1 << 30  # "unknown, probably large" candidate estimate
 # matches). Candidates are an ascending list, an unordered set (sorted once, at the end), or an ascending iterator.
 Plan = tuple[int, Iterable[int] | None, bool]
 SCAN: Plan = (ALL, None, False)
-_MATERIAL = (list, set, frozenset)
-Material = list[int] | set[int] | frozenset[int]
+_MATERIAL = (list, array, set, frozenset)
+_NONE: array[int] = array("i")  # no ids (never written to)
+Material: TypeAlias = "list[int] | array[int] | set[int] | frozenset[int]"
 CHECK_SECONDS = 0.0005  # aimed-for time between looks at the clock (one entry may test 256 terms, or one)
 Steps = Generator[None, None, tuple[list[int], bool, bool]]
 
@@ -99,7 +100,7 @@ def plan(index: DirectoryIndex, f: ft.Filter, budget: Budget) -> Plan:
         at = schema.lookup(f.attr)
         if at is None:
             return 0, [], True
-        ids = index.present.get(at.key, [])
+        ids = index.present.get(at.key, _NONE)
         return SCAN if at.key == "objectclass" else (len(ids), ids, True)
     if isinstance(f, ft.Substrings):
         return _plan_substrings(index, f, budget)
@@ -141,14 +142,14 @@ def _plan_and(index: DirectoryIndex, f: ft.And, budget: Budget) -> Plan:
 
 
 def _set_cost(index: DirectoryIndex, ids: Material) -> int:
-    if not isinstance(ids, list) or len(ids) < 64:
+    if not isinstance(ids, list | array) or len(ids) < 64:
         return 0
     cached = index._sets.get(id(ids))
     return 0 if cached is not None and cached[0] is ids else len(ids)
 
 
 def _as_set(index: DirectoryIndex, ids: Material) -> set[int] | frozenset[int]:
-    if not isinstance(ids, list):
+    if not isinstance(ids, list | array):
         return ids
     if len(ids) < 64:
         return set(ids)
@@ -195,7 +196,7 @@ def _plan_substrings(index: DirectoryIndex, f: ft.Substrings, budget: Budget) ->
     needle = max(pieces, key=len, default="")
     text = index.texts.get(at.key)
     if not needle or text is None:
-        ids = index.present.get(at.key, [])
+        ids = index.present.get(at.key, _NONE)
         return len(ids), ids, False
     return len(text.ids) // 4 + 1, _scan(text, needle, budget.lo), False
 
@@ -282,7 +283,7 @@ def _ascending(ids: Iterable[int]) -> Iterable[int]:
 def _clip(ids: Iterable[int], lo: int, hi: int) -> Iterable[int]:
     """The candidates inside the id range [lo, hi), ascending."""
     ids = _ascending(ids)
-    if isinstance(ids, list):
+    if isinstance(ids, list | array):
         return ids[bisect.bisect_left(ids, lo) : bisect.bisect_left(ids, hi)]
     return _range(ids, lo, hi)
 

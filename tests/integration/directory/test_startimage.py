@@ -259,7 +259,7 @@ def _reseal(image: Path, payload: bytes) -> None:
 
     raw = image.read_bytes()
     header = json.loads(raw[:HEADER_SIZE])
-    header["length"], header["sha256"] = len(payload), hashlib.sha256(payload).hexdigest()
+    header["length"], header["blake2b"] = len(payload), hashlib.blake2b(payload, digest_size=32).hexdigest()
     image.write_bytes(json.dumps(header).encode().ljust(HEADER_SIZE - 1) + b"\n" + payload)
     image.chmod(0o600)
 

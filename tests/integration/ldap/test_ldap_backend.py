@@ -45,7 +45,7 @@ def test_one_change_is_patched_into_the_index_as_a_full_build_would(sqlite_demo_
         wanted = ft.Compare("=", "mail", "Longer.Address@example.org")
         _, i, exact = patched.plan(wanted)
         assert exact and [patched.entries[x].prepared["uid"] for x in i] == [(CODE,)]
-        assert first.plan(wanted)[1] == []  # the old Snapshot's index is untouched
+        assert list(first.plan(wanted)[1]) == []  # the old Snapshot's index is untouched
         assert "title" not in patched.entries[i[0]].prepared
         assert "title" not in patched.entries[i[0]].layout.keys
         assert b"longer.address@example.org" in patched.entries[i[0]].full
