@@ -41,7 +41,7 @@ from liaison.service import load_demo
 
 BASE = "dc=bohai,dc=example"
 MAX_SECONDS = 60.0
-KINDS = ("prefix", "contains", "mail", "base")
+KINDS = ("prefix", "contains", "contains2", "contains3", "mail", "base", "onelevel")
 SLAPD_CONF = """\
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
@@ -112,10 +112,16 @@ def requests(snap: Snapshot, kind: str, n: int, seed: int) -> list[Request]:
             p = escape(rng.choice((o.contact_name[:1], o.contact_name[:2], o.unit_name[:2])))
             flt = f"(&(mail=*)(|(mail={p}*)(|(cn={p}*)(|(sn={p}*)(givenName={p}*)))))"
             out.append(Request(kind, BASE, 2, flt, ("cn", "mail", "telephoneNumber", "title"), 100))
-        elif kind == "contains":  # Thunderbird autocomplete: one Chinese character
-            v = escape(rng.choice(o.contact_name))
+        elif kind.startswith("contains"):  # Thunderbird's and Apple's autocomplete: 1, 2 or 3 Chinese characters
+            width = int(kind[-1]) if kind[-1].isdigit() else 1
+            name = o.contact_name if len(o.contact_name) >= width else o.unit_name
+            at = rng.randrange(len(name) - width + 1)
+            v = escape(name[at : at + width])
             flt = f"(|(cn=*{v}*)(mail=*{v}*)(givenName=*{v}*)(sn=*{v}*))"
             out.append(Request(kind, BASE, 2, flt, ("cn", "mail", "givenName", "sn", "street"), 100))
+        elif kind == "onelevel":  # an address book browsing one region's children
+            parent = dns[o.region_code].split(",", 1)[1]
+            out.append(Request(kind, parent, 1, "(objectClass=*)", ("cn", "ou", "mail", "telephoneNumber"), 0))
         elif kind == "mail":  # Postfix
             out.append(Request(kind, BASE, 2, f"(mail={escape(o.email)})", ("mail",), 0))
         else:  # base read of one card

@@ -169,7 +169,7 @@ class DirectoryIndex:
     generation: int
     entries: Sequence[IndexedEntry] = field(default_factory=list)  # a list, or LazyEntries from an image
     by_dn: dict[str, int] = field(default_factory=dict)
-    by_raw: dict[str, int] = field(default_factory=dict)  # the DNs exactly as the server writes them
+    by_raw: dict[str, int] = field(default_factory=dict)  # the DNs as the server writes them, where not normal
     children: list[list[int]] = field(default_factory=list)
     # Ids are machine integers (array "i"): ~1.2 MB per 300,000 instead of ~11 MB of int objects and list slots.
     parents: array[int] = field(default_factory=lambda: array("i"))
@@ -224,6 +224,8 @@ class DirectoryIndex:
     def find(self, dn: str) -> int | None:
         """Index of the entry with this DN (any spelling); raises DnError for bad syntax."""
         exact = self.by_raw.get(dn)
+        if exact is None:
+            exact = self.by_dn.get(dn)  # written as it is normalised (most DNs are)
         return exact if exact is not None else self.by_dn.get(normalize_dn(dn))
 
     def matched(self, dn: str) -> str:

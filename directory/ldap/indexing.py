@@ -200,7 +200,8 @@ def assemble(entries: list[IndexedEntry], base_dn: str, generation: int) -> Dire
     present: dict[str, list[int]] = {}
     for i, e in enumerate(entries):
         by_dn[e.norm] = i
-        index.by_raw[e.dn] = i
+        if e.dn != e.norm:  # the others are found in by_dn as they are
+            index.by_raw[e.dn] = i
         parent_norm = parent_dn(e.norm)
         parent = by_dn.get(parent_norm, -1) if parent_norm else -1
         parents[i] = parent
