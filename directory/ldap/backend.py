@@ -68,6 +68,7 @@ class TextIndex:
     text: str
     starts: array[int]  # 32-bit machine integers: ~1.2 MB per 300,000 lines instead of ~20 MB of int objects
     ids: array[int]
+    grams: dict[str, array[int]] | None = None  # two-character postings of name attributes (``grams``)
 
 
 def _raw(e: IndexedEntry) -> bytes:

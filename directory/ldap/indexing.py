@@ -18,8 +18,8 @@ from array import array
 from collections.abc import Sequence
 
 from directory import dit
+from directory.ldap import grams, schema
 from directory.ldap import messages as m
-from directory.ldap import schema
 from directory.ldap.backend import DirectoryIndex, IndexedEntry, Item, Layout, TextIndex, entries_of, items_of
 from directory.ldap.ber import enc_str, tlv
 from directory.ldap.dn import normalize_dn, parent_dn
@@ -265,17 +265,20 @@ def _patch_text(index: DirectoryIndex, key: str, news: dict[int, tuple[str, ...]
     """Replace the changed lines in place (same number of values per entry, so line numbers stay)."""
     old = index.texts[key]
     text, starts = old.text, list(old.starts)
+    lines: dict[int, tuple[str, str]] = {}
     for i, values in sorted(news.items()):
         first = bisect.bisect_left(old.ids, i)
         for n, v in enumerate(values):
             line = first + n
             end = starts[line + 1] - 1 if line + 1 < len(starts) else len(text)
             new = v.replace("\n", " ")
+            lines[line] = (text[starts[line] : end], new)
             delta = len(new) - (end - starts[line])
             text = text[: starts[line]] + new + text[end:]
             if delta:
                 starts[line + 1 :] = [x + delta for x in starts[line + 1 :]]
-    index.texts[key] = TextIndex(text, array("i", starts), old.ids)
+    postings = grams.patch(old.grams, lines) if old.grams is not None else None
+    index.texts[key] = TextIndex(text, array("i", starts), old.ids, postings)
 
 
 def _key_indexes(index: DirectoryIndex, key: str) -> None:
@@ -322,7 +325,8 @@ def _text(index: DirectoryIndex, key: str) -> None:
     lines = [v.replace("\n", " ") for i in owners for v in entries[i].prepared[key]]
     ids = list(itertools.chain.from_iterable(itertools.repeat(i, c) for i, c in zip(owners, counts, strict=True)))
     starts = [0, *itertools.accumulate(len(line) + 1 for line in lines)][:-1]
-    index.texts[key] = TextIndex("\n".join(lines), array("i", starts), array("i", ids))
+    postings = grams.build(lines) if key in grams.GRAM_KEYS else None
+    index.texts[key] = TextIndex("\n".join(lines), array("i", starts), array("i", ids), postings)
 
 
 def index_for(snap: Snapshot, base_dn: str) -> DirectoryIndex:

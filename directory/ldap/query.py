@@ -18,7 +18,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Se
 from typing import Any, Protocol, TypeAlias, cast
 
 from directory.ldap import filtertree as ft
-from directory.ldap import schema
+from directory.ldap import grams, schema
 from directory.ldap.filters import Predicate, compile_filter, distinct, prep_phone_piece, prep_string, prepare
 
 
@@ -31,6 +31,8 @@ class TextIndex(Protocol):
     def starts(self) -> array[int]: ...
     @property
     def ids(self) -> array[int]: ...
+    @property
+    def grams(self) -> dict[str, array[int]] | None: ...
 
 
 class DirectoryIndex(Protocol):
@@ -198,6 +200,10 @@ def _plan_substrings(index: DirectoryIndex, f: ft.Substrings, budget: Budget) ->
     if not needle or text is None:
         ids = index.present.get(at.key, _NONE)
         return len(ids), ids, False
+    lines = grams.lines_with(text.grams, needle) if text.grams is not None else None
+    if lines is not None:  # the lines that hold the needle's rarest pair, each checked
+        first = bisect.bisect_left(text.ids, budget.lo) if budget.lo else 0
+        return len(lines) + 1, grams.scan(text.text, text.starts, text.ids, lines, needle, first), False
     return len(text.ids) // 4 + 1, _scan(text, needle, budget.lo), False
 
 

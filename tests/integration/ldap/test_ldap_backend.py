@@ -22,8 +22,8 @@ def _same(a: DirectoryIndex, b: DirectoryIndex) -> None:
     assert [e.dn for e in a.entries] == [e.dn for e in b.entries]
     assert a.present == b.present
     assert a.sorted_keys == b.sorted_keys
-    assert {k: (t.text, t.starts, t.ids) for k, t in a.texts.items()} == {
-        k: (t.text, t.starts, t.ids) for k, t in b.texts.items()
+    assert {k: (t.text, t.starts, t.ids, t.grams) for k, t in a.texts.items()} == {
+        k: (t.text, t.starts, t.ids, t.grams) for k, t in b.texts.items()
     }
     assert a.end == b.end and a.children == b.children
 

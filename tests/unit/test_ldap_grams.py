@@ -1,0 +1,65 @@
+"""Two-character postings: the lines they find for a needle are exactly the lines a scan finds, before and after
+lines change, and a patch leaves the postings it started from as they were."""
+
+from __future__ import annotations
+
+import random
+from array import array
+
+from directory.ldap import grams
+
+NAMES = ["张伟", "王芳", "长安区人口服务中心", "石家庄市长安区", "李娜", "Zhang Wei", "赵敏 办公室", "长安街道", "王五"]
+
+
+def _index(lines: list[str]) -> tuple[str, array[int], array[int]]:
+    starts = array("i")
+    at = 0
+    for line in lines:
+        starts.append(at)
+        at += len(line) + 1
+    return "\n".join(lines), starts, array("i", range(len(lines)))
+
+
+def _found(lines: list[str], postings: grams.Grams, needle: str) -> list[int] | None:
+    candidates = grams.lines_with(postings, needle)
+    if candidates is None:
+        return None
+    text, starts, ids = _index(lines)
+    return list(grams.scan(text, starts, ids, candidates, needle, 0))
+
+
+def _needles(rng: random.Random, lines: list[str]) -> list[str]:
+    out = ["长安", "王芳", "长安区人", "区长", "不在", "Wei", "张伟 "]
+    for _ in range(40):
+        line = rng.choice(lines)
+        if len(line) >= 2:
+            at = rng.randrange(len(line) - 1)
+            out.append(line[at : at + rng.choice((2, 3))])
+    return out
+
+
+def test_the_lines_found_are_the_lines_a_scan_finds() -> None:
+    rng = random.Random(7)
+    lines = [rng.choice(NAMES) + rng.choice(("", "一", "二")) for _ in range(300)]
+    postings = grams.build(lines)
+    for needle in _needles(rng, lines):
+        found = _found(lines, postings, needle)
+        if found is None:  # ASCII only or one character: the caller scans instead
+            assert needle.isascii() or len(needle) < 2
+            continue
+        assert found == [n for n, line in enumerate(lines) if needle in line], needle
+    assert _found(lines, postings, "长安") and _found(lines, postings, "不在") == []
+
+
+def test_a_patch_gives_the_postings_of_the_new_lines_and_keeps_the_old() -> None:
+    rng = random.Random(11)
+    lines = [rng.choice(NAMES) for _ in range(200)]
+    postings = grams.build(lines)
+    kept = {pair: array("i", lines_of) for pair, lines_of in postings.items()}
+    new = list(lines)
+    changed: dict[int, tuple[str, str]] = {}
+    for n in rng.sample(range(len(lines)), 30):
+        new[n] = rng.choice(NAMES) + "新"
+        changed[n] = (lines[n], new[n])
+    assert grams.patch(postings, changed) == grams.build(new)
+    assert postings == kept
