@@ -97,8 +97,10 @@ def free_port() -> int:
 
 def multiget(hrefs: list[str]) -> str:
     items = "".join(f"<d:href>{h}</d:href>" for h in hrefs)
-    return f"<card:addressbook-multiget {NS}><d:prop><d:getetag/><card:address-data/></d:prop>{items}" \
-           "</card:addressbook-multiget>"
+    return (
+        f"<card:addressbook-multiget {NS}><d:prop><d:getetag/><card:address-data/></d:prop>{items}"
+        "</card:addressbook-multiget>"
+    )
 
 
 def sync_body(token: str) -> str:
@@ -179,8 +181,11 @@ async def healthz_during(base: str, work: Any) -> tuple[Any, dict[str, float]]:
         done.set()
         await prober
     ordered = sorted(latencies) or [0.0]
-    return result, {"probes": len(latencies), "p50_ms": round(ordered[len(ordered) // 2], 2),
-                    "max_ms": round(ordered[-1], 2)}
+    return result, {
+        "probes": len(latencies),
+        "p50_ms": round(ordered[len(ordered) // 2], 2),
+        "max_ms": round(ordered[-1], 2),
+    }
 
 
 async def books_figures(
