@@ -142,6 +142,20 @@ def test_sqlite_to_postgresql_to_sqlite_keeps_every_row_of_every_table(
     assert exports == [original, original]
 
 
+def test_a_restore_gives_the_data_a_new_epoch(opened: Store, templates: Templates, tmp_path: Path) -> None:
+    opened.upsert_offices(OFFICES, "test")
+    before = opened.data_epoch()
+    backup(opened, tmp_path / "a.bak")
+    dest = open_store(ops.target(templates, "sqlite", tmp_path, "dest"))
+    try:
+        restore(dest, tmp_path / "a.bak")
+        after = dest.data_epoch()
+        assert dest.count_offices() == len(OFFICES)
+    finally:
+        dest.close()
+    assert len(after) == 32 and after != before and opened.data_epoch() == before
+
+
 def test_a_damaged_or_incomplete_file_is_refused_and_nothing_is_written(opened: Store, tmp_path: Path) -> None:
     opened.upsert_offices(OFFICES, "test")
     path = tmp_path / "a.bak"
