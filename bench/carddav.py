@@ -283,6 +283,10 @@ def main() -> None:
             "BOHAI_HTTP_PORT": "0",
             "BOHAI_LDAP_ENABLED": "false",
             "BOHAI_SMTP_ENABLED": "false",
+            # A whole-book sync reads thousands of cards at once, past the scraping limit a person's browsing is
+            # held to ([web] entries_per_minute); Radicale has none, so it is off here (staff syncs are exempted by
+            # account in a real deployment: [web] entries_exempt).
+            "BOHAI_WEB_ENTRIES_PER_MINUTE": "0",
             "PYTHONUNBUFFERED": "1",
         }
         note("starting bohai serve --demo")
