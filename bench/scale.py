@@ -102,8 +102,9 @@ def vmhwm(pid: int) -> float:
     return int(line.split()[1]) / 1024
 
 
-def measure_serve(url: str, queries: list[str]) -> dict[str, float]:
-    env = {
+def serve_env(url: str) -> dict[str, str]:
+    """The environment of a ``bohai serve`` on ``url`` with every face on a port the system picks."""
+    return {
         **os.environ,
         "BOHAI_DATABASE_URL": url,
         "BOHAI_HTTP_PORT": "0",
@@ -111,6 +112,10 @@ def measure_serve(url: str, queries: list[str]) -> dict[str, float]:
         "BOHAI_SMTP_PORT": "0",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def measure_serve(url: str, queries: list[str]) -> dict[str, float]:
+    env = serve_env(url)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "liaison.cli", "serve"],

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ldap import one_search  # noqa: E402
-from bench.scale import build_db, vmhwm  # noqa: E402
+from bench.scale import build_db, serve_env, vmhwm  # noqa: E402
 from directory.ldap import client as lc  # noqa: E402
 from directory.ldap import messages as m  # noqa: E402
 from directory.ldap.filterstr import parse_filter  # noqa: E402
@@ -86,14 +86,7 @@ async def http_get(url: str) -> bytes:
 
 
 async def one_start(url: str) -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "BOHAI_DATABASE_URL": url,
-        "BOHAI_HTTP_PORT": "0",
-        "BOHAI_LDAP_PORT": "0",
-        "BOHAI_SMTP_PORT": "0",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = serve_env(url)
     t0 = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "liaison.cli", "serve", "--demo", env=env, stdout=asyncio.subprocess.PIPE
