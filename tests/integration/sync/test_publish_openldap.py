@@ -178,5 +178,7 @@ def test_a_refused_add_stops_the_run_naming_the_entry(slapd: Slapd, templates: T
     after = slapd.entries(base)
     assert f"uid=alice,{base}".lower() in after  # the delete was not started
     assert f"uid=130100000000,{base}".lower() in ours(after)  # sent before the refused one
-    # sent: a window, and one more on the answer before the refusal (index 1); the refused one is not ours
-    assert 0 < len(ours(after)) <= WINDOW + 1 < len(wanted) - 1  # nothing sent after the refusal came back
+    # Sent: a window, and one more for each success answered before the refusal (index 1) came back. slapd answers
+    # from several threads, so how many of those come first varies (a window and one more, or a few more); what
+    # holds is that the run stopped at the refusal instead of sending the rest.
+    assert WINDOW <= len(ours(after)) + 1 < len(wanted) - WINDOW  # nothing sent after the refusal came back
