@@ -7,11 +7,13 @@ import os
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 LINE = re.compile(r"^(\w+) listening on (\S+)$")
+OnListen = Callable[[str, str], Coroutine[Any, Any, None]]  # (face, url)
 
 
 @dataclass
@@ -38,9 +40,10 @@ def serve_env(db_url: str, relay_port: int, **more: str) -> dict[str, str]:
 
 @asynccontextmanager
 async def serve_process(
-    env: Mapping[str, str], *args: str, ready_timeout: float = 120.0
+    env: Mapping[str, str], *args: str, ready_timeout: float = 120.0, on_listen: OnListen | None = None
 ) -> AsyncIterator[ServeProcess]:
-    """Start ``bohai serve`` with ``env`` added; yield once it printed ``ready``; SIGTERM and reap on exit."""
+    """Start ``bohai serve`` with ``env`` added; yield once it printed ``ready`` (and every ``on_listen(face, url)``,
+    started the moment its face reported its address, has finished); SIGTERM and reap on exit."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -54,6 +57,7 @@ async def serve_process(
     )
     sp = ServeProcess(proc)
     assert proc.stdout is not None
+    early: list[asyncio.Task[None]] = []
 
     async def read_until_ready() -> None:
         assert proc.stdout is not None
@@ -66,11 +70,14 @@ async def serve_process(
             m = LINE.match(line.strip())
             if m:
                 sp.urls[m[1]] = m[2]
+                if on_listen is not None:
+                    early.append(asyncio.create_task(on_listen(m[1], m[2])))
             if line.startswith("ready"):
                 return
 
     try:
         await asyncio.wait_for(read_until_ready(), ready_timeout)
+        await asyncio.gather(*early)
         yield sp
     finally:
         if proc.returncode is None:

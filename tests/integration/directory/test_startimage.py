@@ -13,9 +13,6 @@ import asyncio
 import dataclasses
 import os
 import pickle
-import signal
-import sys
-from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +24,7 @@ from directory import demo, regions
 from directory.snapshot import SnapshotHolder
 from directory.startimage import HEADER_SIZE, ImageFile
 from liaison.database import open_store
-from tests.support.servers import LINE
+from tests.support.servers import serve_process
 
 pytestmark = pytest.mark.slow  # whole services over the 15,404 demo offices
 
@@ -83,56 +80,6 @@ async def _ask_all(http: str | None, ldap: int | None) -> dict[str, Any]:
     return answers
 
 
-Hook = Callable[[str, str], Coroutine[Any, Any, None]]
-Ready = Callable[[dict[str, str]], Awaitable[None]]
-
-
-async def _serve(
-    env: dict[str, str],
-    at_listen: Hook | None = None,
-    after_ready: Callable[[dict[str, str]], Awaitable[None]] | None = None,
-) -> list[str]:
-    """Run `bohai serve`: ``at_listen(face, url)`` starts the moment a face reports its address (while the others
-    still start), ``after_ready(urls)`` runs once it printed ``ready``; then SIGTERM. Returns the output."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "liaison.cli",
-        "serve",
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    assert proc.stdout is not None
-    output: list[str] = []
-    early: list[asyncio.Task[None]] = []
-    urls: dict[str, str] = {}
-    try:
-        async with asyncio.timeout(180):
-            while True:
-                raw = await proc.stdout.readline()
-                assert raw, "bohai serve exited before ready:\n" + "".join(output)
-                line = raw.decode()
-                output.append(line)
-                m = LINE.match(line.strip())
-                if m:
-                    urls[m[1]] = m[2]
-                    if at_listen is not None:
-                        early.append(asyncio.create_task(at_listen(m[1], m[2])))
-                if line.startswith("ready"):
-                    break
-            await asyncio.gather(*early)
-            if after_ready is not None:
-                await after_ready(urls)
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-        rest, _ = await asyncio.wait_for(proc.communicate(), 60)
-        output.append(rest.decode())
-    assert proc.returncode == 0, "".join(output)
-    return output
-
-
 def _port(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
@@ -146,9 +93,10 @@ async def test_answers_at_the_first_moment_are_the_answers_after_start(demo_url:
         "BOHAI_LDAP_PORT": "0",
         "BOHAI_SMTP_ENABLED": "false",
     }
-    first = await _serve(env)
-    assert image.exists(), "".join(first)  # saved once the service ran, and again at its stop
-    assert not any("start-up image:" in line for line in first)  # nothing to read the first time: built
+    async with serve_process(env) as first:
+        pass
+    assert first.proc.returncode == 0 and image.exists(), "".join(first.output)  # saved when it ran and at its stop
+    assert not any("start-up image:" in line for line in first.output)  # nothing to read the first time: built
     generation = await asyncio.to_thread(_rename, demo_url, EDITED, NEW_NAME)  # while no service runs
 
     early: dict[str, Any] = {}
@@ -160,12 +108,11 @@ async def test_answers_at_the_first_moment_are_the_answers_after_start(demo_url:
         elif face == "ldap":
             early.update(await _ask_all(None, _port(url)))
 
-    async def once_up(urls: dict[str, str]) -> None:
-        later.update(await _ask_all(urls["http"], _port(urls["ldap"])))
-
-    second = await _serve(env, at_once, once_up)
-    taken = [line for line in second if "start-up image:" in line]
-    assert taken and f"brought to {generation}" in taken[0], "".join(second)  # the image was behind: patched
+    async with serve_process(env, on_listen=at_once) as second:
+        later.update(await _ask_all(second.urls["http"], _port(second.urls["ldap"])))
+    assert second.proc.returncode == 0, "".join(second.output)
+    taken = [line for line in second.output if "start-up image:" in line]
+    assert taken and f"brought to {generation}" in taken[0], "".join(second.output)  # the image was behind: patched
     assert set(early) == set(later) and len(early) == 2 * len(QUERIES) + 1
     assert early == later
     assert early["healthz offices"] == 15404
