@@ -168,14 +168,7 @@ def mail(settings: Settings, to: str, subject: str, body: str) -> EmailMessage:
 
 def fax(settings: Settings, to: str, recipient_name: str, subject: str, body: str, due: str) -> EmailMessage:
     """A campaign fax: an A4 PDF for the e-mail-to-fax gateway."""
-    msg = EmailMessage()
-    msg["From"] = _sender(settings)
-    msg["To"] = headers.mailbox("", to)
-    msg["Subject"] = headers.one_line(subject)
-    msg["Date"] = email.utils.formatdate(localtime=False)
-    msg["Message-ID"] = email.utils.make_msgid(domain=settings.liaison.domain)
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(body)  # the gateway's cover text; the PDF says the same, laid out for paper
+    msg = mail(settings, to, subject, body)  # the body is the gateway's cover text; the PDF says the same, for paper
     page = faxpdf.FaxPage(SENDER_NAME, recipient_name, subject, body, due)
     pdf = faxpdf.render(page, settings.liaison.fax_font)
     msg.add_attachment(pdf, maintype="application", subtype="pdf", filename="verify.pdf")
