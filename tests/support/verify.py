@@ -107,22 +107,21 @@ def text_of(msg: EmailMessage) -> str:
 
 def token_for(store: Store, region_code: str) -> str:
     """The link token in the queued notice of ``region_code``'s office (read from the mail, as the office would)."""
-    for row in queued(store, "verify"):
-        if str(row["ref"]).endswith(f":{region_code}"):
-            m = TOKEN_RE.search(text_of(parsed(row["body"])))
-            assert m, "no link in the notice"
-            return m[1]
-    raise AssertionError(f"no notice for {region_code}")
+    return _in_notice(store, region_code, TOKEN_RE, "link")
 
 
 def fax_code_for(store: Store, region_code: str) -> str:
     """The short code in the queued fax notice of ``region_code``'s office (its text part; the PDF says the same)."""
+    return _in_notice(store, region_code, CODE_RE, "short code")
+
+
+def _in_notice(store: Store, region_code: str, pattern: re.Pattern[str], what: str) -> str:
     for row in queued(store, "verify"):
         if str(row["ref"]).endswith(f":{region_code}"):
-            m = CODE_RE.search(text_of(parsed(row["body"])))
-            assert m, "no short code in the fax notice"
+            m = pattern.search(text_of(parsed(row["body"])))
+            assert m, f"no {what} in the notice"
             return m[1]
-    raise AssertionError(f"no fax notice for {region_code}")
+    raise AssertionError(f"no notice for {region_code}")
 
 
 def item_states(store: Store) -> dict[str, str]:
