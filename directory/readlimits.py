@@ -12,6 +12,7 @@ fullest buckets are forgotten first, which only ever helps a reader).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import threading
@@ -30,6 +31,7 @@ class ReadLimited(BohaiError):
         super().__init__(f"读取过于频繁（每分钟可读取的条目数已用完），请 {self.retry_after} 秒后再试")
 
 
+@functools.lru_cache(maxsize=4096)  # every search asks it of the same few accounts and addresses
 def reader_key(username: str | None, address: str) -> str:
     """The key a reader is counted under: the account, else the client address (an IPv6 /64)."""
     if username:

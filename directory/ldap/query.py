@@ -175,7 +175,7 @@ def _plan_or(index: DirectoryIndex, f: ft.Or, budget: Budget) -> Plan:
     if not budget.take(sum(p[0] for p in plans if isinstance(p[1], set | frozenset))):
         return SCAN
     iters = [_ascending(p[1]) for p in plans if p[0]]  # type: ignore[arg-type]
-    return sum(p[0] for p in plans), _unique(heapq.merge(*iters)), False
+    return sum(p[0] for p in plans), _unique(heapq.merge(*iters)), all(p[2] for p in plans)
 
 
 def _plan_substrings(index: DirectoryIndex, f: ft.Substrings, budget: Budget) -> Plan:
@@ -200,11 +200,14 @@ def _plan_substrings(index: DirectoryIndex, f: ft.Substrings, budget: Budget) ->
     if not needle or text is None:
         ids = index.present.get(at.key, _NONE)
         return len(ids), ids, False
+    # A line is one prepared value, so a lone *piece* (Thunderbird's and Apple's contains) found in a line is a
+    # match: the filter need not be tested again. Phone values are prepared differently from their pieces.
+    exact = at.kind == "string" and len(pieces) == 1 and f.initial is None and f.final is None
     lines = grams.lines_with(text.grams, needle) if text.grams is not None else None
     if lines is not None:  # the lines that hold the needle's rarest pair, each checked
         first = bisect.bisect_left(text.ids, budget.lo) if budget.lo else 0
-        return len(lines) + 1, grams.scan(text.text, text.starts, text.ids, lines, needle, first), False
-    return len(text.ids) // 4 + 1, _scan(text, needle, budget.lo), False
+        return len(lines) + 1, grams.scan(text.text, text.starts, text.ids, lines, needle, first), exact
+    return len(text.ids) // 4 + 1, _scan(text, needle, budget.lo), exact
 
 
 # -- scoped evaluation ---------------------------------------------------------------------------------------------
@@ -237,6 +240,7 @@ def evaluate_steps(
     the index cannot answer the filter by itself."""
     lo, hi, explicit = scope_ids(index, base, scope)
     source: Iterable[int]
+    exact = False  # the candidates are exactly the matches
     if explicit is not None:
         source = explicit[bisect.bisect_left(explicit, start) :] if start else explicit
     else:
@@ -246,7 +250,7 @@ def evaluate_steps(
             source = range(lo, hi)
         else:
             source = _clip(candidates, lo, hi)
-            if exact:  # the index answered the whole filter
+            if exact and isinstance(source, _MATERIAL):  # the index answered the whole filter
                 found = list(itertools.islice(source, limit + 1))
                 return found[:limit], len(found) > limit, False
     if due():
@@ -267,7 +271,7 @@ def evaluate_steps(
                 yield
                 now = clock()
             left, last = stride, now
-        if match(entries[i].prepared) is True:
+        if exact or match(entries[i].prepared) is True:  # exact candidates come from a scan, still timed
             if len(out) >= limit:
                 return out, True, False
             out.append(i)
