@@ -1,13 +1,13 @@
 """The reads of the JSON API under ``/api/v1``.
 
 Owns: the read API for scripts and the search page's live results — search, regions, offices, an office's history,
-export of a region's subtree (JSON or vCard) — and serves ``/api/v1/openapi.json`` (``web.openapi``); per
-Snapshot, the search responses already sent (``SearchCache``) and every office's encoded JSON
-(``OfficeJsonIndexer``), so answering a new search is ranking plus a join of bytes; the ETag of an office. Reading
-follows ``[web] anonymous_read``; scripts authenticate with ``Authorization: Bearer <token>`` (``bohai user token
-add``); writes are ``web.writes``. Every error has the shape ``{ok: false, error, errors, status}``
-(mapped once in ``app.py``); successes carry ``ok: true``. Editors' user names (an office's ``updated_by``, the
-``actor`` of history rows) are given to logged-in staff only; anonymous readers get null.
+export of a region's subtree (JSON or vCard) — and serves ``/api/v1/openapi.json`` (``web.openapi``); per Snapshot,
+the search responses already sent (``SearchCache``) and the offices' encoded JSON (``OfficeJson``, each on first
+use), so answering a new search is ranking plus a join of bytes; the ETag of an office. Reading follows ``[web]
+anonymous_read``; scripts authenticate with ``Authorization: Bearer <token>`` (``bohai user token add``); writes are
+``web.writes``. Every error has the shape ``{ok: false, error, errors, status}`` (mapped once in ``app.py``);
+successes carry ``ok: true``. Editors' user names (an office's ``updated_by``, the ``actor`` of history rows) are
+given to logged-in staff only; anonymous readers get null.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import asyncio
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -135,36 +134,43 @@ class SearchCache:
             self.bytes -= len(self.entries.popitem(last=False)[1])
 
 
-class OfficeJsonIndexer:
-    """A Snapshot builder (registered as ``web.office_json``): every office's public fields (``office_public``)
-    encoded once as JSON without the opening brace, by region code, so a search response is a join of bytes. Given
-    the previous Snapshot's encodings it re-encodes only offices that are not the very same OfficeView object."""
+class OfficeJson:
+    """One Snapshot's offices encoded as JSON without the opening brace, by region code, each on first use: the
+    encodings a service answering only LDAP or a few searches never needs cost it no memory. An office that is the
+    very same OfficeView object as in the previous Snapshot takes that Snapshot's encoding (one generation back
+    only, so old Snapshots are not kept alive through a chain)."""
 
-    image_key = "web.office_json"  # saved in the start-up image (directory.startimage)
+    __slots__ = ("_done", "_offices", "_previous", "_regions")
+
+    def __init__(self, snap: Snapshot, previous: OfficeJson | None = None) -> None:
+        self._offices, self._regions = snap.offices, snap.regions
+        self._done: dict[str, bytes] = {}
+        self._previous = (previous._offices, previous._done) if previous is not None else None
+
+    def __getitem__(self, code: str) -> bytes:
+        encoded = self._done.get(code)
+        if encoded is None:
+            office = self._offices[code]
+            if self._previous is not None and self._previous[0].get(code) is office:
+                encoded = self._previous[1].get(code)
+            if encoded is None:
+                encoded = _office_bytes(office, self._regions[code])
+            self._done[code] = encoded
+        return encoded
+
+
+class OfficeJsonIndexer:
+    """A Snapshot builder (registered as ``web.office_json``): each Snapshot's ``OfficeJson``, linked to the
+    previous one so that unchanged offices are not encoded again."""
 
     def __init__(self) -> None:
-        self._previous: tuple[Mapping[str, OfficeView], dict[str, bytes]] | None = None
+        self._previous: OfficeJson | None = None
         self._lock = threading.Lock()
 
-    def adopt(self, encoded: dict[str, bytes], snap: Snapshot) -> None:
-        """Re-encode from ``encoded`` (the encodings of ``snap``'s offices) next."""
+    def __call__(self, snap: Snapshot) -> OfficeJson:
         with self._lock:
-            self._previous = (snap.offices, encoded)
-
-    def __call__(self, snap: Snapshot) -> dict[str, bytes]:
-        with self._lock:
-            old_offices, old = self._previous or ({}, {})
-            encoded = {
-                code: old[code] if old_offices.get(code) is office else _office_bytes(office, snap.regions[code])
-                for code, office in snap.offices.items()
-            }
-            self._previous = (snap.offices, encoded)
-            return encoded
-
-
-def _encode_offices(snap: Snapshot) -> dict[str, bytes]:
-    """Every office encoded (when no ``OfficeJsonIndexer`` is registered, e.g. a holder outside the web app)."""
-    return {code: _office_bytes(office, snap.regions[code]) for code, office in snap.offices.items()}
+            self._previous = OfficeJson(snap, self._previous)
+            return self._previous
 
 
 def _office_bytes(office: OfficeView, region: RegionView) -> bytes:
@@ -194,7 +200,7 @@ def search_json(snap: Snapshot, q: str, limit: int, viewer: Viewer = EVERYTHING)
     hidden digits find nothing."""
     found = index(snap)
     terms, ranked, total = found.rank(q, limit, None if viewer.everything else hider(found.offices, snap, viewer))
-    encoded: dict[str, bytes] = snap.derived("web.office_json", _encode_offices)
+    encoded: OfficeJson = snap.derived("web.office_json", OfficeJson)
     codes = found.codes
 
     def one(i: int) -> bytes:
