@@ -25,6 +25,7 @@ from directory.ldap import filtertree as ft
 from directory.ldap import query
 from directory.ldap.dn import normalize_dn, parent_dn
 from directory.ldap.filters import Predicate
+from directory.ldap.grams import Postings
 from directory.ldap.pacing import run
 
 ENCODED_BUDGET = 8 << 20  # bytes of encoded entries remembered for all attribute selections of one index together
@@ -68,7 +69,7 @@ class TextIndex:
     text: str
     starts: array[int]  # 32-bit machine integers: ~1.2 MB per 300,000 lines instead of ~20 MB of int objects
     ids: array[int]
-    grams: dict[str, array[int]] | None = None  # two-character postings of name attributes (``grams``)
+    grams: Postings | None = None  # two-character postings of name attributes (``grams``)
 
 
 def _raw(e: IndexedEntry) -> bytes:

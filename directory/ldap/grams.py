@@ -17,7 +17,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeAlias
 
 GRAM_KEYS = frozenset({"cn", "sn", "givenname", "displayname"})
-Grams: TypeAlias = "dict[str, array[int]]"
+Lines: TypeAlias = "array[int] | memoryview"  # ascending line numbers (a view into ``Postings.lines``)
+_EMPTY = array("i")
+REBUILD_AT = 4096  # pairs patched since the last build before the postings are packed again
 
 
 def pairs(line: str) -> set[str]:
@@ -27,49 +29,110 @@ def pairs(line: str) -> set[str]:
     return {a + b for a, b in itertools.pairwise(line) if not (a.isascii() and b.isascii())}
 
 
-def build(lines: Iterable[str]) -> Grams:
-    found: dict[str, list[int]] = {}
+def _code(pair: str) -> int:
+    return ord(pair[0]) << 21 | ord(pair[1])  # code points fit in 21 bits
+
+
+class Postings:
+    """Pair → ascending line numbers, packed: the pairs' codes sorted in one array, every pair's lines one after
+    another in another (12 bytes a pair and 4 a posting, where a dict of arrays costs some 200 bytes a pair). Pairs
+    patched since the last packing are held apart in ``patched`` (an empty array: no line holds it any more)."""
+
+    __slots__ = ("codes", "lines", "offsets", "patched")
+
+    def __init__(
+        self, codes: array[int], offsets: array[int], lines: array[int], patched: dict[int, array[int]] | None = None
+    ) -> None:
+        self.codes, self.offsets, self.lines = codes, offsets, lines
+        self.patched: dict[int, array[int]] = patched or {}
+
+    @classmethod
+    def pack(cls, found: Mapping[int, Iterable[int]]) -> Postings:
+        codes, offsets, lines = array("q"), array("i", [0]), array("i")
+        for code in sorted(found):
+            before = len(lines)
+            lines.extend(found[code])
+            if len(lines) > before:
+                codes.append(code)
+                offsets.append(len(lines))
+        return cls(codes, offsets, lines)
+
+    def __reduce__(self) -> tuple[type[Postings], tuple[object, ...]]:
+        return Postings, (self.codes, self.offsets, self.lines, self.patched)
+
+    def get(self, pair: str) -> Lines | None:
+        """The lines holding ``pair`` (a read-only view), or None when none does."""
+        return self._get(_code(pair))
+
+    def _get(self, code: int) -> Lines | None:
+        patched = self.patched.get(code)
+        if patched is not None:
+            return patched or None
+        at = bisect.bisect_left(self.codes, code)
+        if at == len(self.codes) or self.codes[at] != code:
+            return None
+        return memoryview(self.lines)[self.offsets[at] : self.offsets[at + 1]]
+
+    def as_dict(self) -> dict[str, list[int]]:
+        """Every pair with its lines (for tests and checks)."""
+        codes = set(self.codes) | set(self.patched)
+        out = {chr(c >> 21) + chr(c & 0x1FFFFF): list(self._get(c) or ()) for c in codes}
+        return {pair: lines for pair, lines in out.items() if lines}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Postings) and self.as_dict() == other.as_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def build(lines: Iterable[str]) -> Postings:
+    found: dict[int, list[int]] = {}
     for n, line in enumerate(lines):
         for pair in pairs(line):
-            found.setdefault(pair, []).append(n)
-    return {pair: array("i", lines_of) for pair, lines_of in found.items()}
+            found.setdefault(_code(pair), []).append(n)
+    return Postings.pack(found)
 
 
-def patch(grams: Mapping[str, array[int]], changed: Mapping[int, tuple[str, str]]) -> Grams:
-    """New postings with ``changed`` (line → (old text, new text)) applied; ``grams`` is left as it was."""
-    out = dict(grams)
+def patch(grams: Postings, changed: Mapping[int, tuple[str, str]]) -> Postings:
+    """New postings with ``changed`` (line → (old text, new text)) applied; ``grams`` is left as it was. The packed
+    arrays are shared; the changed pairs go to ``patched``, packed again once it holds ``REBUILD_AT`` pairs."""
+    patched = dict(grams.patched)
     for n, (old, new) in changed.items():
         before, after = pairs(old), pairs(new)
         for pair in before - after:
-            lines_of = array("i", out[pair])
-            del lines_of[bisect.bisect_left(lines_of, n)]
-            if lines_of:
-                out[pair] = lines_of
-            else:
-                del out[pair]
+            code = _code(pair)
+            lines_of = array("i", patched[code] if code in patched else grams._get(code) or _EMPTY)
+            at = bisect.bisect_left(lines_of, n)
+            if at < len(lines_of) and lines_of[at] == n:
+                del lines_of[at]
+            patched[code] = lines_of
         for pair in after - before:
-            lines_of = array("i", out.get(pair, ()))
+            code = _code(pair)
+            lines_of = array("i", patched[code] if code in patched else grams._get(code) or _EMPTY)
             lines_of.insert(bisect.bisect_left(lines_of, n), n)
-            out[pair] = lines_of
-    return out
+            patched[code] = lines_of
+    out = Postings(grams.codes, grams.offsets, grams.lines, patched)
+    if len(patched) < REBUILD_AT:
+        return out
+    return Postings.pack({code: out._get(code) or () for code in set(grams.codes) | set(patched)})
 
 
-def lines_with(grams: Mapping[str, array[int]], needle: str) -> array[int] | None:
+def lines_with(grams: Postings, needle: str) -> Lines | None:
     """The candidate lines for ``needle`` (those holding its rarest pair), or None when pairs cannot narrow it."""
     wanted = pairs(needle)
     if not wanted:
         return None
-    best: array[int] | None = None
+    best: Lines | None = None
     for pair in wanted:
         lines_of = grams.get(pair)
         if lines_of is None:
-            return array("i")  # a pair no line holds: no line holds the needle
+            return _EMPTY  # a pair no line holds: no line holds the needle
         if best is None or len(lines_of) < len(best):
             best = lines_of
     return best
 
 
-def scan(text: str, starts: array[int], ids: array[int], lines: array[int], needle: str, first: int) -> Iterator[int]:
+def scan(text: str, starts: array[int], ids: array[int], lines: Lines, needle: str, first: int) -> Iterator[int]:
     """Owners (ascending, once each) of the candidate ``lines`` from line ``first`` on that contain ``needle``."""
     find, n, last = text.find, len(starts), -1
     for line in lines[bisect.bisect_left(lines, first) :]:

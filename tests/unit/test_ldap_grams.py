@@ -3,8 +3,11 @@ lines change, and a patch leaves the postings it started from as they were."""
 
 from __future__ import annotations
 
+import pickle
 import random
 from array import array
+
+import pytest
 
 from directory.ldap import grams
 
@@ -20,7 +23,7 @@ def _index(lines: list[str]) -> tuple[str, array[int], array[int]]:
     return "\n".join(lines), starts, array("i", range(len(lines)))
 
 
-def _found(lines: list[str], postings: grams.Grams, needle: str) -> list[int] | None:
+def _found(lines: list[str], postings: grams.Postings, needle: str) -> list[int] | None:
     candidates = grams.lines_with(postings, needle)
     if candidates is None:
         return None
@@ -55,11 +58,29 @@ def test_a_patch_gives_the_postings_of_the_new_lines_and_keeps_the_old() -> None
     rng = random.Random(11)
     lines = [rng.choice(NAMES) for _ in range(200)]
     postings = grams.build(lines)
-    kept = {pair: array("i", lines_of) for pair, lines_of in postings.items()}
+    kept = postings.as_dict()
     new = list(lines)
     changed: dict[int, tuple[str, str]] = {}
     for n in rng.sample(range(len(lines)), 30):
         new[n] = rng.choice(NAMES) + "新"
         changed[n] = (lines[n], new[n])
     assert grams.patch(postings, changed) == grams.build(new)
-    assert postings == kept
+    assert postings.as_dict() == kept
+
+
+def test_patches_pile_up_apart_until_the_postings_are_packed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(grams, "REBUILD_AT", 8)
+    rng = random.Random(13)
+    lines = [rng.choice(NAMES) for _ in range(100)]
+    postings = grams.build(lines)
+    for step in range(12):
+        n = rng.randrange(len(lines))
+        new = rng.choice(NAMES) + rng.choice(("", "新", "旧区"))
+        postings = grams.patch(postings, {n: (lines[n], new)})
+        lines[n] = new
+        assert len(postings.patched) < 8, step  # packed again once it would hold 8 pairs
+        assert postings == grams.build(lines)
+        assert pickle.loads(pickle.dumps(postings)) == postings
+        for needle in _needles(rng, lines)[:10]:
+            found = _found(lines, postings, needle)
+            assert found is None or found == [i for i, line in enumerate(lines) if needle in line], needle
