@@ -195,7 +195,7 @@ def build_index(snap: Snapshot, base_dn: str) -> DirectoryIndex:
 def assemble(entries: list[IndexedEntry], base_dn: str, generation: int) -> DirectoryIndex:
     index = DirectoryIndex(base_dn, generation, entries)
     by_dn = index.by_dn
-    children: list[list[int]] = [[] for _ in entries]
+    children: dict[int, list[int]] = {}  # only entries with children: most are leaves
     parents = [-1] * len(entries)
     present: dict[str, list[int]] = {}
     for i, e in enumerate(entries):
@@ -206,10 +206,11 @@ def assemble(entries: list[IndexedEntry], base_dn: str, generation: int) -> Dire
         parent = by_dn.get(parent_norm, -1) if parent_norm else -1
         parents[i] = parent
         if parent >= 0:
-            children[parent].append(i)
+            children.setdefault(parent, []).append(i)
         for key in e.prepared:
             present.setdefault(key, []).append(i)
-    index.children, index.parents = children, array("i", parents)
+    index.children = {parent: array("i", ids) for parent, ids in children.items()}
+    index.parents = array("i", parents)
     index.present = {key: array("i", ids) for key, ids in present.items()}
     _finish(index)
     return index

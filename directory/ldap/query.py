@@ -41,7 +41,7 @@ class DirectoryIndex(Protocol):
     @property
     def entries(self) -> Sequence[Any]: ...
     @property
-    def children(self) -> list[list[int]]: ...
+    def children(self) -> Mapping[int, array[int]]: ...
     @property
     def end(self) -> array[int]: ...
     @property
@@ -213,12 +213,12 @@ def _plan_substrings(index: DirectoryIndex, f: ft.Substrings, budget: Budget) ->
 # -- scoped evaluation ---------------------------------------------------------------------------------------------
 
 
-def scope_ids(index: DirectoryIndex, base: int, scope: int) -> tuple[int, int, list[int] | None]:
+def scope_ids(index: DirectoryIndex, base: int, scope: int) -> tuple[int, int, Sequence[int] | None]:
     """(lo, hi, explicit list or None) of the ids in the search scope."""
     if scope == 0:
         return base, base + 1, [base]
     if scope == 1:
-        return base, index.end[base], index.children[base]
+        return base, index.end[base], index.children.get(base, _NONE)
     return (base + 1 if scope == 3 else base), index.end[base], None
 
 
