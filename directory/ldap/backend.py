@@ -165,6 +165,10 @@ def entries_of(items: list[Item], like: Sequence[IndexedEntry] | None) -> Sequen
     return items  # type: ignore[return-value]  # no bytes left: every item is an IndexedEntry
 
 
+CHILDREN_KEPT = 4096  # children lists a DirectoryIndex keeps (one-level searches repeat their bases)
+_REMEMBERED = frozenset({"_encoded", "_encoded_bytes", "_sets", "_children"})  # what queries keep, never saved
+
+
 @dataclass
 class DirectoryIndex:
     base_dn: str
@@ -172,7 +176,6 @@ class DirectoryIndex:
     entries: Sequence[IndexedEntry] = field(default_factory=list)  # a list, or LazyEntries from an image
     by_dn: dict[str, int] = field(default_factory=dict)
     by_raw: dict[str, int] = field(default_factory=dict)  # the DNs as the server writes them, where not normal
-    children: dict[int, array[int]] = field(default_factory=dict)  # the ids under each entry that has any
     # Ids are machine integers (array "i"): ~1.2 MB per 300,000 instead of ~11 MB of int objects and list slots.
     parents: array[int] = field(default_factory=lambda: array("i"))
     end: array[int] = field(default_factory=lambda: array("i"))
@@ -182,11 +185,12 @@ class DirectoryIndex:
     _encoded: dict[object, dict[int, bytes]] = field(default_factory=dict, repr=False)
     _encoded_bytes: int = field(default=0, repr=False)
     _sets: dict[int, tuple[list[int] | array[int], frozenset[int]]] = field(default_factory=dict, repr=False)
+    _children: dict[int, array[int]] = field(default_factory=dict, repr=False)
 
     def __getstate__(self) -> dict[str, object]:
         """The index for a start-up image: without what queries remember; entries each in a packed form of their
         own (taken back one by one as they are used, see ``LazyEntries``)."""
-        state = {k: v for k, v in self.__dict__.items() if k not in ("_encoded", "_encoded_bytes", "_sets")}
+        state = {k: v for k, v in self.__dict__.items() if k not in _REMEMBERED}
         entries = self.entries
         state["entries"] = entries.packed() if isinstance(entries, LazyEntries) else _pack(list(entries))
         return state
@@ -194,7 +198,22 @@ class DirectoryIndex:
     def __setstate__(self, state: dict[str, Any]) -> None:
         zdict, blobs = state["entries"]
         state["entries"] = LazyEntries(blobs, zdict=zdict)
-        self.__dict__.update(state, _encoded={}, _encoded_bytes=0, _sets={})
+        self.__dict__.update(state, _encoded={}, _encoded_bytes=0, _sets={}, _children={})
+
+    def child_ids(self, i: int) -> array[int]:
+        """The ids right under entry ``i``, ascending. Not stored for every entry (most have one or none): each
+        subtree is one id range (``end``), so the children are found by hopping over their subtrees, and the lists
+        last asked for are kept."""
+        found = self._children.get(i)
+        if found is None:
+            end, found, child, stop = self.end, array("i"), i + 1, self.end[i]
+            while child < stop:
+                found.append(child)
+                child = end[child]
+            if len(self._children) >= CHILDREN_KEPT:
+                self._children.clear()
+            self._children[i] = found
+        return found
 
     def encoded(self, selection: object) -> dict[int, bytes]:
         """Entries encoded for one attribute selection (clients repeat theirs), for a few selections at most."""

@@ -195,7 +195,6 @@ def build_index(snap: Snapshot, base_dn: str) -> DirectoryIndex:
 def assemble(entries: list[IndexedEntry], base_dn: str, generation: int) -> DirectoryIndex:
     index = DirectoryIndex(base_dn, generation, entries)
     by_dn = index.by_dn
-    children: dict[int, list[int]] = {}  # only entries with children: most are leaves
     parents = [-1] * len(entries)
     present: dict[str, list[int]] = {}
     for i, e in enumerate(entries):
@@ -205,11 +204,8 @@ def assemble(entries: list[IndexedEntry], base_dn: str, generation: int) -> Dire
         parent_norm = parent_dn(e.norm)
         parent = by_dn.get(parent_norm, -1) if parent_norm else -1
         parents[i] = parent
-        if parent >= 0:
-            children.setdefault(parent, []).append(i)
         for key in e.prepared:
             present.setdefault(key, []).append(i)
-    index.children = {parent: array("i", ids) for parent, ids in children.items()}
     index.parents = array("i", parents)
     index.present = {key: array("i", ids) for key, ids in present.items()}
     _finish(index)
@@ -221,7 +217,7 @@ def patch(prev: DirectoryIndex, entries: Sequence[IndexedEntry], generation: int
     ``prev`` stays intact for readers still holding the old Snapshot."""
     pairs = zip(items_of(prev.entries), items_of(entries), strict=True)
     changed = [i for i, (a, b) in enumerate(pairs) if a is not b]
-    index = DirectoryIndex(prev.base_dn, generation, entries, prev.by_dn, prev.by_raw, prev.children, prev.parents)
+    index = DirectoryIndex(prev.base_dn, generation, entries, prev.by_dn, prev.by_raw, prev.parents)
     index.end = prev.end
     index.present = dict(prev.present)
     index.sorted_keys, index.texts = dict(prev.sorted_keys), dict(prev.texts)

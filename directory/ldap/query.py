@@ -40,8 +40,7 @@ class DirectoryIndex(Protocol):
 
     @property
     def entries(self) -> Sequence[Any]: ...
-    @property
-    def children(self) -> Mapping[int, array[int]]: ...
+    def child_ids(self, i: int) -> array[int]: ...
     @property
     def end(self) -> array[int]: ...
     @property
@@ -218,7 +217,7 @@ def scope_ids(index: DirectoryIndex, base: int, scope: int) -> tuple[int, int, S
     if scope == 0:
         return base, base + 1, [base]
     if scope == 1:
-        return base, index.end[base], index.children.get(base, _NONE)
+        return base, index.end[base], index.child_ids(base)
     return (base + 1 if scope == 3 else base), index.end[base], None
 
 

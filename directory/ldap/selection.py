@@ -127,7 +127,7 @@ class Selection:
         values = {
             "entrydn": ("entryDN", [e.dn]),
             "subschemasubentry": ("subschemaSubentry", [SUBSCHEMA_DN]),
-            "hassubordinates": ("hasSubordinates", ["TRUE" if i in index.children else "FALSE"]),
+            "hassubordinates": ("hasSubordinates", ["TRUE" if index.end[i] > i + 1 else "FALSE"]),
         }
         return [
             m.encode_attribute(name, vals, self.types_only)

@@ -25,7 +25,12 @@ def _same(a: DirectoryIndex, b: DirectoryIndex) -> None:
     assert {k: (t.text, t.starts, t.ids, t.grams) for k, t in a.texts.items()} == {
         k: (t.text, t.starts, t.ids, t.grams) for k, t in b.texts.items()
     }
-    assert a.end == b.end and a.children == b.children
+    assert a.end == b.end and a.parents == b.parents
+    under: dict[int, list[int]] = {}
+    for i, parent in enumerate(a.parents):
+        under.setdefault(parent, []).append(i)
+    for i in range(len(a.entries)):  # the children found by hopping over subtrees are those naming i as parent
+        assert list(a.child_ids(i)) == list(b.child_ids(i)) == under.get(i, [])
 
 
 def test_one_change_is_patched_into_the_index_as_a_full_build_would(sqlite_demo_url: str) -> None:
