@@ -254,7 +254,7 @@ def evaluate_steps(
                 return found[:limit], len(found) > limit, False
     if due():
         yield
-    match = predicate or compile_filter(f)
+    match = None if exact else predicate or compile_filter(f)  # exact candidates need no test
     out: list[int] = []
     entries = index.entries
     stride = left = 1  # entries between looks at the clock: doubled while that is cheap, halved when not
@@ -270,7 +270,7 @@ def evaluate_steps(
                 yield
                 now = clock()
             left, last = stride, now
-        if exact or match(entries[i].prepared) is True:  # exact candidates come from a scan, still timed
+        if match is None or match(entries[i].prepared) is True:  # exact ones come from a scan, still timed
             if len(out) >= limit:
                 return out, True, False
             out.append(i)
