@@ -44,7 +44,7 @@ class Postings:
         self, codes: array[int], offsets: array[int], lines: array[int], patched: dict[int, array[int]] | None = None
     ) -> None:
         self.codes, self.offsets, self.lines = codes, offsets, lines
-        self.patched: dict[int, array[int]] = patched or {}
+        self.patched: dict[int, array[int]] = patched if patched is not None else {}
 
     @classmethod
     def pack(cls, found: Mapping[int, Iterable[int]]) -> Postings:
@@ -97,21 +97,18 @@ def patch(grams: Postings, changed: Mapping[int, tuple[str, str]]) -> Postings:
     """New postings with ``changed`` (line → (old text, new text)) applied; ``grams`` is left as it was. The packed
     arrays are shared; the changed pairs go to ``patched``, packed again once it holds ``REBUILD_AT`` pairs."""
     patched = dict(grams.patched)
+    out = Postings(grams.codes, grams.offsets, grams.lines, patched)
     for n, (old, new) in changed.items():
         before, after = pairs(old), pairs(new)
-        for pair in before - after:
+        for pair in before ^ after:  # a pair the line gained or lost
             code = _code(pair)
-            lines_of = array("i", patched[code] if code in patched else grams._get(code) or _EMPTY)
+            lines_of = array("i", out._get(code) or _EMPTY)
             at = bisect.bisect_left(lines_of, n)
-            if at < len(lines_of) and lines_of[at] == n:
+            if pair in after:
+                lines_of.insert(at, n)
+            elif at < len(lines_of) and lines_of[at] == n:
                 del lines_of[at]
             patched[code] = lines_of
-        for pair in after - before:
-            code = _code(pair)
-            lines_of = array("i", patched[code] if code in patched else grams._get(code) or _EMPTY)
-            lines_of.insert(bisect.bisect_left(lines_of, n), n)
-            patched[code] = lines_of
-    out = Postings(grams.codes, grams.offsets, grams.lines, patched)
     if len(patched) < REBUILD_AT:
         return out
     return Postings.pack({code: out._get(code) or () for code in set(grams.codes) | set(patched)})
