@@ -214,8 +214,9 @@ async def _start_http(running: Running) -> tuple[str, str] | None:
 
 def _bound(site: web.TCPSite) -> tuple[str, int]:
     server = site._server
-    assert server is not None and isinstance(server, asyncio.Server)
-    sockname = server.sockets[0].getsockname()
+    sockets = getattr(server, "sockets", None)  # asyncio's or uvloop's server (uvloop's is not an asyncio.Server)
+    assert sockets
+    sockname = sockets[0].getsockname()
     host = sockname[0]
     return (f"[{host}]" if ":" in host else host), int(sockname[1])
 

@@ -20,7 +20,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from directory.errors import AuthenticationFailed, BohaiError, Busy, Throttled
 from directory.ldap import filtertree as ft
@@ -118,8 +118,7 @@ class Connection(asyncio.Protocol):
     # -- connection lifecycle ----------------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio.Transport subclasses
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if peer else "?"
         self.tls_active = transport.get_extra_info("sslcontext") is not None

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage, Message
-from typing import Protocol
+from typing import Protocol, cast
 
 import sqlalchemy as sa
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -337,8 +337,8 @@ class _LimitedSMTP(SMTP):
         if refusal is not None:
             self._refused = True
             self._gate.refused += 1
-            assert isinstance(transport, asyncio.WriteTransport)
-            transport.write(refusal)
+            # asyncio's or uvloop's transport (uvloop's are not asyncio.WriteTransport subclasses)
+            cast(asyncio.WriteTransport, transport).write(refusal)
             transport.close()
             return
         self._gate.active += 1

@@ -12,14 +12,17 @@ from tests.support.settings import service_settings
 pytestmark = pytest.mark.slow  # a whole `bohai serve` or more per test
 
 
-async def test_serve_demo_prints_urls_and_answers(tmp_path: object, sqlite_demo_url: str) -> None:
+@pytest.mark.parametrize("loop", ["auto", "asyncio"])
+async def test_serve_demo_prints_urls_and_answers(tmp_path: object, sqlite_demo_url: str, loop: str) -> None:
+    """On either event loop: uvloop, which ``auto`` picks where it is installed (a dependency here), or asyncio's."""
     env = {
         "BOHAI_DATABASE_URL": sqlite_demo_url,
         "BOHAI_HTTP_PORT": "0",
         "BOHAI_LDAP_PORT": "0",
         "BOHAI_SMTP_PORT": "0",
     }
-    async with serve_process(env, "--demo") as sp:
+    async with serve_process(env, "--demo", "--loop", loop) as sp:
+        assert f"event loop: {'uvloop' if loop == 'auto' else 'asyncio'}\n" in sp.output, "".join(sp.output)
         url = sp.urls["http"]
         assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
         async with aiohttp.ClientSession() as http, http.get(url + "/healthz") as resp:
