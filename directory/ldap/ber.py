@@ -93,8 +93,16 @@ def children(buf: bytes, start: int, end: int, limit: int = -1) -> list[tuple[in
     while pos < end:
         if len(out) == limit:
             raise LimitExceeded(f"more than {limit} elements")
-        tag, s, e = read_tlv(buf, pos, end)
-        out.append((tag, s, e))
+        # the short form (content under 128 bytes, a one-byte tag) read here: most elements of a request are
+        if pos + 2 <= end and buf[pos + 1] < 0x80 and buf[pos] & 0x1F != 0x1F:
+            s = pos + 2
+            e = s + buf[pos + 1]
+            if e > end:
+                raise BerError("element longer than its container")
+            out.append((buf[pos], s, e))
+        else:
+            tag, s, e = read_tlv(buf, pos, end)
+            out.append((tag, s, e))
         pos = e
     return out
 

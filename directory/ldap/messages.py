@@ -7,6 +7,7 @@ values of paged results, server-side sort and VLV are decoded here too. No direc
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,13 +228,18 @@ def _bind(buf: bytes, s: int, e: int) -> BindRequest:
     return BindRequest(version, dec_str(buf, parts[1][1], parts[1][2]), auth_tag == 0x80, buf[a_s:a_e])
 
 
+_SEARCH_TAGS = [0x04, 0x0A, 0x0A, 0x02, 0x02, 0x01]  # baseObject, scope, derefAliases, sizeLimit, timeLimit, typesOnly
+
+
 def _search(buf: bytes, s: int, e: int, limits: DecodeLimits) -> SearchRequest:
     parts = fixed_elements(buf, s, e, 8, "search request")
-    expected = (0x04, 0x0A, 0x0A, 0x02, 0x02, 0x01)
-    if len(parts) != 8 or tuple(p[0] for p in parts[:6]) != expected or parts[7][0] != 0x30:
+    if len(parts) != 8 or [p[0] for p in parts[:6]] != _SEARCH_TAGS or parts[7][0] != 0x30:
         raise BerError("bad search request")
     base = dec_str(buf, parts[0][1], parts[0][2])
-    scope, deref, size, time = (dec_int(buf, p[1], p[2]) for p in parts[1:5])
+    scope = dec_int(buf, parts[1][1], parts[1][2])
+    deref = dec_int(buf, parts[2][1], parts[2][2])
+    size = dec_int(buf, parts[3][1], parts[3][2])
+    time = dec_int(buf, parts[4][1], parts[4][2])
     if scope not in (0, 1, 2, 3) or deref not in (0, 1, 2, 3) or size < 0 or time < 0:
         raise BerError("search scope, deref or limits out of range")
     f_tag, f_s, f_e = parts[6]
@@ -284,6 +290,7 @@ def message(msgid: int, op: bytes, controls: bytes = b"") -> bytes:
     return seq(enc_int(msgid), op, controls)
 
 
+@functools.lru_cache(maxsize=1024)  # most answers are one of a few (success, size limit of N, no such object)
 def result(tag: int, code: int, text: str = "", matched: str = "", extra: bytes = b"") -> bytes:
     return tlv(tag, enc_enum(code) + enc_str(matched) + enc_str(text) + extra)
 

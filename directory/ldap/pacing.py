@@ -132,10 +132,7 @@ class Pacer:
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
+    return asyncio._get_running_loop()  # asyncio's own None-or-loop accessor (no exception raised and caught)
 
 
 def run(steps: Generator[None, None, T]) -> T:

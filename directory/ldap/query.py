@@ -61,6 +61,9 @@ SCAN: Plan = (ALL, None, False)
 _MATERIAL = (list, array, set, frozenset)
 _NONE: array[int] = array("i")  # no ids (never written to)
 Material: TypeAlias = "list[int] | array[int] | set[int] | frozenset[int]"
+# A size-limited search with exact but lazily found candidates takes its first ids in one go below this limit: the
+# work is bounded by the limit and the scans' own str.find, as it was one id at a time.
+FIRST_AT_ONCE = 1024
 CHECK_SECONDS = 0.0005  # aimed-for time between looks at the clock (one entry may test 256 terms, or one)
 Steps = Generator[None, None, tuple[list[int], bool, bool]]
 
@@ -174,7 +177,7 @@ def _plan_or(index: DirectoryIndex, f: ft.Or, budget: Budget) -> Plan:
     if not budget.take(sum(p[0] for p in plans if isinstance(p[1], set | frozenset))):
         return SCAN
     iters = [_ascending(p[1]) for p in plans if p[0]]  # type: ignore[arg-type]
-    return sum(p[0] for p in plans), _unique(heapq.merge(*iters)), all(p[2] for p in plans)
+    return sum(p[0] for p in plans), Union(iters), all(p[2] for p in plans)
 
 
 def _plan_substrings(index: DirectoryIndex, f: ft.Substrings, budget: Budget) -> Plan:
@@ -247,6 +250,11 @@ def evaluate_steps(
         _, candidates, exact = plan(index, f, Budget.of(index, lo))
         if candidates is None:
             source = range(lo, hi)
+        elif exact and limit < FIRST_AT_ONCE and not isinstance(candidates, _MATERIAL):
+            # lazily found but exact (Thunderbird's contains filters): the few ids wanted, without a loop in Python
+            streams = candidates.streams if isinstance(candidates, Union) else [candidates]
+            found = Union(streams).first(limit + 1, lo, hi)
+            return found[:limit], len(found) > limit, False
         else:
             source = _clip(candidates, lo, hi)
             if exact and isinstance(source, _MATERIAL):  # the index answered the whole filter
@@ -275,6 +283,26 @@ def evaluate_steps(
                 return out, True, False
             out.append(i)
     return out, False, False
+
+
+class Union:
+    """The ids of several ascending streams (an Or with lazily scanned parts), ascending and each once. Iterated,
+    it merges them one id at a time; ``first`` takes the few a size-limited search needs at C speed."""
+
+    __slots__ = ("streams",)
+
+    def __init__(self, streams: list[Iterable[int]]) -> None:
+        self.streams = streams
+
+    def __iter__(self) -> Iterator[int]:
+        return _unique(heapq.merge(*self.streams))
+
+    def first(self, n: int, lo: int, hi: int) -> list[int]:
+        """The ``n`` smallest ids in [lo, hi): they are among the ``n`` first of each stream."""
+        found: set[int] = set()
+        for stream in self.streams:
+            found.update(itertools.islice(_clip(stream, lo, hi), n))
+        return sorted(found)[:n]
 
 
 def _unique(ids: Iterable[int]) -> Iterator[int]:

@@ -7,6 +7,7 @@ entries; the operational attributes (entryDN, subschemaSubentry, hasSubordinates
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -47,6 +48,12 @@ class Selection:
 
     @classmethod
     def of(cls, attributes: tuple[str, ...], types_only: bool) -> Selection:
+        """The selection of a request's attribute list; clients ask for the same few lists again and again, so the
+        answer is remembered (it is immutable)."""
+        return _selection(attributes, types_only)
+
+    @classmethod
+    def _of(cls, attributes: tuple[str, ...], types_only: bool) -> Selection:
         names = [a.strip() for a in attributes]
         keys = set()
         for name in names:
@@ -147,3 +154,8 @@ class Selection:
 
 _OPERATIONAL = frozenset({"entrydn", "subschemasubentry", "hassubordinates"})
 _COLUMNS: dict[tuple[frozenset[str], Layout], tuple[int, ...]] = {}
+
+
+@functools.lru_cache(maxsize=1024)
+def _selection(attributes: tuple[str, ...], types_only: bool) -> Selection:
+    return Selection._of(attributes, types_only)
