@@ -298,11 +298,13 @@ class Union:
         return _unique(heapq.merge(*self.streams))
 
     def first(self, n: int, lo: int, hi: int) -> list[int]:
-        """The ``n`` smallest ids in [lo, hi): they are among the ``n`` first of each stream."""
-        found: set[int] = set()
+        """The ``n`` smallest ids in [lo, hi). They are among the ``n`` first of each stream, and once ``n`` are
+        found, a later stream is read only up to the largest of them (nothing above it can enter)."""
+        found: list[int] = []
         for stream in self.streams:
-            found.update(itertools.islice(_clip(stream, lo, hi), n))
-        return sorted(found)[:n]
+            top = found[-1] if len(found) >= n else hi
+            found = sorted(set(found).union(itertools.islice(_clip(stream, lo, top), n)))[:n]
+        return found
 
 
 def _unique(ids: Iterable[int]) -> Iterator[int]:
