@@ -129,6 +129,38 @@ def lines_with(grams: Postings, needle: str) -> Lines | None:
     return best
 
 
+class PairOwners:
+    """The owners (ascending, once each) of the candidate lines from line ``first`` on, for a needle that is one pair:
+    the lines of its postings are exactly the lines that hold it, so no line needs checking."""
+
+    __slots__ = ("ids", "lines")
+
+    def __init__(self, ids: array[int], lines: Lines, first: int) -> None:
+        self.ids = ids
+        self.lines = lines[bisect.bisect_left(lines, first) :]
+
+    def __iter__(self) -> Iterator[int]:
+        ids, last = self.ids, -1
+        for line in self.lines:
+            if ids[line] != last:
+                last = ids[line]
+                yield last
+
+    def first(self, n: int, lo: int, hi: int) -> list[int]:
+        """The ``n`` smallest owners in [lo, hi), read a chunk of lines at a time (no Python step per line)."""
+        ids, lines, step = self.ids, self.lines, n + 16
+        found: dict[int, None] = {}  # owners ascend with their lines: a dict keeps them in order, once each
+        for at in range(0, len(lines), step):
+            found.update(dict.fromkeys(map(ids.__getitem__, lines[at : at + step])))
+            owners = list(found)
+            if owners[-1] < lo:
+                found.clear()
+            elif owners[-1] >= hi or len(owners) - bisect.bisect_left(owners, lo) >= n:
+                break
+        owners = list(found)
+        return owners[bisect.bisect_left(owners, lo) : bisect.bisect_left(owners, hi)][:n]
+
+
 def scan(text: str, starts: array[int], ids: array[int], lines: Lines, needle: str, first: int) -> Iterator[int]:
     """Owners (ascending, once each) of the candidate ``lines`` from line ``first`` on that contain ``needle``."""
     find, n, last = text.find, len(starts), -1

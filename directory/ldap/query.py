@@ -208,6 +208,8 @@ def _plan_substrings(index: DirectoryIndex, f: ft.Substrings, budget: Budget) ->
     lines = grams.lines_with(text.grams, needle) if text.grams is not None else None
     if lines is not None:  # the lines that hold the needle's rarest pair, each checked
         first = bisect.bisect_left(text.ids, budget.lo) if budget.lo else 0
+        if len(needle) == 2:  # the needle is its own pair: its postings are its lines
+            return len(lines) + 1, grams.PairOwners(text.ids, lines, first), exact
         return len(lines) + 1, grams.scan(text.text, text.starts, text.ids, lines, needle, first), exact
     return len(text.ids) // 4 + 1, _scan(text, needle, budget.lo), exact
 
@@ -303,7 +305,11 @@ class Union:
         found: list[int] = []
         for stream in self.streams:
             top = found[-1] if len(found) >= n else hi
-            found = sorted(set(found).union(itertools.islice(_clip(stream, lo, top), n)))[:n]
+            if isinstance(stream, grams.PairOwners):
+                taken: Iterable[int] = stream.first(n, lo, top)
+            else:
+                taken = itertools.islice(_clip(stream, lo, top), n)
+            found = sorted(set(found).union(taken))[:n]
         return found
 
 

@@ -84,3 +84,24 @@ def test_patches_pile_up_apart_until_the_postings_are_packed_again(monkeypatch: 
         for needle in _needles(rng, lines)[:10]:
             found = _found(lines, postings, needle)
             assert found is None or found == [i for i, line in enumerate(lines) if needle in line], needle
+
+
+def test_owners_of_a_pair_are_the_owners_a_scan_finds_and_their_first_n_too() -> None:
+    """A needle of two characters is its own pair: ``PairOwners`` takes its postings' lines without checking them,
+    and ``first`` (read a chunk of lines at a time) agrees with reading them one by one, for any bounds."""
+    rng = random.Random(7)
+    lines = [rng.choice(NAMES) for _ in range(600)]
+    text, starts, _ = _index(lines)
+    owners = array("i", sorted(rng.randrange(150) for _ in lines))  # several lines per owner, as an entry's values
+    postings = grams.build(lines)
+    for needle in ["长安", "王芳", "张伟", "区人", "人口", "不在", *_needles(rng, lines)]:
+        needle = needle[:2]
+        candidates = grams.lines_with(postings, needle)
+        if len(needle) != 2 or candidates is None:
+            continue
+        for first_line in (0, 1, 37, 599, 600):
+            scanned = list(grams.scan(text, starts, owners, candidates, needle, first_line))
+            pair = grams.PairOwners(owners, candidates, first_line)
+            assert list(pair) == scanned, needle
+            for n, lo, hi in [(1, 0, 150), (5, 0, 150), (100, 0, 150), (3, 20, 60), (10, 149, 150), (4, 60, 20)]:
+                assert pair.first(n, lo, hi) == [o for o in scanned if lo <= o < hi][:n], (needle, n, lo, hi)
