@@ -126,7 +126,8 @@ class Templates:
             url, name = f"sqlite:///{dest}", None
         else:
             name = f"bohai_t_{uuid.uuid4().hex[:12]}"
-            pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{tpl}"')
+            with _locked(self.tmp / "pg-template-in-use.lock"):  # PostgreSQL copies no template someone is in
+                pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{tpl}"')
             self.pg_names.append(name)
             url = pg_url(name)
         self.origin[url] = (kind, demo)
@@ -140,13 +141,16 @@ class Templates:
         if key is None:
             return None
         if key not in self.snapshots:
-            store = open_store(self._url(*key))
-            try:
-                snap = SnapshotHolder(store).current
-                snap.derived("search", SearchIndexer())
-                self.snapshots[key] = snap
-            finally:
-                store.close()
+            # connected to the template meanwhile: another worker's copy of it would fail ("being accessed by other
+            # users"), so copies wait for this read
+            with _locked(self.tmp / "pg-template-in-use.lock") if key[0] == "postgres" else contextlib.nullcontext():
+                store = open_store(self._url(*key))
+                try:
+                    snap = SnapshotHolder(store).current
+                finally:
+                    store.close()
+            snap.derived("search", SearchIndexer())
+            self.snapshots[key] = snap
         return self.snapshots[key].sharing("search")
 
     def close(self) -> None:
