@@ -290,9 +290,15 @@ def message(msgid: int, op: bytes, controls: bytes = b"") -> bytes:
     return seq(enc_int(msgid), op, controls)
 
 
-@functools.lru_cache(maxsize=1024)  # most answers are one of a few (success, size limit of N, no such object)
 def result(tag: int, code: int, text: str = "", matched: str = "", extra: bytes = b"") -> bytes:
+    if not (text or matched or extra):
+        return _bare_result(tag, code)
     return tlv(tag, enc_enum(code) + enc_str(matched) + enc_str(text) + extra)
+
+
+@functools.cache  # most answers are a bare code (success); our tags × codes, never a client's text
+def _bare_result(tag: int, code: int) -> bytes:
+    return tlv(tag, enc_enum(code) + enc_str("") + enc_str(""))
 
 
 def extended_response(code: int, text: str = "", name: str | None = None, value: bytes | None = None) -> bytes:

@@ -19,6 +19,7 @@ from directory.ldap.ber import header
 SUPPORTED_CONTROLS = (m.OID_PAGED, m.OID_SORT_REQ, m.OID_VLV_REQ)
 SUBSCHEMA_DN = "cn=Subschema"
 ENCODE_CHUNK = 256  # entries encoded between looks at the clock
+REMEMBERED_CHARS = 512  # attribute lists up to this many characters are remembered (1,024 of them at most)
 
 
 def root_dse(base_dn: str, tls: bool) -> dict[str, list[str]]:
@@ -48,9 +49,11 @@ class Selection:
 
     @classmethod
     def of(cls, attributes: tuple[str, ...], types_only: bool) -> Selection:
-        """The selection of a request's attribute list; clients ask for the same few lists again and again, so the
-        answer is remembered (it is immutable)."""
-        return _selection(attributes, types_only)
+        """The selection of a request's attribute list; clients ask for the same few lists again and again, so a
+        short list's answer is remembered (it is immutable; a long list, which a client chooses, is not kept)."""
+        if sum(map(len, attributes)) <= REMEMBERED_CHARS:
+            return _selection(attributes, types_only)
+        return cls._of(attributes, types_only)
 
     @classmethod
     def _of(cls, attributes: tuple[str, ...], types_only: bool) -> Selection:

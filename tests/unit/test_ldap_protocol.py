@@ -11,6 +11,7 @@ from directory import accounts
 from directory.ldap import client as lc
 from directory.ldap import controlvalues as cv
 from directory.ldap import messages as m
+from directory.ldap import selection
 from directory.ldap.server import LdapServer
 from directory.ldap.service import bind_authenticator
 from directory.settings import Settings
@@ -342,3 +343,19 @@ async def test_requests_queued_behind_a_bind_are_bounded(account_store: Store) -
     got = w.take()
     assert got[0].name == m.OID_NOTICE_OF_DISCONNECTION and got[0].code == m.BUSY and "queued" in got[0].text
     assert w.transport.closing
+
+
+def test_what_a_client_chooses_is_not_kept_by_the_remembered_answers() -> None:
+    """Selections and result ops are remembered for speed, but a long attribute list or a result text (which can
+    quote a client's DN) is not: a client sending many of them cannot fill the server's memory."""
+    before = selection._selection.cache_info().currsize
+    long_list = tuple(f"x-attribute-{n:04d}" for n in range(100))
+    assert selection.Selection.of(long_list, False) == selection.Selection.of(long_list, False)
+    assert selection._selection.cache_info().currsize == before
+    selection.Selection.of(("cn", "mail"), False)
+    assert selection.Selection.of(("cn", "mail"), False) is selection.Selection.of(("cn", "mail"), False)
+    bare = m._bare_result.cache_info().currsize
+    long_dn = "ou=" + "x" * 5000
+    assert m.result(m.SEARCH_DONE, m.NO_SUCH_OBJECT, f"no such object: {long_dn}", long_dn).count(b"x" * 5000) == 2
+    assert m._bare_result.cache_info().currsize == bare
+    assert m.result(m.SEARCH_DONE, m.SUCCESS) == bytes((m.SEARCH_DONE, 7, 0x0A, 1, 0, 0x04, 0, 0x04, 0))
