@@ -254,8 +254,7 @@ def evaluate_steps(
             source = range(lo, hi)
         elif exact and limit < FIRST_AT_ONCE and not isinstance(candidates, _MATERIAL):
             # lazily found but exact (Thunderbird's contains filters): the few ids wanted, without a loop in Python
-            streams = candidates.streams if isinstance(candidates, Union) else [candidates]
-            found = Union(streams).first(limit + 1, lo, hi)
+            found = list(_first(candidates, limit + 1, lo, hi))
             return found[:limit], len(found) > limit, False
         else:
             source = _clip(candidates, lo, hi)
@@ -305,12 +304,15 @@ class Union:
         found: list[int] = []
         for stream in self.streams:
             top = found[-1] if len(found) >= n else hi
-            if isinstance(stream, grams.PairOwners):
-                taken: Iterable[int] = stream.first(n, lo, top)
-            else:
-                taken = itertools.islice(_clip(stream, lo, top), n)
-            found = sorted(set(found).union(taken))[:n]
+            found = sorted(set(found).union(_first(stream, n, lo, top)))[:n]
         return found
+
+
+def _first(ids: Iterable[int], n: int, lo: int, hi: int) -> Iterable[int]:
+    """The ``n`` smallest of ascending ``ids`` in [lo, hi): taken in one go where the source can, else read."""
+    if isinstance(ids, Union | grams.PairOwners):
+        return ids.first(n, lo, hi)
+    return itertools.islice(_clip(ids, lo, hi), n)
 
 
 def _unique(ids: Iterable[int]) -> Iterator[int]:

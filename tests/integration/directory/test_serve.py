@@ -52,7 +52,6 @@ async def test_serve_on_asyncio_loop_answers_every_face(db_url: str) -> None:
 
 
 async def test_bad_setting_stops_start_with_the_option_named(tmp_path: object) -> None:
-    import asyncio
     import os
     import sys
 
