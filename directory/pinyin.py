@@ -9,14 +9,14 @@ its phrase dictionary costs ~45 MB of memory in every process, and people's name
 from __future__ import annotations
 
 import csv
-import functools
 import os
 import sys
 
 os.environ.setdefault("PYPINYIN_NO_PHRASES", "true")  # must precede the first import of pypinyin
+os.environ.setdefault("PYPINYIN_NO_DICT_COPY", "true")  # a second copy is for custom readings, which we never add
 
 
-from directory import regions
+from directory import buildcaches, regions
 
 REGION_PINYIN_CSV = regions.DATA_DIR / "region_pinyin.csv"
 
@@ -29,13 +29,13 @@ def _keys(text: str) -> tuple[str, str]:
     return "".join(syllables), "".join(s[0] for s in syllables)
 
 
-@functools.cache
+@buildcaches.cache(maxsize=1)
 def _bundled() -> dict[str, tuple[str, str]]:
     with REGION_PINYIN_CSV.open(encoding="utf-8", newline="") as fh:
         return {r["name"]: (r["full"], r["initials"]) for r in csv.DictReader(fh)}
 
 
-@functools.lru_cache(maxsize=65536)
+@buildcaches.cache(maxsize=65536)
 def pinyin_keys(text: str) -> tuple[str, str]:
     """Full pinyin and initials of a name; bundled region names use their phrase-aware reading."""
     return _bundled().get(text) or _keys(text)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from directory import clock
+from directory import buildcaches, clock
 from directory.startimage import Image, ImageFile, Stamp
 from directory.store import ChangeListener, Store
 from directory.validate import display_phone
@@ -276,6 +276,7 @@ class SnapshotHolder:
             elif source is self.current:
                 self.current._derived.pop(key, None)  # made by a builder of another configuration: build afresh
         value = self.current.derived(key, builder)
+        buildcaches.release()  # what the build cached of every phone and name: not held into the next build
         # A builder that patches its previous result must start from the value it did not build itself (one the
         # Snapshot carried in), or its first patch would be a full build.
         if adopt is not None:

@@ -10,13 +10,13 @@ The character rules of every text field are :mod:`directory.textrules`.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import phonenumbers
 
+from directory import buildcaches
 from directory.errors import FieldError, label_fields
 from directory.models import OFFICE_FIELDS
 from directory.textrules import text_error
@@ -117,7 +117,7 @@ def area_code_of(num: phonenumbers.PhoneNumber) -> str | None:
     return "0" + n[:length] if length else None
 
 
-@functools.lru_cache(maxsize=262144)
+@buildcaches.cache(maxsize=262144)
 def display_phone(stored: str) -> str:
     """The familiar national form: ``0311-87654321``, ``13800138000``, ``0311-87654321-8001``."""
     num = from_stored(stored)
@@ -131,7 +131,7 @@ def display_phone(stored: str) -> str:
     return f"{text}-{num.extension}" if num.extension else text
 
 
-@functools.lru_cache(maxsize=262144)
+@buildcaches.cache(maxsize=262144)
 def phone_digits(stored: str) -> tuple[str, ...]:
     """Digit strings a user may type for this number: national (with 0), without 0, and with 86 (cached)."""
     num = from_stored(stored)

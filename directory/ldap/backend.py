@@ -13,6 +13,7 @@ between entries, equal prepared tuples shared, and sorted columns instead of a d
 
 from __future__ import annotations
 
+import functools
 import pickle
 import time
 import zlib
@@ -78,21 +79,34 @@ def _raw(e: IndexedEntry) -> bytes:
 
 
 def _compress(raw: bytes, zdict: bytes) -> bytes:
-    packer = zlib.compressobj(6, zdict=zdict)
+    packer = _primed(zdict).copy()  # taking in a 32 KB dictionary costs several times what an entry does
     return packer.compress(raw) + packer.flush()
 
 
+@functools.lru_cache(maxsize=4)
+def _primed(zdict: bytes) -> zlib._Compress:
+    return zlib.compressobj(6, zdict=zdict)
+
+
+def pack(entry: IndexedEntry, zdict: bytes) -> bytes:
+    """One entry pickled and compressed with the preset dictionary ``zdict`` (see ``preset``)."""
+    return _compress(_raw(entry), zdict)
+
+
+def preset(sample: Iterable[IndexedEntry]) -> bytes:
+    """A preset dictionary made of ``sample``. Entries are ~1 KB each and much alike (the same attribute names,
+    object classes and DN suffixes), so a dictionary of a few of them, taken across the DIT, takes each to about a
+    fifth; each is still taken back on its own."""
+    return b"".join(_raw(e) for e in sample)[-ZDICT_BYTES:]
+
+
 def _pack(entries: list[IndexedEntry]) -> tuple[bytes, list[bytes]]:
-    """(preset dictionary, each entry pickled and compressed with it). Entries are ~1 KB each and much alike (the
-    same attribute names, object classes and DN suffixes), so a dictionary made of a sample of them takes them
-    to about a fifth; each is still taken back on its own."""
-    raws = [_raw(e) for e in entries]
-    step = max(1, len(raws) // ZDICT_SAMPLE)
-    zdict = b"".join(raws[::step])[-ZDICT_BYTES:]
-    return zdict, [_compress(raw, zdict) for raw in raws]
+    """(preset dictionary, each entry packed with it)."""
+    zdict = preset(entries[:: max(1, len(entries) // ZDICT_SAMPLE)][-ZDICT_SAMPLE:])
+    return zdict, [pack(e, zdict) for e in entries]
 
 
-ZDICT_SAMPLE = 200  # entries sampled for the preset dictionary
+ZDICT_SAMPLE = 32  # entries sampled for the preset dictionary (~32 KB of them)
 ZDICT_BYTES = 32768  # zlib's window: a longer dictionary is not used
 
 
@@ -100,10 +114,11 @@ Item = IndexedEntry | bytes  # an entry, or its packed form not yet made (pickle
 
 
 class LazyEntries(Sequence[IndexedEntry]):
-    """The entries of an index read from a start-up image. Each is kept in its packed form and made when first
-    used (then kept): reading them all back at start would cost most of the image's reading time, and a query
-    touches only its candidates. Indexes patched from this one carry the forms not yet made (``items``), so a change
-    does not make them all either. Layouts and equal prepared tuples are shared as the index builder shares them."""
+    """The entries of an index, as the indexer packs them and a start-up image holds them. Each is kept in its
+    packed form and made when first used (then kept): holding them all whole would cost ~1.5 KB an entry, reading
+    them all back at start most of the image's reading time, and a query touches only its candidates. Indexes
+    patched from this one carry the forms not yet made (``items``), so a change does not make them all either.
+    Layouts and equal prepared tuples are shared as the index builder shares them."""
 
     def __init__(self, items: list[Item], like: LazyEntries | None = None, zdict: bytes = b"") -> None:
         self._items = items
@@ -131,26 +146,38 @@ class LazyEntries(Sequence[IndexedEntry]):
         for i in range(len(self._items)):
             yield self[i]
 
+    @property
+    def zdict(self) -> bytes:
+        return self._zdict
+
+    def each(self) -> Iterator[IndexedEntry]:
+        """Every entry in order, those not yet made made for this pass only (not kept): a pass over all of them,
+        as an index build makes, would otherwise bring every entry back whole for good."""
+        tuples: dict[tuple[str, ...], tuple[str, ...]] = {}  # equal values shared for the pass, then let go
+        for item in self._items:
+            yield self._unpack(item, tuples) if isinstance(item, bytes) else item
+
     def _make(self, i: int, blob: bytes) -> IndexedEntry:
+        entry = self._unpack(blob)
+        self._items[i] = entry  # two threads making the same entry at once keep one of them: equal either way
+        return entry
+
+    def _unpack(self, blob: bytes, tuples: dict[tuple[str, ...], tuple[str, ...]] | None = None) -> IndexedEntry:
         dn, norm, prepared, keys, names, spans, full = pickle.loads(
             zlib.decompressobj(zdict=self._zdict).decompress(blob)
         )
         layout = self._layouts.get(names)
         if layout is None:
             layout = self._layouts[names] = Layout(keys, names)
-        key, same = self._keys.setdefault, self._tuples.setdefault
+        key, same = self._keys.setdefault, (self._tuples if tuples is None else tuples).setdefault
         offsets: array[int] = array("I")
         offsets.frombytes(spans)
-        entry = IndexedEntry(
-            dn, norm or dn, {key(k, k): same(v, v) for k, v in prepared.items()}, layout, offsets, full
-        )
-        self._items[i] = entry  # two threads making the same entry at once keep one of them: equal either way
-        return entry
+        return IndexedEntry(dn, norm or dn, {key(k, k): same(v, v) for k, v in prepared.items()}, layout, offsets, full)
 
     def packed(self) -> tuple[bytes, list[bytes]]:
         """As ``_pack`` makes it, keeping the forms not yet made (and the dictionary they were packed with)."""
         zdict = self._zdict
-        return zdict, [item if isinstance(item, bytes) else _compress(_raw(item), zdict) for item in self._items]
+        return zdict, [item if isinstance(item, bytes) else pack(item, zdict) for item in self._items]
 
 
 def items_of(entries: Sequence[IndexedEntry]) -> Sequence[Item]:
@@ -173,7 +200,7 @@ _REMEMBERED = frozenset({"_encoded", "_encoded_bytes", "_sets", "_children"})  #
 class DirectoryIndex:
     base_dn: str
     generation: int
-    entries: Sequence[IndexedEntry] = field(default_factory=list)  # a list, or LazyEntries from an image
+    entries: Sequence[IndexedEntry] = field(default_factory=list)  # LazyEntries as built or read back, or a list
     by_dn: dict[str, int] = field(default_factory=dict)
     by_raw: dict[str, int] = field(default_factory=dict)  # the DNs as the server writes them, where not normal
     # Ids are machine integers (array "i"): ~1.2 MB per 300,000 instead of ~11 MB of int objects and list slots.

@@ -86,10 +86,14 @@ class Postings:
 
 
 def build(lines: Iterable[str]) -> Postings:
-    found: dict[int, list[int]] = {}
+    found: dict[int, array[int]] = {}  # arrays, not lists: a list would hold an int object for every posting
     for n, line in enumerate(lines):
         for pair in pairs(line):
-            found.setdefault(_code(pair), []).append(n)
+            code = _code(pair)
+            held = found.get(code)
+            if held is None:
+                held = found[code] = array("i")
+            held.append(n)
     return Postings.pack(found)
 
 

@@ -1,32 +1,44 @@
 """Building the LDAP index: the Snapshot's DIT indexed and pre-encoded once per Snapshot, and patched per change.
 
 Owns: ``build_index(snap, base_dn)`` and ``Indexer`` (registered as the Snapshot's ``"ldap"`` derived value), which
-take the entries of ``directory.dit``, prepare their values for matching (``index_entry``), encode each entry once,
-and build indexes — sorted (value, id) columns for equality and prefix (``v*``) filters, presence, and
-per-attribute text for ``*v*`` filters scanned at C speed in DIT order; the subtree of every entry is a contiguous
-id range. ``patch`` turns the previous index and the changed entries into the next one. The shared attribute
-layouts (``Layout``, one per attribute combination) are interned here.
+take the entries of ``directory.dit``, prepare their values for matching (``index_entry``), encode each entry once
+and pack it at once (``backend.LazyEntries`` makes it whole again when a query needs it, so no build holds every
+entry whole: the first build of a national directory would peak at 150 MB more), and build indexes — sorted (value,
+id) columns for equality and prefix (``v*``) filters, presence, and per-attribute text for ``*v*`` filters scanned
+at C speed in DIT order; the subtree of every entry is a contiguous id range. ``patch`` turns the previous index and
+the changed entries into the next one. The shared attribute layouts (``Layout``, one per attribute combination) are
+interned here.
 """
 
 from __future__ import annotations
 
-import bisect
 import gc
 import itertools
 import threading
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from directory import dit
-from directory.ldap import grams, schema
+from directory.ldap import columns, schema
 from directory.ldap import messages as m
-from directory.ldap.backend import DirectoryIndex, IndexedEntry, Item, Layout, TextIndex, entries_of, items_of
+from directory.ldap.backend import (
+    ZDICT_SAMPLE,
+    DirectoryIndex,
+    IndexedEntry,
+    Item,
+    Layout,
+    LazyEntries,
+    items_of,
+    pack,
+    preset,
+)
 from directory.ldap.ber import enc_str, tlv
 from directory.ldap.dn import normalize_dn, parent_dn
 from directory.ldap.filters import prepare_entry
 from directory.snapshot import OfficeView, RegionView, Snapshot
 
 _LAYOUTS: dict[tuple[str, ...], Layout] = {}
+CACHE_RESET = 20_000
 
 
 def _layout(keys: tuple[str, ...], names: tuple[str, ...]) -> Layout:
@@ -79,6 +91,7 @@ class Indexer:
         self._regions: dict[str, tuple[RegionView, Item]] = {}
         self._offices: dict[str, tuple[OfficeView, RegionView, list[Item]]] = {}
         self._previous: DirectoryIndex | None = None
+        self._gatherer: Gatherer | None = None  # during a first build
 
     @property
     def image_key(self) -> str:
@@ -114,15 +127,23 @@ class Indexer:
             enabled = gc.isenabled()
             gc.disable()  # ~1M small objects: the cyclic collector would triple the build time
             try:
+                prev = self._previous
+                like = prev.entries if prev is not None and isinstance(prev.entries, LazyEntries) else None
                 self._cache: dict[tuple[str, str], str] = {}  # for this build only: kept, it would pin every
                 self._tuples: dict[Values, Values] = {}  # raw value of the directory (~15 MB)
                 try:
-                    items = self._walk(snap)
+                    zdict = like.zdict if like is not None else self._preset(snap)
+                    # The first build gathers each entry as it is made, before packing it; later ones reuse most
+                    # entries packed, and gather in a pass over them only when they cannot patch.
+                    self._gatherer = Gatherer() if prev is None else None
+                    items = self._walk(snap, zdict)
+                    gatherer, self._gatherer = self._gatherer, None
                 finally:
                     self._cache, self._tuples = {}, {}
-                prev = self._previous
-                entries = entries_of(items, prev.entries if prev else None)
-                if (
+                entries = LazyEntries(items, like, zdict)
+                if gatherer is not None and len(gatherer.parents) == len(items):
+                    index = gatherer.index(entries, self.base_dn, snap.generation)
+                elif (
                     prev is not None
                     and len(prev.entries) == len(items)
                     and all(
@@ -132,7 +153,7 @@ class Indexer:
                 ):
                     index = patch(prev, entries, snap.generation)
                 else:
-                    index = assemble(list(entries), self.base_dn, snap.generation)
+                    index = assemble(entries, self.base_dn, snap.generation)
                 self._previous = index
                 # No gc.freeze() here: frozen objects are never collected, so every replaced Snapshot (Snapshot
                 # and its derived indexes reference each other) would leak for the life of the process. The
@@ -142,10 +163,25 @@ class Indexer:
                 if enabled:
                     gc.enable()
 
-    def _walk(self, snap: Snapshot) -> list[Item]:
+    def _preset(self, snap: Snapshot) -> bytes:
+        """The preset dictionary entries are packed with: a few regions' and offices' entries across the DIT."""
+        regions = [r for province in snap.provinces() for r in snap.descendants(province.code)]
+        sample = []
+        for region in regions[:: max(1, 2 * len(regions) // ZDICT_SAMPLE)]:
+            sample.append(index_entry(dit.region_entry(snap, region, self.base_dn), self._cache, self._tuples))
+            office = snap.offices.get(region.code)
+            if office is not None:
+                entry = dit.office_entry(snap, office, self.base_dn, self.confirmed_attribute)
+                sample.append(index_entry(entry, self._cache, self._tuples))
+        return preset(sample)
+
+    def _walk(self, snap: Snapshot, zdict: bytes) -> list[Item]:
+        """The DIT's entries in order: unchanged ones as they were held, new ones packed as soon as they are made
+        (so a full build never holds every entry whole; ``LazyEntries`` makes them again as queries need them)."""
+        self._zdict = zdict
         regions: dict[str, tuple[RegionView, Item]] = {}
         offices: dict[str, tuple[OfficeView, RegionView, list[Item]]] = {}
-        out: list[Item] = [index_entry(dit.base_entry(self.base_dn), self._cache, self._tuples)]
+        out: list[Item] = [self._new(dit.base_entry(self.base_dn))]
         for province in snap.provinces():
             for region in snap.descendants(province.code):
                 out.append(self._region(snap, region, regions))
@@ -155,13 +191,17 @@ class Indexer:
         self._regions, self._offices = regions, offices
         return out
 
+    def _new(self, entry: dit.Entry) -> bytes:
+        if len(self._cache) > CACHE_RESET:
+            self._cache, self._tuples = {}, {}
+        indexed = index_entry(entry, self._cache, self._tuples)
+        if self._gatherer is not None:
+            self._gatherer.add(indexed)
+        return pack(indexed, self._zdict)
+
     def _region(self, snap: Snapshot, region: RegionView, seen: dict[str, tuple[RegionView, Item]]) -> Item:
         old = self._regions.get(region.code)
-        entry: Item = (
-            old[1]
-            if old and old[0] == region
-            else index_entry(dit.region_entry(snap, region, self.base_dn), self._cache, self._tuples)
-        )
+        entry: Item = old[1] if old and old[0] == region else self._new(dit.region_entry(snap, region, self.base_dn))
         seen[region.code] = (region, entry)
         return entry
 
@@ -177,12 +217,10 @@ class Indexer:
         if old and old[0] == office and old[1] == region:
             entries = old[2]
         else:
-            entry = dit.office_entry(snap, office, self.base_dn, self.confirmed_attribute)
-            entries = [index_entry(entry, self._cache, self._tuples)]
+            entries = [self._new(dit.office_entry(snap, office, self.base_dn, self.confirmed_attribute))]
             for contact in office.contacts:
                 if contact.email and contact.email.isascii():
-                    entry = dit.contact_entry(snap, office, contact, self.base_dn)
-                    entries.append(index_entry(entry, self._cache, self._tuples))
+                    entries.append(self._new(dit.contact_entry(snap, office, contact, self.base_dn)))
         seen[region.code] = (office, region, entries)
         return entries
 
@@ -192,24 +230,60 @@ def build_index(snap: Snapshot, base_dn: str) -> DirectoryIndex:
     return Indexer(base_dn)(snap)
 
 
-def assemble(entries: list[IndexedEntry], base_dn: str, generation: int) -> DirectoryIndex:
-    index = DirectoryIndex(base_dn, generation, entries)
-    by_dn = index.by_dn
-    parents = [-1] * len(entries)
-    present: dict[str, list[int]] = {}
-    for i, e in enumerate(entries):
-        by_dn[e.norm] = i
+def assemble(entries: Sequence[IndexedEntry], base_dn: str, generation: int) -> DirectoryIndex:
+    """The index of ``entries`` (in DIT order) from scratch, in one pass over them that keeps none of them whole."""
+    gatherer = Gatherer()
+    for e in _each(entries):
+        gatherer.add(e)
+    return gatherer.index(entries, base_dn, generation)
+
+
+class Gatherer:
+    """What a full build needs of each entry, taken entry by entry in DIT order (as the first build makes them,
+    before they are packed, or in a pass over them): DNs, parents, and every value of each attribute with its
+    owner. ``index`` then makes the sorted columns and texts from those."""
+
+    def __init__(self) -> None:
+        self.by_dn: dict[str, int] = {}
+        self.by_raw: dict[str, int] = {}
+        self.parents = array("i")
+        self.present: dict[str, array[int]] = {}
+        self.values: dict[str, tuple[list[str], array[int]]] = {}  # in DIT order, with the owner of each
+        self.repeated: set[str] = set()  # attributes with an entry that holds one value twice
+
+    def add(self, e: IndexedEntry) -> None:
+        i, present = len(self.parents), self.present
+        self.by_dn[e.norm] = i
         if e.dn != e.norm:  # the others are found in by_dn as they are
-            index.by_raw[e.dn] = i
+            self.by_raw[e.dn] = i
         parent_norm = parent_dn(e.norm)
-        parent = by_dn.get(parent_norm, -1) if parent_norm else -1
-        parents[i] = parent
-        for key in e.prepared:
-            present.setdefault(key, []).append(i)
-    index.parents = array("i", parents)
-    index.present = {key: array("i", ids) for key, ids in present.items()}
-    _finish(index)
-    return index
+        self.parents.append(self.by_dn.get(parent_norm, -1) if parent_norm else -1)
+        for key, values in e.prepared.items():
+            if key not in present:
+                present[key], self.values[key] = array("i"), ([], array("i"))
+            present[key].append(i)
+            if values:
+                if len(values) > 1 and len(set(values)) < len(values):
+                    self.repeated.add(key)
+                vs, owners = self.values[key]
+                vs.extend(values)
+                owners.extend(itertools.repeat(i, len(values)))
+
+    def index(self, entries: Sequence[IndexedEntry], base_dn: str, generation: int) -> DirectoryIndex:
+        if len(self.parents) != len(entries):
+            raise AssertionError(f"{len(self.parents)} entries gathered for an index of {len(entries)}")
+        index = DirectoryIndex(base_dn, generation, entries, self.by_dn, self.by_raw, self.parents)
+        index.present = self.present
+        _finish(index)
+        values, self.values = self.values, {}
+        while values:  # each attribute's gathered values go as soon as its columns are made
+            key, (all_values, owners) = values.popitem()
+            columns.key_indexes(index, key, all_values, owners, key in self.repeated)
+        return index
+
+
+def _each(entries: Sequence[IndexedEntry]) -> Iterator[IndexedEntry]:
+    return entries.each() if isinstance(entries, LazyEntries) else iter(entries)
 
 
 def patch(prev: DirectoryIndex, entries: Sequence[IndexedEntry], generation: int) -> DirectoryIndex:
@@ -221,82 +295,27 @@ def patch(prev: DirectoryIndex, entries: Sequence[IndexedEntry], generation: int
     index.end = prev.end
     index.present = dict(prev.present)
     index.sorted_keys, index.texts = dict(prev.sorted_keys), dict(prev.texts)
-    keys: set[str] = set()
-    for i in changed:
-        old, new = prev.entries[i].prepared, entries[i].prepared
-        keys.update(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
-    for key in keys:
-        olds = {i: prev.entries[i].prepared.get(key, ()) for i in changed}
-        news = {i: entries[i].prepared.get(key, ()) for i in changed}
-        if all(len(olds[i]) == len(news[i]) for i in changed) and key in index.sorted_keys:
-            _patch_sorted(index, key, olds, news)
-            if key in index.texts:
-                _patch_text(index, key, news)
+    was = {i: prev.entries[i].prepared for i in changed}
+    now = {i: entries[i].prepared for i in changed}
+    keys = {k for i in changed for k in was[i].keys() | now[i].keys() if was[i].get(k) != now[i].get(k)}
+    for key in sorted(keys):
+        olds = {i: was[i].get(key, ()) for i in changed}
+        news = {i: now[i].get(key, ()) for i in changed}
+        if any((key in was[i]) != (key in now[i]) for i in changed):
+            columns.patch_present(index, key, {i for i in changed if key in now[i]}, set(changed))
+        at = schema.lookup(key)
+        if at is None or at.kind in ("dn", "bool") or key not in index.present:
+            index.sorted_keys.pop(key, None)
+            index.texts.pop(key, None)
+            continue
+        columns.patch_sorted(index, key, olds, news)
+        if at.kind not in ("string", "phone"):
+            continue
+        if key in index.texts and all(len(olds[i]) == len(news[i]) for i in changed):
+            columns.patch_text(index, key, news)
         else:
-            index.present[key] = array("i", [i for i, e in enumerate(entries) if key in e.prepared])
-            _key_indexes(index, key)
+            columns.relined(index, key, news)
     return index
-
-
-def _patch_sorted(
-    index: DirectoryIndex, key: str, olds: dict[int, tuple[str, ...]], news: dict[int, tuple[str, ...]]
-) -> None:
-    if key not in index.sorted_keys:
-        return
-    keys, ids = list(index.sorted_keys[key][0]), list(index.sorted_keys[key][1])
-    for i, values in olds.items():
-        for v in dict.fromkeys(values):
-            lo, hi = bisect.bisect_left(keys, v), bisect.bisect_right(keys, v)
-            at = lo + ids[lo:hi].index(i)
-            del keys[at], ids[at]
-    for i, values in news.items():
-        for v in dict.fromkeys(values):
-            lo, hi = bisect.bisect_left(keys, v), bisect.bisect_right(keys, v)
-            at = bisect.bisect_left(ids, i, lo, hi)  # equal values stay ordered by id
-            keys.insert(at, v)
-            ids.insert(at, i)
-    index.sorted_keys[key] = (keys, array("i", ids))
-
-
-def _patch_text(index: DirectoryIndex, key: str, news: dict[int, tuple[str, ...]]) -> None:
-    """Replace the changed lines in place (same number of values per entry, so line numbers stay)."""
-    old = index.texts[key]
-    text, starts = old.text, list(old.starts)
-    lines: dict[int, tuple[str, str]] = {}
-    for i, values in sorted(news.items()):
-        first = bisect.bisect_left(old.ids, i)
-        for n, v in enumerate(values):
-            line = first + n
-            end = starts[line + 1] - 1 if line + 1 < len(starts) else len(text)
-            new = v.replace("\n", " ")
-            lines[line] = (text[starts[line] : end], new)
-            delta = len(new) - (end - starts[line])
-            text = text[: starts[line]] + new + text[end:]
-            if delta:
-                starts[line + 1 :] = [x + delta for x in starts[line + 1 :]]
-    postings = grams.patch(old.grams, lines) if old.grams is not None else None
-    index.texts[key] = TextIndex(text, array("i", starts), old.ids, postings)
-
-
-def _key_indexes(index: DirectoryIndex, key: str) -> None:
-    at = schema.lookup(key)
-    if at is None or at.kind in ("dn", "bool") or not index.present.get(key):
-        index.sorted_keys.pop(key, None)
-        index.texts.pop(key, None)
-        return
-    entries = index.entries
-    values: list[str] = []
-    owners: list[int] = []
-    for i in index.present[key]:
-        unique = dict.fromkeys(entries[i].prepared[key])
-        values.extend(unique)
-        owners.extend(itertools.repeat(i, len(unique)))
-    order = sorted(range(len(values)), key=values.__getitem__)  # stable: equal values stay in id order
-    index.sorted_keys[key] = ([values[j] for j in order], array("i", [owners[j] for j in order]))
-    if at.kind in ("string", "phone"):
-        _text(index, key)
-    else:
-        index.texts.pop(key, None)
 
 
 def _finish(index: DirectoryIndex) -> None:
@@ -311,19 +330,6 @@ def _finish(index: DirectoryIndex) -> None:
         p = parents[i]
         if p >= 0 and not (p < i < index.end[p]):
             raise AssertionError(f"DIT order broken at {index.entries[i].dn}")
-    for key in index.present:
-        _key_indexes(index, key)
-
-
-def _text(index: DirectoryIndex, key: str) -> None:
-    entries = index.entries
-    owners = index.present[key]
-    counts = [len(entries[i].prepared[key]) for i in owners]
-    lines = [v.replace("\n", " ") for i in owners for v in entries[i].prepared[key]]
-    ids = list(itertools.chain.from_iterable(itertools.repeat(i, c) for i, c in zip(owners, counts, strict=True)))
-    starts = [0, *itertools.accumulate(len(line) + 1 for line in lines)][:-1]
-    postings = grams.build(lines) if key in grams.GRAM_KEYS else None
-    index.texts[key] = TextIndex("\n".join(lines), array("i", starts), array("i", ids), postings)
 
 
 def index_for(snap: Snapshot, base_dn: str) -> DirectoryIndex:

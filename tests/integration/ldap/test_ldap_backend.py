@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 
 from directory.ldap import filtertree as ft
-from directory.ldap.backend import DirectoryIndex
+from directory.ldap.backend import DirectoryIndex, IndexedEntry, items_of
 from directory.ldap.indexing import Indexer, assemble
-from directory.snapshot import build
+from directory.snapshot import SnapshotHolder, build
 from directory.store import open_store
 from directory.validate import OfficeData
 from tests.support.ldap import BASE
@@ -54,5 +54,71 @@ def test_one_change_is_patched_into_the_index_as_a_full_build_would(sqlite_demo_
         assert "title" not in patched.entries[i[0]].prepared
         assert "title" not in patched.entries[i[0]].layout.keys
         assert b"longer.address@example.org" in patched.entries[i[0]].full
+    finally:
+        store.close()
+
+
+def _fields(store: object, code: str) -> dict[str, object]:
+    office = store.get_office(code)  # type: ignore[attr-defined]
+    assert office is not None
+    return {f.name: office[f.name] for f in dataclasses.fields(OfficeData) if f.name in office} | {
+        "version": office["version"]
+    }
+
+
+def test_edits_that_change_how_many_values_or_entries_there_are_give_what_a_full_build_gives(
+    sqlite_demo_url: str,
+) -> None:
+    """A first build holds no entry whole (each is packed as it is made); edits that add or drop an attribute or an
+    entry, or change how many values one has, give the index a full build of the same data gives, and an entry is
+    made whole again only where it changed."""
+    store = open_store(sqlite_demo_url)
+    try:
+        indexer = Indexer(BASE)
+        first = indexer(build(*store.load_all()))
+        assert all(isinstance(item, bytes) for item in items_of(first.entries))
+        again = Indexer(BASE)(build(*store.load_all()))
+        _same(again, assemble([*again.entries], BASE, again.generation))
+
+        before = _fields(store, CODE)
+        version = before.pop("version")
+        fax = "" if before["fax"] else "0311-86012346"
+        new = OfficeData(**{**before, "fax": fax, "position": "", "address": f"{before['address']}二楼"})  # type: ignore[arg-type]
+        store.save_office(new, "test", expected_version=version)  # type: ignore[arg-type]
+        snap = build(*store.load_all())
+        patched = indexer(snap)
+        assert len(patched.entries) == len(first.entries)  # patched, not built again
+        assert sum(isinstance(item, IndexedEntry) for item in items_of(patched.entries)) <= 3
+        _same(patched, assemble([*patched.entries], BASE, snap.generation))
+
+        store.add_contact(CODE, "新联系人", "test", email="new.contact@example.org", position="科员")
+        snap = build(*store.load_all())
+        grown = indexer(snap)
+        assert len(grown.entries) == len(patched.entries) + 1
+        assert sum(isinstance(item, IndexedEntry) for item in items_of(grown.entries)) <= 3
+        wanted = ft.Compare("=", "mail", "new.contact@example.org")
+        _, ids, exact = grown.plan(wanted)
+        assert exact and [grown.entries[i].prepared["cn"] for i in ids] == [("新联系人",)]  # type: ignore[union-attr]
+        _same(grown, assemble([*grown.entries], BASE, snap.generation))
+    finally:
+        store.close()
+
+
+def test_what_a_start_up_build_cached_of_every_phone_and_name_is_let_go(sqlite_demo_url: str) -> None:
+    """The caches a build fills with a value per phone number and name (``directory.buildcaches``) are empty once
+    the holder has built an index: they would otherwise stay at their peak for the life of the service."""
+    from directory import buildcaches
+    from directory.ldap.service import register_index
+    from directory.search import SearchIndexer
+
+    store = open_store(sqlite_demo_url)
+    try:
+        holder = SnapshotHolder(store)
+        holder.register("search", SearchIndexer())
+        assert buildcaches._CACHES and all(c.cache_info().currsize == 0 for c in buildcaches._CACHES)
+        register_index(holder, BASE)
+        assert all(c.cache_info().currsize == 0 for c in buildcaches._CACHES)
+        office = next(iter(holder.current.offices.values()))
+        assert office.phone_display  # asked again, a value is made (and cached) as before
     finally:
         store.close()
