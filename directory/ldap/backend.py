@@ -13,6 +13,7 @@ between entries, equal prepared tuples shared, and sorted columns instead of a d
 
 from __future__ import annotations
 
+import bisect
 import functools
 import pickle
 import time
@@ -157,6 +158,11 @@ class LazyEntries(Sequence[IndexedEntry]):
         for item in self._items:
             yield self._unpack(item, tuples) if isinstance(item, bytes) else item
 
+    def peek(self, i: int) -> IndexedEntry:
+        """Entry ``i``, made for the caller only if it is not made yet (a check that should not keep it whole)."""
+        item = self._items[i]
+        return self._unpack(item) if isinstance(item, bytes) else item
+
     def _make(self, i: int, blob: bytes) -> IndexedEntry:
         entry = self._unpack(blob)
         self._items[i] = entry  # two threads making the same entry at once keep one of them: equal either way
@@ -192,6 +198,43 @@ def entries_of(items: list[Item], like: Sequence[IndexedEntry] | None) -> Sequen
     return items  # type: ignore[return-value]  # no bytes left: every item is an IndexedEntry
 
 
+class DnTable:
+    """Normalised DN → entry id in 8 bytes an entry: the CRC-32 of every DN, sorted, with its entry. A lookup checks
+    the DN of the entries with its key (seldom more than one), so the ~150-byte DN strings a dict would keep (16 MB
+    for a national directory) are not held twice."""
+
+    __slots__ = ("ids", "keys")
+
+    def __init__(self, keys: array[int], ids: array[int]) -> None:
+        self.keys, self.ids = keys, ids
+
+    @classmethod
+    def of(cls, by_dn: dict[str, int]) -> DnTable:
+        pairs = sorted(zip(map(_dn_key, by_dn), by_dn.values(), strict=True))
+        return cls(array("I", (k for k, _ in pairs)), array("i", (i for _, i in pairs)))
+
+    def __reduce__(self) -> tuple[type[DnTable], tuple[array[int], array[int]]]:
+        return DnTable, (self.keys, self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def get(self, norm: str, entries: Sequence[IndexedEntry]) -> int | None:
+        key, keys = _dn_key(norm), self.keys
+        at = bisect.bisect_left(keys, key)
+        while at < len(keys) and keys[at] == key:
+            i = self.ids[at]
+            entry = entries.peek(i) if isinstance(entries, LazyEntries) else entries[i]
+            if entry.norm == norm:
+                return i
+            at += 1
+        return None
+
+
+def _dn_key(norm: str) -> int:
+    return zlib.crc32(norm.encode())  # the same in every process, so the table can be saved in an image
+
+
 CHILDREN_KEPT = 4096  # children lists a DirectoryIndex keeps (one-level searches repeat their bases)
 _REMEMBERED = frozenset({"_encoded", "_encoded_bytes", "_sets", "_children"})  # what queries keep, never saved
 
@@ -201,7 +244,7 @@ class DirectoryIndex:
     base_dn: str
     generation: int
     entries: Sequence[IndexedEntry] = field(default_factory=list)  # LazyEntries as built or read back, or a list
-    by_dn: dict[str, int] = field(default_factory=dict)
+    by_dn: DnTable = field(default_factory=lambda: DnTable(array("I"), array("i")))
     by_raw: dict[str, int] = field(default_factory=dict)  # the DNs as the server writes them, where not normal
     # Ids are machine integers (array "i"): ~1.2 MB per 300,000 instead of ~11 MB of int objects and list slots.
     parents: array[int] = field(default_factory=lambda: array("i"))
@@ -273,14 +316,14 @@ class DirectoryIndex:
         """Index of the entry with this DN (any spelling); raises DnError for bad syntax."""
         exact = self.by_raw.get(dn)
         if exact is None:
-            exact = self.by_dn.get(dn)  # written as it is normalised (most DNs are)
-        return exact if exact is not None else self.by_dn.get(normalize_dn(dn))
+            exact = self.by_dn.get(dn, self.entries)  # written as it is normalised (most DNs are)
+        return exact if exact is not None else self.by_dn.get(normalize_dn(dn), self.entries)
 
     def matched(self, dn: str) -> str:
         """The DN of the nearest existing ancestor (for noSuchObject's matchedDN)."""
         norm = parent_dn(normalize_dn(dn))
         while norm:
-            idx = self.by_dn.get(norm)
+            idx = self.by_dn.get(norm, self.entries)
             if idx is not None:
                 return self.entries[idx].dn
             norm = parent_dn(norm)

@@ -29,8 +29,25 @@ def key_indexes(index: DirectoryIndex, key: str, values: list[str], owners: arra
         ids, sort_values = owners, values
     if at.kind in ("string", "phone"):
         text_index(index, key, values, owners)
-    order = sorted(range(len(sort_values)), key=sort_values.__getitem__)  # stable: equal values stay in id order
-    index.sorted_keys[key] = (list(map(sort_values.__getitem__, order)), array("i", map(ids.__getitem__, order)))
+    index.sorted_keys[key] = _sorted(sort_values, ids)
+
+
+def _sorted(values: list[str], ids: array[int]) -> tuple[list[str], array[int]]:
+    """``values`` sorted with their ``ids``, equal values in id order (as given). A column of few distinct values
+    (object classes, provinces) is sorted by bucket, without the int object per value a sort by position needs."""
+    distinct = set(values)
+    if len(distinct) * 8 > len(values):
+        order = sorted(range(len(values)), key=values.__getitem__)  # stable
+        return list(map(values.__getitem__, order)), array("i", map(ids.__getitem__, order))
+    buckets: dict[str, array[int]] = {v: array("i") for v in distinct}
+    for v, i in zip(values, ids, strict=True):
+        buckets[v].append(i)
+    out_values: list[str] = []
+    out_ids = array("i")
+    for v in sorted(buckets):
+        out_values += itertools.repeat(v, len(buckets[v]))
+        out_ids += buckets[v]
+    return out_values, out_ids
 
 
 def patch_present(index: DirectoryIndex, key: str, holders: set[int], changed: set[int]) -> None:

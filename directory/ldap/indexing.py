@@ -16,7 +16,8 @@ import gc
 import itertools
 import threading
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from directory import dit
 from directory.ldap import columns, schema
@@ -24,6 +25,7 @@ from directory.ldap import messages as m
 from directory.ldap.backend import (
     ZDICT_SAMPLE,
     DirectoryIndex,
+    DnTable,
     IndexedEntry,
     Item,
     Layout,
@@ -88,8 +90,7 @@ class Indexer:
         self.base_dn = base_dn
         self.confirmed_attribute = confirmed_attribute  # see dit.office_entry
         self._lock = threading.Lock()
-        self._regions: dict[str, tuple[RegionView, Item]] = {}
-        self._offices: dict[str, tuple[OfficeView, RegionView, list[Item]]] = {}
+        self._made: _Made | None = None  # what the previous index was made of, to reuse its unchanged entries
         self._previous: DirectoryIndex | None = None
         self._gatherer: Gatherer | None = None  # during a first build
 
@@ -104,23 +105,15 @@ class Indexer:
         with self._lock:
             if index is self._previous:
                 return
-            regions: dict[str, tuple[RegionView, Item]] = {}
-            offices: dict[str, tuple[OfficeView, RegionView, list[Item]]] = {}
-            items, at = items_of(index.entries), 1
+            items, at, pos = items_of(index.entries), {}, 1
             for province in snap.provinces():
                 for region in snap.descendants(province.code):
-                    if at >= len(items):
-                        return  # not this Snapshot's index: the next change builds from scratch
-                    regions[region.code] = (region, items[at])
-                    at += 1
+                    at[region.code] = pos
                     office = snap.offices.get(region.code)
-                    if office is not None:
-                        n = 1 + sum(1 for c in office.contacts if c.email and c.email.isascii())
-                        offices[region.code] = (office, region, list(items[at : at + n]))
-                        at += n
-            if at != len(items):
-                return
-            self._regions, self._offices, self._previous = regions, offices, index
+                    pos += 1 + (_entry_count(office) if office is not None else 0)
+            if pos != len(items):
+                return  # not this Snapshot's index: the next change builds from scratch
+            self._made, self._previous = _Made(snap.regions, snap.offices, at, items), index
 
     def __call__(self, snap: Snapshot) -> DirectoryIndex:
         with self._lock:
@@ -179,16 +172,25 @@ class Indexer:
         """The DIT's entries in order: unchanged ones as they were held, new ones packed as soon as they are made
         (so a full build never holds every entry whole; ``LazyEntries`` makes them again as queries need them)."""
         self._zdict = zdict
-        regions: dict[str, tuple[RegionView, Item]] = {}
-        offices: dict[str, tuple[OfficeView, RegionView, list[Item]]] = {}
+        made, at = self._made, {}
         out: list[Item] = [self._new(dit.base_entry(self.base_dn))]
         for province in snap.provinces():
             for region in snap.descendants(province.code):
-                out.append(self._region(snap, region, regions))
+                at[region.code] = len(out)
                 office = snap.offices.get(region.code)
+                k = made.at.get(region.code) if made is not None else None
+                if made is None or k is None or made.regions.get(region.code) != region:
+                    out.append(self._new(dit.region_entry(snap, region, self.base_dn)))
+                    if office is not None:
+                        out.extend(self._office(snap, office))
+                    continue
+                out.append(made.items[k])
                 if office is not None:
-                    out.extend(self._office(snap, region, office, offices))
-        self._regions, self._offices = regions, offices
+                    if made.offices.get(region.code) == office:
+                        out.extend(made.items[k + 1 : k + 1 + _entry_count(office)])
+                    else:
+                        out.extend(self._office(snap, office))
+        self._made = _Made(snap.regions, snap.offices, at, out)
         return out
 
     def _new(self, entry: dit.Entry) -> bytes:
@@ -199,30 +201,28 @@ class Indexer:
             self._gatherer.add(indexed)
         return pack(indexed, self._zdict)
 
-    def _region(self, snap: Snapshot, region: RegionView, seen: dict[str, tuple[RegionView, Item]]) -> Item:
-        old = self._regions.get(region.code)
-        entry: Item = old[1] if old and old[0] == region else self._new(dit.region_entry(snap, region, self.base_dn))
-        seen[region.code] = (region, entry)
-        return entry
-
-    def _office(
-        self,
-        snap: Snapshot,
-        region: RegionView,
-        office: OfficeView,
-        seen: dict[str, tuple[OfficeView, RegionView, list[Item]]],
-    ) -> list[Item]:
-        old = self._offices.get(region.code)
-        entries: list[Item]
-        if old and old[0] == office and old[1] == region:
-            entries = old[2]
-        else:
-            entries = [self._new(dit.office_entry(snap, office, self.base_dn, self.confirmed_attribute))]
-            for contact in office.contacts:
-                if contact.email and contact.email.isascii():
-                    entries.append(self._new(dit.contact_entry(snap, office, contact, self.base_dn)))
-        seen[region.code] = (office, region, entries)
+    def _office(self, snap: Snapshot, office: OfficeView) -> list[Item]:
+        entries: list[Item] = [self._new(dit.office_entry(snap, office, self.base_dn, self.confirmed_attribute))]
+        for contact in office.contacts:
+            if contact.email and contact.email.isascii():
+                entries.append(self._new(dit.contact_entry(snap, office, contact, self.base_dn)))
         return entries
+
+
+@dataclass(frozen=True, slots=True)
+class _Made:
+    """What an index was made of: the Snapshot's regions and offices (its own mappings, not copies), where each
+    region's entry is among the items (its office's entries follow it), and the items as the index holds them."""
+
+    regions: Mapping[str, RegionView]
+    offices: Mapping[str, OfficeView]
+    at: dict[str, int]
+    items: Sequence[Item]
+
+
+def _entry_count(office: OfficeView) -> int:
+    """The office's entries: its own and one per contact with an address mail clients can use (as ``dit`` makes)."""
+    return 1 + sum(1 for c in office.contacts if c.email and c.email.isascii())
 
 
 def build_index(snap: Snapshot, base_dn: str) -> DirectoryIndex:
@@ -272,12 +272,14 @@ class Gatherer:
     def index(self, entries: Sequence[IndexedEntry], base_dn: str, generation: int) -> DirectoryIndex:
         if len(self.parents) != len(entries):
             raise AssertionError(f"{len(self.parents)} entries gathered for an index of {len(entries)}")
-        index = DirectoryIndex(base_dn, generation, entries, self.by_dn, self.by_raw, self.parents)
+        by_dn, self.by_dn = DnTable.of(self.by_dn), {}
+        index = DirectoryIndex(base_dn, generation, entries, by_dn, self.by_raw, self.parents)
         index.present = self.present
         _finish(index)
         values, self.values = self.values, {}
-        while values:  # each attribute's gathered values go as soon as its columns are made
-            key, (all_values, owners) = values.popitem()
+        # The largest first, while little else is held; each attribute's values go once its columns are made.
+        for key in sorted(values, key=lambda k: len(values[k][0]), reverse=True):
+            all_values, owners = values.pop(key)
             columns.key_indexes(index, key, all_values, owners, key in self.repeated)
         return index
 

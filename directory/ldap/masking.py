@@ -36,7 +36,7 @@ def _masked(snap: Snapshot, main: DirectoryIndex, viewer: Viewer) -> DirectoryIn
         ]
         for entry in news:
             indexed: IndexedEntry = index_entry(entry, cache, tuples)
-            i = main.by_dn.get(indexed.norm)
+            i = main.by_dn.get(indexed.norm, main.entries)
             if i is not None:
                 replaced[i] = indexed
     if not replaced:
