@@ -219,12 +219,14 @@ class DnTable:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def get(self, norm: str, entries: Sequence[IndexedEntry]) -> int | None:
+    def get(self, norm: str, entries: Sequence[IndexedEntry], *, keep: bool = True) -> int | None:
+        """The entry with DN ``norm``. ``keep``: an entry checked stays whole (a search base is asked for again and
+        again; made afresh each time it would cost more than the search itself); False for a one-off pass."""
         key, keys = _dn_key(norm), self.keys
         at = bisect.bisect_left(keys, key)
         while at < len(keys) and keys[at] == key:
             i = self.ids[at]
-            entry = entries.peek(i) if isinstance(entries, LazyEntries) else entries[i]
+            entry = entries.peek(i) if not keep and isinstance(entries, LazyEntries) else entries[i]
             if entry.norm == norm:
                 return i
             at += 1

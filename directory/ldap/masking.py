@@ -36,7 +36,7 @@ def _masked(snap: Snapshot, main: DirectoryIndex, viewer: Viewer) -> DirectoryIn
         ]
         for entry in news:
             indexed: IndexedEntry = index_entry(entry, cache, tuples)
-            i = main.by_dn.get(indexed.norm, main.entries)
+            i = main.by_dn.get(indexed.norm, main.entries, keep=False)
             if i is not None:
                 replaced[i] = indexed
     if not replaced:
