@@ -216,9 +216,6 @@ class DnTable:
     def __reduce__(self) -> tuple[type[DnTable], tuple[array[int], array[int]]]:
         return DnTable, (self.keys, self.ids)
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
     def get(self, norm: str, entries: Sequence[IndexedEntry], *, keep: bool = True) -> int | None:
         """The entry with DN ``norm``. ``keep``: an entry checked stays whole (a search base is asked for again and
         again; made afresh each time it would cost more than the search itself); False for a one-off pass."""
