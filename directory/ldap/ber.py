@@ -89,21 +89,23 @@ def children(buf: bytes, start: int, end: int, limit: int = -1) -> list[tuple[in
     """All TLVs in ``buf[start:end]``, which must be filled exactly; more than ``limit`` (if ≥ 0) raises
     ``LimitExceeded`` before the rest is read."""
     out: list[tuple[int, int, int]] = []
-    pos = start
+    pos, left = start, limit
     while pos < end:
-        if len(out) == limit:
+        if not left:
             raise LimitExceeded(f"more than {limit} elements")
+        left -= 1
         # the short form (content under 128 bytes, a one-byte tag) read here: most elements of a request are
-        if pos + 2 <= end and buf[pos + 1] < 0x80 and buf[pos] & 0x1F != 0x1F:
-            s = pos + 2
-            e = s + buf[pos + 1]
+        tag = buf[pos]
+        n = buf[pos + 1] if pos + 1 < end else 0x80
+        if n < 0x80 and tag & 0x1F != 0x1F:
+            e = pos + 2 + n
             if e > end:
                 raise BerError("element longer than its container")
-            out.append((buf[pos], s, e))
+            out.append((tag, pos + 2, e))
+            pos = e
         else:
-            tag, s, e = read_tlv(buf, pos, end)
-            out.append((tag, s, e))
-        pos = e
+            tag, s, pos = read_tlv(buf, pos, end)
+            out.append((tag, s, pos))
     return out
 
 

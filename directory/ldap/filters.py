@@ -23,6 +23,10 @@ _SPACES = re.compile(r"\s+")
 def prep_string(value: str) -> str:
     """RFC 4518 for caseIgnore matching: NFKC, case fold, whitespace collapsed and trimmed."""
     text = unicodedata.normalize("NFKC", value).casefold()
+    # isprintable() is False for every whitespace but " " (Unicode separators and controls): text that holds no
+    # other, no double space and none at either end is already collapsed and trimmed (most values and assertions)
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
     return _SPACES.sub(" ", text).strip()
 
 

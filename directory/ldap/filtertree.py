@@ -7,14 +7,13 @@ request decoders share (``fixed_elements``, ``assertion_text``). No directory kn
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from directory.ldap.ber import BerError, LimitExceeded, children, dec_bool, dec_str
+from directory.ldap.record import record
 
 MAX_FILTER_DEPTH = 64
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DecodeLimits:
     """How much of a search request the decoder reads (``[ldap]`` settings). A search over a limit is not decoded
     further and is answered with adminLimitExceeded, so an oversized filter costs no more than an allowed one."""
@@ -27,22 +26,22 @@ class DecodeLimits:
 DEFAULT_LIMITS = DecodeLimits()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class And:
     items: tuple[Filter, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Or:
     items: tuple[Filter, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Not:
     item: Filter
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Compare:
     """equalityMatch, greaterOrEqual, lessOrEqual and approxMatch: ``op`` is one of ``= >= <= ~=``."""
 
@@ -51,7 +50,7 @@ class Compare:
     value: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Substrings:
     attr: str
     initial: str | None
@@ -59,12 +58,12 @@ class Substrings:
     final: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Present:
     attr: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Extensible:
     rule: str | None
     attr: str | None

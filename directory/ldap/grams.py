@@ -120,6 +120,8 @@ def patch(grams: Postings, changed: Mapping[int, tuple[str, str]]) -> Postings:
 
 def lines_with(grams: Postings, needle: str) -> Lines | None:
     """The candidate lines for ``needle`` (those holding its rarest pair), or None when pairs cannot narrow it."""
+    if len(needle) == 2:  # the commonest needle (a name of two characters) is its own one pair
+        return None if needle.isascii() else (grams.get(needle) or _EMPTY)
     wanted = pairs(needle)
     if not wanted:
         return None
@@ -153,6 +155,9 @@ class PairOwners:
     def first(self, n: int, lo: int, hi: int) -> list[int]:
         """The ``n`` smallest owners in [lo, hi), read a chunk of lines at a time (no Python step per line)."""
         ids, lines, step = self.ids, self.lines, n + 16
+        if len(lines) <= step:  # most pairs: every line in one go
+            owners = list(dict.fromkeys(map(ids.__getitem__, lines)))
+            return owners[bisect.bisect_left(owners, lo) : bisect.bisect_left(owners, hi)][:n]
         found: dict[int, None] = {}  # owners ascend with their lines: a dict keeps them in order, once each
         for at in range(0, len(lines), step):
             found.update(dict.fromkeys(map(ids.__getitem__, lines[at : at + step])))

@@ -167,17 +167,28 @@ def _as_set(index: DirectoryIndex, ids: Material) -> set[int] | frozenset[int]:
 
 def _plan_or(index: DirectoryIndex, f: ft.Or, budget: Budget) -> Plan:
     plans = [plan(index, i, budget) for i in distinct(f.items)]
-    if any(p[1] is None for p in plans):
-        return SCAN
-    if all(isinstance(p[1], _MATERIAL) for p in plans):
-        if not budget.take(sum(p[0] for p in plans)):
+    total = unordered = 0
+    material = exact = True
+    for size, ids, whole in plans:
+        if ids is None:
+            return SCAN
+        total += size
+        exact = exact and whole
+        if not isinstance(ids, _MATERIAL):
+            material = False
+        elif isinstance(ids, set | frozenset):
+            unordered += size
+    if material:
+        if not budget.take(total):
             return SCAN
         found: set[int] = set().union(*(p[1] for p in plans if p[0]))  # type: ignore[arg-type]
-        return len(found), found, all(p[2] for p in plans)
-    if not budget.take(sum(p[0] for p in plans if isinstance(p[1], set | frozenset))):
+        return len(found), found, exact
+    if not budget.take(unordered):
         return SCAN
     iters = [_ascending(p[1]) for p in plans if p[0]]  # type: ignore[arg-type]
-    return sum(p[0] for p in plans), Union(iters), all(p[2] for p in plans)
+    if len(iters) <= 1:
+        return (total, iters[0], exact) if iters else (0, [], True)
+    return total, Union(iters), exact
 
 
 def _plan_substrings(index: DirectoryIndex, f: ft.Substrings, budget: Budget) -> Plan:
@@ -207,11 +218,14 @@ def _plan_substrings(index: DirectoryIndex, f: ft.Substrings, budget: Budget) ->
     exact = at.kind == "string" and len(pieces) == 1 and f.initial is None and f.final is None
     lines = grams.lines_with(text.grams, needle) if text.grams is not None else None
     if lines is not None:  # the lines that hold the needle's rarest pair, each checked
+        if not lines:
+            return 0, [], True  # a pair of the needle is in no line
         first = bisect.bisect_left(text.ids, budget.lo) if budget.lo else 0
         if len(needle) == 2:  # the needle is its own pair: its postings are its lines
-            return len(lines) + 1, grams.PairOwners(text.ids, lines, first), exact
-        return len(lines) + 1, grams.scan(text.text, text.starts, text.ids, lines, needle, first), exact
-    return len(text.ids) // 4 + 1, _scan(text, needle, budget.lo), exact
+            return len(lines), grams.PairOwners(text.ids, lines, first), exact
+        return len(lines), grams.scan(text.text, text.starts, text.ids, lines, needle, first), exact
+    scanned = _scan(text, needle, budget.lo)
+    return (len(text.ids) // 4 + 1, scanned, exact) if scanned is not None else (0, [], True)
 
 
 # -- scoped evaluation ---------------------------------------------------------------------------------------------
@@ -343,13 +357,18 @@ def _range(ids: Iterable[int], lo: int, hi: int) -> Iterator[int]:
             yield i
 
 
-def _scan(index: TextIndex, needle: str, lo: int = 0) -> Iterator[int]:
-    """Owners of the lines that contain ``needle``, ascending, from the first line of id ``lo`` on."""
+def _scan(index: TextIndex, needle: str, lo: int = 0) -> Iterator[int] | None:
+    """Owners of the lines that contain ``needle``, ascending, from the first line of id ``lo`` on; None when no
+    line does (found by the first look, which costs nothing where the needle has characters the text has not, as
+    Chinese in the ASCII text of mail addresses)."""
     text, starts, ids = index.text, index.starts, index.ids
-    find, n = text.find, len(starts)
     first = bisect.bisect_left(ids, lo) if lo else 0
-    pos = find(needle, starts[first]) if first < n else -1
-    last = -1
+    pos = text.find(needle, starts[first]) if first < len(starts) else -1
+    return _owners(text, starts, ids, needle, pos) if pos >= 0 else None
+
+
+def _owners(text: str, starts: array[int], ids: array[int], needle: str, pos: int) -> Iterator[int]:
+    find, n, last = text.find, len(starts), -1
     while pos >= 0:
         line = bisect.bisect_right(starts, pos) - 1
         if ids[line] != last:

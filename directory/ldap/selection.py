@@ -8,8 +8,9 @@ entries; the operational attributes (entryDN, subschemaSubentry, hasSubordinates
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from directory.ldap import messages as m
 from directory.ldap import schema
@@ -79,20 +80,19 @@ class Selection:
     def encode(self, index: DirectoryIndex, i: int) -> bytes:
         return self.encode_all(index, [i])[0]
 
-    def encode_all(self, index: DirectoryIndex, ids: Iterable[int]) -> list[bytes]:
+    def encode_all(self, index: DirectoryIndex, ids: Sequence[int]) -> list[bytes]:
         """The SearchResultEntry ops of these entries for this selection (remembered per index, within a budget)."""
         entries = index.entries
         if self.plain:
             return [entries[i].full for i in ids]
         cache = index.encoded(self.cache_key)
-        out = []
-        for i in ids:
-            op = cache.get(i)
-            if op is None:
-                op = self._encode(index, i)
-                index.remember(cache, i, op)
-            out.append(op)
-        return out
+        out: list[bytes | None] = list(map(cache.get, ids))
+        if None in out:  # only some are remembered: encode the others
+            for n, i in enumerate(ids):
+                if out[n] is None:
+                    op = out[n] = self._encode(index, i)
+                    index.remember(cache, i, op)
+        return cast(list[bytes], out)
 
     def encode_steps(
         self, index: DirectoryIndex, ids: Sequence[int], due: Callable[[], bool]

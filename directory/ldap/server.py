@@ -27,7 +27,7 @@ from directory.ldap import filtertree as ft
 from directory.ldap import messages as m
 from directory.ldap import ops
 from directory.ldap.backend import DirectoryIndex
-from directory.ldap.ber import BerError, enc_int, frame_size, header
+from directory.ldap.ber import BerError, frame_size
 from directory.ldap.pacing import Job, Pacer
 from directory.ldap.paging import PagedResults
 from directory.ldap.results import result_of
@@ -306,16 +306,11 @@ class Connection(asyncio.Protocol):
 
     def _answer_search(self, msg: m.Message, out: Outcome) -> None:
         assert self.transport is not None
-        msgid_enc = enc_int(msg.msgid)
-        size = len(msgid_enc)
-        pieces: list[bytes] = []
-        for op in out.entries:  # one write of every message: header, message ID, the pre-encoded entry
-            pieces += (header(0x30, size + len(op)), msgid_enc, op)
         self.server.reads.charge(reader_key(self.account, self.peer), len(out.entries))
         done = m.result(m.SEARCH_DONE, out.code, out.text, out.matched)
-        pieces.append(m.message(msg.msgid, done, m.controls(*out.controls)))
+        answer = m.search_answer(msg.msgid, out.entries, done, m.controls(*out.controls))
         if not self.transport.is_closing():
-            self.transport.write(b"".join(pieces))
+            self.transport.write(answer)
 
     def handle_refused(self, msg: m.Message) -> None:
         req = msg.op

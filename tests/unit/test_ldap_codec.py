@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,6 +26,35 @@ def test_lengths_and_integers_encode_as_der() -> None:
     assert enc_int(127) == b"\x02\x01\x7f"
     assert enc_int(128) == b"\x02\x02\x00\x80"
     assert enc_int(-1) == b"\x02\x01\xff"
+
+
+def test_decoded_requests_are_frozen_records_that_compare_and_hash_by_value() -> None:
+    a = ft.Substrings("cn", None, ("王芳",), None)
+    assert a == ft.Substrings("cn", None, ("王芳",), None) and hash(a) == hash(ft.Substrings("cn", None, ("王芳",), None))
+    assert a != ft.Substrings("sn", None, ("王芳",), None)
+    assert ft.And((a,)) != ft.Or((a,))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.attr = "sn"  # type: ignore[misc]
+    assert m.Message(3, m.UnbindRequest()).controls == ()
+    assert pickle.loads(pickle.dumps(a)) == a
+
+
+@pytest.mark.parametrize("size", [0, 1, 120, 124, 125, 250, 251, 252, 253, 300, 65_000, 65_530, 65_531, 70_000])
+def test_a_search_answer_frames_each_entry_as_one_message(size: int) -> None:
+    """Entries of every length class (short, one and two length bytes, and more) are framed as whole messages."""
+    entry = m.entry_op("cn=x", b"\x30" + enc_len(size) + b"a" * size)
+    done = m.result(m.SEARCH_DONE, m.SUCCESS)
+    for msgid in (5, 300, 70_000):
+        answer = m.search_answer(msgid, [entry, entry], done)
+        pdus = []
+        while answer:
+            n = frame_size(answer, 1 << 20)
+            assert n is not None
+            pdus.append(answer[:n])
+            answer = answer[n:]
+        assert len(pdus) == 3
+        assert pdus[0] == pdus[1] == m.message(msgid, entry)
+        assert pdus[2] == m.message(msgid, done)
 
 
 def test_bind_request_bytes_match_the_rfc_layout() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import pytest
 
 from directory.ldap.filters import compile_filter, prep_phone, prep_string, prepare_entry
@@ -35,6 +38,13 @@ def results(expected: dict[str, bool | None]) -> None:
 def test_rfc4518_preparation_folds_case_width_and_spaces() -> None:
     assert prep_string("  ＡＢＣ  Def ") == "abc def"
     assert prep_string("Straße") == "strasse"
+    # every kind of space, alone and beside others, is collapsed and trimmed as the rule says, including where the
+    # quick path (text already collapsed) is taken
+    spaces = [chr(c) for c in range(0x3100) if chr(c).isspace()] + ["\u3000", "\u202f", "\u205f", "\ufeff"]
+    for space in spaces:
+        for value in (f"王{space}芳", f"{space}张伟", f"张伟{space}", f"a {space}b", f"x{space}{space}y", space):
+            want = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", value).casefold()).strip()
+            assert prep_string(value) == want, repr(value)
     results(
         {
             "(title=主任 office head)": True,
