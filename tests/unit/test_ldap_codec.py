@@ -30,7 +30,8 @@ def test_lengths_and_integers_encode_as_der() -> None:
 
 def test_decoded_requests_are_frozen_records_that_compare_and_hash_by_value() -> None:
     a = ft.Substrings("cn", None, ("王芳",), None)
-    assert a == ft.Substrings("cn", None, ("王芳",), None) and hash(a) == hash(ft.Substrings("cn", None, ("王芳",), None))
+    same = ft.Substrings("cn", None, ("王芳",), None)
+    assert a == same and hash(a) == hash(same) and a is not same
     assert a != ft.Substrings("sn", None, ("王芳",), None)
     assert ft.And((a,)) != ft.Or((a,))
     with pytest.raises(dataclasses.FrozenInstanceError):
