@@ -167,7 +167,8 @@ def decode_message(buf: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> Message
     parts = children(buf, s, e, 3)
     if len(parts) < 2 or len(parts) > 3 or parts[0][0] != 0x02:
         raise BerError("LDAPMessage needs a messageID and one operation")
-    msgid = dec_int(buf, parts[0][1], parts[0][2])
+    _, i_s, i_e = parts[0]
+    msgid = buf[i_s] if i_e - i_s == 1 and buf[i_s] < 0x80 else dec_int(buf, i_s, i_e)
     if not 0 <= msgid <= 0x7FFFFFFF:
         raise BerError("messageID out of range")
     controls: tuple[Control, ...] = ()
@@ -229,39 +230,49 @@ def _bind(buf: bytes, s: int, e: int) -> BindRequest:
     return BindRequest(version, dec_str(buf, parts[1][1], parts[1][2]), auth_tag == 0x80, buf[a_s:a_e])
 
 
-_SEARCH_TAGS = [0x04, 0x0A, 0x0A, 0x02, 0x02, 0x01]  # baseObject, scope, derefAliases, sizeLimit, timeLimit, typesOnly
+_SEARCH_TAGS = (0x04, 0x0A, 0x0A, 0x02, 0x02, 0x01, 0x30)  # baseObject … typesOnly, then the attribute list
 
 
 def _search(buf: bytes, s: int, e: int, limits: DecodeLimits) -> SearchRequest:
     parts = fixed_elements(buf, s, e, 8, "search request")
-    if len(parts) != 8 or [p[0] for p in parts[:6]] != _SEARCH_TAGS or parts[7][0] != 0x30:
+    if len(parts) != 8:
         raise BerError("bad search request")
-    base = dec_str(buf, parts[0][1], parts[0][2])
-    scope = dec_int(buf, parts[1][1], parts[1][2])
-    deref = dec_int(buf, parts[2][1], parts[2][2])
-    size = dec_int(buf, parts[3][1], parts[3][2])
-    time = dec_int(buf, parts[4][1], parts[4][2])
-    if scope not in (0, 1, 2, 3) or deref not in (0, 1, 2, 3) or size < 0 or time < 0:
+    (t0, bs, be), (t1, ss, se), (t2, ds, de), (t3, zs, ze), (t4, ts, te), (t5, os, oe), filt, (t7, a_s, a_e) = parts
+    if (t0, t1, t2, t3, t4, t5, t7) != _SEARCH_TAGS:
+        raise BerError("bad search request")
+    # scope, deref and the limits are mostly one byte: read in place (dec_int for the rest and for negatives)
+    scope = buf[ss] if se - ss == 1 else dec_int(buf, ss, se)
+    deref = buf[ds] if de - ds == 1 else dec_int(buf, ds, de)
+    size = buf[zs] if ze - zs == 1 and buf[zs] < 0x80 else dec_int(buf, zs, ze)
+    time = buf[ts] if te - ts == 1 and buf[ts] < 0x80 else dec_int(buf, ts, te)
+    if scope > 3 or deref > 3 or scope < 0 or deref < 0 or size < 0 or time < 0:
         raise BerError("search scope, deref or limits out of range")
-    f_tag, f_s, f_e = parts[6]
+    f_tag, f_s, f_e = filt
     if f_e - f_s > limits.filter_bytes:
         raise LimitExceeded(
             f"过滤器过大：{f_e - f_s} 字节，上限 {limits.filter_bytes} 字节 "
             f"(filter of {f_e - f_s} bytes exceeds the limit of {limits.filter_bytes})"
         )
     try:
-        selectors = children(buf, parts[7][1], parts[7][2], limits.attributes)
+        selectors = children(buf, a_s, a_e, limits.attributes)
     except LimitExceeded as exc:
         raise LimitExceeded(
             f"请求的属性过多，上限 {limits.attributes} 个 (more than {limits.attributes} attributes requested)"
         ) from exc
-    attrs = []
-    for t, a_s, a_e in selectors:
+    for t, _, _ in selectors:
         if t != 0x04:
             raise BerError("attribute selector must be an octet string")
-        attrs.append(dec_str(buf, a_s, a_e))
-    filt = decode_filter(buf, f_tag, f_s, f_e, 0, Terms(limits.filter_terms))
-    return SearchRequest(base, scope, deref, size, time, dec_bool(buf, parts[5][1], parts[5][2]), filt, tuple(attrs))
+    attrs = tuple(dec_str(buf, a, b) for _, a, b in selectors)
+    return SearchRequest(
+        dec_str(buf, bs, be),
+        scope,
+        deref,
+        size,
+        time,
+        dec_bool(buf, os, oe),
+        decode_filter(buf, f_tag, f_s, f_e, 0, Terms(limits.filter_terms)),
+        attrs,
+    )
 
 
 def _compare(buf: bytes, s: int, e: int) -> CompareRequest:
