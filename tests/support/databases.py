@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from directory import demo, regions
 from directory.search import SearchIndexer
 from directory.snapshot import Snapshot, SnapshotHolder
 from directory.store import Store
@@ -228,6 +229,21 @@ def pg_demo_url(templates: Templates, tmp_path: Path) -> Iterator[str]:
 def sqlite_demo_url(templates: Templates, tmp_path: Path) -> Iterator[str]:
     """SQLite only, for tests whose subject is not the database (faces, protocols)."""
     yield from _copy("sqlite", True, templates, tmp_path)
+
+
+@pytest.fixture
+def sqlite_city_url(templates: Templates, tmp_path: Path) -> Iterator[str]:
+    """SQLite with the demo offices of one city, 石家庄 (130100000000, some 270 offices): for tests that compare
+    whole indexes or builds, whose subject does not need every province (a full demo build is seconds each)."""
+    url, _ = templates.copy("sqlite", False, tmp_path)
+    by_code = regions.by_code()
+    city = [r for code, r in by_code.items() if code.startswith("1301")]
+    store = open_store(url)
+    try:
+        store.upsert_offices([demo.office_for(r) for r in city], "test", demo=True)
+    finally:
+        store.close()
+    yield url
 
 
 @pytest.fixture

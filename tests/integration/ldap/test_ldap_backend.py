@@ -1,4 +1,4 @@
-"""The LDAP index over the demo directory: incremental rebuild after a change equals a full build.
+"""The LDAP index over a city of the demo directory: incremental rebuild after a change equals a full build.
 
 How long that rebuild takes is a figure of ``bench/instances.py``, not a test: timings flake on busy cores.
 """
@@ -33,8 +33,8 @@ def _same(a: DirectoryIndex, b: DirectoryIndex) -> None:
         assert list(a.child_ids(i)) == list(b.child_ids(i)) == under.get(i, [])
 
 
-def test_one_change_is_patched_into_the_index_as_a_full_build_would(sqlite_demo_url: str) -> None:
-    store = open_store(sqlite_demo_url)
+def test_one_change_is_patched_into_the_index_as_a_full_build_would(sqlite_city_url: str) -> None:
+    store = open_store(sqlite_city_url)
     try:
         indexer = Indexer(BASE)
         first = indexer(build(*store.load_all()))
@@ -67,12 +67,12 @@ def _fields(store: object, code: str) -> dict[str, object]:
 
 
 def test_edits_that_change_how_many_values_or_entries_there_are_give_what_a_full_build_gives(
-    sqlite_demo_url: str,
+    sqlite_city_url: str,
 ) -> None:
     """A first build holds no entry whole (each is packed as it is made); edits that add or drop an attribute or an
     entry, or change how many values one has, give the index a full build of the same data gives, and an entry is
     made whole again only where it changed."""
-    store = open_store(sqlite_demo_url)
+    store = open_store(sqlite_city_url)
     try:
         indexer = Indexer(BASE)
         first = indexer(build(*store.load_all()))
@@ -105,14 +105,14 @@ def test_edits_that_change_how_many_values_or_entries_there_are_give_what_a_full
         store.close()
 
 
-def test_what_a_start_up_build_cached_of_every_phone_and_name_is_let_go(sqlite_demo_url: str) -> None:
+def test_what_a_start_up_build_cached_of_every_phone_and_name_is_let_go(sqlite_city_url: str) -> None:
     """The caches a build fills with a value per phone number and name (``directory.buildcaches``) are empty once
     the holder has built an index: they would otherwise stay at their peak for the life of the service."""
     from directory import buildcaches
     from directory.ldap.service import register_index
     from directory.search import SearchIndexer
 
-    store = open_store(sqlite_demo_url)
+    store = open_store(sqlite_city_url)
     try:
         holder = SnapshotHolder(store)
         holder.register("search", SearchIndexer())

@@ -31,6 +31,8 @@ from liaison.settings import Settings
 from tests.support.ldap import BASE, ThreadedServer, make_cert
 from tests.support.need import need_tool
 
+pytestmark = pytest.mark.slow  # a served demo directory per test, and the real clients
+
 CA_UID = "130102000000"
 CA_DN = f"uid={CA_UID},ou=130102000000,ou=130100000000,ou=130000000000,{BASE}"
 SJZ_DN = f"ou=130100000000,ou=130000000000,{BASE}"

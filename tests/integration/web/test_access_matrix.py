@@ -40,6 +40,7 @@ from liaison.service import Running, web_extensions
 from tests.support.settings import service_settings
 from tests.support.web import CHANGAN, LIXIA, PASSWORD, session_for
 
+pytestmark = pytest.mark.slow  # a whole web app walked route by route, the database read twice per cell
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 OFFICES = {"13": CHANGAN, "37": LIXIA}
 ROLES: list[tuple[str, str | None, str | None]] = [
