@@ -198,7 +198,7 @@ def test_starttls_and_ldaps_with_ldapsearch(srv: ThreadedServer, tmp_path: Path)
 
 def connect(srv: ThreadedServer, strategy: str = ldap3.SYNC, **kw: Any) -> ldap3.Connection:
     server = ldap3.Server(srv.urls["ldap"], get_info=ldap3.ALL, connect_timeout=10)
-    return ldap3.Connection(server, auto_bind=True, client_strategy=strategy, receive_timeout=30, **kw)
+    return ldap3.Connection(server, auto_bind=True, client_strategy=strategy, **{"receive_timeout": 30, **kw})
 
 
 def test_ldap3_reads_root_dse_and_schema_after_bind(srv: ThreadedServer) -> None:
@@ -288,7 +288,9 @@ def test_roundcube_count_query_with_attribute_dn(srv: ThreadedServer, offices: d
 
 
 def test_ldap3_async_strategy_and_abandon(srv: ThreadedServer, offices: dict[str, OfficeView]) -> None:
-    c = connect(srv, ldap3.ASYNC)
+    # No receive timeout: with one, ldap3's receiver thread takes the error of its socket closed by unbind for a
+    # timeout and retries forever, holding the GIL (it slowed every later test of its worker to a crawl).
+    c = connect(srv, ldap3.ASYNC, receive_timeout=None)
     office = offices[CA_UID]
     first = c.search(BASE, f"(mail={office.email})", attributes=["mail", "givenName"])
     second = c.search(BASE, "(|(cn=*长*)(givenName=*长*))", attributes=["cn", "givenName"], size_limit=100)
@@ -304,7 +306,10 @@ def test_ldap3_async_strategy_and_abandon(srv: ThreadedServer, offices: dict[str
     third = c.search(BASE, f"(uid={CA_UID})", attributes=["uid"])
     response, result = c.get_response(third)
     assert [r["attributes"]["uid"] for r in response] == [[CA_UID]]
+    receiver = c.strategy.receiver
     c.unbind()
+    receiver.join(10)
+    assert not receiver.is_alive()  # the client's thread ended with its connection
 
 
 def test_ldap3_start_tls_and_compare(srv: ThreadedServer) -> None:
