@@ -32,7 +32,6 @@ class ReadLimited(BohaiError):
 
 
 @functools.lru_cache(maxsize=4096)  # every search asks it of the same few accounts and addresses
-@functools.lru_cache(maxsize=4096)  # asked on every search and page; parsing the address cost more than a search
 def reader_key(username: str | None, address: str) -> str:
     """The key a reader is counted under: the account, else the client address (an IPv6 /64)."""
     if username:
