@@ -110,6 +110,9 @@ def children(buf: bytes, start: int, end: int, limit: int = -1) -> list[tuple[in
 
 
 def dec_int(buf: bytes, start: int, end: int) -> int:
+    if end - start == 1:  # most integers of a request (message ID, scope, limits): read in place
+        v = buf[start]
+        return v - 0x100 if v & 0x80 else v
     if start == end or end - start > 8:
         raise BerError("integer of bad size")
     return int.from_bytes(buf[start:end], "big", signed=True)

@@ -167,8 +167,7 @@ def decode_message(buf: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> Message
     parts = children(buf, s, e, 3)
     if len(parts) < 2 or len(parts) > 3 or parts[0][0] != 0x02:
         raise BerError("LDAPMessage needs a messageID and one operation")
-    _, i_s, i_e = parts[0]
-    msgid = buf[i_s] if i_e - i_s == 1 and buf[i_s] < 0x80 else dec_int(buf, i_s, i_e)
+    msgid = dec_int(buf, parts[0][1], parts[0][2])
     if not 0 <= msgid <= 0x7FFFFFFF:
         raise BerError("messageID out of range")
     controls: tuple[Control, ...] = ()
@@ -240,12 +239,11 @@ def _search(buf: bytes, s: int, e: int, limits: DecodeLimits) -> SearchRequest:
     (t0, bs, be), (t1, ss, se), (t2, ds, de), (t3, zs, ze), (t4, ts, te), (t5, os, oe), filt, (t7, a_s, a_e) = parts
     if (t0, t1, t2, t3, t4, t5, t7) != _SEARCH_TAGS:
         raise BerError("bad search request")
-    # scope, deref and the limits are mostly one byte: read in place (dec_int for the rest and for negatives)
-    scope = buf[ss] if se - ss == 1 else dec_int(buf, ss, se)
-    deref = buf[ds] if de - ds == 1 else dec_int(buf, ds, de)
-    size = buf[zs] if ze - zs == 1 and buf[zs] < 0x80 else dec_int(buf, zs, ze)
-    time = buf[ts] if te - ts == 1 and buf[ts] < 0x80 else dec_int(buf, ts, te)
-    if scope > 3 or deref > 3 or scope < 0 or deref < 0 or size < 0 or time < 0:
+    scope = dec_int(buf, ss, se)
+    deref = dec_int(buf, ds, de)
+    size = dec_int(buf, zs, ze)
+    time = dec_int(buf, ts, te)
+    if scope not in (0, 1, 2, 3) or deref not in (0, 1, 2, 3) or size < 0 or time < 0:
         raise BerError("search scope, deref or limits out of range")
     f_tag, f_s, f_e = filt
     if f_e - f_s > limits.filter_bytes:
