@@ -185,11 +185,8 @@ class Connection(asyncio.Protocol):
         if self.closed:
             return
         self.last_activity = time.monotonic()
+        self.buffer += data
         try:
-            if not self.buffer and not self.write_paused and frame_size(data, self.settings.max_pdu_size) == len(data):
-                self.receive(m.decode_message(data, self.server.decode_limits))  # one whole request, not copied
-                return
-            self.buffer += data
             while not self.closed and not self.write_paused:
                 size = frame_size(self.buffer, self.settings.max_pdu_size)
                 if size is None:
